@@ -1,0 +1,6 @@
+//! Metadata: IdP metadata in (one entity or a federation aggregate), the trusted IdP
+//! registry, and the SP's own signed metadata out.
+
+mod idp;
+
+pub use idp::{Endpoint, IdentityProvider, MetadataError};

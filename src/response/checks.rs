@@ -1,0 +1,241 @@
+//! The SPID rules on a verified Response and Assertion, one function per rule, in the
+//! order they are applied. Each maps to AgID's spid-sp-test cases (numbers in the docs).
+
+use super::{leaf_text, Expected, VerifiedAssertion};
+use crate::error::RejectReason as R;
+use crate::identity::Attributes;
+use crate::level::SpidLevel;
+use crate::saml::{self, ASSERTION_NS, CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT};
+use crate::time::Timestamp;
+use crate::xml::Node;
+
+type Check<T = ()> = Result<T, R>;
+
+/// A present, non-empty, trimmed attribute value.
+fn attr<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.attribute(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The only child element with this name (a second one is as bad as none).
+fn only_child<'a, 'i>(node: Node<'a, 'i>, local: &'static str) -> Option<Node<'a, 'i>> {
+    let mut it = saml::children(node, ASSERTION_NS, local);
+    let first = it.next()?;
+    it.next().is_none().then_some(first)
+}
+
+fn is_empty_element(node: Node<'_, '_>) -> bool {
+    node.attributes().len() == 0
+        && !node.children().any(|c| c.is_element())
+        && leaf_text(node).unwrap_or_default().is_empty()
+}
+
+fn instant(node: Node<'_, '_>, name: &str) -> Option<Timestamp> {
+    attr(node, name).and_then(|v| Timestamp::parse(v).ok())
+}
+
+/// IssueInstant: present, valid, not before the request (minus skew), not after now (plus
+/// skew). Cases 11–15, 36–40, 110.
+fn issue_instant_ok(node: Node<'_, '_>, exp: &Expected<'_>) -> bool {
+    instant(node, "IssueInstant").is_some_and(|t| {
+        t >= exp.request_instant.plus_seconds(-exp.skew_secs)
+            && t <= exp.now.plus_seconds(exp.skew_secs)
+    })
+}
+
+/// Response-level rules (cases 8–31). Returns the Response ID.
+pub(crate) fn response(root: Node<'_, '_>, exp: &Expected<'_>) -> Check<String> {
+    let id = attr(root, "ID").ok_or(R::ResponseId)?;
+    if root.attribute("Version") != Some("2.0") {
+        return Err(R::ResponseVersion);
+    }
+    if !issue_instant_ok(root, exp) {
+        return Err(R::ResponseIssueInstant);
+    }
+    if attr(root, "InResponseTo") != Some(exp.request_id) {
+        return Err(R::ResponseInResponseTo);
+    }
+    if attr(root, "Destination") != Some(exp.acs_url) {
+        return Err(R::ResponseDestination);
+    }
+    let issuer = only_child(root, "Issuer").ok_or(R::ResponseIssuer)?;
+    let issuer_text = leaf_text(issuer)
+        .filter(|t| !t.is_empty())
+        .ok_or(R::ResponseIssuer)?;
+    if issuer_text != exp.idp.entity_id().as_str() {
+        return Err(R::IssuerMismatch);
+    }
+    if let Some(format) = issuer.attribute("Format") {
+        if format.trim() != NAMEID_ENTITY {
+            return Err(R::ResponseIssuerFormat);
+        }
+    }
+    Ok(id.to_owned())
+}
+
+/// Assertion-level rules (cases 33–99). Returns the values the login exposes.
+pub(crate) fn assertion(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<VerifiedAssertion> {
+    let assertion_id = attr(a, "ID").ok_or(R::AssertionId)?;
+    if a.attribute("Version") != Some("2.0") {
+        return Err(R::AssertionVersion);
+    }
+    if !issue_instant_ok(a, exp) {
+        return Err(R::AssertionIssueInstant);
+    }
+    assertion_issuer(a, exp)?;
+    let (name_id, name_qualifier, scd_not_on_or_after) = subject(a, exp)?;
+    let conditions_not_on_or_after = conditions(a, exp)?;
+    let (level, session_index, authn_instant) = authn_statement(a, exp)?;
+    let attributes = attribute_statements(a)?;
+    Ok(VerifiedAssertion {
+        response_id: String::new(),
+        assertion_id: assertion_id.to_owned(),
+        name_id,
+        name_qualifier,
+        session_index,
+        authn_instant,
+        level,
+        not_on_or_after: scd_not_on_or_after.min(conditions_not_on_or_after),
+        attributes,
+    })
+}
+
+/// Issuer present, = IdP, `Format` entity (required for SPID; CIE omits it). Cases 68–72.
+fn assertion_issuer(a: Node<'_, '_>, exp: &Expected<'_>) -> Check {
+    let issuer = only_child(a, "Issuer").ok_or(R::AssertionIssuer)?;
+    let text = leaf_text(issuer)
+        .filter(|t| !t.is_empty())
+        .ok_or(R::AssertionIssuer)?;
+    if text != exp.idp.entity_id().as_str() {
+        return Err(R::IssuerMismatch);
+    }
+    match issuer.attribute("Format").map(str::trim) {
+        Some(NAMEID_ENTITY) => Ok(()),
+        None if !exp
+            .idp
+            .federation()
+            .rules()
+            .assertion_issuer_format_required =>
+        {
+            Ok(())
+        }
+        _ => Err(R::AssertionIssuerFormat),
+    }
+}
+
+/// Subject, NameID (transient, with NameQualifier), bearer SubjectConfirmation with
+/// Recipient, InResponseTo and NotOnOrAfter. Cases 41–66.
+fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timestamp)> {
+    let subject = only_child(a, "Subject")
+        .filter(|s| !is_empty_element(*s))
+        .ok_or(R::Subject)?;
+    let name_id = only_child(subject, "NameID").ok_or(R::NameId)?;
+    let value = leaf_text(name_id)
+        .filter(|t| !t.is_empty())
+        .ok_or(R::NameId)?;
+    if attr(name_id, "Format") != Some(NAMEID_TRANSIENT) {
+        return Err(R::NameIdFormat);
+    }
+    let qualifier = attr(name_id, "NameQualifier").ok_or(R::NameIdQualifier)?;
+
+    let confirmation = only_child(subject, "SubjectConfirmation")
+        .filter(|s| !is_empty_element(*s))
+        .ok_or(R::SubjectConfirmation)?;
+    if attr(confirmation, "Method") != Some(CM_BEARER) {
+        return Err(R::SubjectConfirmation);
+    }
+    let data =
+        only_child(confirmation, "SubjectConfirmationData").ok_or(R::SubjectConfirmationData)?;
+    if attr(data, "Recipient") != Some(exp.acs_url) {
+        return Err(R::Recipient);
+    }
+    if attr(data, "InResponseTo") != Some(exp.request_id) {
+        return Err(R::SubjectInResponseTo);
+    }
+    let not_on_or_after = instant(data, "NotOnOrAfter")
+        .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
+        .ok_or(R::SubjectNotOnOrAfter)?;
+    Ok((value, qualifier.to_owned(), not_on_or_after))
+}
+
+/// Conditions with NotBefore ≤ now, NotOnOrAfter > now (with skew), and an
+/// AudienceRestriction naming this SP. Cases 73–87.
+fn conditions(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
+    let conditions = only_child(a, "Conditions")
+        .filter(|c| !is_empty_element(*c))
+        .ok_or(R::Conditions)?;
+    instant(conditions, "NotBefore")
+        .filter(|t| *t <= exp.now.plus_seconds(exp.skew_secs))
+        .ok_or(R::ConditionsNotBefore)?;
+    let not_on_or_after = instant(conditions, "NotOnOrAfter")
+        .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
+        .ok_or(R::ConditionsNotOnOrAfter)?;
+    let mut restrictions =
+        saml::children(conditions, ASSERTION_NS, "AudienceRestriction").peekable();
+    if restrictions.peek().is_none() {
+        return Err(R::Audience);
+    }
+    for restriction in restrictions {
+        let mut any = false;
+        let mut matched = false;
+        for audience in saml::children(restriction, ASSERTION_NS, "Audience") {
+            any = true;
+            matched |= leaf_text(audience).as_deref() == Some(exp.sp_entity_id);
+        }
+        if !any || !matched {
+            return Err(R::Audience);
+        }
+    }
+    Ok(not_on_or_after)
+}
+
+/// AuthnStatement / AuthnContext / AuthnContextClassRef with a SPID level acceptable for
+/// the request. Cases 88–97.
+fn authn_statement(
+    a: Node<'_, '_>,
+    exp: &Expected<'_>,
+) -> Check<(SpidLevel, Option<String>, Option<Timestamp>)> {
+    let statement = only_child(a, "AuthnStatement")
+        .filter(|s| !is_empty_element(*s) && s.children().any(|c| c.is_element()))
+        .ok_or(R::AuthnStatement)?;
+    let context = only_child(statement, "AuthnContext").ok_or(R::AuthnContext)?;
+    let class_ref = only_child(context, "AuthnContextClassRef")
+        .and_then(leaf_text)
+        .filter(|t| !t.is_empty())
+        .ok_or(R::AuthnContext)?;
+    let level = SpidLevel::from_uri(&class_ref).ok_or(R::AuthnLevel)?;
+    if !exp.level.accepts(exp.comparison, level) {
+        return Err(R::AuthnLevel);
+    }
+    let session_index = attr(statement, "SessionIndex").map(|s| s.chars().take(256).collect());
+    Ok((level, session_index, instant(statement, "AuthnInstant")))
+}
+
+/// Each AttributeStatement holds ≥ 1 Attribute; each Attribute has a Name and non-empty
+/// values. Cases 98, 99, 109.
+fn attribute_statements(a: Node<'_, '_>) -> Check<Attributes> {
+    let mut attributes = Attributes::new();
+    for statement in saml::children(a, ASSERTION_NS, "AttributeStatement") {
+        let mut count = 0;
+        for attribute in saml::children(statement, ASSERTION_NS, "Attribute") {
+            count += 1;
+            let name = attr(attribute, "Name").ok_or(R::AttributeValue)?;
+            let mut values = Vec::new();
+            for value in saml::children(attribute, ASSERTION_NS, "AttributeValue") {
+                let text = leaf_text(value)
+                    .filter(|t| !t.is_empty())
+                    .ok_or(R::AttributeValue)?;
+                values.push(text);
+            }
+            if values.is_empty() {
+                return Err(R::AttributeValue);
+            }
+            attributes.push(name, values);
+        }
+        if count == 0 {
+            return Err(R::AttributeStatement);
+        }
+    }
+    Ok(attributes)
+}

@@ -1,0 +1,235 @@
+//! Verification of a `samlp:Response`: structure first (anti-XSW), then signatures, then
+//! every SPID rule, reading values only from the verified nodes of the one parsed tree.
+//!
+//! The order is fixed and documented (it decides which reason a multiply-broken message
+//! is rejected for): input and XML limits → document shape (one Response, unique IDs,
+//! signatures only where allowed, exactly one Assertion as a direct child) → Issuer
+//! pre-check → Response signature if present → Status (refusals) → Assertion signature
+//! (mandatory) → Response fields → Assertion fields ([`checks`]).
+
+pub(crate) mod checks;
+pub mod status;
+
+use std::collections::HashSet;
+
+use crate::dsig::{self, VerifyPolicy};
+use crate::error::{LoginError, RejectReason, Signed};
+use crate::identity::Attributes;
+use crate::level::{Comparison, SpidLevel};
+use crate::metadata::IdentityProvider;
+use crate::saml::{self, ASSERTION_NS, PROTOCOL_NS};
+use crate::time::Timestamp;
+use crate::xml::{self, Document, Limits, Node, XmlError};
+use status::IdpRefusal;
+
+/// What the response is checked against: the pending request and the SP's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Expected<'a> {
+    pub sp_entity_id: &'a str,
+    pub acs_url: &'a str,
+    pub request_id: &'a str,
+    pub request_instant: Timestamp,
+    pub level: SpidLevel,
+    pub comparison: Comparison,
+    pub idp: &'a IdentityProvider,
+    pub now: Timestamp,
+    pub skew_secs: i64,
+    pub require_response_signature: bool,
+    pub min_rsa_bits: u32,
+}
+
+/// The values read from a verified Assertion.
+#[derive(Clone, Debug)]
+pub(crate) struct VerifiedAssertion {
+    pub response_id: String,
+    pub assertion_id: String,
+    pub name_id: String,
+    pub name_qualifier: String,
+    pub session_index: Option<String>,
+    pub authn_instant: Option<Timestamp>,
+    pub level: SpidLevel,
+    pub not_on_or_after: Timestamp,
+    pub attributes: Attributes,
+}
+
+pub(crate) fn reject_xml(e: XmlError) -> RejectReason {
+    match e {
+        XmlError::Encoding => RejectReason::InputEncoding,
+        XmlError::TooLarge { .. } => RejectReason::InputTooLarge,
+        other => RejectReason::Xml(other),
+    }
+}
+
+/// Verifies a Response document against `exp`.
+pub(crate) fn verify(
+    text: &str,
+    limits: &Limits,
+    exp: &Expected<'_>,
+) -> Result<VerifiedAssertion, LoginError> {
+    let doc = xml::parse(text, limits).map_err(reject_xml)?;
+    let root = doc.root_element();
+    if !saml::is(&root, PROTOCOL_NS, "Response") {
+        return Err(RejectReason::NotAMessage("Response").into());
+    }
+    check_unique_ids(&doc)?;
+    check_signature_placement(&doc, root)?;
+    let assertion = single_assertion(&doc, root)?;
+    issuer_precheck(root, assertion, exp)?;
+
+    let policy = VerifyPolicy {
+        min_rsa_bits: exp.min_rsa_bits,
+        ..VerifyPolicy::default()
+    };
+    let mut scratch = Vec::with_capacity(text.len());
+    let response_signature =
+        dsig::find_signature(root).map_err(|_| RejectReason::MisplacedSignature)?;
+    if let Some(sig) = response_signature {
+        dsig::verify_enveloped(root, sig, exp.idp.keys(), &policy, &mut scratch).map_err(
+            |error| RejectReason::Signature {
+                which: Signed::Response,
+                error,
+            },
+        )?;
+    }
+
+    check_status(root, exp)?;
+
+    let assertion = assertion.ok_or(RejectReason::AssertionCount)?;
+    let sig = dsig::find_signature(assertion)
+        .map_err(|_| RejectReason::MisplacedSignature)?
+        .ok_or(RejectReason::AssertionUnsigned)?;
+    dsig::verify_enveloped(assertion, sig, exp.idp.keys(), &policy, &mut scratch).map_err(
+        |error| RejectReason::Signature {
+            which: Signed::Assertion,
+            error,
+        },
+    )?;
+    if exp.require_response_signature && response_signature.is_none() {
+        return Err(RejectReason::ResponseUnsigned.into());
+    }
+
+    let response_id = checks::response(root, exp)?;
+    let mut verified = checks::assertion(assertion, exp)?;
+    verified.response_id = response_id;
+    Ok(verified)
+}
+
+/// Every `ID`, `Id`, `id` and `xml:id` value in the document is distinct.
+pub(crate) fn check_unique_ids(doc: &Document<'_>) -> Result<(), RejectReason> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        for attr in node.attributes() {
+            let is_id = match attr.namespace() {
+                None => matches!(attr.name(), "ID" | "Id" | "id"),
+                Some(ns) => ns == "http://www.w3.org/XML/1998/namespace" && attr.name() == "id",
+            };
+            if is_id && !seen.insert(attr.value()) {
+                return Err(RejectReason::DuplicateId);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `ds:Signature` may only be a direct child of the document element or of an Assertion
+/// that is a direct child of it, and at most one per element.
+fn check_signature_placement(doc: &Document<'_>, root: Node<'_, '_>) -> Result<(), RejectReason> {
+    let mut parents = Vec::with_capacity(2);
+    for sig in doc
+        .descendants()
+        .filter(|n| saml::is(n, dsig::DSIG_NS, "Signature"))
+    {
+        let parent = sig
+            .parent_element()
+            .ok_or(RejectReason::MisplacedSignature)?;
+        let allowed = parent == root
+            || (saml::is(&parent, ASSERTION_NS, "Assertion")
+                && parent.parent_element() == Some(root));
+        if !allowed || parents.contains(&parent.id()) {
+            return Err(RejectReason::MisplacedSignature);
+        }
+        parents.push(parent.id());
+    }
+    Ok(())
+}
+
+/// The one Assertion, a direct child of the Response; no encrypted or nested ones, no
+/// nested Responses anywhere.
+fn single_assertion<'a, 'i>(
+    doc: &'a Document<'i>,
+    root: Node<'a, 'i>,
+) -> Result<Option<Node<'a, 'i>>, RejectReason> {
+    let mut found = None;
+    for node in doc.descendants().filter(|n| n.is_element() && *n != root) {
+        let ns = node.tag_name().namespace();
+        let name = node.tag_name().name();
+        if ns == Some(ASSERTION_NS) && name == "EncryptedAssertion" {
+            return Err(RejectReason::AssertionCount);
+        }
+        if ns == Some(PROTOCOL_NS) && name == "Response" {
+            return Err(RejectReason::AssertionCount);
+        }
+        if ns == Some(ASSERTION_NS) && name == "Assertion" {
+            if node.parent_element() != Some(root) || found.is_some() {
+                return Err(RejectReason::AssertionCount);
+            }
+            found = Some(node);
+        }
+    }
+    Ok(found)
+}
+
+/// The trimmed text of a leaf element; `None` for an element with element children.
+pub(crate) fn leaf_text(node: Node<'_, '_>) -> Option<String> {
+    xml::text(node).map(|t| t.trim().to_owned())
+}
+
+/// A non-empty Issuer that names another entity than the IdP the request went to.
+fn issuer_precheck(
+    root: Node<'_, '_>,
+    assertion: Option<Node<'_, '_>>,
+    exp: &Expected<'_>,
+) -> Result<(), RejectReason> {
+    for parent in std::iter::once(root).chain(assertion) {
+        if let Some(issuer) = saml::children(parent, ASSERTION_NS, "Issuer").next() {
+            let text = leaf_text(issuer).unwrap_or_default();
+            if !text.is_empty() && text != exp.idp.entity_id().as_str() {
+                return Err(RejectReason::IssuerMismatch);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Success continues; anything else is the IdP's refusal (after checking it answers the
+/// pending request).
+fn check_status(root: Node<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError> {
+    let status = saml::children(root, PROTOCOL_NS, "Status")
+        .next()
+        .ok_or(RejectReason::ResponseStatus)?;
+    let code = saml::children(status, PROTOCOL_NS, "StatusCode")
+        .next()
+        .ok_or(RejectReason::ResponseStatus)?;
+    let value = code
+        .attribute("Value")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(RejectReason::ResponseStatus)?;
+    if value == saml::STATUS_SUCCESS {
+        return Ok(());
+    }
+    if root.attribute("InResponseTo").map(str::trim) != Some(exp.request_id) {
+        return Err(RejectReason::ResponseInResponseTo.into());
+    }
+    let sub = saml::children(code, PROTOCOL_NS, "StatusCode")
+        .next()
+        .and_then(|s| s.attribute("Value"));
+    let message = saml::children(status, PROTOCOL_NS, "StatusMessage")
+        .next()
+        .and_then(leaf_text);
+    Err(LoginError::Refused(IdpRefusal::new(
+        value,
+        sub,
+        message.as_deref(),
+    )))
+}

@@ -1,0 +1,460 @@
+//! The service provider: `start_login` → (what to send, what to keep), then
+//! `finish_login(incoming, kept)` → a verified login or a typed reason why not.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+
+use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
+use crate::binding::Outgoing;
+use crate::config::SpConfig;
+use crate::error::{LoginError, RejectReason, StartError};
+use crate::identity::{Identity, IdentityKey};
+use crate::ids::{EntityId, RelayState, RequestId};
+use crate::level::{Comparison, SpidLevel};
+use crate::metadata::IdentityProvider;
+use crate::response::{self, Expected};
+use crate::store::{MemoryReplayCache, ReplayCache};
+use crate::time::{Clock, SystemClock, Timestamp};
+
+/// What the SP keeps server-side between `start_login` and `finish_login`.
+///
+/// Everything here was decided by the SP; nothing comes from the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PendingLogin {
+    request_id: RequestId,
+    idp: EntityId,
+    issue_instant: Timestamp,
+    expires: Timestamp,
+    level: SpidLevel,
+    comparison: Comparison,
+    acs_url: String,
+    attribute_service: u16,
+    relay_state: RelayState,
+}
+
+impl PendingLogin {
+    /// The AuthnRequest ID (the IdP's `InResponseTo`): the key to store it under.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+    /// The IdP the request was sent to.
+    pub fn idp(&self) -> &EntityId {
+        &self.idp
+    }
+    /// When the request was issued.
+    pub fn issue_instant(&self) -> Timestamp {
+        self.issue_instant
+    }
+    /// When it stops being answerable.
+    pub fn expires(&self) -> Timestamp {
+        self.expires
+    }
+    /// The level requested.
+    pub fn level(&self) -> SpidLevel {
+        self.level
+    }
+    /// The comparison requested.
+    pub fn comparison(&self) -> Comparison {
+        self.comparison
+    }
+    /// The ACS URL the Response must be addressed to.
+    pub fn acs_url(&self) -> &str {
+        &self.acs_url
+    }
+    /// The RelayState token sent with the request.
+    pub fn relay_state(&self) -> &RelayState {
+        &self.relay_state
+    }
+}
+
+/// A message received from the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    /// HTTP-POST: the base64 `SAMLResponse`/`SAMLRequest` field and the RelayState.
+    Post {
+        /// The base64 message, as posted.
+        message: String,
+        /// The RelayState, as posted.
+        relay_state: Option<String>,
+    },
+    /// HTTP-Redirect: the raw query string (still percent-encoded).
+    Redirect {
+        /// The raw query string.
+        query: String,
+    },
+}
+
+impl Incoming {
+    /// From an `application/x-www-form-urlencoded` POST body.
+    pub fn from_form(body: &str) -> Option<Incoming> {
+        let mut message = None;
+        let mut relay_state = None;
+        for pair in body.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = crate::dsig::redirect::form_decode(v)?;
+            match k {
+                "SAMLResponse" | "SAMLRequest" if message.is_none() => message = Some(v),
+                "RelayState" if relay_state.is_none() => relay_state = Some(v),
+                "SAMLResponse" | "SAMLRequest" | "RelayState" => return None,
+                _ => {}
+            }
+        }
+        Some(Incoming::Post {
+            message: message?,
+            relay_state,
+        })
+    }
+
+    /// The unverified `InResponseTo` of a POSTed message: only a lookup key for the
+    /// pending request, which verification then checks.
+    pub fn in_response_to_hint(&self, max_bytes: usize) -> Option<RequestId> {
+        let Incoming::Post { message, .. } = self else {
+            return None;
+        };
+        let xml = decode_post(message, max_bytes).ok()?;
+        let doc = crate::xml::parse(&xml, &crate::xml::Limits::MESSAGE).ok()?;
+        let id = doc.root_element().attribute("InResponseTo")?.trim();
+        (!id.is_empty() && id.len() <= 256).then(|| RequestId::new(id))
+    }
+}
+
+/// Decodes a POST-binding field: strict base64 (whitespace allowed), bounded, UTF-8.
+pub(crate) fn decode_post(b64: &str, max_bytes: usize) -> Result<String, RejectReason> {
+    if b64.len() > max_bytes.saturating_mul(4) / 3 + 1024 {
+        return Err(RejectReason::InputTooLarge);
+    }
+    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| RejectReason::InputEncoding)?;
+    if bytes.len() > max_bytes {
+        return Err(RejectReason::InputTooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| RejectReason::InputEncoding)
+}
+
+/// The NameID of a login, needed to log the user out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SessionInfo {
+    /// The IdP.
+    pub idp: EntityId,
+    /// The transient NameID value.
+    pub name_id: String,
+    /// The NameID's NameQualifier.
+    pub name_qualifier: String,
+    /// The SessionIndex (L1 logins).
+    pub session_index: Option<String>,
+}
+
+/// A login that passed every check. Only [`ServiceProvider::finish_login`] makes one.
+#[derive(Clone, Debug)]
+pub struct VerifiedLogin {
+    identity: Identity,
+    level: SpidLevel,
+    session: SessionInfo,
+    assertion_id: String,
+    response_id: String,
+    request_id: RequestId,
+    authn_instant: Option<Timestamp>,
+    not_on_or_after: Timestamp,
+    relay_state: RelayState,
+    response_xml: String,
+}
+
+impl VerifiedLogin {
+    /// The verified identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+    /// The key a portal grants permissions on: the fiscal code, or the eIDAS identifier.
+    pub fn key(&self) -> Option<&IdentityKey> {
+        self.identity.key()
+    }
+    /// The level the IdP authenticated at.
+    pub fn level(&self) -> SpidLevel {
+        self.level
+    }
+    /// The IdP.
+    pub fn idp(&self) -> &EntityId {
+        &self.session.idp
+    }
+    /// What single logout needs.
+    pub fn session(&self) -> &SessionInfo {
+        &self.session
+    }
+    /// The Assertion ID.
+    pub fn assertion_id(&self) -> &str {
+        &self.assertion_id
+    }
+    /// The Response ID.
+    pub fn response_id(&self) -> &str {
+        &self.response_id
+    }
+    /// The AuthnRequest ID this login answered.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+    /// When the user authenticated at the IdP.
+    pub fn authn_instant(&self) -> Option<Timestamp> {
+        self.authn_instant
+    }
+    /// The end of the assertion's validity.
+    pub fn not_on_or_after(&self) -> Timestamp {
+        self.not_on_or_after
+    }
+    /// The RelayState token of the request (map it to the page to return to).
+    pub fn relay_state(&self) -> &RelayState {
+        &self.relay_state
+    }
+    /// The Response XML as received, for the 24-month transaction log AgID requires.
+    pub fn response_xml(&self) -> &str {
+        &self.response_xml
+    }
+}
+
+/// A SAML service provider for SPID, CIE ID and eIDAS.
+#[derive(Clone)]
+pub struct ServiceProvider {
+    pub(crate) config: Arc<SpConfig>,
+    pub(crate) idps: Arc<HashMap<String, Arc<IdentityProvider>>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) replay: Arc<dyn ReplayCache>,
+}
+
+impl std::fmt::Debug for ServiceProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceProvider")
+            .field("entity_id", self.config.entity_id())
+            .field("idps", &self.idps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceProvider {
+    /// A service provider trusting `idps`, with the system clock and an in-memory replay
+    /// cache.
+    pub fn new(
+        config: SpConfig,
+        idps: impl IntoIterator<Item = IdentityProvider>,
+    ) -> ServiceProvider {
+        let idps = idps
+            .into_iter()
+            .map(|i| (i.entity_id().as_str().to_owned(), Arc::new(i)))
+            .collect();
+        ServiceProvider {
+            config: Arc::new(config),
+            idps: Arc::new(idps),
+            clock: Arc::new(SystemClock),
+            replay: Arc::new(MemoryReplayCache::default()),
+        }
+    }
+
+    /// Replaces the clock (tests, replays).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Replaces the replay cache (shared across instances: Redis).
+    pub fn with_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.replay = cache;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SpConfig {
+        &self.config
+    }
+
+    /// A trusted IdP by entityID.
+    pub fn idp(&self, entity_id: &str) -> Option<&IdentityProvider> {
+        self.idps.get(entity_id).map(|i| i.as_ref())
+    }
+
+    /// Every trusted IdP.
+    pub fn idps(&self) -> impl Iterator<Item = &IdentityProvider> {
+        self.idps.values().map(|i| i.as_ref())
+    }
+
+    /// The clock in use.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Builds and signs an AuthnRequest for `idp`. Returns what to send to the browser and
+    /// what to keep server-side (store it under [`PendingLogin::request_id`]).
+    pub fn start_login(
+        &self,
+        idp: &str,
+        options: &LoginOptions,
+    ) -> Result<(Outgoing, PendingLogin), StartError> {
+        let provider = self.idp(idp).ok_or(StartError::UnknownIdp)?;
+        let rules = provider.federation().rules();
+        if !rules.comparisons.contains(&options.comparison) {
+            return Err(StartError::InvalidOptions(
+                "comparison not accepted by this identity provider",
+            ));
+        }
+        let endpoint = provider
+            .sso(options.binding)
+            .ok_or(StartError::NoEndpoint)?;
+        let acs_index = match options.acs {
+            AcsChoice::Index(i) | AcsChoice::Url(i) => i,
+        };
+        let acs = self
+            .config
+            .acs(acs_index)
+            .ok_or(StartError::InvalidOptions(
+                "no assertion consumer service with that index",
+            ))?;
+        let attribute_service = match options.attribute_service {
+            Some(i) => i,
+            None => match rules.attribute_service_indexes {
+                Some(fixed) => fixed.first().copied().unwrap_or(0),
+                None => self
+                    .config
+                    .attribute_services
+                    .first()
+                    .map_or(0, |s| s.index),
+            },
+        };
+        if !self
+            .config
+            .attribute_services
+            .iter()
+            .any(|s| s.index == attribute_service)
+        {
+            return Err(StartError::InvalidOptions(
+                "no attribute consuming service with that index",
+            ));
+        }
+        if let Some(fixed) = rules.attribute_service_indexes {
+            if !fixed.contains(&attribute_service) {
+                return Err(StartError::InvalidOptions(
+                    "the eIDAS node needs attribute service 99 or 100",
+                ));
+            }
+        }
+        let now = self.clock.now();
+        let id = RequestId::random();
+        let relay_state = RelayState::random();
+        let xml = authn_request::write(&AuthnRequestData {
+            id: id.as_str(),
+            issue_instant: now,
+            destination: &endpoint.location,
+            sp_entity_id: self.config.entity_id.as_str(),
+            federation: provider.federation(),
+            options,
+            acs_url: &acs.url,
+            attribute_service,
+        });
+        let outgoing = Outgoing::sign(
+            xml,
+            options.binding,
+            &endpoint.location,
+            "SAMLRequest",
+            Some(relay_state.as_str()),
+            &self.config.signing_key,
+        )?;
+        let pending = PendingLogin {
+            request_id: id,
+            idp: provider.entity_id().clone(),
+            issue_instant: now,
+            expires: now.plus_seconds(self.config.request_lifetime_secs),
+            level: options.level,
+            comparison: options.comparison,
+            acs_url: acs.url.clone(),
+            attribute_service,
+            relay_state,
+        };
+        Ok((outgoing, pending))
+    }
+
+    /// Verifies the IdP's Response against the pending login it answers (taken by value:
+    /// a pending login is consumed by one attempt).
+    pub fn finish_login(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogin,
+    ) -> Result<VerifiedLogin, LoginError> {
+        let Incoming::Post {
+            message,
+            relay_state,
+        } = incoming
+        else {
+            return Err(RejectReason::Redirect("responses arrive by HTTP-POST only").into());
+        };
+        let now = self.clock.now();
+        if now >= pending.expires {
+            return Err(RejectReason::RequestExpired.into());
+        }
+        if relay_state
+            .as_deref()
+            .is_some_and(|r| r != pending.relay_state.as_str())
+        {
+            return Err(RejectReason::RelayState.into());
+        }
+        let idp = self
+            .idps
+            .get(pending.idp.as_str())
+            .ok_or(RejectReason::UnknownIdp)?;
+        let xml = decode_post(message, self.config.limits.max_bytes)?;
+        let exp = Expected {
+            sp_entity_id: self.config.entity_id.as_str(),
+            acs_url: &pending.acs_url,
+            request_id: pending.request_id.as_str(),
+            request_instant: pending.issue_instant,
+            level: pending.level,
+            comparison: pending.comparison,
+            idp,
+            now,
+            skew_secs: self.config.clock_skew_secs,
+            require_response_signature: self.config.require_response_signature,
+            min_rsa_bits: self.config.min_rsa_bits,
+        };
+        let verified = response::verify(&xml, &self.config.limits, &exp)?;
+
+        // Single use: the request, and the assertion until it expires.
+        let keep_until = verified
+            .not_on_or_after
+            .plus_seconds(self.config.clock_skew_secs);
+        let request_key = format!("req:{}", pending.request_id);
+        let assertion_key = format!("asr:{}:{}", pending.idp, verified.assertion_id);
+        for key in [request_key, assertion_key] {
+            match self
+                .replay
+                .insert_once(&key, keep_until.max(pending.expires), now)
+            {
+                Ok(true) => {}
+                Ok(false) => return Err(RejectReason::Replay.into()),
+                Err(e) => return Err(RejectReason::Store(e).into()),
+            }
+        }
+
+        let identity = Identity::from_attributes(verified.attributes);
+        if self.config.require_identity_key && identity.key().is_none() {
+            return Err(RejectReason::IdentityKeyMissing.into());
+        }
+        Ok(VerifiedLogin {
+            identity,
+            level: verified.level,
+            session: SessionInfo {
+                idp: pending.idp,
+                name_id: verified.name_id,
+                name_qualifier: verified.name_qualifier,
+                session_index: verified.session_index,
+            },
+            assertion_id: verified.assertion_id,
+            response_id: verified.response_id,
+            request_id: pending.request_id,
+            authn_instant: verified.authn_instant,
+            not_on_or_after: verified.not_on_or_after,
+            relay_state: pending.relay_state,
+            response_xml: xml,
+        })
+    }
+}

@@ -1,0 +1,39 @@
+//! Server-side state: the replay cache (single use of each request and assertion) and the
+//! pending-login store. Traits here, in-memory defaults in [`memory`]; a Redis
+//! implementation lives behind the `redis` feature.
+
+pub mod memory;
+
+pub use memory::{MemoryPendingStore, MemoryReplayCache};
+
+use crate::ids::RequestId;
+use crate::sp::PendingLogin;
+use crate::time::Timestamp;
+
+/// A store could not be reached or answered nonsense. Operations fail closed on it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Remembers message identifiers until they expire, so each is accepted once.
+pub trait ReplayCache: Send + Sync {
+    /// Records `key` until `expires`. Returns `Ok(true)` if it was new (the caller may
+    /// proceed), `Ok(false)` if it was already there (a replay). Must be atomic: of two
+    /// concurrent calls with the same key, exactly one gets `true`.
+    fn insert_once(
+        &self,
+        key: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Keeps pending logins (what [`crate::ServiceProvider::start_login`] returned) between
+/// the redirect to the IdP and the return to the ACS.
+pub trait PendingStore: Send + Sync {
+    /// Stores a pending login until its expiry.
+    fn put(&self, pending: PendingLogin) -> Result<(), StoreError>;
+    /// Removes and returns the pending login with this request ID, if it exists and has
+    /// not expired. Atomic: a second `take` of the same ID returns `None`.
+    fn take(&self, id: &RequestId, now: Timestamp) -> Result<Option<PendingLogin>, StoreError>;
+}

@@ -1,0 +1,291 @@
+//! The one entry point for untrusted XML: size, encoding, DTD, depth, node and attribute
+//! limits, and (optionally) a ban on comments and processing instructions.
+
+use std::borrow::Cow;
+
+use roxmltree::{Document, Node, NodeType, ParsingOptions};
+
+/// Limits applied to every document before and while it is parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum document size in bytes.
+    pub max_bytes: usize,
+    /// Maximum element nesting depth (the root element is depth 1).
+    pub max_depth: usize,
+    /// Maximum number of nodes (elements, text, comments, PIs).
+    pub max_nodes: u32,
+    /// Maximum number of attributes on one element.
+    pub max_attributes: usize,
+    /// Refuse comments and processing instructions anywhere in the document.
+    ///
+    /// On for protocol messages: no IdP emits them and they are the vehicle of comment
+    /// injection (a signature that still verifies while a naive reader truncates the value).
+    pub forbid_comments: bool,
+}
+
+impl Limits {
+    /// Limits for SAML protocol messages (Responses, Logout messages): 256 KiB, depth 32,
+    /// 10,000 nodes, 32 attributes per element, no comments or PIs.
+    pub const MESSAGE: Limits = Limits {
+        max_bytes: 256 * 1024,
+        max_depth: 32,
+        max_nodes: 10_000,
+        max_attributes: 32,
+        forbid_comments: true,
+    };
+
+    /// Limits for metadata documents (an IdP registry aggregate is ~120 KB today): 8 MiB,
+    /// depth 32, 500,000 nodes, 64 attributes per element; comments allowed.
+    pub const METADATA: Limits = Limits {
+        max_bytes: 8 * 1024 * 1024,
+        max_depth: 32,
+        max_nodes: 500_000,
+        max_attributes: 64,
+        forbid_comments: false,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::MESSAGE
+    }
+}
+
+/// Why a document was refused before any of its content was looked at.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// Larger than [`Limits::max_bytes`].
+    #[error("document larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Not UTF-8, or an XML declaration naming another encoding.
+    #[error("document is not UTF-8")]
+    Encoding,
+    /// A DOCTYPE declaration (DTDs and entity declarations are never processed).
+    #[error("DOCTYPE declarations are refused")]
+    Dtd,
+    /// Not well-formed XML.
+    #[error("malformed XML: {0}")]
+    Malformed(String),
+    /// Deeper than [`Limits::max_depth`].
+    #[error("elements nested deeper than {limit}")]
+    TooDeep {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// More nodes than [`Limits::max_nodes`].
+    #[error("more than {limit} nodes")]
+    TooManyNodes {
+        /// The limit in force.
+        limit: u32,
+    },
+    /// An element with more attributes than [`Limits::max_attributes`].
+    #[error("an element has more than {limit} attributes")]
+    TooManyAttributes {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A comment or processing instruction where [`Limits::forbid_comments`] is set.
+    #[error("comments and processing instructions are refused")]
+    CommentOrPi,
+}
+
+/// Checks that `bytes` are UTF-8 text whose XML declaration (if any) names UTF-8.
+pub fn decode_utf8(bytes: &[u8]) -> Result<&str, XmlError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| XmlError::Encoding)?;
+    check_declared_encoding(text)?;
+    Ok(text)
+}
+
+fn check_declared_encoding(text: &str) -> Result<(), XmlError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(rest) = text.strip_prefix("<?xml") else {
+        return Ok(());
+    };
+    let decl = rest.split("?>").next().unwrap_or("");
+    if let Some(pos) = decl.find("encoding") {
+        let after = decl.get(pos + "encoding".len()..).unwrap_or("");
+        let after = after
+            .trim_start()
+            .strip_prefix('=')
+            .unwrap_or("")
+            .trim_start();
+        let value: String = after
+            .chars()
+            .skip(1)
+            .take_while(|c| *c != '"' && *c != '\'')
+            .collect();
+        if !value.eq_ignore_ascii_case("utf-8") && !value.eq_ignore_ascii_case("utf8") {
+            return Err(XmlError::Encoding);
+        }
+    }
+    Ok(())
+}
+
+/// Parses `text` under `limits`: no DTD, well-formed, bounded size, depth, nodes and
+/// attributes, and (if asked) no comments or PIs.
+pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, XmlError> {
+    if text.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    check_declared_encoding(text)?;
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: limits.max_nodes,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(text, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => XmlError::Dtd,
+        roxmltree::Error::NodesLimitReached => XmlError::TooManyNodes {
+            limit: limits.max_nodes,
+        },
+        other => XmlError::Malformed(other.to_string()),
+    })?;
+    check_tree(&doc, limits)?;
+    Ok(doc)
+}
+
+/// One pass over the tree: depth, attributes per element, comments and PIs.
+fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
+    let mut depth = 0usize;
+    let mut node = doc.root();
+    loop {
+        match node.node_type() {
+            NodeType::Element => {
+                if node.attributes().len() > limits.max_attributes {
+                    return Err(XmlError::TooManyAttributes {
+                        limit: limits.max_attributes,
+                    });
+                }
+            }
+            NodeType::Comment | NodeType::PI if limits.forbid_comments => {
+                return Err(XmlError::CommentOrPi);
+            }
+            _ => {}
+        }
+        if let Some(child) = node.first_child() {
+            depth += 1;
+            if depth > limits.max_depth {
+                return Err(XmlError::TooDeep {
+                    limit: limits.max_depth,
+                });
+            }
+            node = child;
+            continue;
+        }
+        loop {
+            if let Some(next) = node.next_sibling() {
+                node = next;
+                break;
+            }
+            match node.parent() {
+                Some(parent) => {
+                    node = parent;
+                    depth = depth.saturating_sub(1);
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The text content of a leaf element: all its text nodes concatenated.
+///
+/// Returns `None` if the element has element children. Comments and processing
+/// instructions never split the value: their surrounding text is joined, so the value read
+/// is exactly what a signature over the canonical form covered. This is the only way the
+/// SDK reads element text.
+pub fn text<'a>(node: Node<'a, '_>) -> Option<Cow<'a, str>> {
+    let mut out: Option<Cow<'a, str>> = None;
+    for child in node.children() {
+        match child.node_type() {
+            NodeType::Element => return None,
+            NodeType::Text => {
+                let t = child.text().unwrap_or("");
+                out = Some(match out {
+                    None => Cow::Borrowed(t),
+                    Some(prev) => Cow::Owned(prev.into_owned() + t),
+                });
+            }
+            _ => {}
+        }
+    }
+    Some(out.unwrap_or(Cow::Borrowed("")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_dtd_and_entities() {
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+        assert_eq!(parse(xxe, &Limits::MESSAGE).unwrap_err(), XmlError::Dtd);
+        let laughs = r#"<!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><r>&b;</r>"#;
+        assert_eq!(parse(laughs, &Limits::MESSAGE).unwrap_err(), XmlError::Dtd);
+        assert!(matches!(
+            parse("<r>&unknown;</r>", &Limits::MESSAGE),
+            Err(XmlError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn limits() {
+        let deep = "<a>".repeat(40) + &"</a>".repeat(40);
+        assert!(matches!(
+            parse(&deep, &Limits::MESSAGE),
+            Err(XmlError::TooDeep { .. })
+        ));
+        let big = format!("<a>{}</a>", "x".repeat(300_000));
+        assert!(matches!(
+            parse(&big, &Limits::MESSAGE),
+            Err(XmlError::TooLarge { .. })
+        ));
+        let many = format!("<a>{}</a>", "<b/>".repeat(20_000));
+        assert!(matches!(
+            parse(&many, &Limits::MESSAGE),
+            Err(XmlError::TooManyNodes { .. })
+        ));
+        let attrs: String = (0..40).map(|i| format!(" a{i}='1'")).collect();
+        assert!(matches!(
+            parse(&format!("<a{attrs}/>"), &Limits::MESSAGE),
+            Err(XmlError::TooManyAttributes { .. })
+        ));
+        assert_eq!(
+            parse("<a><!--x--></a>", &Limits::MESSAGE).unwrap_err(),
+            XmlError::CommentOrPi
+        );
+        assert!(parse("<a><!--x--></a>", &Limits::METADATA).is_ok());
+        assert_eq!(
+            parse(
+                "<?xml version='1.0' encoding='ISO-8859-1'?><a/>",
+                &Limits::MESSAGE
+            )
+            .unwrap_err(),
+            XmlError::Encoding
+        );
+        assert!(matches!(
+            parse("<a/><b/>", &Limits::MESSAGE),
+            Err(XmlError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("<a/>junk", &Limits::MESSAGE),
+            Err(XmlError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn text_joins_around_comments() {
+        let doc = parse("<a>victim<!---->.evil</a>", &Limits::METADATA).unwrap();
+        assert_eq!(text(doc.root_element()).unwrap(), "victim.evil");
+        let doc = parse("<a><b/>x</a>", &Limits::METADATA).unwrap();
+        assert!(text(doc.root_element()).is_none());
+        let doc = parse("<a/>", &Limits::METADATA).unwrap();
+        assert_eq!(text(doc.root_element()).unwrap(), "");
+    }
+}
