@@ -51,11 +51,14 @@ pub mod federation;
 pub mod identity;
 pub mod ids;
 pub mod level;
+pub mod logout;
 pub mod metadata;
 pub mod response;
 pub mod saml;
 mod sp;
 pub mod store;
+#[cfg(feature = "test-idp")]
+pub mod test_idp;
 pub mod time;
 pub mod xml;
 
@@ -71,6 +74,7 @@ pub use federation::Federation;
 pub use identity::{FiscalCode, Identity, IdentityKey};
 pub use ids::{EntityId, RelayState, RequestId};
 pub use level::{Comparison, SpidLevel};
+pub use logout::{LogoutOutcome, LogoutRequestInfo, PendingLogout};
 pub use response::status::IdpRefusal;
 pub use saml::Binding;
 pub use sp::{Incoming, PendingLogin, ServiceProvider, SessionInfo, VerifiedLogin};

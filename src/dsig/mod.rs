@@ -15,7 +15,7 @@ mod sign;
 mod verify;
 
 pub use keys::{KeyError, SigningKey, VerificationKey};
-pub use sign::{sign_enveloped, SignatureAnchor};
+pub use sign::{sign_element, sign_enveloped, SignatureAnchor};
 pub use verify::{find_signature, verify_enveloped, SignatureInfo, VerifyPolicy};
 
 /// The XML-DSig namespace.

@@ -26,13 +26,32 @@ pub fn sign_enveloped(
     alg: SignatureAlgorithm,
     anchor: SignatureAnchor,
 ) -> Result<String, DsigError> {
+    sign_element(xml, None, key, alg, anchor)
+}
+
+/// Signs the element whose `ID` is `id` (the document element when `None`) with an
+/// enveloped signature, as [`sign_enveloped`] does. Sign inner elements first (an
+/// Assertion before its Response).
+pub fn sign_element(
+    xml: &str,
+    id: Option<&str>,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+    anchor: SignatureAnchor,
+) -> Result<String, DsigError> {
     let limits = Limits {
         max_bytes: 16 * 1024 * 1024,
         max_nodes: u32::MAX,
         ..Limits::METADATA
     };
     let doc = xml::parse(xml, &limits).map_err(|_| DsigError::Sign("document does not parse"))?;
-    let root = doc.root_element();
+    let root = match id {
+        None => doc.root_element(),
+        Some(id) => doc
+            .descendants()
+            .find(|n| n.is_element() && n.attribute("ID") == Some(id))
+            .ok_or(DsigError::Sign("no element with that ID"))?,
+    };
     let id = root
         .attribute("ID")
         .filter(|id| !id.is_empty())

@@ -1,0 +1,285 @@
+//! End to end on the library API: start_login → IdP (the test IdP's signer) → finish_login,
+//! both bindings, refusals, replay, and single logout.
+
+mod common;
+
+use common::*;
+use spid_sp::dsig::{self, redirect, VerifyPolicy};
+use spid_sp::test_idp::ResponseSpec;
+use spid_sp::xml::{self, Limits};
+use spid_sp::{Binding, Delivery, Incoming, LoginError, LoginOptions, RejectReason, SpidLevel};
+
+fn citizen(spec: ResponseSpec) -> ResponseSpec {
+    spec.attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U")
+        .attribute("name", "Mario")
+        .attribute("familyName", "Rossi")
+        .attribute("dateOfBirth", "1980-01-01")
+}
+
+#[test]
+fn post_login_round_trip() {
+    let w = world_at(now());
+    let (out, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    // The request is signed with the SP key and says what SPID requires.
+    let Delivery::Post { action, field, .. } = out.delivery() else {
+        panic!("post expected")
+    };
+    assert_eq!(action, "https://idp.local.test/sso");
+    assert_eq!(*field, "SAMLRequest");
+    let doc = xml::parse(out.xml(), &Limits::MESSAGE).unwrap();
+    let root = doc.root_element();
+    let sig = dsig::find_signature(root).unwrap().unwrap();
+    dsig::verify_enveloped(
+        root,
+        sig,
+        &[w.sp_key.verification_key().unwrap()],
+        &VerifyPolicy::default(),
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(root.attribute("ForceAuthn"), Some("true"));
+    assert!(out.xml().contains("https://www.spid.gov.it/SpidL2"));
+    assert!(out.html_form(None).unwrap().contains("name=\"RelayState\""));
+
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let xml = w.idp.response(&spec).unwrap();
+    let incoming = post(&xml, Some(pending.relay_state().as_str()));
+    let login = w.sp.finish_login(&incoming, pending.clone()).unwrap();
+    assert_eq!(
+        login.identity().fiscal_code().unwrap().as_str(),
+        "RSSMRA80A01H501U"
+    );
+    assert_eq!(login.level(), SpidLevel::L2);
+    assert_eq!(login.idp().as_str(), IDP);
+
+    // The same response again: refused as a replay.
+    assert_eq!(
+        w.sp.finish_login(&incoming, pending).unwrap_err(),
+        LoginError::Rejected(RejectReason::Replay)
+    );
+}
+
+#[test]
+fn redirect_request_signature_verifies() {
+    let w = world_at(now());
+    let opts = LoginOptions {
+        binding: Binding::Redirect,
+        level: SpidLevel::L1,
+        ..LoginOptions::default()
+    };
+    let (out, _pending) = w.sp.start_login(IDP, &opts).unwrap();
+    let url = out.redirect_url().unwrap();
+    let (base, query) = url.split_once('?').unwrap();
+    assert_eq!(base, "https://idp.local.test/sso");
+    let msg = redirect::verify_query(query, &[w.sp_key.verification_key().unwrap()], 2048).unwrap();
+    assert_eq!(msg.xml, out.xml());
+    assert!(!msg.xml.contains("Signature"));
+    assert!(
+        !msg.xml.contains("ForceAuthn"),
+        "L1 does not force re-authentication"
+    );
+}
+
+#[test]
+fn refusal_is_distinct_from_rejection() {
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let xml = w
+        .idp
+        .refusal(pending.request_id().as_str(), ACS, 22, now())
+        .unwrap();
+    match w.sp.finish_login(&post(&xml, None), pending) {
+        Err(LoginError::Refused(r)) => {
+            assert_eq!(r.error_code(), Some(22));
+            assert!(r.message_en().contains("consent"));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn level_below_request_rejected_and_above_accepted() {
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let low = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L1,
+        now(),
+    ));
+    assert_eq!(
+        w.sp.finish_login(&post(&w.idp.response(&low).unwrap(), None), pending)
+            .unwrap_err(),
+        LoginError::Rejected(RejectReason::AuthnLevel)
+    );
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let high = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L3,
+        now(),
+    ));
+    let login =
+        w.sp.finish_login(&post(&w.idp.response(&high).unwrap(), None), pending)
+            .unwrap();
+    assert_eq!(login.level(), SpidLevel::L3);
+}
+
+#[test]
+fn expired_request_and_late_response() {
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let xml = w.idp.response(&spec).unwrap();
+    // Ten minutes later the assertion (5 minutes) has expired.
+    let w2 =
+        w.sp.clone()
+            .with_clock(std::sync::Arc::new(spid_sp::FixedClock(
+                now().plus_seconds(600),
+            )));
+    assert_eq!(
+        w2.finish_login(&post(&xml, None), pending.clone())
+            .unwrap_err(),
+        LoginError::Rejected(RejectReason::SubjectNotOnOrAfter)
+    );
+    let w3 =
+        w.sp.clone()
+            .with_clock(std::sync::Arc::new(spid_sp::FixedClock(
+                now().plus_seconds(3600),
+            )));
+    assert_eq!(
+        w3.finish_login(&post(&xml, None), pending).unwrap_err(),
+        LoginError::Rejected(RejectReason::RequestExpired)
+    );
+}
+
+#[test]
+fn missing_fiscal_code_is_rejected_by_default() {
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
+        .attribute("name", "Mario");
+    assert_eq!(
+        w.sp.finish_login(&post(&w.idp.response(&spec).unwrap(), None), pending)
+            .unwrap_err(),
+        LoginError::Rejected(RejectReason::IdentityKeyMissing)
+    );
+}
+
+#[test]
+fn sp_initiated_logout_both_bindings() {
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let login =
+        w.sp.finish_login(&post(&w.idp.response(&spec).unwrap(), None), pending)
+            .unwrap();
+    for binding in [Binding::Redirect, Binding::Post] {
+        let (out, pending_logout) = w.sp.start_logout(login.session(), binding).unwrap();
+        assert!(out.xml().contains(&login.session().name_id));
+        // The IdP answers with a signed LogoutResponse (built here by hand, signed with the
+        // IdP key through the library's signer).
+        let resp = format!(
+            "<samlp:LogoutResponse xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_lr1\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{SLO}\" InResponseTo=\"{}\"><saml:Issuer>{IDP}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status></samlp:LogoutResponse>",
+            now(),
+            pending_logout.request_id()
+        );
+        let incoming = match binding {
+            Binding::Redirect => Incoming::Redirect {
+                query: redirect::signed_query(
+                    "SAMLResponse",
+                    &resp,
+                    None,
+                    w.idp.key(),
+                    dsig::SignatureAlgorithm::RsaSha256,
+                )
+                .unwrap(),
+            },
+            _ => post(
+                &dsig::sign_enveloped(
+                    &resp,
+                    w.idp.key(),
+                    dsig::SignatureAlgorithm::RsaSha256,
+                    dsig::SignatureAnchor::After("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer"),
+                )
+                .unwrap(),
+                None,
+            ),
+        };
+        assert_eq!(
+            w.sp.finish_logout(&incoming, pending_logout).unwrap(),
+            spid_sp::LogoutOutcome::Complete
+        );
+    }
+}
+
+#[test]
+fn idp_initiated_logout_is_verified_and_answered() {
+    let w = world_at(now());
+    let req = format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_idpreq1\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{SLO}\"><saml:Issuer>{IDP}</saml:Issuer><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:transient\" NameQualifier=\"{IDP}\">_n1</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex></samlp:LogoutRequest>",
+        now()
+    );
+    let query = redirect::signed_query(
+        "SAMLRequest",
+        &req,
+        Some("rs1"),
+        w.idp.key(),
+        dsig::SignatureAlgorithm::RsaSha256,
+    )
+    .unwrap();
+    let incoming = Incoming::Redirect {
+        query: query.clone(),
+    };
+    let (info, out) =
+        w.sp.handle_logout_request(&incoming, Binding::Redirect)
+            .unwrap();
+    assert_eq!(info.name_id, "_n1");
+    assert_eq!(info.session_indexes, vec!["_s1".to_owned()]);
+    let url = out.redirect_url().unwrap();
+    let (_, q) = url.split_once('?').unwrap();
+    let answer = redirect::verify_query(q, &[w.sp_key.verification_key().unwrap()], 2048).unwrap();
+    assert!(answer.xml.contains("InResponseTo=\"_idpreq1\""));
+    assert_eq!(answer.relay_state.as_deref(), Some("rs1"));
+    // Replayed: refused.
+    assert_eq!(
+        w.sp.handle_logout_request(&incoming, Binding::Redirect)
+            .unwrap_err(),
+        RejectReason::Replay
+    );
+    // Signed by someone else: refused.
+    let forged = redirect::signed_query(
+        "SAMLRequest",
+        &req.replace("_idpreq1", "_idpreq2"),
+        None,
+        &w.sp_key,
+        dsig::SignatureAlgorithm::RsaSha256,
+    )
+    .unwrap();
+    assert_eq!(
+        w.sp.handle_logout_request(&Incoming::Redirect { query: forged }, Binding::Redirect)
+            .unwrap_err()
+            .code(),
+        "signature-invalid"
+    );
+}
