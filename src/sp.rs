@@ -36,6 +36,39 @@ pub struct PendingLogin {
 }
 
 impl PendingLogin {
+    /// Rebuilds a pending login from stored parts (custom stores, the CLI's `verify`,
+    /// benchmarks). Everything here must come from the SP's own records, never from the
+    /// browser.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        request_id: RequestId,
+        idp: EntityId,
+        issue_instant: Timestamp,
+        expires: Timestamp,
+        level: SpidLevel,
+        comparison: Comparison,
+        acs_url: impl Into<String>,
+        attribute_service: u16,
+        relay_state: RelayState,
+    ) -> PendingLogin {
+        PendingLogin {
+            request_id,
+            idp,
+            issue_instant,
+            expires,
+            level,
+            comparison,
+            acs_url: acs_url.into(),
+            attribute_service,
+            relay_state,
+        }
+    }
+
+    /// The AttributeConsumingService index requested.
+    pub fn attribute_service(&self) -> u16 {
+        self.attribute_service
+    }
+
     /// The AuthnRequest ID (the IdP's `InResponseTo`): the key to store it under.
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
