@@ -182,9 +182,9 @@ impl Timestamp {
         if b.get(i) == Some(&b'.') {
             i += 1;
             let start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
+            while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
                 if i - start < 3 {
-                    millis = millis * 10 + u32::from(b[i] - b'0');
+                    millis = millis * 10 + u32::from(d - b'0');
                 }
                 i += 1;
             }

@@ -88,7 +88,7 @@ fn sign_then_verify_round_trip() {
     dsig::verify_enveloped(
         root,
         sig,
-        &[vk.clone()],
+        std::slice::from_ref(&vk),
         &VerifyPolicy::default(),
         &mut Vec::new(),
     )

@@ -46,9 +46,10 @@ pub fn quote_plus(s: &str, out: &mut String) {
             }
             b' ' => out.push('+'),
             _ => {
+                let hex = |n: u8| char::from(HEX.get(usize::from(n)).copied().unwrap_or(b'0'));
                 out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 15)]));
+                out.push(hex(b >> 4));
+                out.push(hex(b & 15));
             }
         }
     }

@@ -156,12 +156,10 @@ fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
     let mut node = doc.root();
     loop {
         match node.node_type() {
-            NodeType::Element => {
-                if node.attributes().len() > limits.max_attributes {
-                    return Err(XmlError::TooManyAttributes {
-                        limit: limits.max_attributes,
-                    });
-                }
+            NodeType::Element if node.attributes().len() > limits.max_attributes => {
+                return Err(XmlError::TooManyAttributes {
+                    limit: limits.max_attributes,
+                });
             }
             NodeType::Comment | NodeType::PI if limits.forbid_comments => {
                 return Err(XmlError::CommentOrPi);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole test suite (README's test command; .ci/run calls it).
+# Installs what the tests need when missing (apt as root; Python and Node tools go under
+# target/), then: format and lint gates, cargo tests (all features), and the suites that
+# drive real tools: AgID's spid-sp-test, spid-compliant-certificates, xmlsec1/xmllint,
+# redis-server and headless Chromium.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+APT_PACKAGES=(pkg-config libssl-dev xmlsec1 libxml2-utils python3-venv chromium redis-server)
+
+log() { echo "== $*" >&2; }
+
+install_system_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  else
+    log "missing packages: ${missing[*]} (run as root, or install them)"
+  fi
+}
+
+passed=0
+failed=0
+failures=()
+step() {
+  local name="$1"; shift
+  log "$name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+  fi
+}
+
+install_system_packages
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all-features -- -D warnings
+step "cargo test (all features)" cargo test --all-features
+step "doc examples and docs build" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features -q
+
+# Suites driving external tools (each prints its own "N passed, M failed").
+for suite in tests/*.sh; do
+  [ -x "$suite" ] || continue
+  step "$suite" "$suite"
+done
+
+echo
+log "suites: $passed passed, $failed failed"
+for f in "${failures[@]}"; do echo "   FAILED: $f"; done
+echo "test-all: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
