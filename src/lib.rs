@@ -43,6 +43,8 @@
 )]
 
 mod authn_request;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod binding;
 mod config;
 pub mod dsig;

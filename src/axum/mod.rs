@@ -1,0 +1,1334 @@
+//! axum integration (feature `axum`): the SP's endpoints as a [`Router`], a [`Session`]
+//! extractor that gives a handler the verified identity, and a level guard
+//! ([`AtLeast`], [`require_level`]) that sends users with a lower-level session to
+//! re-authenticate (step-up).
+//!
+//! ```no_run
+//! # async fn demo(sp: spid_sp::ServiceProvider, metadata_xml: String) -> std::io::Result<()> {
+//! use axum::{routing::get, Router};
+//! use spid_sp::axum::{AtLeast, Session, SpidAuth};
+//!
+//! let auth = SpidAuth::builder(sp)
+//!     .metadata_xml(metadata_xml)     // the signed SP metadata, served at /spid/metadata
+//!     .secure_cookies(true)           // https in production
+//!     .login_page("/")                // where users without a session are sent (IdP chooser)
+//!     .build();
+//!
+//! async fn me(session: Session) -> String {
+//!     format!("{:?} at {}", session.key(), session.level())
+//! }
+//! async fn payments(AtLeast(session): AtLeast<2>) -> String {
+//!     format!("level {}", session.level())
+//! }
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/payments", get(payments))
+//!     .merge(auth.routes())
+//!     .layer(auth.layer());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! # Endpoints (under the prefix, default `/spid`)
+//!
+//! | path | method | what |
+//! |---|---|---|
+//! | `/metadata` | GET | the SP metadata given to the builder |
+//! | `/login?idp=ENTITYID[&level=1\|2\|3][&binding=post\|redirect][&next=/path]` | GET, POST | signs an AuthnRequest: 200 auto-submitting form (HTTP-POST) or 302 (HTTP-Redirect) |
+//! | `/acs` | POST | verifies the Response; 303 to `/complete` on success, an error page with a 4xx/5xx status otherwise |
+//! | `/complete?handoff=TOKEN` | GET | binds the login to the browser that started it, creates the session, 303 to `next` |
+//! | `/logout` | POST | closes the session and starts SP-initiated single logout |
+//! | `/slo` | GET, POST | IdP-initiated LogoutRequest, and the LogoutResponse to ours (both bindings) |
+//!
+//! # Why the return from the IdP works in today's browsers
+//!
+//! The IdP returns the user with a cross-site POST, which carries no `SameSite=Lax`
+//! cookie. So nothing at the ACS depends on a cookie: the pending request is looked up
+//! server-side by the Response's `InResponseTo` (then verified against it by
+//! [`ServiceProvider::finish_login`]), and the RelayState must be the opaque token sent
+//! with that request. The ACS then answers `303` to `/complete`, a same-site top-level
+//! GET that does carry the `SameSite=Lax` browser cookie set at `/login`: only the
+//! browser that started the login can finish it (no login CSRF), and the session cookie
+//! is set there.
+//!
+//! # Where users go afterwards
+//!
+//! `next` is kept server-side and must be a local path (`/...`, not `//host` or
+//! `/\host`, printable ASCII): anything else is replaced by the default landing page.
+//! The RelayState is never a URL, so a forged one is refused and cannot redirect.
+
+mod session;
+
+pub use session::{MemorySessionStore, Session, SessionStore};
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use ::axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, OptionalFromRequestParts};
+use ::axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ::axum::http::request::Parts;
+use ::axum::http::{Method, StatusCode};
+use ::axum::response::{IntoResponse, Response};
+use ::axum::routing::{get, post};
+use ::axum::Router;
+
+use crate::binding::{Delivery, Outgoing};
+use crate::error::{LoginError, RejectReason, StartError};
+use crate::ids::RequestId;
+use crate::level::SpidLevel;
+use crate::logout::PendingLogout;
+use crate::metadata::IdentityProvider;
+use crate::response::status::IdpRefusal;
+use crate::saml::Binding;
+use crate::sp::{Incoming, ServiceProvider, VerifiedLogin};
+use crate::store::{MemoryPendingStore, PendingStore, StoreError};
+use crate::time::Timestamp;
+use crate::xml::writer;
+use crate::{authn_request::LoginOptions, xml};
+
+use session::SessionData;
+
+/// Largest request body accepted on the POST endpoints (the SAML message limit is
+/// enforced again after base64 decoding).
+const MAX_BODY: usize = 1024 * 1024;
+/// How long the ACS → browser hand-off token lives.
+const HANDOFF_SECS: i64 = 120;
+/// Longest `next` path kept.
+const MAX_NEXT: usize = 1024;
+
+/// Adjusts the options of one login for the IdP it goes to (e.g. the eIDAS node's
+/// attribute set, CIE's comparison).
+pub type OptionsHook = dyn Fn(&IdentityProvider, &mut LoginOptions) + Send + Sync;
+/// Called with every verified login before the session is created (the 24-month
+/// transaction log AgID requires: [`VerifiedLogin::response_xml`]).
+pub type LoginHook = dyn Fn(&VerifiedLogin) + Send + Sync;
+
+/// The SPID/CIE/eIDAS login of an axum application. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct SpidAuth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sp: ServiceProvider,
+    pending: Arc<dyn PendingStore>,
+    sessions: Arc<dyn SessionStore>,
+    metadata_xml: Option<String>,
+    prefix: String,
+    secure_cookies: bool,
+    login_options: LoginOptions,
+    options_hook: Option<Arc<OptionsHook>>,
+    login_hook: Option<Arc<LoginHook>>,
+    login_page: String,
+    after_login: String,
+    after_logout: String,
+    session_secs: i64,
+    logout_binding: Binding,
+    pages: Arc<dyn Pages>,
+}
+
+impl std::fmt::Debug for SpidAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpidAuth")
+            .field("sp", &self.inner.sp)
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder for [`SpidAuth`]; every setting has a safe default.
+#[must_use]
+pub struct SpidAuthBuilder {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for SpidAuthBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpidAuthBuilder").finish_non_exhaustive()
+    }
+}
+
+impl SpidAuth {
+    /// Starts the integration of a configured service provider.
+    pub fn builder(sp: ServiceProvider) -> SpidAuthBuilder {
+        SpidAuthBuilder {
+            inner: Inner {
+                sp,
+                pending: Arc::new(MemoryPendingStore::default()),
+                sessions: Arc::new(MemorySessionStore::default()),
+                metadata_xml: None,
+                prefix: "/spid".into(),
+                secure_cookies: true,
+                login_options: LoginOptions::default(),
+                options_hook: None,
+                login_hook: None,
+                login_page: "/".into(),
+                after_login: "/".into(),
+                after_logout: "/".into(),
+                session_secs: 8 * 3600,
+                logout_binding: Binding::Redirect,
+                pages: Arc::new(DefaultPages),
+            },
+        }
+    }
+
+    /// The service provider.
+    pub fn service_provider(&self) -> &ServiceProvider {
+        &self.inner.sp
+    }
+
+    /// The path prefix of the endpoints (default `/spid`).
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The endpoints, to merge into the application's router (any state type).
+    pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let p = &self.inner.prefix;
+        Router::new()
+            .route(&format!("{p}/metadata"), get(metadata))
+            .route(&format!("{p}/login"), get(login_get).post(login_post))
+            .route(&format!("{p}/acs"), post(acs))
+            .route(&format!("{p}/complete"), get(complete))
+            .route(&format!("{p}/logout"), post(logout))
+            .route(&format!("{p}/slo"), get(slo_get).post(slo_post))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(Extension(self.clone()))
+    }
+
+    /// The layer that makes [`Session`], [`AtLeast`] and [`require_level`] work on the
+    /// application's routes: `app.layer(auth.layer())`.
+    pub fn layer(&self) -> Extension<SpidAuth> {
+        Extension(self.clone())
+    }
+
+    /// The URL that starts a login at `idp` (an entityID) and returns to `next` (a local
+    /// path; anything else is replaced by the default landing page).
+    pub fn login_url(&self, idp: &str, level: Option<SpidLevel>, next: Option<&str>) -> String {
+        let mut url = format!("{}/login?idp=", self.inner.prefix);
+        crate::dsig::redirect::quote_plus(idp, &mut url);
+        if let Some(l) = level {
+            let _ = write!(url, "&level={}", l.number());
+        }
+        if let Some(n) = next.and_then(safe_next) {
+            url.push_str("&next=");
+            crate::dsig::redirect::quote_plus(&n, &mut url);
+        }
+        url
+    }
+
+    /// The session of a request, from its cookie (`None` when not logged in).
+    pub fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, AuthError> {
+        let Some(token) = cookie(headers, &self.cookie_name(SESSION_COOKIE)) else {
+            return Ok(None);
+        };
+        let now = self.inner.sp.now();
+        let Some(json) = self
+            .inner
+            .sessions
+            .get(&format!("sess:{}", hash(&token)), now)?
+        else {
+            return Ok(None);
+        };
+        let data: SessionData =
+            serde_json::from_str(&json).map_err(|_| AuthError::Store(corrupt()))?;
+        Ok((data.expires > now).then(|| Session::from_data(data)))
+    }
+
+    fn cookie_name(&self, base: &str) -> String {
+        if self.inner.secure_cookies {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    fn set_cookie(&self, name: &str, value: &str, max_age: i64) -> String {
+        format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+            self.cookie_name(name),
+            if self.inner.secure_cookies {
+                "; Secure"
+            } else {
+                ""
+            }
+        )
+    }
+
+    fn error_response(&self, err: &AuthError) -> Response {
+        let mut res = html_response(err.status(), self.inner.pages.error(err));
+        no_store(&mut res);
+        res
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.sp.now()
+    }
+
+    /// Removes a session and its NameID index entry.
+    fn drop_session(&self, token_hash: &str, data: &SessionData) -> Result<(), StoreError> {
+        self.inner.sessions.remove(&format!("sess:{token_hash}"))?;
+        self.inner
+            .sessions
+            .remove(&name_id_key(data.info.idp.as_str(), &data.info.name_id))
+    }
+}
+
+impl SpidAuthBuilder {
+    /// The signed SP metadata to serve at `{prefix}/metadata`
+    /// (see `spid_sp::metadata::SpMetadata`).
+    pub fn metadata_xml(mut self, xml: impl Into<String>) -> Self {
+        self.inner.metadata_xml = Some(xml.into());
+        self
+    }
+    /// The path prefix of the endpoints (default `/spid`); must match the ACS and SLO
+    /// URLs of the configuration.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.inner.prefix = prefix.into().trim_end_matches('/').to_owned();
+        self
+    }
+    /// Mark cookies `Secure` and give them the `__Host-` prefix (default true). Only turn
+    /// it off for plain-http development on loopback.
+    pub fn secure_cookies(mut self, yes: bool) -> Self {
+        self.inner.secure_cookies = yes;
+        self
+    }
+    /// The default options of every login (level, comparison, binding...); `/login`'s
+    /// `level` and `binding` parameters override them.
+    pub fn login_options(mut self, options: LoginOptions) -> Self {
+        self.inner.login_options = options;
+        self
+    }
+    /// A last adjustment of each login's options for the IdP it goes to.
+    pub fn options_for_idp(
+        mut self,
+        hook: impl Fn(&IdentityProvider, &mut LoginOptions) + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.options_hook = Some(Arc::new(hook));
+        self
+    }
+    /// Called with every verified login (e.g. to keep AgID's transaction log).
+    pub fn on_login(mut self, hook: impl Fn(&VerifiedLogin) + Send + Sync + 'static) -> Self {
+        self.inner.login_hook = Some(Arc::new(hook));
+        self
+    }
+    /// Where users without a session are sent, with `?next=`: the page with the login
+    /// buttons (default `/`).
+    pub fn login_page(mut self, path: impl Into<String>) -> Self {
+        self.inner.login_page = path.into();
+        self
+    }
+    /// Where a login lands when it has no valid `next` (default `/`).
+    pub fn after_login(mut self, path: impl Into<String>) -> Self {
+        self.inner.after_login = path.into();
+        self
+    }
+    /// Where a logout lands (default `/`).
+    pub fn after_logout(mut self, path: impl Into<String>) -> Self {
+        self.inner.after_logout = path.into();
+        self
+    }
+    /// The absolute lifetime of a session, in seconds (default 8 hours).
+    pub fn session_lifetime_secs(mut self, secs: i64) -> Self {
+        self.inner.session_secs = secs.max(60);
+        self
+    }
+    /// The binding of SP-initiated LogoutRequests (default HTTP-Redirect; the other one
+    /// is used when the IdP has no endpoint for it).
+    pub fn logout_binding(mut self, binding: Binding) -> Self {
+        self.inner.logout_binding = binding;
+        self
+    }
+    /// Where pending logins are kept (default in memory).
+    pub fn pending_store(mut self, store: Arc<dyn PendingStore>) -> Self {
+        self.inner.pending = store;
+        self
+    }
+    /// Where sessions, hand-offs and pending logouts are kept (default in memory).
+    pub fn session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.inner.sessions = store;
+        self
+    }
+    /// The error pages.
+    pub fn pages(mut self, pages: Arc<dyn Pages>) -> Self {
+        self.inner.pages = pages;
+        self
+    }
+    /// The integration.
+    pub fn build(self) -> SpidAuth {
+        SpidAuth {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+/// Why a login or logout step did not complete. Shown to the user through [`Pages`] with
+/// [`AuthError::status`]; [`AuthError::code`] is for logs. No personal data inside.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The IdP refused the login (cancelled, wrong credentials, `ErrorCode nrNN`): show
+    /// its courtesy text.
+    #[error("the identity provider refused: {0}")]
+    Refused(IdpRefusal),
+    /// The Response failed verification.
+    #[error("response rejected: {0}")]
+    Rejected(RejectReason),
+    /// A logout message failed verification.
+    #[error("logout message rejected: {0}")]
+    Logout(RejectReason),
+    /// No pending request matches the message (expired, already used, or never sent).
+    #[error("no pending request for this message")]
+    UnknownRequest,
+    /// The login was finished by another browser than the one that started it, or its
+    /// hand-off expired.
+    #[error("the login was not started in this browser")]
+    BrowserMismatch,
+    /// A malformed request to an endpoint.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The login could not be started.
+    #[error("login not started: {0}")]
+    Start(StartError),
+    /// A store could not be reached.
+    #[error("store unavailable: {0}")]
+    Store(StoreError),
+    /// The SP metadata is not configured.
+    #[error("metadata not configured")]
+    NoMetadata,
+    /// A handler needs the [`SpidAuth::layer`] extension and it is missing.
+    #[error("spid auth layer missing")]
+    MissingLayer,
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Store(e)
+    }
+}
+
+impl AuthError {
+    /// The HTTP status to answer with: the refusal's status for IdP refusals, 400 for
+    /// malformed input, 403 for messages that fail verification, 503 when a store or the
+    /// SP itself is at fault.
+    pub fn status(&self) -> StatusCode {
+        use RejectReason as R;
+        match self {
+            AuthError::Refused(r) => {
+                StatusCode::from_u16(r.http_status()).unwrap_or(StatusCode::FORBIDDEN)
+            }
+            AuthError::Rejected(r) | AuthError::Logout(r) => {
+                if r.is_internal() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else if matches!(
+                    r,
+                    R::InputEncoding
+                        | R::InputTooLarge
+                        | R::Xml(_)
+                        | R::NotAMessage(_)
+                        | R::Redirect(_)
+                ) {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::FORBIDDEN
+                }
+            }
+            AuthError::UnknownRequest | AuthError::BrowserMismatch => StatusCode::FORBIDDEN,
+            AuthError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::Start(StartError::Signing(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Start(_) => StatusCode::BAD_REQUEST,
+            AuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::NoMetadata => StatusCode::NOT_FOUND,
+            AuthError::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable short code for logs (the reject reason's code for rejections).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Refused(_) => "idp-refused",
+            AuthError::Rejected(r) | AuthError::Logout(r) => r.code(),
+            AuthError::UnknownRequest => "unknown-request",
+            AuthError::BrowserMismatch => "browser-mismatch",
+            AuthError::BadRequest(_) => "bad-request",
+            AuthError::Start(_) => "start-failed",
+            AuthError::Store(_) => "store-unavailable",
+            AuthError::NoMetadata => "no-metadata",
+            AuthError::MissingLayer => "missing-layer",
+        }
+    }
+
+    /// What to tell the user, in Italian (the IdP's courtesy text for refusals).
+    pub fn message_it(&self) -> &'static str {
+        match self {
+            AuthError::Refused(r) => r.message_it(),
+            AuthError::Rejected(_) => "La risposta del gestore dell'identità non è valida: l'accesso non è stato effettuato. Riprova.",
+            AuthError::Logout(_) => "La richiesta di uscita non è valida.",
+            AuthError::UnknownRequest => "La richiesta di accesso è scaduta o è già stata usata. Riprova ad accedere.",
+            AuthError::BrowserMismatch => "L'accesso è stato avviato da un altro browser o è scaduto. Riprova ad accedere da questo browser.",
+            AuthError::BadRequest(_) => "Richiesta non valida.",
+            AuthError::Start(StartError::UnknownIdp) => "Gestore dell'identità sconosciuto.",
+            AuthError::Start(_) => "Non è stato possibile avviare l'accesso con questo gestore dell'identità.",
+            AuthError::Store(_) | AuthError::MissingLayer => "Servizio temporaneamente non disponibile. Riprova tra poco.",
+            AuthError::NoMetadata => "Metadati non disponibili.",
+        }
+    }
+
+    /// What to tell the user, in English.
+    pub fn message_en(&self) -> &'static str {
+        match self {
+            AuthError::Refused(r) => r.message_en(),
+            AuthError::Rejected(_) => "The identity provider's response is not valid: you are not signed in. Please try again.",
+            AuthError::Logout(_) => "The logout request is not valid.",
+            AuthError::UnknownRequest => "The sign-in request has expired or was already used. Please sign in again.",
+            AuthError::BrowserMismatch => "The sign-in was started in another browser or has expired. Please sign in again from this browser.",
+            AuthError::BadRequest(_) => "Bad request.",
+            AuthError::Start(StartError::UnknownIdp) => "Unknown identity provider.",
+            AuthError::Start(_) => "The sign-in with this identity provider could not be started.",
+            AuthError::Store(_) | AuthError::MissingLayer => "Service temporarily unavailable. Please try again shortly.",
+            AuthError::NoMetadata => "Metadata not available.",
+        }
+    }
+}
+
+/// Renders the error pages (the status is decided by [`AuthError::status`]).
+pub trait Pages: Send + Sync {
+    /// A complete HTML document for the error.
+    fn error(&self, error: &AuthError) -> String;
+}
+
+/// Plain, accessible error pages in Italian and English.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultPages;
+
+impl Pages for DefaultPages {
+    fn error(&self, error: &AuthError) -> String {
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Accesso non riuscito</title></head><body><main>\
+             <h1>Accesso non riuscito</h1><p>{}</p><p lang=\"en\">{}</p>\
+             <p><small>Codice: {}</small></p><p><a href=\"/\">Torna alla pagina iniziale</a></p>\
+             </main></body></html>",
+            writer::text(error.message_it()),
+            writer::text(error.message_en()),
+            writer::text(error.code()),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------
+
+const SESSION_COOKIE: &str = "spid_session";
+const BROWSER_COOKIE: &str = "spid_browser";
+
+/// Query or form of `/login`.
+#[derive(Debug, serde::Deserialize)]
+struct LoginParams {
+    idp: Option<String>,
+    level: Option<String>,
+    binding: Option<String>,
+    next: Option<String>,
+}
+
+/// Kept under `login:<request id>` next to the pending login.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LoginAux {
+    browser: String,
+    next: String,
+    /// The session this login steps up, if any (token hash): replaced when it completes.
+    replaces: Option<String>,
+}
+
+/// Kept under `handoff:<token hash>` between the ACS and `/complete`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Handoff {
+    browser: String,
+    next: String,
+    replaces: Option<String>,
+    session: SessionData,
+}
+
+/// Kept under `logout:<request id>` during SP-initiated logout.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LogoutAux {
+    pending: PendingLogout,
+    next: String,
+}
+
+async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
+    match &auth.inner.metadata_xml {
+        Some(xml) => {
+            let mut res = (StatusCode::OK, xml.clone()).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/samlmetadata+xml"),
+            );
+            res
+        }
+        None => auth.error_response(&AuthError::NoMetadata),
+    }
+}
+
+async fn login_get(
+    Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
+    params: Result<::axum::extract::Query<LoginParams>, ::axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match params {
+        Ok(p) => start(&auth, &headers, p.0),
+        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
+    }
+}
+
+async fn login_post(
+    Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
+    params: Result<::axum::extract::Form<LoginParams>, ::axum::extract::rejection::FormRejection>,
+) -> Response {
+    match params {
+        Ok(p) => start(&auth, &headers, p.0),
+        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
+    }
+}
+
+fn start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Response {
+    match try_start(auth, headers, p) {
+        Ok(res) => res,
+        Err(e) => auth.error_response(&e),
+    }
+}
+
+fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let idp_id = p
+        .idp
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(AuthError::BadRequest("missing idp parameter"))?;
+    let idp = inner
+        .sp
+        .idp(idp_id)
+        .ok_or(AuthError::Start(StartError::UnknownIdp))?;
+    let mut options = inner.login_options.clone();
+    if let Some(level) = p.level.as_deref().filter(|s| !s.is_empty()) {
+        options.level = level
+            .parse::<u8>()
+            .ok()
+            .and_then(SpidLevel::from_number)
+            .ok_or(AuthError::BadRequest("level must be 1, 2 or 3"))?;
+    }
+    if let Some(binding) = p.binding.as_deref().filter(|s| !s.is_empty()) {
+        options.binding = match binding.to_ascii_lowercase().as_str() {
+            "post" | "http-post" => Binding::Post,
+            "redirect" | "http-redirect" => Binding::Redirect,
+            _ => return Err(AuthError::BadRequest("binding must be post or redirect")),
+        };
+    }
+    if let Some(hook) = &inner.options_hook {
+        hook(idp, &mut options);
+    }
+    let (outgoing, pending) = inner
+        .sp
+        .start_login(idp.entity_id().as_str(), &options)
+        .map_err(AuthError::Start)?;
+
+    // The browser cookie binds the login to this browser (checked at /complete).
+    let now = auth.now();
+    let browser_name = auth.cookie_name(BROWSER_COOKIE);
+    let (browser, new_browser) = match cookie(headers, &browser_name) {
+        Some(b) => (b, false),
+        None => (token_string()?, true),
+    };
+    let replaces = cookie(headers, &auth.cookie_name(SESSION_COOKIE)).map(|t| hash(&t));
+    let next = p
+        .next
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or_else(|| inner.after_login.clone());
+    let aux = LoginAux {
+        browser: hash(&browser),
+        next,
+        replaces,
+    };
+    let aux = serde_json::to_string(&aux).map_err(|_| AuthError::Store(corrupt()))?;
+    inner.sessions.put(
+        &format!("login:{}", pending.request_id()),
+        &aux,
+        pending.expires(),
+        now,
+    )?;
+    inner.pending.put(pending)?;
+
+    let mut res = deliver(&outgoing)?;
+    if new_browser {
+        // The browser cookie outlives one login so that parallel logins share it.
+        append_header(
+            &mut res,
+            header::SET_COOKIE,
+            &auth.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600),
+        );
+    }
+    no_store(&mut res);
+    Ok(res)
+}
+
+async fn acs(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
+    match try_acs(&auth, &body) {
+        Ok(res) => res,
+        Err(e) => auth.error_response(&e),
+    }
+}
+
+fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let incoming = Incoming::from_form(body).ok_or(AuthError::BadRequest(
+        "expected a form with one SAMLResponse",
+    ))?;
+    let max = inner.sp.config().limits.max_bytes;
+    let request_id = incoming
+        .in_response_to_hint(max)
+        .ok_or(AuthError::UnknownRequest)?;
+    let now = auth.now();
+    let pending = inner
+        .pending
+        .take(&request_id, now)?
+        .ok_or(AuthError::UnknownRequest)?;
+    let aux = inner
+        .sessions
+        .take(&format!("login:{request_id}"), now)?
+        .and_then(|j| serde_json::from_str::<LoginAux>(&j).ok())
+        .ok_or(AuthError::UnknownRequest)?;
+    let login = inner
+        .sp
+        .finish_login(&incoming, pending)
+        .map_err(|e| match e {
+            LoginError::Refused(r) => AuthError::Refused(r),
+            LoginError::Rejected(r) => AuthError::Rejected(r),
+        })?;
+    if let Some(hook) = &inner.login_hook {
+        hook(&login);
+    }
+    let idp_name = inner
+        .sp
+        .idp(login.idp().as_str())
+        .and_then(|i| i.display_name())
+        .map(str::to_owned);
+    let expires = now.plus_seconds(inner.session_secs);
+    let session = Session::from_login(&login, idp_name, now, expires);
+    let handoff = Handoff {
+        browser: aux.browser,
+        next: aux.next,
+        replaces: aux.replaces,
+        session: session.data().clone(),
+    };
+    let handoff = serde_json::to_string(&handoff).map_err(|_| AuthError::Store(corrupt()))?;
+    let token = token_string()?;
+    inner.sessions.put(
+        &format!("handoff:{}", hash(&token)),
+        &handoff,
+        now.plus_seconds(HANDOFF_SECS),
+        now,
+    )?;
+    let mut res = redirect(
+        StatusCode::SEE_OTHER,
+        &format!("{}/complete?handoff={token}", inner.prefix),
+    )?;
+    no_store(&mut res);
+    Ok(res)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CompleteParams {
+    handoff: Option<String>,
+}
+
+async fn complete(
+    Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
+    params: Result<
+        ::axum::extract::Query<CompleteParams>,
+        ::axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    let token = params
+        .ok()
+        .and_then(|p| p.0.handoff)
+        .filter(|t| is_token(t));
+    let result = match token {
+        Some(t) => try_complete(&auth, &headers, &t),
+        None => Err(AuthError::BadRequest("missing hand-off")),
+    };
+    match result {
+        Ok(res) => res,
+        Err(e) => auth.error_response(&e),
+    }
+}
+
+fn try_complete(auth: &SpidAuth, headers: &HeaderMap, token: &str) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let now = auth.now();
+    let handoff: Handoff = inner
+        .sessions
+        .take(&format!("handoff:{}", hash(token)), now)?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .ok_or(AuthError::BrowserMismatch)?;
+    let browser = cookie(headers, &auth.cookie_name(BROWSER_COOKIE))
+        .map(|b| hash(&b))
+        .ok_or(AuthError::BrowserMismatch)?;
+    if !constant_time_eq(browser.as_bytes(), handoff.browser.as_bytes()) {
+        return Err(AuthError::BrowserMismatch);
+    }
+    // A step-up replaces the session it upgrades (and a fresh login any previous one).
+    let current = cookie(headers, &auth.cookie_name(SESSION_COOKIE)).map(|t| hash(&t));
+    for old in [handoff.replaces.as_deref(), current.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(data) = inner
+            .sessions
+            .take(&format!("sess:{old}"), now)?
+            .and_then(|j| serde_json::from_str::<SessionData>(&j).ok())
+        {
+            auth.drop_session(old, &data)?;
+        }
+    }
+    let session_token = token_string()?;
+    let session_hash = hash(&session_token);
+    let data = handoff.session;
+    let json = serde_json::to_string(&data).map_err(|_| AuthError::Store(corrupt()))?;
+    inner
+        .sessions
+        .put(&format!("sess:{session_hash}"), &json, data.expires, now)?;
+    inner.sessions.put(
+        &name_id_key(data.info.idp.as_str(), &data.info.name_id),
+        &session_hash,
+        data.expires,
+        now,
+    )?;
+    let mut res = redirect(StatusCode::SEE_OTHER, &handoff.next)?;
+    let max_age = data
+        .expires
+        .unix_seconds()
+        .saturating_sub(now.unix_seconds());
+    append_header(
+        &mut res,
+        header::SET_COOKIE,
+        &auth.set_cookie(SESSION_COOKIE, &session_token, max_age),
+    );
+    no_store(&mut res);
+    Ok(res)
+}
+
+async fn logout(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
+    match try_logout(&auth, &headers) {
+        Ok(res) => res,
+        Err(e) => auth.error_response(&e),
+    }
+}
+
+fn try_logout(auth: &SpidAuth, headers: &HeaderMap) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    // A logout form posted from another site is ignored (logout CSRF).
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Err(AuthError::BadRequest("cross-site logout refused"));
+    }
+    let now = auth.now();
+    let session = match cookie(headers, &auth.cookie_name(SESSION_COOKIE)) {
+        Some(t) => {
+            let h = hash(&t);
+            let data = inner
+                .sessions
+                .take(&format!("sess:{h}"), now)?
+                .and_then(|j| serde_json::from_str::<SessionData>(&j).ok());
+            if let Some(d) = &data {
+                auth.drop_session(&h, d)?;
+            }
+            data
+        }
+        None => None,
+    };
+    let mut res = match session.and_then(|d| start_slo(auth, &d, now).transpose()) {
+        Some(r) => r?,
+        None => redirect(StatusCode::SEE_OTHER, &inner.after_logout)?,
+    };
+    append_header(
+        &mut res,
+        header::SET_COOKIE,
+        &auth.set_cookie(SESSION_COOKIE, "", 0),
+    );
+    no_store(&mut res);
+    Ok(res)
+}
+
+/// The LogoutRequest for a closed session, if its IdP does single logout.
+fn start_slo(
+    auth: &SpidAuth,
+    data: &SessionData,
+    now: Timestamp,
+) -> Result<Option<Response>, AuthError> {
+    let inner = &auth.inner;
+    let Some(idp) = inner.sp.idp(data.info.idp.as_str()) else {
+        return Ok(None);
+    };
+    if !idp.federation().rules().single_logout {
+        // CIE: no SAML logout; the IdP's logout page is reached with a plain GET.
+        return Ok(match idp.slo(Binding::Redirect) {
+            Some(e) => Some(redirect(StatusCode::SEE_OTHER, &e.location)?),
+            None => None,
+        });
+    }
+    let other = match inner.logout_binding {
+        Binding::Redirect => Binding::Post,
+        _ => Binding::Redirect,
+    };
+    let Some(binding) = [inner.logout_binding, other]
+        .into_iter()
+        .find(|b| idp.slo(*b).is_some())
+    else {
+        return Ok(None);
+    };
+    let (outgoing, pending) = inner
+        .sp
+        .start_logout(&data.info, binding)
+        .map_err(AuthError::Start)?;
+    let expires = now.plus_seconds(inner.sp.config().request_lifetime_secs());
+    let key = format!("logout:{}", pending.request_id());
+    let aux = LogoutAux {
+        pending,
+        next: inner.after_logout.clone(),
+    };
+    let aux = serde_json::to_string(&aux).map_err(|_| AuthError::Store(corrupt()))?;
+    inner.sessions.put(&key, &aux, expires, now)?;
+    deliver(&outgoing).map(Some)
+}
+
+async fn slo_get(Extension(auth): Extension<SpidAuth>, uri: ::axum::http::Uri) -> Response {
+    let query = uri.query().unwrap_or_default().to_owned();
+    let kind = message_kind(&query);
+    let incoming = Incoming::Redirect { query };
+    slo(&auth, kind, &incoming, Binding::Redirect)
+}
+
+async fn slo_post(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
+    let kind = message_kind(&body);
+    match Incoming::from_form(&body) {
+        Some(incoming) => slo(&auth, kind, &incoming, Binding::Post),
+        None => auth.error_response(&AuthError::BadRequest("expected one SAML message")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Request,
+    Response,
+    Unknown,
+}
+
+/// Which SAML field a query string or form body carries (exactly one of the two).
+fn message_kind(params: &str) -> Kind {
+    let mut request = false;
+    let mut response = false;
+    for pair in params.split('&') {
+        match pair.split_once('=').map_or(pair, |(k, _)| k) {
+            "SAMLRequest" => request = true,
+            "SAMLResponse" => response = true,
+            _ => {}
+        }
+    }
+    match (request, response) {
+        (true, false) => Kind::Request,
+        (false, true) => Kind::Response,
+        _ => Kind::Unknown,
+    }
+}
+
+fn slo(auth: &SpidAuth, kind: Kind, incoming: &Incoming, binding: Binding) -> Response {
+    let result = match kind {
+        Kind::Request => idp_logout(auth, incoming, binding),
+        Kind::Response => logout_response(auth, incoming),
+        Kind::Unknown => Err(AuthError::BadRequest(
+            "expected one SAMLRequest or SAMLResponse",
+        )),
+    };
+    match result {
+        Ok(mut res) => {
+            no_store(&mut res);
+            res
+        }
+        Err(e) => auth.error_response(&e),
+    }
+}
+
+/// IdP-initiated logout: close the sessions of the NameID, answer Success.
+fn idp_logout(
+    auth: &SpidAuth,
+    incoming: &Incoming,
+    binding: Binding,
+) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let (info, outgoing) = inner
+        .sp
+        .handle_logout_request(incoming, binding)
+        .map_err(AuthError::Logout)?;
+    let now = auth.now();
+    if let Some(h) = inner
+        .sessions
+        .take(&name_id_key(info.idp.as_str(), &info.name_id), now)?
+    {
+        inner.sessions.remove(&format!("sess:{h}"))?;
+    }
+    deliver(&outgoing)
+}
+
+/// The IdP's answer to our LogoutRequest.
+fn logout_response(auth: &SpidAuth, incoming: &Incoming) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let max = inner.sp.config().limits.max_bytes;
+    let request_id = match incoming {
+        Incoming::Post { .. } => incoming.in_response_to_hint(max),
+        Incoming::Redirect { query } => crate::dsig::redirect::decode_unverified(query)
+            .ok()
+            .and_then(|m| {
+                let doc = xml::parse(&m.xml, &xml::Limits::MESSAGE).ok()?;
+                let id = doc.root_element().attribute("InResponseTo")?.trim();
+                (!id.is_empty() && id.len() <= 256).then(|| RequestId::new(id))
+            }),
+    }
+    .ok_or(AuthError::UnknownRequest)?;
+    let now = auth.now();
+    let aux: LogoutAux = inner
+        .sessions
+        .take(&format!("logout:{request_id}"), now)?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .ok_or(AuthError::UnknownRequest)?;
+    // The local session is already closed; a partial logout still ends here.
+    inner
+        .sp
+        .finish_logout(incoming, aux.pending)
+        .map_err(AuthError::Logout)?;
+    redirect(StatusCode::SEE_OTHER, &aux.next)
+}
+
+// ---------------------------------------------------------------------------------------
+// Extractors and the level guard
+// ---------------------------------------------------------------------------------------
+
+/// Why a [`Session`] or [`AtLeast`] extractor did not run the handler: a redirect to the
+/// login page, a step-up login, or an error page.
+#[derive(Debug)]
+pub struct SessionRejection(Box<Response>);
+
+impl SessionRejection {
+    fn new(response: Response) -> Self {
+        SessionRejection(Box::new(response))
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+fn auth_of(parts: &Parts) -> Result<SpidAuth, SessionRejection> {
+    parts.extensions.get::<SpidAuth>().cloned().ok_or_else(|| {
+        SessionRejection::new(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "spid auth layer missing: add .layer(auth.layer())",
+            )
+                .into_response(),
+        )
+    })
+}
+
+/// The request's path and query, if it can be returned to.
+fn here(parts: &Parts) -> Option<String> {
+    parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .and_then(safe_next)
+}
+
+fn to_login_page(auth: &SpidAuth, parts: &Parts) -> SessionRejection {
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return SessionRejection::new((StatusCode::UNAUTHORIZED, "login required").into_response());
+    }
+    let mut url = auth.inner.login_page.clone();
+    if let Some(next) = here(parts) {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str("next=");
+        crate::dsig::redirect::quote_plus(&next, &mut url);
+    }
+    SessionRejection::new(
+        redirect(StatusCode::SEE_OTHER, &url).unwrap_or_else(|e| auth.error_response(&e)),
+    )
+}
+
+fn session_of(auth: &SpidAuth, parts: &Parts) -> Result<Option<Session>, SessionRejection> {
+    auth.session(&parts.headers)
+        .map_err(|e| SessionRejection::new(auth.error_response(&e)))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let auth = auth_of(parts)?;
+        session_of(&auth, parts)?.ok_or_else(|| to_login_page(&auth, parts))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth = auth_of(parts)?;
+        session_of(&auth, parts)
+    }
+}
+
+/// A guard for handlers: the session, if its level is at least `N` (1, 2 or 3). Without
+/// a session the user goes to the login page; with a lower level, to a new login at the
+/// same IdP at level `N` (step-up), back to this page afterwards.
+#[derive(Clone, Debug)]
+pub struct AtLeast<const N: u8>(pub Session);
+
+impl<const N: u8, S: Send + Sync> FromRequestParts<S> for AtLeast<N> {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let auth = auth_of(parts)?;
+        let level = SpidLevel::from_number(N).unwrap_or(SpidLevel::L3);
+        let session = session_of(&auth, parts)?.ok_or_else(|| to_login_page(&auth, parts))?;
+        if session.level() >= level {
+            Ok(AtLeast(session))
+        } else {
+            Err(step_up(&auth, parts, &session, level))
+        }
+    }
+}
+
+fn step_up(
+    auth: &SpidAuth,
+    parts: &Parts,
+    session: &Session,
+    level: SpidLevel,
+) -> SessionRejection {
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return SessionRejection::new(
+            (
+                StatusCode::FORBIDDEN,
+                "a higher authentication level is required",
+            )
+                .into_response(),
+        );
+    }
+    let url = auth.login_url(session.idp().as_str(), Some(level), here(parts).as_deref());
+    SessionRejection::new(
+        redirect(StatusCode::SEE_OTHER, &url).unwrap_or_else(|e| auth.error_response(&e)),
+    )
+}
+
+/// The level guard as middleware, for a whole group of routes:
+///
+/// ```no_run
+/// # fn f(auth: spid_sp::axum::SpidAuth) -> ::axum::Router {
+/// use ::axum::{middleware, routing::get, Router};
+/// use spid_sp::{::axum::require_level, SpidLevel};
+/// Router::new()
+///     .route("/payments", get(|| async { "ok" }))
+///     .route_layer(middleware::from_fn_with_state(SpidLevel::L2, require_level))
+///     .layer(auth.layer())
+/// # }
+/// ```
+pub async fn require_level(
+    ::axum::extract::State(level): ::axum::extract::State<SpidLevel>,
+    request: ::axum::extract::Request,
+    next: ::axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let checked = auth_of(&parts).and_then(|auth| {
+        let session = session_of(&auth, &parts)?.ok_or_else(|| to_login_page(&auth, &parts))?;
+        if session.level() >= level {
+            Ok(session)
+        } else {
+            Err(step_up(&auth, &parts, &session, level))
+        }
+    });
+    match checked {
+        Ok(session) => {
+            let mut request = ::axum::extract::Request::from_parts(parts, body);
+            request.extensions_mut().insert(session);
+            next.run(request).await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// A local path to return to: `/...`, not `//host` or `/\host`, printable ASCII without
+/// backslashes, bounded. Anything else (absolute URLs included) gives `None`.
+pub fn safe_next(next: &str) -> Option<String> {
+    let ok = next.len() <= MAX_NEXT
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    ok.then(|| next.to_owned())
+}
+
+/// The answer that delivers a signed message: a 302 or an auto-submitting form.
+fn deliver(outgoing: &Outgoing) -> Result<Response, AuthError> {
+    match outgoing.delivery() {
+        Delivery::Redirect { url } => redirect(StatusCode::FOUND, url),
+        Delivery::Post { .. } => {
+            let nonce = token_string()?;
+            let page = outgoing
+                .html_form(Some(&nonce))
+                .ok_or(AuthError::BadRequest("no form for this binding"))?;
+            let mut res = html_response(StatusCode::OK, page);
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; frame-ancestors 'none'"
+            );
+            append_header(&mut res, header::CONTENT_SECURITY_POLICY, &csp);
+            Ok(res)
+        }
+    }
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    let mut res = (status, html).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    res
+}
+
+fn redirect(status: StatusCode, location: &str) -> Result<Response, AuthError> {
+    let value = HeaderValue::from_str(location)
+        .map_err(|_| AuthError::BadRequest("redirect target not encodable"))?;
+    let mut res = status.into_response();
+    res.headers_mut().insert(header::LOCATION, value);
+    Ok(res)
+}
+
+fn append_header(res: &mut Response, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        res.headers_mut().append(name, v);
+    }
+}
+
+fn no_store(res: &mut Response) {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// A cookie value by name: the first well-formed token (64 hex digits).
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, v)| *k == name && is_token(v))
+        .map(|(_, v)| v.to_owned())
+}
+
+fn is_token(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// 256 random bits, hex.
+fn token_string() -> Result<String, AuthError> {
+    let mut buf = [0u8; 32];
+    openssl::rand::rand_bytes(&mut buf)
+        .map_err(|_| AuthError::Store(StoreError("no randomness".into())))?;
+    Ok(hex(&buf))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// What the stores keep instead of a cookie value.
+fn hash(token: &str) -> String {
+    hex(&openssl::sha::sha256(token.as_bytes()))
+}
+
+fn name_id_key(idp: &str, name_id: &str) -> String {
+    format!("nameid:{}", hash(&format!("{idp}\n{name_id}")))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
+}
+
+fn corrupt() -> StoreError {
+    StoreError("stored value unreadable".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_paths() {
+        for ok in ["/", "/me", "/a/b?c=d&e=%2F%2Fx", "/x//y"] {
+            assert_eq!(safe_next(ok).as_deref(), Some(ok));
+        }
+        for bad in [
+            "",
+            "me",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "/a b",
+            "/\u{e8}",
+            "javascript:alert(1)",
+            "/\r\nLocation: x",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_and_kinds() {
+        let mut h = HeaderMap::new();
+        let t = "a".repeat(64);
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("x=1; spid_session=short; spid_session={t}")).unwrap(),
+        );
+        assert_eq!(cookie(&h, "spid_session").as_deref(), Some(t.as_str()));
+        assert_eq!(cookie(&h, "x"), None, "not a token");
+        assert!(message_kind("SAMLRequest=a&RelayState=b") == Kind::Request);
+        assert!(message_kind("SAMLResponse=a") == Kind::Response);
+        assert!(message_kind("SAMLResponse=a&SAMLRequest=b") == Kind::Unknown);
+        assert_eq!(hash("x").len(), 64);
+    }
+}
