@@ -46,6 +46,7 @@ mod authn_request;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod binding;
+pub mod certificates;
 mod config;
 pub mod dsig;
 mod error;

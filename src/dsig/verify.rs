@@ -180,18 +180,19 @@ pub fn verify_enveloped(
 
     // Transforms, DigestMethod, DigestValue.
     let mut rc = element_children(*reference);
-    let (Some(transforms), Some(digest_method), Some(digest_value), None) =
-        (rc.next(), rc.next(), rc.next(), rc.next())
-    else {
+    let transforms = rc
+        .next()
+        .filter(|t| is_ds(t, "Transforms"))
+        .ok_or(DsigError::Transforms)?;
+    let (Some(digest_method), Some(digest_value), None) = (rc.next(), rc.next(), rc.next()) else {
         return Err(DsigError::Malformed(
             "Reference must hold Transforms, DigestMethod, DigestValue",
         ));
     };
-    if !is_ds(&transforms, "Transforms")
-        || !is_ds(&digest_method, "DigestMethod")
-        || !is_ds(&digest_value, "DigestValue")
-    {
-        return Err(DsigError::Transforms);
+    if !is_ds(&digest_method, "DigestMethod") || !is_ds(&digest_value, "DigestValue") {
+        return Err(DsigError::Malformed(
+            "Reference must hold Transforms, DigestMethod, DigestValue",
+        ));
     }
     let mut tr = element_children(transforms);
     let (Some(t1), Some(t2), None) = (tr.next(), tr.next(), tr.next()) else {
@@ -240,7 +241,7 @@ pub fn verify_enveloped(
         },
         scratch,
     );
-    let actual = openssl::hash::hash(digest.md(), scratch)?;
+    let actual = digest.digest(scratch);
     if actual.len() != expected_digest.len() || !openssl::memcmp::eq(&actual, &expected_digest) {
         return Err(DsigError::DigestMismatch);
     }

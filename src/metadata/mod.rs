@@ -2,5 +2,7 @@
 //! registry, and the SP's own signed metadata out.
 
 mod idp;
+mod registry;
 
 pub use idp::{Endpoint, IdentityProvider, MetadataError};
+pub use registry::*;
