@@ -1,0 +1,2 @@
+//! The `spid-sp` command-line tool (work in progress).
+fn main() {}
