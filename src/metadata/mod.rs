@@ -3,6 +3,8 @@
 
 mod idp;
 mod registry;
+mod sp;
 
 pub use idp::{Endpoint, IdentityProvider, MetadataError};
 pub use registry::*;
+pub use sp::*;

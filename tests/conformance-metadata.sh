@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# tests/conformance-metadata.sh: SP metadata conformance with AgID's spid-sp-test 1.2.18.
+#
+# 1. Generates the sample SP metadata of every profile with the library
+#    (`cargo test --test sp_metadata golden_samples_for_every_profile`, which writes
+#    target/sp-metadata/<profile>.xml and checks them against tests/data/metadata/).
+# 2. Runs spid-sp-test (through tests/spid-sp-test.sh: venv under target/, xmlsec1 via
+#    apt-get when missing) with --extra on each file and its profile; requires 0 failures.
+# 3. Negative control: a tampered copy must fail (the gate is not vacuous).
+#
+# Usage: tests/conformance-metadata.sh [--no-generate]
+# Env:   PROFILES="spid-sp-public ..." (default: all five), CARGO (default cargo),
+#        CARGO_TARGET_DIR (default <repo>/target).
+# Prints per-profile counts and a closing line "conformance-metadata: N passed, M failed";
+# exits 1 when anything failed.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
+OUT="$TARGET/sp-metadata"
+PROFILES="${PROFILES:-spid-sp-public spid-sp-private cie-sp-public cie-sp-private ficep-eidas-sp}"
+GENERATE=1
+[ "${1:-}" = "--no-generate" ] && GENERATE=0
+
+log() { echo "conformance-metadata: $*" >&2; }
+
+passed=0
+failed=0
+summary=()
+
+if [ "$GENERATE" = 1 ]; then
+  log "generating sample metadata (cargo test --test sp_metadata)"
+  if ! (cd "$ROOT" && "${CARGO:-cargo}" test --quiet --test sp_metadata golden_samples_for_every_profile -- --exact >&2); then
+    log "generating the metadata failed"
+    echo "conformance-metadata: 0 passed, 1 failed"
+    exit 1
+  fi
+fi
+
+# Parses "conformance: N passed, M failed" from a log; prints "N M".
+counts() {
+  sed -n 's/^conformance: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$1" | tail -1
+}
+
+for profile in $PROFILES; do
+  file="$OUT/$profile.xml"
+  logf="$OUT/$profile.spid-sp-test.log"
+  if [ ! -f "$file" ]; then
+    log "$file missing"
+    failed=$((failed + 1))
+    summary+=("$(printf '  %-18s %s' "$profile" "metadata file missing")")
+    continue
+  fi
+  "$HERE/spid-sp-test.sh" --metadata-url "file://$file" --profile "$profile" --extra \
+    --no-responses --report "$OUT/$profile.report.json" >"$logf" 2>&1
+  rc=$?
+  read -r p f <<<"$(counts "$logf")"
+  if [ -z "${p:-}" ]; then
+    p=0
+    f=1
+  fi
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  summary+=("$(printf '  %-18s %5s passed %5s failed' "$profile" "$p" "$f")")
+  if [ "$f" != 0 ]; then
+    log "$profile: failures (full log: $logf)"
+    grep -E 'FAIL|CRITICAL|Error|Traceback' "$logf" | head -40 >&2
+  fi
+  unset p f
+done
+
+# Negative control: one byte changed after signing must make the signature check fail.
+control="$OUT/negative-control-tampered.xml"
+if [ -f "$OUT/spid-sp-public.xml" ]; then
+  sed '0,/Servizi online/s//Servizi 0nline/' "$OUT/spid-sp-public.xml" >"$control"
+  "$HERE/spid-sp-test.sh" --metadata-url "file://$control" --profile spid-sp-public --extra \
+    --no-responses --report "$OUT/negative-control.report.json" >"$OUT/negative-control.log" 2>&1
+  read -r p f <<<"$(counts "$OUT/negative-control.log")"
+  if [ -n "${p:-}" ] && [ "${f:-0}" -gt 0 ] && grep -q 'signature MUST be valid' "$OUT/negative-control.log"; then
+    passed=$((passed + 1))
+    summary+=("  negative control: tampered metadata rejected (signature check failed as it must)")
+  else
+    failed=$((failed + 1))
+    summary+=("  negative control: tampered metadata NOT rejected (see $OUT/negative-control.log)")
+  fi
+fi
+
+echo
+echo "spid-sp-test 1.2.18 on the generated SP metadata (--extra):"
+printf '%s\n' "${summary[@]}"
+echo "conformance-metadata: $passed passed, $failed failed"
+[ "$failed" = 0 ]
