@@ -48,6 +48,7 @@ pub mod axum;
 mod binding;
 pub mod certificates;
 mod config;
+pub mod danger;
 pub mod dsig;
 mod error;
 pub mod federation;
