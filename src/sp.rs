@@ -159,9 +159,23 @@ pub(crate) fn decode_post(b64: &str, max_bytes: usize) -> Result<String, RejectR
     if b64.len() > max_bytes.saturating_mul(4) / 3 + 1024 {
         return Err(RejectReason::InputTooLarge);
     }
-    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact)
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let raw = b64.as_bytes();
+    // Browsers post one unbroken line (whitespace makes the first decode fail); only
+    // line-wrapped input pays for a compact copy.
+    let bytes = engine
+        .decode(raw)
+        .or_else(|e| {
+            if !raw.iter().any(u8::is_ascii_whitespace) {
+                return Err(e);
+            }
+            let compact: Vec<u8> = raw
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            engine.decode(compact)
+        })
         .map_err(|_| RejectReason::InputEncoding)?;
     if bytes.len() > max_bytes {
         return Err(RejectReason::InputTooLarge);

@@ -92,11 +92,27 @@ impl DigestAlgorithm {
             .find(|a| a.uri() == uri)
     }
 
-    pub(crate) fn md(self) -> openssl::hash::MessageDigest {
+    /// The digest of `data`, through OpenSSL's low-level SHA-2 contexts: unlike the EVP
+    /// interface (and OpenSSL 3's one-shot `SHA256()`, built on it) they need no algorithm
+    /// fetch per call, which costs as much as hashing a 10 KB message.
+    pub(crate) fn digest(self, data: &[u8]) -> DigestBytes {
+        use openssl::sha::{Sha256, Sha384, Sha512};
         match self {
-            DigestAlgorithm::Sha256 => openssl::hash::MessageDigest::sha256(),
-            DigestAlgorithm::Sha384 => openssl::hash::MessageDigest::sha384(),
-            DigestAlgorithm::Sha512 => openssl::hash::MessageDigest::sha512(),
+            DigestAlgorithm::Sha256 => {
+                let mut h = Sha256::new();
+                h.update(data);
+                DigestBytes::Sha256(h.finish())
+            }
+            DigestAlgorithm::Sha384 => {
+                let mut h = Sha384::new();
+                h.update(data);
+                DigestBytes::Sha384(h.finish())
+            }
+            DigestAlgorithm::Sha512 => {
+                let mut h = Sha512::new();
+                h.update(data);
+                DigestBytes::Sha512(h.finish())
+            }
         }
     }
 
@@ -105,6 +121,24 @@ impl DigestAlgorithm {
             DigestAlgorithm::Sha256 => 32,
             DigestAlgorithm::Sha384 => 48,
             DigestAlgorithm::Sha512 => 64,
+        }
+    }
+}
+
+/// A digest value, without allocation.
+pub(crate) enum DigestBytes {
+    Sha256([u8; 32]),
+    Sha384([u8; 48]),
+    Sha512([u8; 64]),
+}
+
+impl std::ops::Deref for DigestBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            DigestBytes::Sha256(d) => d,
+            DigestBytes::Sha384(d) => d,
+            DigestBytes::Sha512(d) => d,
         }
     }
 }
@@ -158,11 +192,12 @@ impl From<openssl::error::ErrorStack> for DsigError {
 /// X509Certificate do); anything else outside the standard alphabet is refused.
 pub fn decode_base64_ws(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    let compact: String = text
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let raw = text.as_bytes();
+    if !raw.iter().any(is_ws) {
+        return engine.decode(raw).ok();
+    }
+    let compact: Vec<u8> = raw.iter().copied().filter(|b| !is_ws(b)).collect();
+    engine.decode(compact).ok()
 }

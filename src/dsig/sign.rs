@@ -72,7 +72,7 @@ pub fn sign_element(
     let digest_alg = DigestAlgorithm::Sha256;
     let mut canonical = Vec::with_capacity(xml.len());
     xml::canonicalize(root, &C14nOptions::default(), &mut canonical);
-    let digest = openssl::hash::hash(digest_alg.md(), &canonical)?;
+    let digest = digest_alg.digest(&canonical);
 
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -91,7 +91,7 @@ pub fn sign_element(
         alg.uri(),
         xml::writer::attr(id),
         digest_alg.uri(),
-        b64.encode(digest),
+        b64.encode(&*digest),
     );
     let signature_value = key.sign(alg, signed_info.as_bytes())?;
 

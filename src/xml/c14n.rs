@@ -22,7 +22,13 @@ pub struct C14nOptions<'a> {
 /// Appends the exclusive canonical form of `apex` (an element, or the document root for a
 /// whole-document reference) to `out`.
 pub fn canonicalize(apex: Node<'_, '_>, options: &C14nOptions<'_>, out: &mut Vec<u8>) {
-    let mut rendered: Vec<(&str, &str)> = Vec::with_capacity(8);
+    let mut c = Canonicalizer {
+        options,
+        rendered: Vec::with_capacity(8),
+        decls: Vec::with_capacity(4),
+        attrs: Vec::with_capacity(8),
+        out,
+    };
     if apex.node_type() == NodeType::Root {
         let mut seen_element = false;
         for child in apex.children() {
@@ -31,43 +37,48 @@ pub fn canonicalize(apex: Node<'_, '_>, options: &C14nOptions<'_>, out: &mut Vec
             }
             match child.node_type() {
                 NodeType::Element => {
-                    element(child, options, &mut rendered, out);
+                    c.element(child);
                     seen_element = true;
                 }
                 NodeType::PI => {
                     if seen_element {
-                        out.push(b'\n');
+                        c.out.push(b'\n');
                     }
-                    pi(child, out);
+                    pi(child, c.out);
                     if !seen_element {
-                        out.push(b'\n');
+                        c.out.push(b'\n');
                     }
                 }
                 _ => {}
             }
         }
     } else {
-        element(apex, options, &mut rendered, out);
+        c.element(apex);
     }
 }
 
-fn element<'a>(
-    node: Node<'a, '_>,
-    options: &C14nOptions<'a>,
-    rendered: &mut Vec<(&'a str, &'a str)>,
-    out: &mut Vec<u8>,
-) {
-    let qname = element_qname(node);
-    let prefix = qname.split_once(':').map_or("", |(p, _)| p);
-    let scope = rendered.len();
+/// One canonicalization. The declaration and attribute lists are only needed while a start
+/// tag is written, so they are reused by every element (no allocation per element).
+struct Canonicalizer<'a, 'o> {
+    options: &'o C14nOptions<'a>,
+    /// Namespace declarations in scope in the output: (prefix, URI), innermost last.
+    rendered: Vec<(&'a str, &'a str)>,
+    /// The declarations the current start tag renders: (prefix, URI).
+    decls: Vec<(&'a str, &'a str)>,
+    /// The current start tag's attributes: (namespace URI, local name, qname, value).
+    attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
+    out: &'o mut Vec<u8>,
+}
 
-    // Namespace declarations to render: the visibly utilized ones, plus the inclusive list.
-    let mut decls: Vec<(&'a str, &'a str)> = Vec::new();
-    let mut consider = |p: &'a str, uri: &'a str, rendered: &Vec<(&'a str, &'a str)>| {
-        if p == "xml" || decls.iter().any(|(q, _)| *q == p) {
+impl<'a> Canonicalizer<'a, '_> {
+    /// Adds `(p, uri)` to the current start tag's declarations unless the output already
+    /// has it in scope (or it is the `xml` prefix, never declared).
+    fn consider(&mut self, p: &'a str, uri: &'a str) {
+        if p == "xml" || self.decls.iter().any(|(q, _)| *q == p) {
             return;
         }
-        let current = rendered
+        let current = self
+            .rendered
             .iter()
             .rev()
             .find(|(q, _)| *q == p)
@@ -78,75 +89,87 @@ fn element<'a>(
             current != Some(uri)
         };
         if needed {
-            decls.push((p, uri));
+            self.decls.push((p, uri));
         }
-    };
-    consider(prefix, node.tag_name().namespace().unwrap_or(""), rendered);
-    let mut attrs: Vec<(&'a str, &'a str, &'a str, &'a str)> = Vec::new();
-    for attr in node.attributes() {
-        let aq = attr_qname(node, &attr);
-        if let Some(ns) = attr.namespace() {
-            let ap = aq.split_once(':').map_or("", |(p, _)| p);
-            if !ap.is_empty() {
-                consider(ap, ns, rendered);
+    }
+
+    fn element(&mut self, node: Node<'a, '_>) {
+        let qname = element_qname(node);
+        let prefix = qname.split_once(':').map_or("", |(p, _)| p);
+        let scope = self.rendered.len();
+
+        // Namespace declarations to render: the visibly utilized ones, plus the inclusive
+        // list.
+        self.decls.clear();
+        self.attrs.clear();
+        self.consider(prefix, node.tag_name().namespace().unwrap_or(""));
+        for attr in node.attributes() {
+            let aq = attr_qname(node, &attr);
+            if let Some(ns) = attr.namespace() {
+                let ap = aq.split_once(':').map_or("", |(p, _)| p);
+                if !ap.is_empty() {
+                    self.consider(ap, ns);
+                }
+            }
+            self.attrs.push((
+                attr.namespace().unwrap_or(""),
+                attr.name(),
+                aq,
+                attr.value(),
+            ));
+        }
+        for &inc in self.options.inclusive_prefixes {
+            if inc == "#default" {
+                self.consider("", node.default_namespace().unwrap_or(""));
+            } else if let Some(uri) = node.lookup_namespace_uri(Some(inc)) {
+                self.consider(inc, uri);
             }
         }
-        attrs.push((
-            attr.namespace().unwrap_or(""),
-            attr.name(),
-            aq,
-            attr.value(),
-        ));
-    }
-    for &inc in options.inclusive_prefixes {
-        if inc == "#default" {
-            consider("", node.default_namespace().unwrap_or(""), rendered);
-        } else if let Some(uri) = node.lookup_namespace_uri(Some(inc)) {
-            consider(inc, uri, rendered);
-        }
-    }
-    decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    attrs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        self.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.attrs
+            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
-    out.push(b'<');
-    out.extend_from_slice(qname.as_bytes());
-    for &(p, uri) in &decls {
-        if p.is_empty() {
-            out.extend_from_slice(b" xmlns=\"");
-        } else {
-            out.extend_from_slice(b" xmlns:");
-            out.extend_from_slice(p.as_bytes());
+        let out = &mut *self.out;
+        out.push(b'<');
+        out.extend_from_slice(qname.as_bytes());
+        for &(p, uri) in &self.decls {
+            if p.is_empty() {
+                out.extend_from_slice(b" xmlns=\"");
+            } else {
+                out.extend_from_slice(b" xmlns:");
+                out.extend_from_slice(p.as_bytes());
+                out.extend_from_slice(b"=\"");
+            }
+            escape_attr(uri, out);
+            out.push(b'"');
+            self.rendered.push((p, uri));
+        }
+        for &(_, _, aq, value) in &self.attrs {
+            out.push(b' ');
+            out.extend_from_slice(aq.as_bytes());
             out.extend_from_slice(b"=\"");
+            escape_attr(value, out);
+            out.push(b'"');
         }
-        escape_attr(uri, out);
-        out.push(b'"');
-        rendered.push((p, uri));
-    }
-    for &(_, _, aq, value) in &attrs {
-        out.push(b' ');
-        out.extend_from_slice(aq.as_bytes());
-        out.extend_from_slice(b"=\"");
-        escape_attr(value, out);
-        out.push(b'"');
-    }
-    out.push(b'>');
+        out.push(b'>');
 
-    for child in node.children() {
-        if Some(child.id()) == options.exclude {
-            continue;
+        for child in node.children() {
+            if Some(child.id()) == self.options.exclude {
+                continue;
+            }
+            match child.node_type() {
+                NodeType::Element => self.element(child),
+                NodeType::Text => escape_text(child.text().unwrap_or(""), self.out),
+                NodeType::PI => pi(child, self.out),
+                _ => {}
+            }
         }
-        match child.node_type() {
-            NodeType::Element => element(child, options, rendered, out),
-            NodeType::Text => escape_text(child.text().unwrap_or(""), out),
-            NodeType::PI => pi(child, out),
-            _ => {}
-        }
-    }
-    rendered.truncate(scope);
+        self.rendered.truncate(scope);
 
-    out.extend_from_slice(b"</");
-    out.extend_from_slice(qname.as_bytes());
-    out.push(b'>');
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(qname.as_bytes());
+        self.out.push(b'>');
+    }
 }
 
 /// The element's qualified name as written in the source (`<qname ...`).
@@ -180,42 +203,71 @@ fn pi(node: Node<'_, '_>, out: &mut Vec<u8>) {
     }
 }
 
+/// Bytes that text nodes escape: `&`, `<`, `>`, CR.
+const TEXT_SPECIAL: [bool; 256] = special(b"&<>\r");
+/// Bytes that attribute values escape: `&`, `<`, `"`, TAB, LF, CR.
+const ATTR_SPECIAL: [bool; 256] = special(b"&<\"\t\n\r");
+
+// Evaluated at compile time only: an index out of bounds would fail the build.
+#[allow(clippy::indexing_slicing)]
+const fn special(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// Appends `s` with each byte flagged in `table` replaced by `replace(byte)`; runs of
+/// plain bytes (almost all of a SAML message) are copied whole.
+fn escape(s: &str, table: &[bool; 256], replace: fn(u8) -> &'static [u8], out: &mut Vec<u8>) {
+    let mut rest = s.as_bytes();
+    while let Some(i) = rest
+        .iter()
+        .position(|&b| table.get(usize::from(b)).copied().unwrap_or(true))
+    {
+        let (plain, tail) = rest.split_at(i);
+        out.extend_from_slice(plain);
+        if let Some((&b, after)) = tail.split_first() {
+            out.extend_from_slice(replace(b));
+            rest = after;
+        } else {
+            rest = tail;
+        }
+    }
+    out.extend_from_slice(rest);
+}
+
 fn escape_text(s: &str, out: &mut Vec<u8>) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
+    escape(
+        s,
+        &TEXT_SPECIAL,
+        |b| match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'>' => b"&gt;",
-            b'\r' => b"&#xD;",
-            _ => continue,
-        };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        out.extend_from_slice(rep);
-        start = i + 1;
-    }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+            _ => b"&#xD;",
+        },
+        out,
+    );
 }
 
 fn escape_attr(s: &str, out: &mut Vec<u8>) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
+    escape(
+        s,
+        &ATTR_SPECIAL,
+        |b| match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
             b'"' => b"&quot;",
             b'\t' => b"&#x9;",
             b'\n' => b"&#xA;",
-            b'\r' => b"&#xD;",
-            _ => continue,
-        };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        out.extend_from_slice(rep);
-        start = i + 1;
-    }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+            _ => b"&#xD;",
+        },
+        out,
+    );
 }
 
 #[cfg(test)]
