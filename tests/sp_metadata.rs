@@ -903,3 +903,15 @@ fn hostile_input_gives_problems_not_panics() {
         }
     }
 }
+
+#[test]
+fn foreign_extensions_are_allowed_anywhere() {
+    let xml = edit(&generate(SpProfile::SpidPublic), &sp_key(), |s| {
+        replace(
+            s,
+            "<spid:Public/>",
+            "<spid:Public/><x:Note xmlns:x=\"urn:example:note\">n</x:Note>",
+        )
+    });
+    assert!(codes(&xml, SpProfile::SpidPublic).is_empty());
+}

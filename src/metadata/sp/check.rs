@@ -87,6 +87,9 @@ fn run(xml: &str, profile: SpProfile, now: Option<Timestamp>) -> Vec<MetadataPro
     c.problems
 }
 
+/// Rank of an element that may appear anywhere among its siblings.
+const ANYWHERE: u8 = u8::MAX;
+
 struct Checker {
     profile: SpProfile,
     now: Option<Timestamp>,
@@ -163,12 +166,13 @@ impl Checker {
     }
 
     /// Element children of `parent` must be known (`rank` is `Some`) and in non-decreasing
-    /// rank order (the XSD sequence).
+    /// rank order (the XSD sequence); rank [`ANYWHERE`] is allowed at any position.
     fn order(&mut self, parent: Node<'_, '_>, rank: impl Fn(&Node<'_, '_>) -> Option<u8>) {
         let mut last = 0u8;
         let mut reported = false;
         for child in elements(parent) {
             match rank(&child) {
+                Some(ANYWHERE) => {}
                 None => self.err(
                     "unexpected-element",
                     format!(
@@ -1062,8 +1066,8 @@ impl Checker {
             },
             Some(FPA_NS) if n.tag_name().name() == "CessionarioCommittente" => Some(4),
             Some(FPA_NS | METADATA_NS) => None,
-            // Other namespaces are extensions the schema allows (lax).
-            _ => Some(0),
+            // Other namespaces: extensions the schema allows anywhere (lax).
+            _ => Some(ANYWHERE),
         });
         let spid = |local: &'static str| named(ext, SPID_NS, local);
         for local in ["IPACode", "VATNumber", "FiscalCode", "Public", "Private"] {
