@@ -52,6 +52,9 @@ pub mod danger;
 pub mod dsig;
 mod error;
 pub mod federation;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod ids;
 pub mod level;

@@ -1,0 +1,97 @@
+//! How long hostile documents take to be refused. Every case here is refused before the
+//! tree builder runs (or the first time a limit is crossed), so each stays in the low
+//! milliseconds however the input is shaped; the figures are recorded in
+//! docs/threat-model.md. Run with `cargo bench --bench limits`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use spid_sp::xml::{self, Limits};
+
+fn hostile() -> Vec<(&'static str, Limits, String)> {
+    let message = Limits::MESSAGE;
+    let metadata = Limits::METADATA;
+    let wide_open = Limits {
+        max_bytes: 16 * 1024 * 1024,
+        ..Limits::METADATA
+    };
+    let mut cases = Vec::new();
+    cases.push((
+        "12 MB body",
+        message.clone(),
+        format!("<r>{}</r>", "x".repeat(12 * 1024 * 1024)),
+    ));
+    cases.push((
+        "100k-deep nesting (8 MiB limit)",
+        metadata.clone(),
+        "<a>".repeat(100_000) + &"</a>".repeat(100_000),
+    ));
+    cases.push((
+        "1M-deep nesting (16 MiB limit)",
+        wide_open.clone(),
+        "<a>".repeat(1_000_000) + &"</a>".repeat(1_000_000),
+    ));
+    let attrs: String = (0..25_000).map(|i| format!(" a{i}=\"\"")).collect();
+    cases.push((
+        "25k attributes on one element",
+        message.clone(),
+        format!("<r{attrs}/>"),
+    ));
+    let decls: String = (0..10_000)
+        .map(|i| format!("<a xmlns:p{i}=\"u\">"))
+        .collect();
+    cases.push((
+        "10k nested namespace declarations",
+        Limits {
+            max_depth: usize::MAX,
+            ..message.clone()
+        },
+        decls + &"</a>".repeat(10_000),
+    ));
+    let root: String = (0..60).map(|i| format!(" xmlns:p{i}=\"u{i}\"")).collect();
+    let mut wide = format!("<r{root}>");
+    while wide.len() < 8 * 1024 * 1024 - 64 {
+        wide.push_str("<a xmlns:z=\"u\"/>");
+    }
+    wide.push_str("</r>");
+    cases.push((
+        "8 MiB of elements re-declaring a namespace",
+        metadata.clone(),
+        wide,
+    ));
+    cases.push((
+        "huge attribute value (240 KiB)",
+        message.clone(),
+        format!("<r a=\"{}\"/>", "&amp;".repeat(48_000)),
+    ));
+    cases.push((
+        "200k sibling elements",
+        metadata.clone(),
+        format!("<r>{}</r>", "<a/>".repeat(200_000)),
+    ));
+    cases
+}
+
+fn refusals(c: &mut Criterion) {
+    let mut group = c.benchmark_group("refuse");
+    group.sample_size(10);
+    for (name, limits, doc) in hostile() {
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(xml::parse(black_box(&doc), &limits).is_err()))
+        });
+    }
+    let utf16: Vec<u8> = "<r/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut invalid = b"<r>".to_vec();
+    invalid.extend_from_slice(&[0xC3u8; 200_000]);
+    invalid.extend_from_slice(b"</r>");
+    group.bench_function("invalid UTF-8 (200 KB)", |b| {
+        b.iter(|| black_box(xml::reader::decode_utf8(black_box(&invalid)).is_err()))
+    });
+    group.bench_function("UTF-16 document", |b| {
+        b.iter(|| black_box(xml::reader::decode_utf8(black_box(&utf16)).is_err()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, refusals);
+criterion_main!(benches);
