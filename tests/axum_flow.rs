@@ -345,7 +345,7 @@ async fn hand_off_needs_the_browser_that_started_the_login() {
     let other = "0".repeat(64);
     let r = h.get(&next, &[("spid_browser", &other)]).await;
     assert_eq!(r.status, 403);
-    assert!(r.cookies().get("spid_session").is_none());
+    assert!(!r.cookies().contains_key("spid_session"));
     // ... and the hand-off is single use.
     let r = h.get(&next, &[("spid_browser", &browser)]).await;
     assert_eq!(r.status, 403);

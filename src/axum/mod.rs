@@ -1145,9 +1145,9 @@ fn step_up(
 /// The level guard as middleware, for a whole group of routes:
 ///
 /// ```no_run
-/// # fn f(auth: spid_sp::axum::SpidAuth) -> ::axum::Router {
-/// use ::axum::{middleware, routing::get, Router};
-/// use spid_sp::{::axum::require_level, SpidLevel};
+/// # fn f(auth: spid_sp::axum::SpidAuth) -> axum::Router {
+/// use axum::{middleware, routing::get, Router};
+/// use spid_sp::{axum::require_level, SpidLevel};
 /// Router::new()
 ///     .route("/payments", get(|| async { "ok" }))
 ///     .route_layer(middleware::from_fn_with_state(SpidLevel::L2, require_level))

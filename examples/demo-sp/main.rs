@@ -1,0 +1,528 @@
+//! The demo service provider: SPID, CIE ID and eIDAS login on embedded defaults.
+//!
+//! ```sh
+//! cargo run --features axum --example demo-sp          # then open http://127.0.0.1:8000/
+//! cargo run --features axum --example demo-sp -- --help
+//! ```
+//!
+//! Everything it needs is in the repository: the IdP metadata snapshots of `metadata/`
+//! (embedded at build time) and a demo SP key and certificate, generated at first start
+//! into `target/demo-sp/` (demo only: never register it with a federation). No Docker, no
+//! internet: the IdPs of the registry cannot be reached offline, but the requests sent to
+//! them are real and signed, and any IdP given with `--idp-metadata` (e.g. AgID's
+//! spid-sp-test, or a local test IdP) completes the login.
+
+mod pages;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use spid_sp::axum::{AtLeast, SpidAuth};
+use spid_sp::federation::Federation;
+use spid_sp::metadata::{
+    Billing, Contact, IdentityProvider, Organization, SpMetadata, SpProfile, EIDAS_FULL_ATTRIBUTES,
+    EIDAS_FULL_INDEX, EIDAS_MINIMUM_ATTRIBUTES, EIDAS_MINIMUM_INDEX,
+};
+use spid_sp::{
+    Binding, Comparison, LoginOptions, ServiceProvider, SigningKey, SpConfig, SpidLevel,
+};
+
+/// The IdP metadata snapshots shipped with the repository.
+const EMBEDDED_METADATA: [(&str, &str); 4] = [
+    (
+        "metadata/spid-entities-idps.xml",
+        include_str!("../../metadata/spid-entities-idps.xml"),
+    ),
+    (
+        "metadata/cie-idp-production.xml",
+        include_str!("../../metadata/cie-idp-production.xml"),
+    ),
+    (
+        "metadata/cie-idp-preproduction.xml",
+        include_str!("../../metadata/cie-idp-preproduction.xml"),
+    ),
+    (
+        "metadata/eidas-ficep-idp-production.xml",
+        include_str!("../../metadata/eidas-ficep-idp-production.xml"),
+    ),
+];
+
+const USAGE: &str = "\
+demo-sp: a SPID / CIE ID / eIDAS service provider to try the spid-sp SDK (demo only)
+
+Usage: demo-sp [options]     (each option also reads the environment variable shown)
+
+  --bind ADDR            DEMO_SP_BIND          listen address (default 127.0.0.1:8000)
+  --base-url URL         DEMO_SP_BASE_URL      public base URL, also the entityID
+                                               (default http://<bind address>)
+  --idp-metadata FILE    DEMO_SP_IDP_METADATA  extra trusted IdP metadata, repeatable (the
+                                               env var takes a list separated by ':')
+  --profile NAME         DEMO_SP_PROFILE       spid-public (default), spid-private, cie, eidas
+  --level 1|2|3          DEMO_SP_LEVEL         SPID level requested (default 2)
+  --binding post|redirect DEMO_SP_BINDING      AuthnRequest binding (default post)
+  --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory)
+  --key-dir DIR          DEMO_SP_KEY_DIR       demo SP key and certificate, created when missing
+                                               (default <repo>/target/demo-sp)
+  -h, --help             this text
+";
+
+/// Command line and environment, parsed.
+#[derive(Debug)]
+struct Options {
+    bind: SocketAddr,
+    base_url: Option<String>,
+    idp_metadata: Vec<PathBuf>,
+    profile: Profile,
+    level: SpidLevel,
+    binding: Binding,
+    key_dir: PathBuf,
+}
+
+/// `--profile`: which metadata the SP publishes and how logins behave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Profile {
+    SpidPublic,
+    SpidPrivate,
+    Cie,
+    Eidas,
+}
+
+impl Profile {
+    fn parse(s: &str) -> Option<Profile> {
+        match s {
+            "spid-public" => Some(Profile::SpidPublic),
+            "spid-private" => Some(Profile::SpidPrivate),
+            "cie" => Some(Profile::Cie),
+            "eidas" => Some(Profile::Eidas),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Profile::SpidPublic => "spid-public",
+            Profile::SpidPrivate => "spid-private",
+            Profile::Cie => "cie",
+            Profile::Eidas => "eidas",
+        }
+    }
+
+    fn metadata_profile(self) -> SpProfile {
+        match self {
+            Profile::SpidPublic => SpProfile::SpidPublic,
+            Profile::SpidPrivate => SpProfile::SpidPrivate,
+            Profile::Cie => SpProfile::CiePublic,
+            Profile::Eidas => SpProfile::Eidas,
+        }
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("demo-sp: {msg}");
+    std::process::exit(2)
+}
+
+fn parse_options() -> Options {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut bind = env("DEMO_SP_BIND").unwrap_or_else(|| "127.0.0.1:8000".into());
+    let mut base_url = env("DEMO_SP_BASE_URL");
+    let mut idp_metadata: Vec<PathBuf> = env("DEMO_SP_IDP_METADATA")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    let mut profile = env("DEMO_SP_PROFILE").unwrap_or_else(|| "spid-public".into());
+    let mut level = env("DEMO_SP_LEVEL").unwrap_or_else(|| "2".into());
+    let mut binding = env("DEMO_SP_BINDING").unwrap_or_else(|| "post".into());
+    let mut store = env("DEMO_SP_STORE").unwrap_or_else(|| "memory".into());
+    let mut key_dir = env("DEMO_SP_KEY_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
+
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .unwrap_or_else(|| fail(format!("{flag} needs a value (see --help)")))
+        };
+        match flag.as_str() {
+            "--bind" => bind = value(),
+            "--base-url" => base_url = Some(value()),
+            "--idp-metadata" => idp_metadata.push(PathBuf::from(value())),
+            "--profile" => profile = value(),
+            "--level" => level = value(),
+            "--binding" => binding = value(),
+            "--store" => store = value(),
+            "--key-dir" => key_dir = PathBuf::from(value()),
+            _ => fail(format!("unknown option {arg} (see --help)")),
+        }
+    }
+
+    let bind: SocketAddr = bind
+        .parse()
+        .unwrap_or_else(|_| fail(format!("--bind: not an address: {bind}")));
+    let profile = Profile::parse(&profile).unwrap_or_else(|| {
+        fail(format!(
+            "--profile: unknown profile {profile} (spid-public, spid-private, cie, eidas)"
+        ))
+    });
+    let level = level
+        .parse::<u8>()
+        .ok()
+        .and_then(SpidLevel::from_number)
+        .unwrap_or_else(|| fail(format!("--level: must be 1, 2 or 3, not {level}")));
+    let binding = match binding.as_str() {
+        "post" => Binding::Post,
+        "redirect" => Binding::Redirect,
+        other => fail(format!("--binding: must be post or redirect, not {other}")),
+    };
+    if store != "memory" {
+        if store.starts_with("redis://") {
+            fail("--store: redis store not built (this build keeps logins and sessions in memory; use --store memory)");
+        }
+        fail(format!(
+            "--store: must be memory or redis://HOST:PORT, not {store}"
+        ));
+    }
+    if let Some(u) = &base_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            fail(format!("--base-url: not an http(s) URL: {u}"));
+        }
+    }
+    Options {
+        bind,
+        base_url: base_url.map(|u| u.trim_end_matches('/').to_owned()),
+        idp_metadata,
+        profile,
+        level,
+        binding,
+        key_dir,
+    }
+}
+
+/// The demo SP key and certificate: read from `dir`, or created there at first start.
+fn demo_key(dir: &Path, base_url: &str) -> SigningKey {
+    let key_path = dir.join("sp.key.pem");
+    let cert_path = dir.join("sp.crt.pem");
+    if let (Ok(key), Ok(cert)) = (std::fs::read(&key_path), std::fs::read(&cert_path)) {
+        match SigningKey::from_pem(&key, &cert) {
+            Ok(k) => return k,
+            Err(e) => fail(format!(
+                "{} / {}: unusable ({e}); delete them to get new ones",
+                key_path.display(),
+                cert_path.display()
+            )),
+        }
+    }
+    let (key_pem, cert_pem) = new_demo_certificate(base_url)
+        .unwrap_or_else(|e| fail(format!("cannot create the demo key: {e}")));
+    if let Err(e) = std::fs::create_dir_all(dir)
+        .and_then(|()| write_private(&key_path, &key_pem))
+        .and_then(|()| std::fs::write(&cert_path, &cert_pem))
+    {
+        fail(format!(
+            "cannot write the demo key to {}: {e}",
+            dir.display()
+        ));
+    }
+    eprintln!(
+        "demo-sp: created a demo SP key and certificate in {} (demo only)",
+        dir.display()
+    );
+    SigningKey::from_pem(&key_pem, &cert_pem)
+        .unwrap_or_else(|e| fail(format!("demo key unusable: {e}")))
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(data)
+}
+
+/// A self-signed RSA-2048 / SHA-256 certificate valid for two years.
+fn new_demo_certificate(base_url: &str) -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    let key = PKey::from_rsa(Rsa::generate(2048)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("C", "IT")?;
+    name.append_entry_by_text("O", "spid-sp demo SP (not for production)")?;
+    let host = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("localhost");
+    name.append_entry_by_text("CN", host)?;
+    let name = name.build();
+    let mut serial = BigNum::new()?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    let mut b = X509Builder::new()?;
+    b.set_version(2)?;
+    let serial = serial.to_asn1_integer()?;
+    b.set_serial_number(&serial)?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(&name)?;
+    b.set_pubkey(&key)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let from = Asn1Time::from_unix(now - 86_400)?;
+    let until = Asn1Time::from_unix(now + 730 * 86_400)?;
+    b.set_not_before(&from)?;
+    b.set_not_after(&until)?;
+    b.sign(&key, MessageDigest::sha256())?;
+    Ok((key.private_key_to_pem_pkcs8()?, b.build().to_pem()?))
+}
+
+/// Every trusted IdP: the embedded snapshots, then `--idp-metadata` files.
+fn trusted_idps(extra: &[PathBuf]) -> Vec<IdentityProvider> {
+    let mut idps = Vec::new();
+    for (name, xml) in EMBEDDED_METADATA {
+        match IdentityProvider::from_metadata(xml) {
+            Ok(list) => idps.extend(list),
+            Err(e) => fail(format!("{name}: {e}")),
+        }
+    }
+    for path in extra {
+        let xml = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| fail(format!("--idp-metadata {}: {e}", path.display())));
+        match IdentityProvider::from_metadata(&xml) {
+            Ok(list) => {
+                for idp in list {
+                    eprintln!("demo-sp: trusting {} ({})", idp.entity_id(), path.display());
+                    idps.retain(|i| i.entity_id() != idp.entity_id());
+                    idps.push(idp);
+                }
+            }
+            Err(e) => fail(format!("--idp-metadata {}: {e}", path.display())),
+        }
+    }
+    idps
+}
+
+/// The SP configuration of a profile.
+fn sp_config(profile: Profile, base_url: &str, key: SigningKey) -> SpConfig {
+    let spid_attributes = ["fiscalNumber", "name", "familyName", "dateOfBirth", "email"];
+    let mut b = SpConfig::builder(base_url, key)
+        .assertion_consumer_service(format!("{base_url}/spid/acs"))
+        .logout_service(Binding::Redirect, format!("{base_url}/spid/slo"))
+        .logout_service(Binding::Post, format!("{base_url}/spid/slo"));
+    b = match profile {
+        Profile::SpidPublic | Profile::SpidPrivate => {
+            b.attribute_service(0, "Servizi online", &spid_attributes)
+        }
+        Profile::Cie => b.attribute_service(
+            0,
+            "Servizi online",
+            &["name", "familyName", "dateOfBirth", "fiscalNumber"],
+        ),
+        Profile::Eidas => b
+            .attribute_service(0, "Servizi online", &spid_attributes)
+            .attribute_service(
+                EIDAS_MINIMUM_INDEX,
+                "eIDAS Natural Person Minimum Attribute Set",
+                &EIDAS_MINIMUM_ATTRIBUTES,
+            )
+            .attribute_service(
+                EIDAS_FULL_INDEX,
+                "eIDAS Natural Person Full Attribute Set",
+                &EIDAS_FULL_ATTRIBUTES,
+            ),
+    };
+    b.build()
+        .unwrap_or_else(|e| fail(format!("configuration: {e}")))
+}
+
+/// The signed SP metadata of a profile (demo organisation data).
+fn sp_metadata(profile: Profile, base_url: &str, config: &SpConfig) -> String {
+    let organization = Organization {
+        name: "Demo spid-sp".into(),
+        display_name: "Demo spid-sp (solo per prove)".into(),
+        url: format!("{base_url}/"),
+        ..Default::default()
+    };
+    let public = Contact {
+        email: "spid-demo@example.it".into(),
+        phone: Some("+390612345678".into()),
+        ipa_code: Some("c_h501".into()),
+        municipality: Some("H501".into()),
+        province: Some("RM".into()),
+        ..Default::default()
+    };
+    let metadata = match profile {
+        Profile::SpidPublic | Profile::Cie | Profile::Eidas => {
+            SpMetadata::new(profile.metadata_profile(), organization, public)
+        }
+        Profile::SpidPrivate => {
+            let contact = Contact {
+                email: "spid-demo@example.it".into(),
+                phone: Some("+390612345678".into()),
+                vat_number: Some("IT12345678903".into()),
+                fiscal_code: Some("12345678903".into()),
+                ..Default::default()
+            };
+            let mut m = SpMetadata::new(profile.metadata_profile(), organization, contact);
+            m.billing = Some(Billing {
+                vat_country: "IT".into(),
+                vat_code: "12345678903".into(),
+                fiscal_code: None,
+                company_name: "Demo spid-sp".into(),
+                address: "Via Roma".into(),
+                number: Some("1".into()),
+                postal_code: "00100".into(),
+                municipality: "Roma".into(),
+                province: Some("RM".into()),
+                country: "IT".into(),
+                email: "fatture@example.it".into(),
+            });
+            m
+        }
+    };
+    metadata
+        .to_xml(config)
+        .unwrap_or_else(|e| fail(format!("metadata: {e}")))
+}
+
+/// The application: the SDK's endpoints under `/spid`, and the demo pages.
+fn app(auth: &SpidAuth, site: Arc<pages::Site>) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/me", get(pages::me))
+        .route("/area-l3", get(area_l3))
+        .route("/style.css", get(pages::style))
+        .with_state(site)
+        .merge(auth.routes())
+        // A local test IdP would be merged here, e.g. `.merge(test_idp_routes)`.
+        .layer(auth.layer())
+}
+
+/// A page that needs SpidL3: lower sessions are sent to re-authenticate (step-up).
+async fn area_l3(
+    axum::extract::State(site): axum::extract::State<Arc<pages::Site>>,
+    AtLeast(session): AtLeast<3>,
+) -> axum::response::Html<String> {
+    pages::area_l3(&site, &session)
+}
+
+#[tokio::main]
+async fn main() {
+    let opts = parse_options();
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot listen on {}: {e}", opts.bind)));
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|e| fail(format!("no local address: {e}")));
+    let base_url = opts.base_url.clone().unwrap_or_else(|| {
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else if local.is_ipv6() {
+            format!("[{}]", local.ip())
+        } else {
+            local.ip().to_string()
+        };
+        format!("http://{host}:{}", local.port())
+    });
+
+    let key = demo_key(&opts.key_dir, &base_url);
+    let config = sp_config(opts.profile, &base_url, key);
+    let metadata_xml = sp_metadata(opts.profile, &base_url, &config);
+    let idps = trusted_idps(&opts.idp_metadata);
+    let idp_count = idps.len();
+    let sp = ServiceProvider::new(config, idps);
+
+    let profile = opts.profile;
+    let login_options = LoginOptions {
+        level: opts.level,
+        comparison: Comparison::Minimum,
+        binding: opts.binding,
+        ..LoginOptions::default()
+    };
+    let auth = SpidAuth::builder(sp)
+        .metadata_xml(metadata_xml)
+        .secure_cookies(base_url.starts_with("https://"))
+        .login_options(login_options)
+        .options_for_idp(move |idp, o| match idp.federation() {
+            // CIE accepts only `minimum` (or `exact` at L3).
+            Federation::Cie => o.comparison = Comparison::Minimum,
+            // The eIDAS node: schemes notified at substantial/high; the core picks
+            // AttributeConsumingService 99 unless told otherwise.
+            Federation::Eidas => o.level = o.level.max(SpidLevel::L2),
+            Federation::Spid => {}
+        })
+        .on_login(|login| eprintln!("demo-sp: login at {} from {}", login.level(), login.idp()))
+        .login_page("/")
+        .after_login("/me")
+        .after_logout("/")
+        .pages(Arc::new(pages::ErrorPages))
+        .build();
+    let site = Arc::new(pages::Site::new(&auth, profile.name(), &base_url));
+    let router = app(&auth, site);
+
+    println!(
+        "demo-sp: profile {}, level {}, binding {}, {} trusted identity providers",
+        profile.name(),
+        opts.level.number(),
+        match opts.binding {
+            Binding::Redirect => "redirect",
+            _ => "post",
+        },
+        idp_count
+    );
+    println!("demo-sp: metadata at {base_url}/spid/metadata");
+    println!("demo-sp: listening on {local}; open {base_url}/ in a browser");
+
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    };
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        fail(format!("server error: {e}"));
+    }
+}

@@ -1,0 +1,280 @@
+//! The demo's pages: plain HTML and one stylesheet, no external assets, no JavaScript.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use spid_sp::axum::{AuthError, Pages, Session, SpidAuth};
+use spid_sp::federation::Federation;
+use spid_sp::xml::writer::{attr, text};
+
+/// What the pages need: the IdP lists and the login URLs.
+pub struct Site {
+    auth: SpidAuth,
+    profile: &'static str,
+    base_url: String,
+    /// SPID IdPs (registry snapshot + extra trusted ones): (entityID, name), by name.
+    spid: Vec<(String, String)>,
+    cie: Option<(String, String)>,
+    cie_test: Option<(String, String)>,
+    eidas: Option<(String, String)>,
+}
+
+impl Site {
+    pub fn new(auth: &SpidAuth, profile: &'static str, base_url: &str) -> Site {
+        let sp = auth.service_provider();
+        let mut spid = Vec::new();
+        let mut cie = None;
+        let mut cie_test = None;
+        let mut eidas = None;
+        for idp in sp.idps() {
+            let id = idp.entity_id().as_str().to_owned();
+            let name = idp.display_name().unwrap_or(&id).to_owned();
+            match idp.federation() {
+                Federation::Spid => spid.push((id, name)),
+                Federation::Cie if id.contains("preproduzione") => cie_test = Some((id, name)),
+                Federation::Cie => cie = Some((id, name)),
+                Federation::Eidas => eidas = Some((id, name)),
+            }
+        }
+        spid.sort_by_key(|(_, name)| name.to_lowercase());
+        Site {
+            auth: auth.clone(),
+            profile,
+            base_url: base_url.to_owned(),
+            spid,
+            cie,
+            cie_test,
+            eidas,
+        }
+    }
+
+    fn login(&self, idp: &str) -> String {
+        self.auth.login_url(idp, None, Some("/me"))
+    }
+}
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} – Demo spid-sp</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
+         <body><a class=\"skip\" href=\"#main\">Vai al contenuto</a>\
+         <header><p class=\"brand\"><a href=\"/\">Demo spid-sp</a></p>\
+         <p class=\"note\">Service provider dimostrativo: non usare in produzione.</p></header>\
+         <main id=\"main\">{body}</main>\
+         <footer><p>spid-sp – SDK Rust per SPID, CIE ID ed eIDAS.</p></footer></body></html>",
+        text(title)
+    )
+}
+
+/// `/`: the login buttons, or a link to the user's page when logged in.
+pub async fn home(State(site): State<Arc<Site>>, session: Option<Session>) -> Html<String> {
+    let mut b = String::new();
+    b.push_str("<h1>Accedi al servizio</h1>");
+    if let Some(s) = &session {
+        let _ = write!(
+            b,
+            "<p class=\"ok\">Hai già effettuato l'accesso (livello {}). <a href=\"/me\">Vai ai tuoi dati</a>.</p>",
+            s.level().number()
+        );
+    }
+    let _ = write!(
+        b,
+        "<p>Scegli come accedere. Profilo del service provider: <strong>{}</strong>. \
+         <a href=\"/spid/metadata\">Metadati</a>.</p><div class=\"buttons\">",
+        text(site.profile)
+    );
+    // SPID: a disclosure with the IdPs of the registry (works without JavaScript).
+    b.push_str(
+        "<details class=\"spid\"><summary class=\"button spid-button\">Entra con SPID</summary>\
+         <nav aria-label=\"Gestori di identità SPID\"><ul class=\"idps\">",
+    );
+    for (id, name) in &site.spid {
+        let _ = write!(
+            b,
+            "<li><a href=\"{}\" data-entity-id=\"{}\">{}</a></li>",
+            attr(&site.login(id)),
+            attr(id),
+            text(name)
+        );
+    }
+    b.push_str(
+        "</ul><p class=\"small\"><a href=\"https://www.spid.gov.it/cos-e-spid/come-attivare-spid/\">Non hai SPID?</a></p></nav></details>",
+    );
+    if let Some((id, _)) = &site.cie {
+        let _ = write!(
+            b,
+            "<a class=\"button cie-button\" href=\"{}\">Entra con CIE</a>",
+            attr(&site.login(id))
+        );
+    }
+    if let Some((id, _)) = &site.eidas {
+        let _ = write!(
+            b,
+            "<a class=\"button eidas-button\" href=\"{}\" lang=\"en\">Login with eIDAS</a>",
+            attr(&site.login(id))
+        );
+    }
+    b.push_str("</div>");
+    if let Some((id, _)) = &site.cie_test {
+        let _ = write!(
+            b,
+            "<p class=\"small\"><a href=\"{}\">CIE – ambiente di pre-produzione</a></p>",
+            attr(&site.login(id))
+        );
+    }
+    let _ = write!(
+        b,
+        "<p class=\"small\">Senza connessione a internet i gestori reali non sono raggiungibili: \
+         la richiesta firmata parte comunque verso di loro. Per completare un accesso in locale, \
+         avvia la demo con <code>--idp-metadata</code> e un IdP di prova. URL: <code>{}</code></p>",
+        text(&site.base_url)
+    );
+    Html(layout("Accedi", &b))
+}
+
+/// `/me`: who logged in (only for logged-in users).
+pub async fn me(State(site): State<Arc<Site>>, session: Session) -> Html<String> {
+    let id = session.identity();
+    let mut b = String::new();
+    b.push_str("<h1>I tuoi dati</h1><dl class=\"facts\">");
+    let key = session
+        .key()
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| "—".into());
+    let fiscal = id
+        .fiscal_code()
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_else(|| "—".into());
+    let idp = session.idp_name().unwrap_or(session.idp().as_str());
+    for (label, value) in [
+        ("Codice fiscale", fiscal.as_str()),
+        ("Chiave dell'identità", key.as_str()),
+        (
+            "Livello SPID",
+            &format!("SpidL{}", session.level().number()),
+        ),
+        ("Gestore dell'identità", idp),
+        ("Entity ID del gestore", session.idp().as_str()),
+    ] {
+        let _ = write!(
+            b,
+            "<dt>{}</dt><dd id=\"{}\">{}</dd>",
+            text(label),
+            slug(label),
+            text(value)
+        );
+    }
+    b.push_str("</dl><h2>Attributi ricevuti</h2><table><thead><tr><th scope=\"col\">Nome</th><th scope=\"col\">Valore</th></tr></thead><tbody>");
+    for (name, values) in id.attributes().iter() {
+        let _ = write!(
+            b,
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            text(name),
+            text(&values.join(", "))
+        );
+    }
+    b.push_str("</tbody></table>");
+    if session.level().number() < 3 {
+        b.push_str("<p><a href=\"/area-l3\">Area riservata (richiede SpidL3: ti verrà chiesto di accedere di nuovo)</a></p>");
+    } else {
+        b.push_str("<p><a href=\"/area-l3\">Area riservata (SpidL3)</a></p>");
+    }
+    let _ = write!(
+        b,
+        "<form method=\"post\" action=\"{}/logout\"><button class=\"button\" type=\"submit\">Esci</button></form>",
+        attr(site.auth.prefix())
+    );
+    Html(layout("I tuoi dati", &b))
+}
+
+/// `/area-l3`.
+pub fn area_l3(_site: &Site, session: &Session) -> Html<String> {
+    let b = format!(
+        "<h1>Area riservata</h1><p class=\"ok\">Accesso di livello {} verificato.</p><p><a href=\"/me\">Torna ai tuoi dati</a></p>",
+        session.level().number()
+    );
+    Html(layout("Area riservata", &b))
+}
+
+fn slug(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The SDK's error pages in the demo's style (status chosen by the SDK).
+pub struct ErrorPages;
+
+impl Pages for ErrorPages {
+    fn error(&self, error: &AuthError) -> String {
+        eprintln!("demo-sp: {} ({})", error.code(), error.status().as_u16());
+        let title = match error {
+            AuthError::Refused(_) => "Accesso non completato",
+            _ => "Accesso non riuscito",
+        };
+        let code = match error {
+            AuthError::Refused(r) => r
+                .error_code()
+                .map(|n| format!("ErrorCode nr{n:02}"))
+                .unwrap_or_else(|| "idp-refused".into()),
+            other => other.code().to_owned(),
+        };
+        let b = format!(
+            "<h1>{}</h1><div class=\"error\" role=\"alert\"><p>{}</p><p lang=\"en\">{}</p></div>\
+             <p class=\"small\">Codice: <code id=\"error-code\">{}</code> – stato HTTP {}</p>\
+             <p><a class=\"button\" href=\"/\">Torna alla pagina iniziale</a></p>",
+            text(title),
+            text(error.message_it()),
+            text(error.message_en()),
+            text(&code),
+            error.status().as_u16()
+        );
+        layout(title, &b)
+    }
+}
+
+/// `/style.css`.
+pub async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS)
+}
+
+const CSS: &str = r#"
+:root { --blue: #0066cc; --blue-dark: #004d99; --text: #17324d; --bg: #f5f7fa; --ok: #00703c; --err: #a4000f; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 1.05rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--text); background: var(--bg); }
+.skip { position: absolute; left: -999px; } .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; }
+header, main, footer { max-width: 46rem; margin: 0 auto; padding: 1rem 1.25rem; }
+header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: baseline; }
+.brand a { font-weight: 700; font-size: 1.2rem; color: var(--text); text-decoration: none; }
+.note, .small, footer { font-size: .9rem; color: #4a5d70; }
+main { background: #fff; border-radius: .5rem; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+h1 { font-size: 1.6rem; margin-top: .25rem; }
+a { color: var(--blue-dark); }
+:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
+.buttons { display: flex; flex-direction: column; gap: .75rem; max-width: 22rem; }
+.button { display: inline-block; padding: .7rem 1.1rem; border-radius: .3rem; border: 0; background: var(--blue); color: #fff; font: inherit; font-weight: 600; text-decoration: none; cursor: pointer; }
+.button:hover { background: var(--blue-dark); }
+summary.button { list-style: none; } summary.button::-webkit-details-marker { display: none; }
+summary.button::after { content: " ▾"; } details[open] summary.button::after { content: " ▴"; }
+.cie-button { background: #1b5e9c; } .eidas-button { background: #003399; }
+ul.idps { list-style: none; padding: 0; margin: .5rem 0; border: 1px solid #c5d0dc; border-radius: .3rem; }
+ul.idps li a { display: block; padding: .55rem .9rem; border-bottom: 1px solid #e3e9ef; }
+ul.idps li:last-child a { border-bottom: 0; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
+.facts dt { font-weight: 600; } .facts dd { margin: 0; overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e9ef; overflow-wrap: anywhere; }
+.ok { color: var(--ok); font-weight: 600; }
+.error { border-left: 4px solid var(--err); padding: .25rem 1rem; background: #fdf2f3; }
+code { background: #eef2f6; padding: 0 .25rem; border-radius: .2rem; overflow-wrap: anywhere; }
+"#;
