@@ -67,6 +67,10 @@ impl Reply {
 }
 
 async fn start(level_for_guard: SpidLevel) -> Harness {
+    start_with(level_for_guard, false).await
+}
+
+async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -83,7 +87,7 @@ async fn start(level_for_guard: SpidLevel) -> Harness {
     let sp = ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(now)));
     let auth = SpidAuth::builder(sp)
         .metadata_xml("<md:EntityDescriptor/>")
-        .secure_cookies(false)
+        .secure_cookies(secure_cookies)
         .login_options(LoginOptions {
             level: SpidLevel::L1,
             ..LoginOptions::default()
@@ -605,5 +609,48 @@ async fn idp_initiated_logout_closes_the_session() {
             .await
             .status,
         400
+    );
+}
+
+#[tokio::test]
+async fn secure_cookies_use_the_host_prefix() {
+    let h = start_with(SpidLevel::L2, true).await;
+    let r = h.get(&format!("/spid/login?idp={}", q(IDP)), &[]).await;
+    let set = r
+        .headers
+        .iter()
+        .find(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(set.starts_with("__Host-spid_browser="), "{set}");
+    assert!(
+        set.contains("; Path=/;") && set.ends_with("; Secure"),
+        "{set}"
+    );
+    assert!(!set.contains("Domain"), "{set}");
+    // The unprefixed name is not accepted in its place (no cookie tossing from a sibling).
+    let browser = r.cookies().get("__Host-spid_browser").cloned().unwrap();
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(r.form_field("SAMLRequest").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let doc = xml::parse(&xml, &Limits::MESSAGE).unwrap();
+    let id = doc.root_element().attribute("ID").unwrap().to_owned();
+    let relay = r.form_field("RelayState").unwrap();
+    let f = form(&[
+        ("SAMLResponse", &h.response(&id, SpidLevel::L2)),
+        ("RelayState", &relay),
+    ]);
+    let next = h
+        .post("/spid/acs", &[], &f)
+        .await
+        .header("location")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        h.get(&next, &[("spid_browser", &browser)]).await.status,
+        403
     );
 }

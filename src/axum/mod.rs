@@ -57,6 +57,16 @@
 //! `next` is kept server-side and must be a local path (`/...`, not `//host` or
 //! `/\host`, printable ASCII): anything else is replaced by the default landing page.
 //! The RelayState is never a URL, so a forged one is refused and cannot redirect.
+//!
+//! # Operations
+//!
+//! Every hit of `/login` signs a request (RSA) and stores a pending login: put a rate
+//! limit in front of it. The in-memory stores are bounded and fail closed when full; for
+//! several instances, give the builder shared [`PendingStore`] and [`SessionStore`]
+//! implementations (their calls are synchronous and made on the request's task, so they
+//! must be quick). The ACS answers 303 on success; refusals and rejections get an error
+//! page with [`AuthError::status`] (what AgID's spid-sp-test expects: 200 only for an
+//! accepted login, 400/401/403 otherwise, 503 when a store is down).
 
 mod session;
 
