@@ -127,9 +127,11 @@ async function main() {
     const level = levelMatch ? levelMatch[1] : '2';
     idpSeen.push({ id, level, relay: form.get('RelayState') });
     const acs = `${BASE}/spid/acs`;
-    const samlResponse = execFileSync(SIGNER, ['response', IDP_DIR, TEST_IDP, id, acs, BASE, level,
-      'fiscalNumber=TINIT-RSSMRA80A01H501U', 'name=Mario', 'familyName=Rossi', 'dateOfBirth=1980-01-01',
-      'email=mario.rossi@example.it']).toString().trim();
+    const samlResponse = (idpMode.kind === 'refusal'
+      ? execFileSync(SIGNER, ['refusal', IDP_DIR, TEST_IDP, id, acs, idpMode.code])
+      : execFileSync(SIGNER, ['response', IDP_DIR, TEST_IDP, id, acs, BASE, level,
+        'fiscalNumber=TINIT-RSSMRA80A01H501U', 'name=Mario', 'familyName=Rossi', 'dateOfBirth=1980-01-01',
+        'email=mario.rossi@example.it'])).toString().trim();
     const relay = idpMode.kind === 'forged-relay' ? idpMode.relay : form.get('RelayState');
     await route.fulfill({ status: 200, contentType: 'text/html',
       body: answerPage({ SAMLResponse: samlResponse, RelayState: relay }) });
@@ -226,6 +228,20 @@ async function main() {
   check('forged RelayState stays on the SP', new URL(page.url()).host === new URL(BASE).host, page.url());
   check('error page shows the reason', (await page.locator('#error-code').textContent()) === 'relay-state');
   await page.screenshot({ path: path.join(OUT, 'forged-relay-state.png'), fullPage: true });
+
+  // 3a. The IdP refuses (user denied consent, ErrorCode nr22): courtesy page, 401.
+  idpMode = { kind: 'refusal', code: '22' };
+  acsStatus = null;
+  page.on('response', onResponse);
+  await page.goto(`${BASE}/spid/login?idp=${encodeURIComponent(TEST_IDP)}`);
+  await page.waitForURL(`${BASE}/spid/acs`);
+  await page.waitForLoadState('load');
+  page.off('response', onResponse);
+  check('IdP refusal answers 401', acsStatus === 401, String(acsStatus));
+  check('IdP refusal shows the courtesy text',
+    (await page.locator('.error').textContent() || '').includes('consenso'));
+  check('IdP refusal shows the SPID error code', (await page.locator('#error-code').textContent()) === 'ErrorCode nr22');
+  await page.screenshot({ path: path.join(OUT, 'refusal-nr22.png'), fullPage: true });
 
   // 3b. `next` pointing off-site is replaced by the default landing page.
   idpMode = { kind: 'ok' };
