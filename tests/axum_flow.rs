@@ -109,7 +109,12 @@ async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness
         format!("l2 ok level={}", s.level().number())
     }
     let guarded = Router::new()
-        .route("/mw", get(|| async { "mw ok" }))
+        .route(
+            "/mw",
+            get(|axum::Extension(s): axum::Extension<Session>| async move {
+                format!("mw ok level={}", s.level().number())
+            }),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             level_for_guard,
             spid_sp::axum::require_level,
@@ -463,7 +468,10 @@ async fn level_guard_steps_up_at_the_same_idp() {
     let l2 = r.cookies().get("spid_session").cloned().unwrap();
     let r = h.get("/l2", &[("spid_session", &l2)]).await;
     assert_eq!((r.status, r.body.as_str()), (200, "l2 ok level=2"));
-    assert_eq!(h.get("/mw", &[("spid_session", &l2)]).await.body, "mw ok");
+    assert_eq!(
+        h.get("/mw", &[("spid_session", &l2)]).await.body,
+        "mw ok level=2"
+    );
     assert_eq!(
         h.get("/me", &[("spid_session", &l1)]).await.status,
         303,

@@ -1050,12 +1050,9 @@ impl IntoResponse for SessionRejection {
 
 fn auth_of(parts: &Parts) -> Result<SpidAuth, SessionRejection> {
     parts.extensions.get::<SpidAuth>().cloned().ok_or_else(|| {
+        let e = AuthError::MissingLayer;
         SessionRejection::new(
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "spid auth layer missing: add .layer(auth.layer())",
-            )
-                .into_response(),
+            (e.status(), format!("{e}: add .layer(auth.layer())")).into_response(),
         )
     })
 }
@@ -1152,7 +1149,9 @@ fn step_up(
     )
 }
 
-/// The level guard as middleware, for a whole group of routes:
+/// The level guard as middleware, for a whole group of routes (same redirects as
+/// [`AtLeast`]; the handlers find the [`Session`] in the request extensions,
+/// `Extension<Session>`):
 ///
 /// ```no_run
 /// # fn f(auth: spid_sp::axum::SpidAuth) -> axum::Router {
