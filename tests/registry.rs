@@ -660,6 +660,12 @@ mod refresh {
             fetcher.fetch("ftp://127.0.0.1/x").unwrap_err(),
             FetchError::Scheme
         );
+        // CIE metadata is unsigned: trusted for where it comes from, so https only.
+        assert_eq!(
+            r.refresh(Src::Cie, &format!("{base}/good"), &fetcher, t2024())
+                .unwrap_err(),
+            RefreshError::Fetch(FetchError::InsecureUnsigned)
+        );
         // Nothing listens here: a transport error, not a panic.
         let closed = TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -18,7 +18,12 @@
 //! that reaches its `validUntil` later is reported by [`Registry::warnings`]: refresh it.
 //!
 //! **Refresh** (feature `refresh`): [`Registry::refresh`] downloads a source, verifies it
-//! and only then replaces the copy in use; on any failure the last good copy stays.
+//! and only then replaces the copy in use; on any failure the last good copy stays. CIE
+//! metadata, being unsigned, is only downloaded over https (redirects included).
+//!
+//! The core does no I/O: the application reads files or calls `refresh`, then builds its
+//! [`ServiceProvider`](crate::ServiceProvider) from [`Registry::idps`] (rebuild it after
+//! a refresh that returned [`LoadOutcome::Replaced`]).
 //!
 //! ```
 //! use spid_sp::metadata::{Registry, RegistryTrust, MetadataSource};
@@ -636,6 +641,10 @@ mod refresh {
         /// Only `http://` and `https://` URLs are fetched.
         #[error("only http and https URLs can be fetched")]
         Scheme,
+        /// Unsigned metadata (CIE) is trusted because of where it comes from: only over
+        /// https, redirects included.
+        #[error("unsigned metadata is only fetched over https")]
+        InsecureUnsigned,
         /// The server answered with an error status.
         #[error("server answered HTTP {0}")]
         Status(u16),
@@ -691,12 +700,27 @@ mod refresh {
 
         /// Downloads `url`.
         pub fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            self.fetch_inner(url, false)
+        }
+
+        /// Downloads `url` over https only (redirects included).
+        pub fn fetch_https(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            if !url.starts_with("https://") {
+                return Err(FetchError::InsecureUnsigned);
+            }
+            self.fetch_inner(url, true)
+        }
+
+        fn fetch_inner(&self, url: &str, https_only: bool) -> Result<Vec<u8>, FetchError> {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(FetchError::Scheme);
             }
             let response = self
                 .agent
                 .get(url)
+                .config()
+                .https_only(https_only)
+                .build()
                 .call()
                 .map_err(|e| FetchError::Transport(e.to_string()))?;
             let status = response.status().as_u16();
@@ -726,7 +750,8 @@ mod refresh {
     }
 
     /// Downloads `url` and verifies it as `source` metadata; returns the bytes and the
-    /// verified document (write the bytes to disk only after this succeeds).
+    /// verified document (write the bytes to disk only after this succeeds). Unsigned
+    /// sources (CIE) are only fetched over https.
     pub fn fetch_verified(
         source: MetadataSource,
         url: &str,
@@ -734,7 +759,11 @@ mod refresh {
         fetcher: &Fetcher,
         now: Timestamp,
     ) -> Result<(Vec<u8>, VerifiedMetadata), RefreshError> {
-        let bytes = fetcher.fetch(url)?;
+        let bytes = if source.is_signed() {
+            fetcher.fetch(url)?
+        } else {
+            fetcher.fetch_https(url)?
+        };
         let verified = super::verify_metadata(source, &bytes, trust, now)?;
         Ok((bytes, verified))
     }
