@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR=never
-APT_PACKAGES=(pkg-config libssl-dev xmlsec1 libxml2-utils python3-venv chromium redis-server)
+APT_PACKAGES=(pkg-config libssl-dev openssl curl xmlsec1 libxml2-utils python3-venv chromium nodejs npm redis-server)
 
 log() { echo "== $*" >&2; }
 
@@ -48,10 +48,22 @@ step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all
 step "cargo test (all features)" cargo test --all-features
 step "doc examples and docs build" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features -q
 
-# Suites driving external tools (each prints its own "N passed, M failed").
-for suite in tests/*.sh; do
-  [ -x "$suite" ] || continue
-  step "$suite" "$suite"
+# Suites driving external tools (each prints its own "N passed, M failed"). Listed
+# explicitly: tests/spid-sp-test.sh is a helper the suites call, not a suite.
+SUITES=(
+  tests/conformance-metadata.sh   # SP metadata, 5 profiles, AgID's spid-sp-test
+  tests/cert-validator.sh         # keygen output vs AgID's spid-compliant-certificates
+  tests/conformance.sh            # demo SP end to end, 4 profiles x 2 bindings, spid-sp-test
+  tests/browser.sh                # headless Chromium through the demo
+  tests/e2e.sh                    # headless Chromium: full login with the local test IdP
+  tests/redis.sh                  # two demo instances on a real redis-server
+)
+for suite in "${SUITES[@]}"; do
+  if [ -x "$suite" ]; then
+    step "$suite" "$suite"
+  else
+    log "$suite not present"
+  fi
 done
 
 echo
