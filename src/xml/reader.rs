@@ -182,6 +182,7 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     let mut depth = 0usize;
     let mut declarations = 0usize;
     while let Some(lt) = find(b, i, b"<") {
+        check_line_ends(b.get(i..lt).unwrap_or_default())?;
         let rest = b.get(lt + 1..).unwrap_or_default();
         if rest.starts_with(b"!--") {
             i = find(b, lt + 4, b"-->").ok_or_else(unterminated)? + 3;
@@ -272,6 +273,47 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// The message for [`check_line_ends`]'s refusal.
+pub(crate) const CR_AFTER_REFERENCE: &str =
+    "carriage return next to a character reference is not supported";
+
+/// Refuses character data where a literal carriage return (not part of CRLF) comes right
+/// before a character or entity reference, or right after one at the end of the text.
+///
+/// XML normalizes every literal CR (alone or in CRLF) to LF before parsing; roxmltree 0.21
+/// keeps those CRs, so the text it reports (and the canonical form signed over it) would
+/// differ from what libxml2, xmlsec1 and every other signer see. Lone CRs are unheard of
+/// in SAML traffic; refusing the pattern removes the parser differential.
+fn check_line_ends(text: &[u8]) -> Result<(), XmlError> {
+    let refused = || Err(XmlError::Malformed(CR_AFTER_REFERENCE.into()));
+    let mut from = 0;
+    while let Some(cr) = find(text, from, b"\r") {
+        from = cr + 1;
+        match text.get(cr + 1) {
+            Some(b'&') => return refused(),
+            None => {}
+            Some(_) => continue, // CRLF, or a byte the parser normalizes the CR before
+        }
+        // The CR ends the text: wrong only right after a reference.
+        let before = text.get(..cr).unwrap_or_default();
+        let Some(amp) = before.iter().rposition(|&c| c == b'&') else {
+            continue;
+        };
+        let is_reference = match before.get(amp..).unwrap_or_default() {
+            b"&amp;" | b"&lt;" | b"&gt;" | b"&quot;" | b"&apos;" => true,
+            [b'&', b'#', b'x', hex @ .., b';'] => {
+                !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit)
+            }
+            [b'&', b'#', dec @ .., b';'] => !dec.is_empty() && dec.iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        if is_reference {
+            return refused();
+        }
+    }
+    Ok(())
+}
+
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -280,8 +322,8 @@ fn is_space(c: u8) -> bool {
 fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let hay = haystack.get(from..)?;
     match needle {
-        [one] => hay.iter().position(|c| c == one),
-        _ => hay.windows(needle.len()).position(|w| w == needle),
+        [one] => memchr::memchr(*one, hay),
+        _ => memchr::memmem::find(hay, needle),
     }
     .map(|p| p + from)
 }
@@ -471,6 +513,37 @@ mod tests {
                 matches!(parse(bad, &Limits::MESSAGE), Err(XmlError::Malformed(_))),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn carriage_return_after_a_reference_is_refused() {
+        // What roxmltree 0.21 would keep as CR where XML (and libxml2) has LF.
+        for bad in [
+            "<r>&amp;\r</r>",
+            "<r>&#13;\r<a/></r>",
+            "<r>&#xE8;\r&lt;</r>",
+            "<r>&quot;\r<![CDATA[x]]></r>",
+            "<r> \r&amp;</r>",
+            "<r>\r&#10;</r>",
+        ] {
+            assert_eq!(
+                parse(bad, &Limits::MESSAGE).unwrap_err(),
+                XmlError::Malformed(CR_AFTER_REFERENCE.into()),
+                "{bad:?}"
+            );
+        }
+        // Correctly normalized by the parser: accepted, with LF.
+        for (good, value) in [
+            ("<r>&amp;\r\n</r>", "&\n"),
+            ("<r>&amp;\rx</r>", "&\nx"),
+            ("<r>a;\r</r>", "a;\n"),
+            ("<r>&#13;</r>", "\r"),
+            ("<r>x\r</r>", "x\n"),
+            ("<r>x\r\n&amp;</r>", "x\n&"),
+        ] {
+            let doc = parse(good, &Limits::MESSAGE).unwrap();
+            assert_eq!(text(doc.root_element()).unwrap(), value, "{good:?}");
         }
     }
 
