@@ -169,11 +169,8 @@ pub(crate) fn decode_post(b64: &str, max_bytes: usize) -> Result<String, RejectR
             if !raw.iter().any(u8::is_ascii_whitespace) {
                 return Err(e);
             }
-            let compact: Vec<u8> = raw
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
+            let mut compact = Vec::with_capacity(raw.len());
+            compact.extend(raw.iter().copied().filter(|b| !b.is_ascii_whitespace()));
             engine.decode(compact)
         })
         .map_err(|_| RejectReason::InputEncoding)?;

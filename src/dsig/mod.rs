@@ -198,6 +198,7 @@ pub fn decode_base64_ws(text: &str) -> Option<Vec<u8>> {
     if !raw.iter().any(is_ws) {
         return engine.decode(raw).ok();
     }
-    let compact: Vec<u8> = raw.iter().copied().filter(|b| !is_ws(b)).collect();
+    let mut compact = Vec::with_capacity(raw.len());
+    compact.extend(raw.iter().copied().filter(|b| !is_ws(b)));
     engine.decode(compact).ok()
 }

@@ -176,8 +176,10 @@ impl<'a> Canonicalizer<'a, '_> {
 fn element_qname<'a>(node: Node<'a, '_>) -> &'a str {
     let src = node.document().input_text();
     let rest = src.get(node.range().start + 1..).unwrap_or("");
+    // The delimiters are ASCII, so a byte scan ends on a character boundary.
     let end = rest
-        .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+        .bytes()
+        .position(|b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
         .unwrap_or(rest.len());
     rest.get(..end).unwrap_or(node.tag_name().name())
 }
@@ -203,47 +205,46 @@ fn pi(node: Node<'_, '_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Bytes that text nodes escape: `&`, `<`, `>`, CR.
-const TEXT_SPECIAL: [bool; 256] = special(b"&<>\r");
-/// Bytes that attribute values escape: `&`, `<`, `"`, TAB, LF, CR.
-const ATTR_SPECIAL: [bool; 256] = special(b"&<\"\t\n\r");
-
-// Evaluated at compile time only: an index out of bounds would fail the build.
-#[allow(clippy::indexing_slicing)]
-const fn special(bytes: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
-
-/// Appends `s` with each byte flagged in `table` replaced by `replace(byte)`; runs of
-/// plain bytes (almost all of a SAML message) are copied whole.
-fn escape(s: &str, table: &[bool; 256], replace: fn(u8) -> &'static [u8], out: &mut Vec<u8>) {
-    let mut rest = s.as_bytes();
-    while let Some(i) = rest
-        .iter()
-        .position(|&b| table.get(usize::from(b)).copied().unwrap_or(true))
-    {
-        let (plain, tail) = rest.split_at(i);
-        out.extend_from_slice(plain);
-        if let Some((&b, after)) = tail.split_first() {
-            out.extend_from_slice(replace(b));
-            rest = after;
-        } else {
-            rest = tail;
+/// Appends `s` with each byte for which `special` holds replaced by `replace(byte)`.
+///
+/// Almost every byte of a SAML message is plain, so 16-byte blocks are tested at once
+/// (the comparisons of a whole block compile to a few vector instructions) and copied
+/// whole; only a block holding a special byte is walked byte by byte.
+#[inline(always)]
+fn escape(
+    s: &str,
+    special: impl Fn(u8) -> bool,
+    replace: impl Fn(u8) -> &'static [u8],
+    out: &mut Vec<u8>,
+) {
+    let bytes = s.as_bytes();
+    let mut plain_from = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(block) = bytes.get(at..).and_then(|r| r.first_chunk::<16>()) {
+            if !block.iter().fold(false, |any, &b| any | special(b)) {
+                at += 16;
+                continue;
+            }
         }
+        let end = bytes.len().min(at + 16);
+        for (i, &b) in bytes.iter().enumerate().take(end).skip(at) {
+            if special(b) {
+                out.extend_from_slice(bytes.get(plain_from..i).unwrap_or_default());
+                out.extend_from_slice(replace(b));
+                plain_from = i + 1;
+            }
+        }
+        at = end;
     }
-    out.extend_from_slice(rest);
+    out.extend_from_slice(bytes.get(plain_from..).unwrap_or_default());
 }
 
+/// Text nodes escape `&`, `<`, `>` and CR.
 fn escape_text(s: &str, out: &mut Vec<u8>) {
     escape(
         s,
-        &TEXT_SPECIAL,
+        |b| matches!(b, b'&' | b'<' | b'>' | b'\r'),
         |b| match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
@@ -254,10 +255,11 @@ fn escape_text(s: &str, out: &mut Vec<u8>) {
     );
 }
 
+/// Attribute values escape `&`, `<`, `"`, TAB, LF and CR.
 fn escape_attr(s: &str, out: &mut Vec<u8>) {
     escape(
         s,
-        &ATTR_SPECIAL,
+        |b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r'),
         |b| match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
@@ -316,6 +318,45 @@ mod tests {
             c14n(x, &[]),
             "<r a=\"x\" b=\"&#x9;&#xA;&#xD;&quot;&lt;>\">a&amp;b&lt;c&gt;d&#xD;\n&lt;x&gt;<?pi data?></r>"
         );
+    }
+
+    #[test]
+    fn block_escaping_matches_byte_by_byte() {
+        fn naive(s: &str, attr: bool) -> Vec<u8> {
+            let mut out = Vec::new();
+            for b in s.bytes() {
+                match (b, attr) {
+                    (b'&', _) => out.extend_from_slice(b"&amp;"),
+                    (b'<', _) => out.extend_from_slice(b"&lt;"),
+                    (b'>', false) => out.extend_from_slice(b"&gt;"),
+                    (b'"', true) => out.extend_from_slice(b"&quot;"),
+                    (b'\t', true) => out.extend_from_slice(b"&#x9;"),
+                    (b'\n', true) => out.extend_from_slice(b"&#xA;"),
+                    (b'\r', _) => out.extend_from_slice(b"&#xD;"),
+                    _ => out.push(b),
+                }
+            }
+            out
+        }
+        let specials = ['&', '<', '>', '"', '\t', '\n', '\r', 'è'];
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 70] {
+            for pos in 0..len {
+                for c in specials {
+                    let mut s: String = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(2);
+                    s.truncate(len);
+                    s.replace_range(pos..pos + 1, &c.to_string());
+                    for attr in [false, true] {
+                        let mut out = Vec::new();
+                        if attr {
+                            escape_attr(&s, &mut out);
+                        } else {
+                            escape_text(&s, &mut out);
+                        }
+                        assert_eq!(out, naive(&s, attr), "{s:?} attr={attr}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
