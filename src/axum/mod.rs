@@ -63,10 +63,12 @@
 //! Every hit of `/login` signs a request (RSA) and stores a pending login: put a rate
 //! limit in front of it. The in-memory stores are bounded and fail closed when full; for
 //! several instances, give the builder shared [`PendingStore`] and [`SessionStore`]
-//! implementations (their calls are synchronous and made on the request's task, so they
-//! must be quick). The ACS answers 303 on success; refusals and rejections get an error
-//! page with [`AuthError::status`] (what AgID's spid-sp-test expects: 200 only for an
-//! accepted login, 400/401/403 otherwise, 503 when a store is down).
+//! implementations (e.g. `spid_sp::store::RedisStore`, feature `redis`). Their calls are
+//! synchronous: every handler that makes them (and signs or verifies) runs on tokio's
+//! blocking pool, so the async workers never wait on a store. The ACS answers 303 on
+//! success; refusals and rejections get an error page with [`AuthError::status`] (what
+//! AgID's spid-sp-test expects: 200 only for an accepted login, 400/401/403 otherwise,
+//! 503 when a store is down).
 
 mod session;
 
@@ -589,7 +591,7 @@ async fn login_get(
     params: Result<::axum::extract::Query<LoginParams>, ::axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match params {
-        Ok(p) => start(&auth, &headers, p.0),
+        Ok(p) => blocking(auth, move |a| start(a, &headers, p.0)).await,
         Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
     }
 }
@@ -600,7 +602,7 @@ async fn login_post(
     params: Result<::axum::extract::Form<LoginParams>, ::axum::extract::rejection::FormRejection>,
 ) -> Response {
     match params {
-        Ok(p) => start(&auth, &headers, p.0),
+        Ok(p) => blocking(auth, move |a| start(a, &headers, p.0)).await,
         Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
     }
 }
@@ -688,10 +690,11 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
 }
 
 async fn acs(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
-    match try_acs(&auth, &body) {
+    blocking(auth, move |a| match try_acs(a, &body) {
         Ok(res) => res,
-        Err(e) => auth.error_response(&e),
-    }
+        Err(e) => a.error_response(&e),
+    })
+    .await
 }
 
 fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
@@ -769,14 +772,17 @@ async fn complete(
         .ok()
         .and_then(|p| p.0.handoff)
         .filter(|t| is_token(t));
-    let result = match token {
-        Some(t) => try_complete(&auth, &headers, &t),
-        None => Err(AuthError::BadRequest("missing hand-off")),
-    };
-    match result {
-        Ok(res) => res,
-        Err(e) => auth.error_response(&e),
-    }
+    blocking(auth, move |a| {
+        let result = match token {
+            Some(t) => try_complete(a, &headers, &t),
+            None => Err(AuthError::BadRequest("missing hand-off")),
+        };
+        match result {
+            Ok(res) => res,
+            Err(e) => a.error_response(&e),
+        }
+    })
+    .await
 }
 
 fn try_complete(auth: &SpidAuth, headers: &HeaderMap, token: &str) -> Result<Response, AuthError> {
@@ -835,10 +841,11 @@ fn try_complete(auth: &SpidAuth, headers: &HeaderMap, token: &str) -> Result<Res
 }
 
 async fn logout(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
-    match try_logout(&auth, &headers) {
+    blocking(auth, move |a| match try_logout(a, &headers) {
         Ok(res) => res,
-        Err(e) => auth.error_response(&e),
-    }
+        Err(e) => a.error_response(&e),
+    })
+    .await
 }
 
 fn try_logout(auth: &SpidAuth, headers: &HeaderMap) -> Result<Response, AuthError> {
@@ -924,13 +931,13 @@ async fn slo_get(Extension(auth): Extension<SpidAuth>, uri: ::axum::http::Uri) -
     let query = uri.query().unwrap_or_default().to_owned();
     let kind = message_kind(&query);
     let incoming = Incoming::Redirect { query };
-    slo(&auth, kind, &incoming, Binding::Redirect)
+    blocking(auth, move |a| slo(a, kind, &incoming, Binding::Redirect)).await
 }
 
 async fn slo_post(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
     let kind = message_kind(&body);
     match Incoming::from_form(&body) {
-        Some(incoming) => slo(&auth, kind, &incoming, Binding::Post),
+        Some(incoming) => blocking(auth, move |a| slo(a, kind, &incoming, Binding::Post)).await,
         None => auth.error_response(&AuthError::BadRequest("expected one SAML message")),
     }
 }
@@ -1081,8 +1088,14 @@ fn to_login_page(auth: &SpidAuth, parts: &Parts) -> SessionRejection {
     )
 }
 
-fn session_of(auth: &SpidAuth, parts: &Parts) -> Result<Option<Session>, SessionRejection> {
-    auth.session(&parts.headers)
+async fn session_of(auth: &SpidAuth, parts: &Parts) -> Result<Option<Session>, SessionRejection> {
+    if cookie(&parts.headers, &auth.cookie_name(SESSION_COOKIE)).is_none() {
+        return Ok(None);
+    }
+    let (a, headers) = (auth.clone(), parts.headers.clone());
+    ::tokio::task::spawn_blocking(move || a.session(&headers))
+        .await
+        .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
         .map_err(|e| SessionRejection::new(auth.error_response(&e)))
 }
 
@@ -1091,7 +1104,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = auth_of(parts)?;
-        session_of(&auth, parts)?.ok_or_else(|| to_login_page(&auth, parts))
+        session_of(&auth, parts)
+            .await?
+            .ok_or_else(|| to_login_page(&auth, parts))
     }
 }
 
@@ -1103,7 +1118,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let auth = auth_of(parts)?;
-        session_of(&auth, parts)
+        session_of(&auth, parts).await
     }
 }
 
@@ -1119,7 +1134,9 @@ impl<const N: u8, S: Send + Sync> FromRequestParts<S> for AtLeast<N> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = auth_of(parts)?;
         let level = SpidLevel::from_number(N).unwrap_or(SpidLevel::L3);
-        let session = session_of(&auth, parts)?.ok_or_else(|| to_login_page(&auth, parts))?;
+        let session = session_of(&auth, parts)
+            .await?
+            .ok_or_else(|| to_login_page(&auth, parts))?;
         if session.level() >= level {
             Ok(AtLeast(session))
         } else {
@@ -1169,14 +1186,15 @@ pub async fn require_level(
     next: ::axum::middleware::Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let checked = auth_of(&parts).and_then(|auth| {
-        let session = session_of(&auth, &parts)?.ok_or_else(|| to_login_page(&auth, &parts))?;
-        if session.level() >= level {
-            Ok(session)
-        } else {
-            Err(step_up(&auth, &parts, &session, level))
-        }
-    });
+    let checked = match auth_of(&parts) {
+        Ok(auth) => match session_of(&auth, &parts).await {
+            Ok(Some(session)) if session.level() >= level => Ok(session),
+            Ok(Some(session)) => Err(step_up(&auth, &parts, &session, level)),
+            Ok(None) => Err(to_login_page(&auth, &parts)),
+            Err(rejection) => Err(rejection),
+        },
+        Err(rejection) => Err(rejection),
+    };
     match checked {
         Ok(session) => {
             let mut request = ::axum::extract::Request::from_parts(parts, body);
@@ -1199,6 +1217,24 @@ pub fn safe_next(next: &str) -> Option<String> {
         && !next.starts_with("//")
         && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     ok.then(|| next.to_owned())
+}
+
+/// Runs a handler's synchronous part (store calls, RSA signing and verification) on
+/// tokio's blocking pool: a store over the network (Redis) or a burst of logins never
+/// stalls the async workers. See docs/scale-out.md for the measurements.
+async fn blocking(
+    auth: SpidAuth,
+    f: impl FnOnce(&SpidAuth) -> Response + Send + 'static,
+) -> Response {
+    let a = auth.clone();
+    match ::tokio::task::spawn_blocking(move || f(&a)).await {
+        Ok(res) => res,
+        Err(_) => auth.error_response(&AuthError::Store(worker_failed())),
+    }
+}
+
+fn worker_failed() -> StoreError {
+    StoreError("request worker failed".into())
 }
 
 /// The answer that delivers a signed message: a 302 or an auto-submitting form.

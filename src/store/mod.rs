@@ -3,7 +3,11 @@
 //! implementation lives behind the `redis` feature.
 
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 pub use memory::{MemoryPendingStore, MemoryReplayCache};
 
 use crate::ids::RequestId;

@@ -1,0 +1,387 @@
+//! Redis-backed stores (feature `redis`): one [`RedisStore`] is the pending-login store,
+//! the replay cache and (with the `axum` feature) the integration's session store, so that
+//! several SP instances behind a load balancer share one login state.
+//!
+//! ```no_run
+//! # fn demo(sp: spid_sp::ServiceProvider) -> Result<(), spid_sp::store::StoreError> {
+//! use std::sync::Arc;
+//! use spid_sp::store::RedisStore;
+//!
+//! let store = Arc::new(RedisStore::for_sp("redis://127.0.0.1:6379", sp.config().entity_id().as_str())?);
+//! let sp = sp.with_replay_cache(store.clone());
+//! // with the axum integration:
+//! // SpidAuth::builder(sp).pending_store(store.clone()).session_store(store).build()
+//! # Ok(()) }
+//! ```
+//!
+//! # Semantics
+//!
+//! - Every entry has a time-to-live (`PX`): `expires − now` of the call, so Redis drops
+//!   it on its own. The expiry is also stored with the value and checked against the
+//!   caller's clock on reads, so a Redis store behaves like the in-memory ones.
+//! - Consumption is atomic on the server: [`ReplayCache::insert_once`] is one
+//!   `SET key 1 NX PX ttl` and `take` is one `GETDEL` (Redis ≥ 6.2): of two instances
+//!   receiving the same Response at the same time, exactly one wins.
+//! - Keys are `PREFIX:replay:…`, `PREFIX:pending:…` and `PREFIX:kv:…`; the prefix
+//!   defaults to `spid-sp:` and 16 hex digits of the SHA-256 of the SP's entityID
+//!   ([`RedisStore::default_prefix`]), so several SPs can share one Redis. Cookie values
+//!   never reach Redis (the integration stores their SHA-256).
+//! - Calls are synchronous (redis's blocking client, no async runtime) and bounded by a
+//!   timeout (default 2 s, connect and each reply). Connections are pooled; one that
+//!   fails is dropped, and the next call connects again: when Redis comes back the store
+//!   works again without a restart. A pooled connection found dead (Redis restarted) is
+//!   retried once on a fresh one. Any other failure is a [`StoreError`] — the ACS fails
+//!   closed (HTTP 503 in the axum integration, nothing accepted).
+//! - The axum integration runs every handler that touches a store on tokio's blocking
+//!   pool (`spawn_blocking`), so waiting on Redis never stalls the async workers.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::{Connection, ErrorKind, IntoConnectionInfo, RedisError, Value};
+
+use super::{PendingStore, ReplayCache, StoreError};
+use crate::ids::RequestId;
+use crate::sp::PendingLogin;
+use crate::time::Timestamp;
+
+/// Idle connections kept for reuse (more may be open while busy; extras are closed).
+const DEFAULT_MAX_IDLE: usize = 64;
+/// Default bound on connecting and on each reply.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Pending logins, replay cache and sessions in one Redis, shared by every SP instance
+/// that uses the same URL and prefix. See the [module docs](self).
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    pool: Mutex<Vec<Connection>>,
+    max_idle: usize,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may carry a password.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://[:password@]host:port[/db]`, `rediss://` needs TLS
+    /// support that this build does not include) with keys under `prefix`. Does not
+    /// connect yet: the first call does (see [`RedisStore::ping`]).
+    pub fn open(url: &str, prefix: impl Into<String>) -> Result<RedisStore, StoreError> {
+        let info = url
+            .into_connection_info()
+            .map_err(|_| StoreError("redis: invalid url".into()))?;
+        let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
+        let client = redis::Client::open(info.set_tcp_settings(tcp))
+            .map_err(|_| StoreError("redis: invalid url".into()))?;
+        let prefix = prefix.into();
+        if prefix.is_empty() || prefix.len() > 200 {
+            return Err(StoreError(
+                "redis: key prefix must be 1 to 200 bytes".into(),
+            ));
+        }
+        Ok(RedisStore {
+            client,
+            prefix,
+            pool: Mutex::new(Vec::new()),
+            max_idle: DEFAULT_MAX_IDLE,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// A store on `url` with the default prefix of the SP `entity_id`
+    /// ([`RedisStore::default_prefix`]).
+    pub fn for_sp(url: &str, entity_id: &str) -> Result<RedisStore, StoreError> {
+        RedisStore::open(url, RedisStore::default_prefix(entity_id))
+    }
+
+    /// `spid-sp:` and the first 16 hex digits of the SHA-256 of the SP's entityID: the
+    /// same on every instance of one SP, different between SPs.
+    pub fn default_prefix(entity_id: &str) -> String {
+        use std::fmt::Write as _;
+        let digest = openssl::sha::sha256(entity_id.as_bytes());
+        let mut s = String::from("spid-sp:");
+        for b in digest.iter().take(8) {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+
+    /// Bounds connecting and each reply (default 2 s; at least 1 ms).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> RedisStore {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many idle connections are kept for reuse (default 64).
+    #[must_use]
+    pub fn max_idle_connections(mut self, n: usize) -> RedisStore {
+        self.max_idle = n;
+        self
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Checks that Redis answers (e.g. at start-up, or for a health endpoint).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        match self.run(|c| redis::cmd("PING").query::<Value>(c))? {
+            Value::SimpleString(s) if s == "PONG" => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn key(&self, kind: &str, key: &str) -> String {
+        let mut k = String::with_capacity(self.prefix.len() + kind.len() + key.len() + 2);
+        k.push_str(&self.prefix);
+        k.push(':');
+        k.push_str(kind);
+        k.push(':');
+        k.push_str(key);
+        k
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let con = self
+            .client
+            .get_connection_with_timeout(self.timeout)
+            .map_err(|e| store_error(&e))?;
+        con.set_read_timeout(Some(self.timeout))
+            .and_then(|()| con.set_write_timeout(Some(self.timeout)))
+            .map_err(|e| store_error(&e))?;
+        Ok(con)
+    }
+
+    fn checkout(&self) -> Option<Connection> {
+        self.pool.lock().ok().and_then(|mut p| p.pop())
+    }
+
+    fn checkin(&self, con: Connection) {
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < self.max_idle {
+                p.push(con);
+            }
+        }
+    }
+
+    fn clear_pool(&self) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.clear();
+        }
+    }
+
+    /// Runs one command on a pooled connection. A failed connection is never reused (a
+    /// late reply would answer the next command); a pooled one found dead is replaced
+    /// and the command tried once more.
+    fn run<T>(
+        &self,
+        f: impl Fn(&mut Connection) -> Result<T, RedisError>,
+    ) -> Result<T, StoreError> {
+        let (mut con, pooled) = match self.checkout() {
+            Some(c) => (c, true),
+            None => (self.connect()?, false),
+        };
+        match f(&mut con) {
+            Ok(v) => {
+                self.checkin(con);
+                Ok(v)
+            }
+            Err(e) if pooled && e.is_connection_dropped() => {
+                drop(con);
+                // Redis restarted or closed idle connections: the others are stale too.
+                self.clear_pool();
+                let mut con = self.connect()?;
+                let v = f(&mut con).map_err(|e| store_error(&e))?;
+                self.checkin(con);
+                Ok(v)
+            }
+            Err(e) => Err(store_error(&e)),
+        }
+    }
+
+    fn put_value(
+        &self,
+        key: &str,
+        value: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let stored = format!("{} {value}", expires.unix_millis());
+        let ttl = ttl_millis(expires, now);
+        match self.run(|c| {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(&stored)
+                .arg("PX")
+                .arg(ttl)
+                .query::<Value>(c)
+        })? {
+            Value::Okay => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn get_value(
+        &self,
+        cmd: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let v: Option<String> = self.run(|c| redis::cmd(cmd).arg(key).query(c))?;
+        let Some(v) = v else { return Ok(None) };
+        let (exp, value) = v.split_once(' ').ok_or_else(unreadable)?;
+        let exp: i64 = exp.parse().map_err(|_| unreadable())?;
+        Ok((exp > now.unix_millis()).then(|| value.to_owned()))
+    }
+}
+
+/// Milliseconds from `now` to `expires`, at least 1 (Redis refuses 0).
+fn ttl_millis(expires: Timestamp, now: Timestamp) -> i64 {
+    expires
+        .unix_millis()
+        .saturating_sub(now.unix_millis())
+        .max(1)
+}
+
+/// A short, lower-case description without the URL, keys or values.
+fn store_error(e: &RedisError) -> StoreError {
+    let msg = if e.is_timeout() {
+        "redis timed out".to_owned()
+    } else if e.is_connection_refusal() {
+        "redis unreachable: connection refused".to_owned()
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        "redis connection lost".to_owned()
+    } else if e.kind() == ErrorKind::AuthenticationFailed {
+        "redis authentication failed".to_owned()
+    } else if let Some(code) = e.code() {
+        let code: String = code
+            .chars()
+            .take(32)
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        format!("redis error {}", code.to_ascii_lowercase())
+    } else {
+        "redis error".to_owned()
+    };
+    StoreError(msg)
+}
+
+fn unexpected() -> StoreError {
+    StoreError("redis answered unexpectedly".into())
+}
+
+fn unreadable() -> StoreError {
+    StoreError("stored value unreadable".into())
+}
+
+impl ReplayCache for RedisStore {
+    fn insert_once(
+        &self,
+        key: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let key = self.key("replay", key);
+        let ttl = ttl_millis(expires, now);
+        match self.run(|c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg("1")
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl)
+                .query::<Value>(c)
+        })? {
+            Value::Okay => Ok(true),
+            Value::Nil => Ok(false),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+impl PendingStore for RedisStore {
+    fn put(&self, pending: PendingLogin) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&pending).map_err(|_| unreadable())?;
+        let key = self.key("pending", pending.request_id().as_str());
+        self.put_value(&key, &json, pending.expires(), pending.issue_instant())
+    }
+
+    fn take(&self, id: &RequestId, now: Timestamp) -> Result<Option<PendingLogin>, StoreError> {
+        let key = self.key("pending", id.as_str());
+        match self.get_value("GETDEL", &key, now)? {
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|_| unreadable()),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl crate::axum::SessionStore for RedisStore {
+    fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.put_value(&self.key("kv", key), value, expires, now)
+    }
+
+    fn get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        self.get_value("GET", &self.key("kv", key), now)
+    }
+
+    fn take(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        self.get_value("GETDEL", &self.key("kv", key), now)
+    }
+
+    fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let key = self.key("kv", key);
+        self.run(|c| redis::cmd("DEL").arg(&key).query::<Value>(c))
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_and_keys() {
+        let p = RedisStore::default_prefix("https://sp.example.it/spid");
+        assert!(p.starts_with("spid-sp:"));
+        assert_eq!(p.len(), "spid-sp:".len() + 16);
+        assert_ne!(p, RedisStore::default_prefix("https://other.example.it"));
+        let s = RedisStore::open("redis://127.0.0.1:1", "x").unwrap();
+        assert_eq!(s.key("pending", "_abc"), "x:pending:_abc");
+        assert!(RedisStore::open("http://nope", "x").is_err());
+        assert!(RedisStore::open("redis://127.0.0.1:1", "").is_err());
+        let t0 = Timestamp::from_unix_seconds(1000);
+        assert_eq!(ttl_millis(t0.plus_seconds(2), t0), 2000);
+        assert_eq!(ttl_millis(t0, t0.plus_seconds(5)), 1);
+    }
+
+    #[test]
+    fn unreachable_redis_is_a_clear_error() {
+        // Port 1 on loopback: nothing listens there.
+        let s = RedisStore::open("redis://127.0.0.1:1", "x")
+            .unwrap()
+            .timeout(Duration::from_millis(500));
+        let t0 = Timestamp::from_unix_seconds(1000);
+        let e = s.insert_once("k", t0.plus_seconds(5), t0).unwrap_err();
+        assert!(e.0.starts_with("redis "), "{e}");
+        assert!(!e.0.contains("127.0.0.1"), "{e}");
+    }
+}
