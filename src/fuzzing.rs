@@ -216,6 +216,7 @@ const UNBOUNDED: Limits = Limits {
     max_nodes: u32::MAX,
     max_attributes: usize::MAX,
     max_namespace_declarations: usize::MAX,
+    max_namespaces_in_scope: usize::MAX,
     forbid_comments: false,
 };
 

@@ -13,7 +13,7 @@
 //! 3. our `sign_element` of that element verifies with `xmlsec1 --verify`.
 //!
 //! `DIFF_DOCS` sets the number of documents (default 300), `DIFF_SEED` the seed (default
-//! 1). A mismatch is saved under `target/tmp/differential/` with the command to
+//! 1). A mismatch is saved under `target/tmp/differential/<pid>/` with the command to
 //! reproduce it. Skipped with a notice when xmllint or xmlsec1 is missing, except under
 //! CI (`CI` set), where that is a failure (`apt-get install libxml2-utils xmlsec1`).
 //!
@@ -475,7 +475,9 @@ fn tools_available() -> bool {
 }
 
 fn work_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("differential");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("differential")
+        .join(std::process::id().to_string());
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -158,7 +158,7 @@ fn quadratic_shapes_are_refused_before_the_tree_builder_runs() {
         max_depth: usize::MAX,
         ..Limits::MESSAGE
     };
-    let cases: [(&str, String, &Limits, XmlError); 5] = [
+    let cases: [(&str, String, &Limits, XmlError); 6] = [
         (
             "25k attributes on one element",
             many_attributes(25_000),
@@ -172,19 +172,30 @@ fn quadratic_shapes_are_refused_before_the_tree_builder_runs() {
                 max_attributes: usize::MAX,
                 ..Limits::MESSAGE
             },
-            XmlError::TooManyNamespaces { limit: 512 },
+            XmlError::TooManyNamespaces { limit: 64 },
         ),
         (
             "10k nested namespace declarations",
             nested_declarations(10_000),
             &flat,
-            XmlError::TooManyNamespaces { limit: 512 },
+            XmlError::TooManyNamespaces { limit: 64 },
         ),
         (
             "10k nested namespace declarations, depth limit",
             nested_declarations(10_000),
             &Limits::MESSAGE,
             XmlError::TooDeep { limit: 32 },
+        ),
+        (
+            "10k sibling elements each declaring a namespace",
+            format!(
+                "<r>{}</r>",
+                (0..10_000)
+                    .map(|i| format!("<a xmlns:p{i}='u'/>"))
+                    .collect::<String>()
+            ),
+            &Limits::MESSAGE,
+            XmlError::TooManyNamespaces { limit: 512 },
         ),
         (
             "8 MiB of siblings re-declaring a namespace",

@@ -21,6 +21,12 @@ pub struct Limits {
     /// The tree builder copies the in-scope namespaces of every element that declares one,
     /// so without this bound a few hundred kilobytes of nested declarations cost gigabytes.
     pub max_namespace_declarations: usize,
+    /// Maximum number of namespace declarations in scope at one element (its own and its
+    /// ancestors', counted even when they re-bind a prefix).
+    ///
+    /// The tree builder resolves every prefixed name by a linear search of the in-scope
+    /// declarations; real documents have at most about ten in scope.
+    pub max_namespaces_in_scope: usize,
     /// Refuse comments and processing instructions anywhere in the document.
     ///
     /// On for protocol messages: no IdP emits them and they are the vehicle of comment
@@ -30,26 +36,29 @@ pub struct Limits {
 
 impl Limits {
     /// Limits for SAML protocol messages (Responses, Logout messages): 256 KiB, depth 32,
-    /// 10,000 nodes, 32 attributes per element, 512 namespace declarations, no comments or
-    /// PIs.
+    /// 10,000 nodes, 32 attributes per element, 512 namespace declarations (64 in scope),
+    /// no comments or PIs.
     pub const MESSAGE: Limits = Limits {
         max_bytes: 256 * 1024,
         max_depth: 32,
         max_nodes: 10_000,
         max_attributes: 32,
         max_namespace_declarations: 512,
+        max_namespaces_in_scope: 64,
         forbid_comments: true,
     };
 
     /// Limits for metadata documents (an IdP registry aggregate is ~120 KB today, with 236
-    /// namespace declarations): 8 MiB, depth 32, 500,000 nodes, 64 attributes per element,
-    /// 2,048 namespace declarations; comments allowed.
+    /// namespace declarations, at most 10 in scope): 8 MiB, depth 32, 500,000 nodes, 64
+    /// attributes per element, 2,048 namespace declarations (64 in scope); comments
+    /// allowed.
     pub const METADATA: Limits = Limits {
         max_bytes: 8 * 1024 * 1024,
         max_depth: 32,
         max_nodes: 500_000,
         max_attributes: 64,
         max_namespace_declarations: 2048,
+        max_namespaces_in_scope: 64,
         forbid_comments: false,
     };
 }
@@ -97,7 +106,8 @@ pub enum XmlError {
         /// The limit in force.
         limit: usize,
     },
-    /// More namespace declarations than [`Limits::max_namespace_declarations`].
+    /// More namespace declarations than [`Limits::max_namespace_declarations`] in the
+    /// document, or than [`Limits::max_namespaces_in_scope`] in scope at one element.
     #[error("more than {limit} namespace declarations")]
     TooManyNamespaces {
         /// The limit in force.
@@ -167,13 +177,14 @@ pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, XmlErro
 }
 
 /// One pass over the raw text before any tree is built: element depth, attributes per
-/// element (namespace declarations included) and namespace declarations in the document.
+/// element (namespace declarations included), namespace declarations in the document and
+/// in scope.
 ///
 /// The tree builder checks duplicate attributes and resolves inherited namespaces with
 /// loops that are quadratic in these counts (26,000 attributes on one element took 1.8 s
 /// and 13,000 nested declarations did not finish in a minute, both within 256 KiB), so the
-/// bounds must hold before it runs. This scan only counts, in linear time and without
-/// allocating; it refuses early what the parser would refuse anyway (a DOCTYPE, a tag it
+/// bounds must hold before it runs. This scan only counts, in linear time, allocating at
+/// most one entry per namespace declaration in scope; it refuses early what the parser would refuse anyway (a DOCTYPE, a tag it
 /// cannot follow) and leaves every other well-formedness rule to the parser.
 pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     let b = text.as_bytes();
@@ -181,6 +192,10 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     let mut i = 0usize;
     let mut depth = 0usize;
     let mut declarations = 0usize;
+    // (depth, count) of each open element that declares namespaces: at most
+    // max_namespaces_in_scope entries, since each holds at least one.
+    let mut scopes: Vec<(usize, usize)> = Vec::new();
+    let mut in_scope = 0usize;
     while let Some(lt) = find(b, i, b"<") {
         check_line_ends(b.get(i..lt).unwrap_or_default())?;
         let rest = b.get(lt + 1..).unwrap_or_default();
@@ -193,6 +208,12 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
         } else if rest.starts_with(b"?") {
             i = find(b, lt + 2, b"?>").ok_or_else(unterminated)? + 2;
         } else if rest.starts_with(b"/") {
+            if let Some(&(d, count)) = scopes.last() {
+                if d == depth {
+                    scopes.pop();
+                    in_scope = in_scope.saturating_sub(count);
+                }
+            }
             depth = depth.saturating_sub(1);
             i = find(b, lt + 2, b">").ok_or_else(unterminated)? + 1;
         } else {
@@ -205,6 +226,7 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
                 j += 1;
             }
             let mut attributes = 0usize;
+            let mut own = 0usize;
             loop {
                 while b.get(j).copied().is_some_and(is_space) {
                     j += 1;
@@ -220,6 +242,10 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
                         }
                         if !empty {
                             depth += 1;
+                            if own > 0 {
+                                scopes.push((depth, own));
+                                in_scope += own;
+                            }
                         }
                         j += 1;
                         break;
@@ -241,9 +267,15 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
                         }
                         if name == b"xmlns" || name.starts_with(b"xmlns:") {
                             declarations += 1;
+                            own += 1;
                             if declarations > limits.max_namespace_declarations {
                                 return Err(XmlError::TooManyNamespaces {
                                     limit: limits.max_namespace_declarations,
+                                });
+                            }
+                            if in_scope + own > limits.max_namespaces_in_scope {
+                                return Err(XmlError::TooManyNamespaces {
+                                    limit: limits.max_namespaces_in_scope,
                                 });
                             }
                         }
@@ -322,8 +354,8 @@ fn is_space(c: u8) -> bool {
 fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let hay = haystack.get(from..)?;
     match needle {
-        [one] => memchr::memchr(*one, hay),
-        _ => memchr::memmem::find(hay, needle),
+        [one] => hay.iter().position(|c| c == one),
+        _ => hay.windows(needle.len()).position(|w| w == needle),
     }
     .map(|p| p + from)
 }
@@ -341,6 +373,18 @@ fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
             }
             NodeType::Comment | NodeType::PI if limits.forbid_comments => {
                 return Err(XmlError::CommentOrPi);
+            }
+            // `xml` (any case) is reserved: roxmltree takes a malformed declaration such as
+            // `<?xml"1.0"?>` for a processing instruction that canonicalization would then
+            // write out as a declaration nobody can parse.
+            NodeType::PI
+                if node
+                    .pi()
+                    .is_some_and(|pi| pi.target.eq_ignore_ascii_case("xml")) =>
+            {
+                return Err(XmlError::Malformed(
+                    "processing instruction target xml is reserved".into(),
+                ));
             }
             _ => {}
         }
@@ -464,6 +508,7 @@ mod tests {
             max_depth: 2,
             max_attributes: 3,
             max_namespace_declarations: 1,
+            max_namespaces_in_scope: 1,
             ..Limits::METADATA
         };
         assert!(parse(tricky, &one).is_err()); // attribute value with '<' is malformed
@@ -495,8 +540,22 @@ mod tests {
         };
         assert_eq!(
             parse(&nested, &flat).unwrap_err(),
+            XmlError::TooManyNamespaces { limit: 64 }
+        );
+        let siblings: String = (0..600).map(|i| format!("<a xmlns:p{i}='u'/>")).collect();
+        assert_eq!(
+            parse(&format!("<r>{siblings}</r>"), &flat).unwrap_err(),
             XmlError::TooManyNamespaces { limit: 512 }
         );
+        // In scope: 3 levels of 30 declarations each exceed 64; siblings do not add up.
+        let level: String = (0..30).map(|i| format!(" xmlns:q{i}='u'")).collect();
+        let chain = format!("<a{level}><b{level}><c{level}/></b></a>");
+        assert_eq!(
+            parse(&chain, &Limits::MESSAGE).unwrap_err(),
+            XmlError::TooManyNamespaces { limit: 64 }
+        );
+        let siblings = format!("<a{level}><b{level}/><b{level}></b><b{level}/></a>");
+        assert!(parse(&siblings, &Limits::MESSAGE).is_ok());
         let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
         assert_eq!(
             parse(&deep, &Limits::METADATA).unwrap_err(),
@@ -545,6 +604,26 @@ mod tests {
             let doc = parse(good, &Limits::MESSAGE).unwrap();
             assert_eq!(text(doc.root_element()).unwrap(), value, "{good:?}");
         }
+    }
+
+    #[test]
+    fn reserved_pi_target_is_refused() {
+        // Found by the c14n fuzz target (fuzz/artifacts/c14n/crash-f52cfe09...).
+        for bad in [
+            "<?xml\"1.0\" encoding=\"UTF-8\"?><r/>",
+            "<r><?xml version='1.0'?></r>",
+            "<!----><?XmL x?><r/>",
+        ] {
+            assert!(
+                matches!(parse(bad, &Limits::METADATA), Err(XmlError::Malformed(_))),
+                "{bad}"
+            );
+        }
+        assert!(parse(
+            "<?xml version='1.0'?><?xml-stylesheet x?><r/>",
+            &Limits::METADATA
+        )
+        .is_ok());
     }
 
     #[test]
