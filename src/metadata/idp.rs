@@ -11,6 +11,10 @@ use crate::xml::{self, Limits, Node, XmlError};
 /// At most this many signing keys per IdP (rollover needs two or three).
 const MAX_KEYS: usize = 8;
 
+/// The namespace of the marker that the SDK's local test IdP puts in its metadata
+/// (`md:Extensions/tidp:TestIdentityProvider`, see [`IdentityProvider::is_test_idp`]).
+pub const TEST_IDP_MARKER_NS: &str = "urn:x-spid-sp:test-idp";
+
 /// IdP metadata could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -64,6 +68,7 @@ pub struct IdentityProvider {
     keys: Vec<VerificationKey>,
     want_authn_requests_signed: bool,
     valid_until: Option<Timestamp>,
+    test_idp: bool,
 }
 
 impl IdentityProvider {
@@ -79,6 +84,7 @@ impl IdentityProvider {
             keys,
             want_authn_requests_signed: true,
             valid_until: None,
+            test_idp: false,
         }
     }
 
@@ -219,6 +225,7 @@ impl IdentityProvider {
             keys,
             want_authn_requests_signed: desc.attribute("WantAuthnRequestsSigned") != Some("false"),
             valid_until,
+            test_idp: [entity, desc].into_iter().any(has_test_marker),
         }))
     }
 
@@ -271,6 +278,22 @@ impl IdentityProvider {
     pub fn valid_until(&self) -> Option<Timestamp> {
         self.valid_until
     }
+
+    /// Whether the metadata says this is a local test IdP (the SDK's `test_idp`): an
+    /// element in the [`TEST_IDP_MARKER_NS`] namespace in `md:Extensions`. Never an
+    /// accredited identity provider; the axum integration refuses it unless told
+    /// otherwise.
+    pub fn is_test_idp(&self) -> bool {
+        self.test_idp
+    }
+}
+
+/// An `md:Extensions` child of `node` carries the test-IdP marker.
+fn has_test_marker(node: Node<'_, '_>) -> bool {
+    saml::children(node, METADATA_NS, "Extensions").any(|ext| {
+        ext.children()
+            .any(|c| c.is_element() && c.tag_name().namespace() == Some(TEST_IDP_MARKER_NS))
+    })
 }
 
 fn xml_ns() -> &'static str {

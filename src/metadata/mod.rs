@@ -5,6 +5,6 @@ mod idp;
 mod registry;
 mod sp;
 
-pub use idp::{Endpoint, IdentityProvider, MetadataError};
+pub use idp::{Endpoint, IdentityProvider, MetadataError, TEST_IDP_MARKER_NS};
 pub use registry::*;
 pub use sp::*;
