@@ -1,8 +1,29 @@
 //! **TEST ONLY — not an accredited identity provider.** A local identity provider that
 //! signs SPID Responses with the library's own signing code: for tests, benchmarks, the
 //! demo's local login, and the load benchmark. Behind the `test-idp` cargo feature.
+//!
+//! - [`TestIdp`]: the signer (Responses, refusals, logout messages, metadata).
+//! - [`TrustedSp`]: an SP's metadata as the IdP reads it (keys, ACS, SLO, attributes);
+//!   [`TestIdp::verify_authn_request`] and the logout checks verify messages against it.
+//! - [`TEST_USERS`]: made-up users (a citizen, a professional, a legal person, a foreign
+//!   eIDAS user).
+//! - `server` (features `test-idp` + `axum`): the same over HTTP, with a login form,
+//!   for browsers. It only runs on a loopback URL, only when constructed with
+//!   [`TestIdpMode::IKnowThisIsNotAnAccreditedIdp`], and its metadata carries a marker
+//!   ([`crate::metadata::TEST_IDP_MARKER_NS`]) that makes the axum integration refuse
+//!   it unless the application opted in.
 
 use std::fmt::Write as _;
+
+mod messages;
+#[cfg(feature = "axum")]
+pub mod server;
+mod sp_metadata;
+mod users;
+
+pub use messages::{AuthnRequestIn, LogoutRequestIn, LogoutResponseIn, RequestError};
+pub use sp_metadata::{SpAcs, TrustedSp};
+pub use users::{IdentityType, TestUser, TEST_USERS};
 
 use crate::dsig::{self, SignatureAlgorithm, SignatureAnchor, SigningKey};
 use crate::ids::random_token;
@@ -12,6 +33,73 @@ use crate::saml::{
 };
 use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
+
+/// The explicit acknowledgement that what is being enabled is a test IdP: required to
+/// build the HTTP test IdP and to let the axum integration trust one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestIdpMode {
+    /// Logins through it prove nothing about anyone: for development and tests only.
+    IKnowThisIsNotAnAccreditedIdp,
+}
+
+/// What the test IdP refused to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestIdpError {
+    /// The entityID or base URL is not an `http(s)` URL on a loopback host (`localhost`,
+    /// `127.0.0.0/8`, `[::1]`).
+    #[error("the test identity provider only runs on loopback urls: the {0} is not one")]
+    NotLoopback(&'static str),
+    /// The SP metadata cannot be used.
+    #[error("sp metadata refused: {0}")]
+    SpMetadata(&'static str),
+    /// Signing failed.
+    #[error("cannot sign: {0}")]
+    Signing(dsig::DsigError),
+    /// OpenSSL could not make a key or certificate.
+    #[error("cannot generate a key")]
+    KeyGeneration,
+}
+
+/// Whether `url` is `http(s)://HOST[:PORT][/...]` with HOST `localhost` (or a
+/// `.localhost` name), an address in `127.0.0.0/8`, or `[::1]`; no user info.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains(['@', '\\']) {
+        return false;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => match p.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None => return false,
+            },
+            None => return false,
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port_ok = port.map_or(true, |p| {
+        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+    });
+    let host = host.to_ascii_lowercase();
+    let host_ok = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    port_ok && host_ok
+}
 
 /// A test identity provider: an entityID and a signing key.
 #[derive(Clone, Debug)]
@@ -85,6 +173,43 @@ impl TestIdp {
             entity_id: entity_id.into(),
             key,
         }
+    }
+
+    /// A fresh RSA-2048 key and a self-signed SHA-256 certificate for a test IdP, valid
+    /// from now for `days` days, subject `O=spid-sp test IdP (not for production),
+    /// CN=<common_name>`: `(PKCS#8 key PEM, certificate PEM)`, for the caller to keep.
+    pub fn generate_key_pem(
+        common_name: &str,
+        days: u32,
+    ) -> Result<(Vec<u8>, Vec<u8>), TestIdpError> {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::{BigNum, MsbOption};
+        use openssl::hash::MessageDigest;
+        use openssl::pkey::PKey;
+        use openssl::rsa::Rsa;
+        use openssl::x509::{X509Builder, X509NameBuilder};
+        let make = || -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+            let key = PKey::from_rsa(Rsa::generate(2048)?)?;
+            let mut name = X509NameBuilder::new()?;
+            name.append_entry_by_text("C", "IT")?;
+            name.append_entry_by_text("O", "spid-sp test IdP (not for production)")?;
+            let cn: String = common_name.chars().take(64).collect();
+            name.append_entry_by_text("CN", if cn.is_empty() { "localhost" } else { &cn })?;
+            let name = name.build();
+            let mut serial = BigNum::new()?;
+            serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+            let mut b = X509Builder::new()?;
+            b.set_version(2)?;
+            b.set_serial_number(serial.to_asn1_integer()?.as_ref())?;
+            b.set_subject_name(&name)?;
+            b.set_issuer_name(&name)?;
+            b.set_pubkey(&key)?;
+            b.set_not_before(Asn1Time::days_from_now(0)?.as_ref())?;
+            b.set_not_after(Asn1Time::days_from_now(days)?.as_ref())?;
+            b.sign(&key, MessageDigest::sha256())?;
+            Ok((key.private_key_to_pem_pkcs8()?, b.build().to_pem()?))
+        };
+        make().map_err(|_| TestIdpError::KeyGeneration)
     }
 
     /// The entityID.
@@ -190,15 +315,39 @@ impl TestIdp {
     }
 
     /// This IdP's metadata (unsigned), with SSO and SLO at `base_url` + `/sso`, `/slo`.
+    /// Without the test-IdP marker: for tests that configure trust by hand (the HTTP test
+    /// IdP publishes [`TestIdp::marked_metadata`]).
     pub fn metadata(&self, base_url: &str) -> String {
+        self.metadata_with(base_url, false)
+    }
+
+    /// [`TestIdp::metadata`] with the test-IdP marker
+    /// (`md:Extensions/tidp:TestIdentityProvider`, namespace
+    /// [`crate::metadata::TEST_IDP_MARKER_NS`]): an SP reading it knows this is a test IdP
+    /// ([`crate::metadata::IdentityProvider::is_test_idp`]).
+    pub fn marked_metadata(&self, base_url: &str) -> String {
+        self.metadata_with(base_url, true)
+    }
+
+    fn metadata_with(&self, base_url: &str, marked: bool) -> String {
         let mut x = String::with_capacity(3000);
         let _ = write!(
             x,
-            "<md:EntityDescriptor xmlns:md=\"{METADATA_NS}\" xmlns:ds=\"{}\" entityID=\"{}\">\
-             <md:IDPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL_NS}\" WantAuthnRequestsSigned=\"true\">\
-             <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+            "<md:EntityDescriptor xmlns:md=\"{METADATA_NS}\" xmlns:ds=\"{}\" entityID=\"{}\">",
             dsig::DSIG_NS,
             attr(&self.entity_id),
+        );
+        if marked {
+            let _ = write!(
+                x,
+                "<md:Extensions><tidp:TestIdentityProvider xmlns:tidp=\"{}\">TEST — not an accredited identity provider</tidp:TestIdentityProvider></md:Extensions>",
+                crate::metadata::TEST_IDP_MARKER_NS
+            );
+        }
+        let _ = write!(
+            x,
+            "<md:IDPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL_NS}\" WantAuthnRequestsSigned=\"true\">\
+             <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
             self.key.certificate_base64(),
         );
         for b in [Binding::Redirect, Binding::Post] {
