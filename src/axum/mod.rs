@@ -138,6 +138,7 @@ struct Inner {
     session_secs: i64,
     logout_binding: Binding,
     pages: Arc<dyn Pages>,
+    allow_test_idp: bool,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -181,6 +182,7 @@ impl SpidAuth {
                 session_secs: 8 * 3600,
                 logout_binding: Binding::Redirect,
                 pages: Arc::new(DefaultPages),
+                allow_test_idp: false,
             },
         }
     }
@@ -278,6 +280,19 @@ impl SpidAuth {
         self.inner.sp.now()
     }
 
+    /// Refuses an IdP whose metadata marks it as a test IdP, unless the builder opted in.
+    fn check_idp(&self, idp: &IdentityProvider) -> Result<(), AuthError> {
+        if idp.is_test_idp() && !self.inner.allow_test_idp {
+            return Err(AuthError::TestIdpRefused);
+        }
+        Ok(())
+    }
+
+    /// Whether IdPs marked as test IdPs are trusted ([`SpidAuthBuilder::allow_test_idp`]).
+    pub fn allows_test_idp(&self) -> bool {
+        self.inner.allow_test_idp
+    }
+
     /// Removes a session and its NameID index entry.
     fn drop_session(&self, token_hash: &str, data: &SessionData) -> Result<(), StoreError> {
         self.inner.sessions.remove(&format!("sess:{token_hash}"))?;
@@ -367,6 +382,16 @@ impl SpidAuthBuilder {
         self.inner.pages = pages;
         self
     }
+    /// Trusts IdPs whose metadata marks them as test IdPs
+    /// ([`IdentityProvider::is_test_idp`], e.g. the SDK's `test_idp`). Without this they
+    /// are refused at `/login`, at the ACS and at `/slo`, so test-IdP metadata loaded
+    /// into a production SP by mistake logs no one in. Only with the `test-idp` feature.
+    #[cfg(feature = "test-idp")]
+    pub fn allow_test_idp(mut self, mode: crate::test_idp::TestIdpMode) -> Self {
+        let crate::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
+        self.inner.allow_test_idp = true;
+        self
+    }
     /// The integration.
     pub fn build(self) -> SpidAuth {
         SpidAuth {
@@ -412,6 +437,10 @@ pub enum AuthError {
     /// A handler needs the [`SpidAuth::layer`] extension and it is missing.
     #[error("spid auth layer missing")]
     MissingLayer,
+    /// The IdP's metadata marks it as a test IdP and the application did not opt in
+    /// ([`SpidAuthBuilder::allow_test_idp`]).
+    #[error("test identity provider not enabled")]
+    TestIdpRefused,
 }
 
 impl From<StoreError> for AuthError {
@@ -453,6 +482,7 @@ impl AuthError {
             AuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::NoMetadata => StatusCode::NOT_FOUND,
             AuthError::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::TestIdpRefused => StatusCode::FORBIDDEN,
         }
     }
 
@@ -468,6 +498,7 @@ impl AuthError {
             AuthError::Store(_) => "store-unavailable",
             AuthError::NoMetadata => "no-metadata",
             AuthError::MissingLayer => "missing-layer",
+            AuthError::TestIdpRefused => "test-idp-refused",
         }
     }
 
@@ -484,6 +515,7 @@ impl AuthError {
             AuthError::Start(_) => "Non è stato possibile avviare l'accesso con questo gestore dell'identità.",
             AuthError::Store(_) | AuthError::MissingLayer => "Servizio temporaneamente non disponibile. Riprova tra poco.",
             AuthError::NoMetadata => "Metadati non disponibili.",
+            AuthError::TestIdpRefused => "Questo gestore dell'identità è solo di prova e non è abilitato su questo servizio.",
         }
     }
 
@@ -500,6 +532,7 @@ impl AuthError {
             AuthError::Start(_) => "The sign-in with this identity provider could not be started.",
             AuthError::Store(_) | AuthError::MissingLayer => "Service temporarily unavailable. Please try again shortly.",
             AuthError::NoMetadata => "Metadata not available.",
+            AuthError::TestIdpRefused => "This identity provider is for testing only and is not enabled on this service.",
         }
     }
 }
@@ -626,6 +659,7 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
         .sp
         .idp(idp_id)
         .ok_or(AuthError::Start(StartError::UnknownIdp))?;
+    auth.check_idp(idp)?;
     let mut options = inner.login_options.clone();
     if let Some(level) = p.level.as_deref().filter(|s| !s.is_empty()) {
         options.level = level
@@ -716,6 +750,9 @@ fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
         .take(&format!("login:{request_id}"), now)?
         .and_then(|j| serde_json::from_str::<LoginAux>(&j).ok())
         .ok_or(AuthError::UnknownRequest)?;
+    if let Some(idp) = inner.sp.idp(pending.idp().as_str()) {
+        auth.check_idp(idp)?;
+    }
     let login = inner
         .sp
         .finish_login(&incoming, pending)
@@ -995,6 +1032,9 @@ fn idp_logout(
         .sp
         .handle_logout_request(incoming, binding)
         .map_err(AuthError::Logout)?;
+    if let Some(idp) = inner.sp.idp(info.idp.as_str()) {
+        auth.check_idp(idp)?;
+    }
     let now = auth.now();
     if let Some(h) = inner
         .sessions
