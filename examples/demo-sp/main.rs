@@ -1,8 +1,8 @@
 //! The demo service provider: SPID, CIE ID and eIDAS login on embedded defaults.
 //!
 //! ```sh
-//! cargo run --features axum --example demo-sp          # then open http://127.0.0.1:8000/
-//! cargo run --features axum --example demo-sp -- --help
+//! cargo run --features demo --example demo-sp          # then open http://127.0.0.1:8000/
+//! cargo run --features demo --example demo-sp -- --help
 //! ```
 //!
 //! Everything it needs is in the repository: the IdP metadata snapshots of `metadata/`
@@ -10,9 +10,12 @@
 //! into `target/demo-sp/` (demo only: never register it with a federation). No Docker, no
 //! internet: the IdPs of the registry cannot be reached offline, but the requests sent to
 //! them are real and signed, and any IdP given with `--idp-metadata` (e.g. AgID's
-//! spid-sp-test, or a local test IdP) completes the login.
+//! spid-sp-test) completes the login. With the embedded defaults the demo also mounts a
+//! local test IdP, "Test IdP (local)" under `/test-idp` (see `test_idp.rs`: not an
+//! accredited identity provider), so a complete login works on a fresh machine.
 
 mod pages;
+mod test_idp;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,6 +69,8 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
   --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory)
   --key-dir DIR          DEMO_SP_KEY_DIR       demo SP key and certificate, created when missing
                                                (default <repo>/target/demo-sp)
+  --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
+                                               on with a loopback base URL and no --idp-metadata)
   -h, --help             this text
 ";
 
@@ -79,6 +84,8 @@ struct Options {
     level: SpidLevel,
     binding: Binding,
     key_dir: PathBuf,
+    /// `--test-idp` (`Some(true)`), `--no-test-idp` (`Some(false)`).
+    test_idp: Option<bool>,
     /// `--store`: `memory` or a `redis://` URL.
     store: String,
 }
@@ -141,6 +148,8 @@ fn parse_options() -> Options {
     let mut key_dir = env("DEMO_SP_KEY_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
+    let mut test_idp =
+        env("DEMO_SP_TEST_IDP").map(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
 
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -167,6 +176,8 @@ fn parse_options() -> Options {
             "--binding" => binding = value(),
             "--store" => store = value(),
             "--key-dir" => key_dir = PathBuf::from(value()),
+            "--test-idp" if inline.is_none() => test_idp = Some(true),
+            "--no-test-idp" if inline.is_none() => test_idp = Some(false),
             _ => fail(format!("unknown option {arg} (see --help)")),
         }
     }
@@ -213,6 +224,7 @@ fn parse_options() -> Options {
         level,
         binding,
         key_dir,
+        test_idp,
         store,
     }
 }
@@ -454,7 +466,7 @@ fn shared_stores(store: &str, entity_id: &str) -> Option<SharedStores> {
 }
 
 /// The application: the SDK's endpoints under `/spid`, and the demo pages.
-fn app(auth: &SpidAuth, site: Arc<pages::Site>) -> Router {
+fn app(auth: &SpidAuth, site: Arc<pages::Site>, test_idp: Option<Router>) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/me", get(pages::me))
@@ -462,7 +474,8 @@ fn app(auth: &SpidAuth, site: Arc<pages::Site>) -> Router {
         .route("/style.css", get(pages::style))
         .with_state(site)
         .merge(auth.routes())
-        // A local test IdP would be merged here, e.g. `.merge(test_idp_routes)`.
+        // The local test IdP, when there is one (test_idp.rs).
+        .merge(test_idp.unwrap_or_default())
         .layer(auth.layer())
 }
 
@@ -497,7 +510,12 @@ async fn main() {
     let key = demo_key(&opts.key_dir, &base_url);
     let config = sp_config(opts.profile, &base_url, key);
     let metadata_xml = sp_metadata(opts.profile, &base_url, &config);
-    let idps = trusted_idps(&opts.idp_metadata);
+    let test_idp = test_idp::wanted(opts.test_idp, !opts.idp_metadata.is_empty(), &base_url)
+        .then(|| test_idp::start(&opts.key_dir, &base_url, &metadata_xml));
+    let mut idps = trusted_idps(&opts.idp_metadata);
+    if let Some(t) = &test_idp {
+        idps.extend(test_idp::trusted(t));
+    }
     let idp_count = idps.len();
     let shared = shared_stores(&opts.store, &base_url);
     let mut sp = ServiceProvider::new(config, idps);
@@ -532,9 +550,13 @@ async fn main() {
     if let Some(s) = shared {
         builder = builder.pending_store(s.pending).session_store(s.sessions);
     }
+    if test_idp.is_some() {
+        builder =
+            builder.allow_test_idp(spid_sp::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
+    }
     let auth = builder.build();
     let site = Arc::new(pages::Site::new(&auth, profile.name(), &base_url));
-    let router = app(&auth, site);
+    let router = app(&auth, site, test_idp.as_ref().map(|t| t.routes()));
 
     println!(
         "demo-sp: profile {}, level {}, binding {}, {} trusted identity providers",
@@ -547,6 +569,15 @@ async fn main() {
         idp_count
     );
     println!("demo-sp: metadata at {base_url}/spid/metadata");
+    match &test_idp {
+        Some(t) => println!(
+            "demo-sp: test IdP (local; NOT an accredited identity provider) at {}/",
+            t.base_url()
+        ),
+        None => println!(
+            "demo-sp: no local test IdP (it needs a loopback base URL and no --idp-metadata)"
+        ),
+    }
     println!("demo-sp: listening on {local}; open {base_url}/ in a browser");
 
     let shutdown = async {

@@ -39,7 +39,11 @@ impl Site {
                 Federation::Eidas => eidas = Some((id, name)),
             }
         }
-        spid.sort_by_key(|(_, name)| name.to_lowercase());
+        // The local test IdP (when trusted) first: the one login that completes offline.
+        spid.sort_by_key(|(id, name)| {
+            let test = sp.idp(id).is_some_and(|i| i.is_test_idp());
+            (!test, name.to_lowercase())
+        });
         Site {
             auth: auth.clone(),
             profile,
@@ -126,11 +130,17 @@ pub async fn home(State(site): State<Arc<Site>>, session: Option<Session>) -> Ht
             attr(&site.login(id))
         );
     }
+    let local = if site.auth.service_provider().idps().any(|i| i.is_test_idp()) {
+        "Per completare un accesso in locale scegli <strong>Test IdP (local)</strong> \
+         nell'elenco SPID: è un IdP di prova dell'SDK, non un gestore accreditato."
+    } else {
+        "Per completare un accesso in locale, avvia la demo con <code>--idp-metadata</code> \
+         e un IdP di prova."
+    };
     let _ = write!(
         b,
         "<p class=\"small\">Senza connessione a internet i gestori reali non sono raggiungibili: \
-         la richiesta firmata parte comunque verso di loro. Per completare un accesso in locale, \
-         avvia la demo con <code>--idp-metadata</code> e un IdP di prova. URL: <code>{}</code></p>",
+         la richiesta firmata parte comunque verso di loro. {local} URL: <code>{}</code></p>",
         text(&site.base_url)
     );
     Html(layout("Accedi", &b))
