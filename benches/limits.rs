@@ -60,6 +60,16 @@ fn hostile() -> Vec<(&'static str, Limits, String)> {
         metadata.clone(),
         wide,
     ));
+    let mut late = format!("<r>{}", "<a b='c'/>".repeat(25_000));
+    late.push_str(&"<a>".repeat(40));
+    cases.push((
+        "limit crossed at the end of 250 KiB (full pre-scan)",
+        Limits {
+            max_nodes: u32::MAX,
+            ..message.clone()
+        },
+        late,
+    ));
     cases.push(worst_accepted(
         "worst accepted message shape",
         message.clone(),
