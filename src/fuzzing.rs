@@ -253,9 +253,12 @@ pub fn xml(data: &[u8]) {
                 max_depth: depth,
                 ..UNBOUNDED
             };
-            // The one deliberate refusal: a CR the parser would not normalize.
+            // The deliberate refusals: a CR the parser would not normalize, and a PI named
+            // xml (a malformed declaration the parser lets through).
             let deliberate = |e: &xml::XmlError| {
-                *e == xml::XmlError::Malformed(xml::reader::CR_AFTER_REFERENCE.into())
+                [xml::reader::CR_AFTER_REFERENCE, xml::reader::RESERVED_PI]
+                    .iter()
+                    .any(|m| *e == xml::XmlError::Malformed((*m).into()))
             };
             if let Err(e) = xml::reader::prescan(text, &tight) {
                 if !deliberate(&e) {

@@ -305,6 +305,9 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// The message for a processing instruction named `xml` (refused in `check_tree`).
+pub(crate) const RESERVED_PI: &str = "processing instruction target xml is reserved";
+
 /// The message for [`check_line_ends`]'s refusal.
 pub(crate) const CR_AFTER_REFERENCE: &str =
     "carriage return next to a character reference is not supported";
@@ -382,9 +385,7 @@ fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
                     .pi()
                     .is_some_and(|pi| pi.target.eq_ignore_ascii_case("xml")) =>
             {
-                return Err(XmlError::Malformed(
-                    "processing instruction target xml is reserved".into(),
-                ));
+                return Err(XmlError::Malformed(RESERVED_PI.into()));
             }
             _ => {}
         }
