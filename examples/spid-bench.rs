@@ -258,7 +258,7 @@ fn timed<F: FnMut() -> Res<()>>(op: &str, a: &Args, note: &str, mut f: F) -> Res
     let n = a.iterations.max(1) as f64;
     let r1 = |x: f64| (x * 10.0).round() / 10.0;
     let line = serde_json::json!({
-        "peer": "spid-sp",
+        "peer": if a.binding == Binding::Redirect { "spid-sp [redirect]" } else { "spid-sp" },
         "version": VERSION,
         "op": op,
         "iterations": a.iterations,
