@@ -269,6 +269,19 @@ fn cpu_secs(pid: &str) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// Busy CPU time of the whole machine (all cores), in seconds.
+fn machine_busy_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle) / 100.0)
+}
+
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -378,6 +391,7 @@ fn main() {
     let pid_redis = o.redis_pid.map(|p| p.to_string());
     let cpu = |p: &Option<String>| p.as_deref().and_then(cpu_secs);
     let (sp0, redis0, me0) = (cpu(&pid_sp), cpu(&pid_redis), cpu_secs("self"));
+    let busy0 = machine_busy_secs();
     let t = Instant::now();
     let results = parallel(&o, n, o.concurrency, t + max, |i, conn| {
         let body = bodies.get(i).map_or(&[][..], Vec::as_slice);
@@ -387,6 +401,7 @@ fn main() {
     });
     let secs = t.elapsed().as_secs_f64();
     let (sp1, redis1, me1) = (cpu(&pid_sp), cpu(&pid_redis), cpu_secs("self"));
+    let busy1 = machine_busy_secs();
     let completed = results.iter().flatten().filter(|(s, _)| *s == 303).count();
     let errors = n - completed;
     let mut lat: Vec<u64> = results.iter().flatten().map(|(_, l)| *l).collect();
@@ -407,12 +422,24 @@ fn main() {
         (Some(a), Some(b)) => format!("{:.2}", b - a),
         _ => "n/a".into(),
     };
+    // Everything else the machine did meanwhile (other processes, the kernel's share not
+    // charged to these three): large values mean the figures are disturbed.
+    let other = match (busy0, busy1) {
+        (Some(a), Some(b)) => {
+            let ours = [(sp0, sp1), (redis0, redis1), (me0, me1)]
+                .iter()
+                .map(|(x, y)| y.unwrap_or(0.0) - x.unwrap_or(0.0))
+                .sum::<f64>();
+            format!("{:.2}", (b - a - ours).max(0.0))
+        }
+        _ => "n/a".into(),
+    };
     let rss = o
         .sp_pid
         .and_then(peak_rss_mib)
         .map_or("n/a".into(), |m| format!("{m:.1}"));
     println!(
-        "result label={} logins={n} concurrency={} secs={secs:.2} logins_per_sec={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={errors} double_acceptances={double} replay_errors={replay_errors} cpu_sp_s={} cpu_redis_s={} cpu_loadgen_s={} wall_s={secs:.2} sp_peak_rss_mib={rss}",
+        "result label={} logins={n} concurrency={} secs={secs:.2} logins_per_sec={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={errors} double_acceptances={double} replay_errors={replay_errors} cpu_sp_s={} cpu_redis_s={} cpu_loadgen_s={} cpu_other_s={other} wall_s={secs:.2} sp_peak_rss_mib={rss}",
         o.label,
         o.concurrency,
         completed as f64 / secs,
