@@ -701,7 +701,16 @@ fn redis_down_mid_login_fails_closed_then_recovers() {
 
     // Redis back (empty: no persistence), the same SP process: logins work again.
     let _redis = private_redis(&server, rport, &c.dir);
-    let r = http(pa, "POST", "/spid/acs", &[], Some(&form));
+    // The store may still be in its short back-off after the failed attempts (503): wait
+    // for the first answer from Redis, at most 10 s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = http(pa, "POST", "/spid/acs", &[], Some(&form));
+        if r.status != 503 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(r.status, 403, "the lost login stays refused: {}", r.body);
     let login = c.begin(pa);
     let session = finish(&c, &login, pa, pa);
