@@ -187,7 +187,7 @@ fn text(rng: &mut Rng) -> String {
     let mut out = String::new();
     for _ in 0..1 + rng.below(4) {
         // A lone CR (old Mac line end) now and then; next to a reference it is refused.
-        out.push_str(if rng.chance(4) {
+        out.push_str(if rng.chance(2) {
             "\r"
         } else {
             pieces[rng.below(pieces.len())]
@@ -546,15 +546,19 @@ fn check_document(seed: u64, keys: &Keys, tally: &mut Tally) {
     }
     // roxmltree keeps a literal CR after a reference where XML says LF: we refuse those
     // documents (src/xml/reader.rs check_line_ends) rather than canonicalize them wrongly.
-    if let Err(e) = xml::parse(&plain, &Limits::METADATA) {
-        if e.to_string()
-            .contains("carriage return next to a character reference")
-        {
-            tally.refused_cr += 1;
-        } else {
-            fail(tally, "parse", &plain, e.to_string());
+    // Both renderings: a comment can be what separates a reference from a lone CR.
+    let with_comments = render(&doc, true, None);
+    for text in [&plain, &with_comments] {
+        if let Err(e) = xml::parse(text, &Limits::METADATA) {
+            if e.to_string()
+                .contains("carriage return next to a character reference")
+            {
+                tally.refused_cr += 1;
+            } else {
+                fail(tally, "parse", text, e.to_string());
+            }
+            return;
         }
-        return;
     }
     let ours = canonical(&plain, true);
     if ours == out.stdout {
@@ -637,7 +641,6 @@ fn check_document(seed: u64, keys: &Keys, tally: &mut Tally) {
     }
 
     // 3. We sign the same element; xmlsec1 verifies.
-    let with_comments = render(&doc, true, None);
     let ours = match dsig::sign_element(
         &with_comments,
         Some(&id),
@@ -814,7 +817,10 @@ fn generated_documents_agree_with_libxml2_and_xmlsec1() {
         tally.failures.len(),
         tally.failures.join("\n")
     );
-    assert_eq!(tally.digest_equal, tally.docs - tally.refused_cr);
+    assert_eq!(
+        tally.we_signed_xmlsec_verifies,
+        tally.docs - tally.refused_cr
+    );
     assert!(
         tally.refused_cr * 4 < tally.docs,
         "the generator mostly makes refused documents"
