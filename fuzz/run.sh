@@ -23,13 +23,16 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus-work/$t" "fuzz/artifacts/$t"
   log="fuzz/target/logs/$t.log"
+  nice -n 10 cargo fuzz build -s none -a "$t" >"$log" 2>&1 || { status=1; continue; }
+  start=$(date +%s)
   nice -n 10 cargo fuzz run -s none -a "$t" "fuzz/corpus-work/$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1
+    -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 >>"$log" 2>&1
   rc=$?
+  elapsed=$(( $(date +%s) - start ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
   speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
   crashes=$(find "fuzz/artifacts/$t" -type f | wc -l)
-  echo "$t: ${execs:-?} execs, ${speed:-?} execs/s, ${secs}s, exit $rc, $crashes artifacts"
+  echo "$t: ${execs:-?} execs, ${speed:-?} execs/s, ${elapsed}s, exit $rc, $crashes artifacts"
   [ "$rc" -eq 0 ] || status=1
 done
 exit $status
