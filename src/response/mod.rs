@@ -5,7 +5,7 @@
 //! is rejected for): input and XML limits → document shape (one Response, unique IDs,
 //! signatures only where allowed, exactly one Assertion as a direct child) → Issuer
 //! pre-check → Response signature if present → Status (refusals) → Assertion signature
-//! (mandatory) → Response fields → Assertion fields ([`checks`]).
+//! (mandatory) → Response fields → Assertion fields (`checks.rs`).
 
 pub(crate) mod checks;
 pub mod status;
