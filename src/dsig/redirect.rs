@@ -6,7 +6,7 @@
 //! rebuilds the signed string that way. Verification never re-encodes: it uses the raw
 //! parameter octets as received.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 
 use base64::Engine as _;
 
@@ -76,13 +76,45 @@ pub fn form_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+thread_local! {
+    /// One raw-DEFLATE compressor per thread, reset between messages: creating one costs
+    /// ~300 KB of zeroed state, more than compressing a request.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::default(), false));
+}
+
 /// Raw DEFLATE (RFC 1951) then base64, as `SAMLRequest`/`SAMLResponse` carry it.
 pub fn deflate_base64(xml: &str) -> String {
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(xml.as_bytes());
-    let compressed = enc.finish().unwrap_or_default();
+    let compressed = DEFLATE
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .ok()
+                .and_then(|mut c| deflate_with(&mut c, xml.as_bytes()))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            // Re-entrant or thread-teardown use: a one-off compressor.
+            let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+            deflate_with(&mut c, xml.as_bytes()).unwrap_or_default()
+        });
     base64::engine::general_purpose::STANDARD.encode(compressed)
+}
+
+fn deflate_with(c: &mut flate2::Compress, input: &[u8]) -> Option<Vec<u8>> {
+    c.reset();
+    let mut out = Vec::with_capacity(input.len() / 2 + 64);
+    loop {
+        let consumed = usize::try_from(c.total_in()).ok()?;
+        let rest = input.get(consumed..)?;
+        match c
+            .compress_vec(rest, &mut out, flate2::FlushCompress::Finish)
+            .ok()?
+        {
+            flate2::Status::StreamEnd => return Some(out),
+            flate2::Status::Ok | flate2::Status::BufError => out.reserve(out.capacity().max(256)),
+        }
+    }
 }
 
 /// The inverse of [`deflate_base64`], refusing output beyond [`MAX_INFLATED`].
@@ -267,6 +299,25 @@ mod tests {
         quote_plus("a b/c+d=e:f~g*h_i.j-k%\u{e8}", &mut s);
         // python3 -c "from urllib.parse import quote_plus; print(quote_plus('a b/c+d=e:f~g*h_i.j-k%è'))"
         assert_eq!(s, "a+b%2Fc%2Bd%3De%3Af~g%2Ah_i.j-k%25%C3%A8");
+    }
+
+    #[test]
+    fn reused_compressor_round_trips_every_size() {
+        let mut text = String::new();
+        let mut x: u32 = 7;
+        for n in [0usize, 1, 100, 5_000, 60_000] {
+            while text.len() < n {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                text.push(char::from(b'a' + (x >> 16) as u8 % 26));
+                if x % 7 == 0 {
+                    text.push_str("<saml:Issuer>");
+                }
+            }
+            let t = &text[..n];
+            // Twice: the second call reuses the reset compressor.
+            assert_eq!(inflate_base64(&deflate_base64(t)).unwrap(), t);
+            assert_eq!(deflate_base64(t), deflate_base64(t));
+        }
     }
 
     #[test]
