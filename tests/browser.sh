@@ -25,32 +25,10 @@ mkdir -p "$OUT"
 log() { echo "browser.sh: $*" >&2; }
 die() { log "$*"; echo "browser: 0 passed, 1 failed"; exit 1; }
 
-apt_install() {
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
-
-missing=()
-[ -x "$CHROMIUM" ] || missing+=(chromium)
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt_install "${missing[@]}" || die "need ${missing[*]} (apt-get install -y ${missing[*]}, as root)"
-fi
-
-# playwright-core, pinned by the committed lockfile; reinstalled when the lockfile changes.
-mkdir -p "$NODE_DIR"
-if ! cmp -s "$HERE/browser/package-lock.json" "$NODE_DIR/package-lock.json" \
-   || [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
-  log "npm ci (playwright-core) into $NODE_DIR"
-  cp "$HERE/browser/package.json" "$HERE/browser/package-lock.json" "$NODE_DIR/"
-  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed"
-fi
+# shellcheck source=browser/setup.sh
+. "$HERE/browser/setup.sh"
+ensure_tools node=nodejs npm=npm xmlsec1=xmlsec1 openssl=openssl curl=curl
+ensure_playwright
 
 log "building the demo SP and the test IdP signer"
 cargo build -q --all-features --example demo-sp --example sign-response || die "cargo build failed"

@@ -27,34 +27,13 @@ rm -f "$OUT"/*.png
 log() { echo "e2e.sh: $*" >&2; }
 die() { log "$*"; echo "e2e: 0 passed, 1 failed"; exit 1; }
 
-apt_install() {
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
+# shellcheck source=browser/setup.sh
+. "$HERE/browser/setup.sh"
+ensure_tools node=nodejs npm=npm curl=curl python3=python3
+ensure_playwright
 
-missing=()
-[ -x "$CHROMIUM" ] || missing+=(chromium)
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt_install "${missing[@]}" || die "need ${missing[*]} (apt-get install -y ${missing[*]}, as root)"
-fi
-
-# playwright-core, pinned by the committed lockfile (shared with tests/browser.sh).
-mkdir -p "$NODE_DIR"
-if ! cmp -s "$HERE/browser/package-lock.json" "$NODE_DIR/package-lock.json" \
-   || [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
-  log "npm ci (playwright-core) into $NODE_DIR"
-  cp "$HERE/browser/package.json" "$HERE/browser/package-lock.json" "$NODE_DIR/"
-  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed"
-fi
-
-log "building the demo SP (features demo)"
-cargo build -q --features demo --example demo-sp || die "cargo build failed"
+log "building the demo SP (all features: the same build as tests/browser.sh)"
+cargo build -q --all-features --example demo-sp || die "cargo build failed"
 DEMO="$ROOT/target/debug/examples/demo-sp"
 
 free_port() {
