@@ -33,6 +33,11 @@ pub struct PendingLogin {
     acs_url: String,
     attribute_service: u16,
     relay_state: RelayState,
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    data: Option<String>,
 }
 
 impl PendingLogin {
@@ -61,7 +66,21 @@ impl PendingLogin {
             acs_url: acs_url.into(),
             attribute_service,
             relay_state,
+            data: None,
         }
+    }
+
+    /// Attaches the integration's own data (where to go after the login, which browser
+    /// started it): kept and stored with the pending login, so one store operation saves
+    /// and takes both. Never sent to the IdP and never read by verification.
+    pub fn with_data(mut self, data: impl Into<String>) -> PendingLogin {
+        self.data = Some(data.into());
+        self
+    }
+
+    /// The data attached with [`PendingLogin::with_data`].
+    pub fn data(&self) -> Option<&str> {
+        self.data.as_deref()
     }
 
     /// The AttributeConsumingService index requested.
@@ -143,14 +162,54 @@ impl Incoming {
 
     /// The unverified `InResponseTo` of a POSTed message: only a lookup key for the
     /// pending request, which verification then checks.
+    ///
+    /// Reads only the root element's start tag, decoding the first few KB of the message
+    /// (the whole of it only when that start tag is longer): the document is parsed once,
+    /// by verification.
     pub fn in_response_to_hint(&self, max_bytes: usize) -> Option<RequestId> {
+        use crate::xml::reader::{root_attribute, RootAttribute};
         let Incoming::Post { message, .. } = self else {
             return None;
         };
+        let found = |xml: &str| match root_attribute(xml, "InResponseTo") {
+            RootAttribute::Found(id) => {
+                let id = id.trim();
+                Some((!id.is_empty() && id.len() <= 256).then(|| RequestId::new(id)))
+            }
+            RootAttribute::Absent => Some(None),
+            RootAttribute::Incomplete => None,
+        };
+        // 4 KB of base64 (whitespace skipped) hold 3 KB of XML: any real root start tag.
+        const PREFIX: usize = 4096;
+        let raw = message.as_bytes();
+        let head = match raw.get(..PREFIX) {
+            // Browsers post one unbroken line; a line-wrapped message is compacted first.
+            Some(head) if !head.iter().any(u8::is_ascii_whitespace) => Some(head.to_vec()),
+            _ => {
+                let mut compact = Vec::with_capacity(PREFIX + 1);
+                compact.extend(
+                    raw.iter()
+                        .copied()
+                        .filter(|b| !b.is_ascii_whitespace())
+                        .take(PREFIX + 1),
+                );
+                compact.truncate(PREFIX);
+                (compact.len() == PREFIX && raw.len() > PREFIX).then_some(compact)
+            }
+        };
+        if let Some(head) = head.filter(|h| h.len() < raw.len()) {
+            let engine = &base64::engine::general_purpose::STANDARD;
+            let bytes = engine.decode(&head).ok()?;
+            let text = match std::str::from_utf8(&bytes) {
+                Ok(t) => t,
+                Err(e) => std::str::from_utf8(bytes.get(..e.valid_up_to())?).ok()?,
+            };
+            if let Some(id) = found(text) {
+                return id;
+            }
+        }
         let xml = decode_post(message, max_bytes).ok()?;
-        let doc = crate::xml::parse(&xml, &crate::xml::Limits::MESSAGE).ok()?;
-        let id = doc.root_element().attribute("InResponseTo")?.trim();
-        (!id.is_empty() && id.len() <= 256).then(|| RequestId::new(id))
+        found(&xml).flatten()
     }
 }
 
@@ -414,6 +473,7 @@ impl ServiceProvider {
             acs_url: acs.url.clone(),
             attribute_service,
             relay_state,
+            data: None,
         };
         Ok((outgoing, pending))
     }
@@ -468,15 +528,14 @@ impl ServiceProvider {
             .plus_seconds(self.config.clock_skew_secs);
         let request_key = format!("req:{}", pending.request_id);
         let assertion_key = format!("asr:{}:{}", pending.idp, verified.assertion_id);
-        for key in [request_key, assertion_key] {
-            match self
-                .replay
-                .insert_once(&key, keep_until.max(pending.expires), now)
-            {
-                Ok(true) => {}
-                Ok(false) => return Err(RejectReason::Replay.into()),
-                Err(e) => return Err(RejectReason::Store(e).into()),
-            }
+        match self.replay.insert_all_once(
+            &[&request_key, &assertion_key],
+            keep_until.max(pending.expires),
+            now,
+        ) {
+            Ok(true) => {}
+            Ok(false) => return Err(RejectReason::Replay.into()),
+            Err(e) => return Err(RejectReason::Store(e).into()),
         }
 
         let identity = Identity::from_attributes(verified.attributes);
@@ -500,5 +559,59 @@ impl ServiceProvider {
             relay_state: pending.relay_state,
             response_xml: xml,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(xml: &str, wrap: bool) -> Incoming {
+        let mut message = base64::engine::general_purpose::STANDARD.encode(xml);
+        if wrap {
+            let chars: Vec<char> = message.chars().collect();
+            message = chars
+                .chunks(76)
+                .map(|c| c.iter().collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\r\n");
+        }
+        Incoming::Post {
+            message,
+            relay_state: None,
+        }
+    }
+
+    #[test]
+    fn in_response_to_hint_reads_the_root_start_tag() {
+        let body = format!("<a>{}</a>", "x".repeat(20_000));
+        let long = format!(" Pad=\"{}\"", "p".repeat(5_000));
+        for (attrs, want) in [
+            (" InResponseTo=\"_req\"".to_owned(), Some("_req")),
+            (format!("{long} InResponseTo=' _req '"), Some("_req")),
+            (format!(" ID='1'{long}"), None),
+            (" InResponseTo=''".to_owned(), None),
+            (format!(" InResponseTo='{}'", "i".repeat(257)), None),
+        ] {
+            let xml =
+                format!("<?xml version=\"1.0\"?><samlp:Response{attrs}>{body}</samlp:Response>");
+            for wrap in [false, true] {
+                let hint = post(&xml, wrap).in_response_to_hint(1 << 20);
+                assert_eq!(
+                    hint.as_ref().map(RequestId::as_str),
+                    want,
+                    "{attrs:.40} {wrap}"
+                );
+            }
+            // Over the size bound: only a hint found in the first KB survives.
+            let hint = post(&xml, false).in_response_to_hint(1_000);
+            let small = want.filter(|_| !attrs.starts_with(&long));
+            assert_eq!(hint.as_ref().map(RequestId::as_str), small, "{attrs:.40}");
+        }
+        let not_base64 = Incoming::Post {
+            message: "%%%".repeat(2_000),
+            relay_state: None,
+        };
+        assert_eq!(not_base64.in_response_to_hint(1 << 20), None);
     }
 }

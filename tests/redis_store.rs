@@ -117,6 +117,16 @@ fn pending_logins_round_trip_once_and_expire_on_their_own() {
         None
     );
 
+    // The integration's data travels with the pending login.
+    let with_data = pending("_req4", now, 60).with_data("{\"next\":\"/\"}");
+    PendingStore::put(&s, with_data.clone()).unwrap();
+    let back = PendingStore::take(&s, &RequestId::new("_req4"), now).unwrap();
+    assert_eq!(
+        back.as_ref().and_then(|p| p.data()),
+        Some("{\"next\":\"/\"}")
+    );
+    assert_eq!(back, Some(with_data));
+
     // Redis drops entries on its own when their time is up.
     PendingStore::put(&s, pending("_req3", now, 1)).unwrap();
     let key = format!("{}:pending:_req3", s.prefix());
@@ -139,8 +149,18 @@ fn replay_cache_one_winner_among_concurrent_callers() {
     assert!(!s.insert_once("asr:x", now.plus_seconds(300), now).unwrap());
     let ttl = pttl(&url, &format!("{}:replay:asr:x", s.prefix()));
     assert!(ttl > 290_000 && ttl <= 300_000, "ttl {ttl}");
+    // Both keys of a login in one round trip: new only if every key is.
+    let until = now.plus_seconds(300);
+    assert!(s.insert_all_once(&["req:a", "asr:a"], until, now).unwrap());
+    assert!(!s.insert_all_once(&["req:a", "asr:a"], until, now).unwrap());
+    assert!(!s.insert_all_once(&["req:b", "asr:a"], until, now).unwrap());
+    assert!(!s.insert_all_once(&["req:a", "asr:c"], until, now).unwrap());
+    assert!(!s.insert_once("asr:a", until, now).unwrap());
+    let ttl = pttl(&url, &format!("{}:replay:asr:a", s.prefix()));
+    assert!(ttl > 290_000 && ttl <= 300_000, "ttl {ttl}");
 
-    // 8 threads race for each of 300 keys: exactly one wins each.
+    // 8 threads race for each of 300 keys (pairs, as a login records them): exactly one
+    // wins each.
     const THREADS: usize = 8;
     const ROUNDS: usize = 300;
     let barrier = Arc::new(Barrier::new(THREADS));
@@ -151,8 +171,10 @@ fn replay_cache_one_winner_among_concurrent_callers() {
                 let mut wins = vec![0u32; ROUNDS];
                 for (round, w) in wins.iter_mut().enumerate() {
                     barrier.wait();
-                    let key = format!("req:_race{round}");
-                    if s.insert_once(&key, now.plus_seconds(60), now).unwrap() {
+                    let (req, asr) = (format!("req:_race{round}"), format!("asr:_race{round}"));
+                    if s.insert_all_once(&[&req, &asr], now.plus_seconds(60), now)
+                        .unwrap()
+                    {
                         *w += 1;
                     }
                 }

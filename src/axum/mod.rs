@@ -579,7 +579,8 @@ struct LoginParams {
     next: Option<String>,
 }
 
-/// Kept under `login:<request id>` next to the pending login.
+/// Kept inside the pending login ([`PendingLogin::with_data`]): one store operation saves and
+/// takes both.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct LoginAux {
     browser: String,
@@ -684,7 +685,6 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
         .map_err(AuthError::Start)?;
 
     // The browser cookie binds the login to this browser (checked at /complete).
-    let now = auth.now();
     let browser_name = auth.cookie_name(BROWSER_COOKIE);
     let (browser, new_browser) = match cookie(headers, &browser_name) {
         Some(b) => (b, false),
@@ -702,13 +702,7 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
         replaces,
     };
     let aux = serde_json::to_string(&aux).map_err(|_| AuthError::Store(corrupt()))?;
-    inner.sessions.put(
-        &format!("login:{}", pending.request_id()),
-        &aux,
-        pending.expires(),
-        now,
-    )?;
-    inner.pending.put(pending)?;
+    inner.pending.put(pending.with_data(aux))?;
 
     let mut res = deliver(&outgoing)?;
     if new_browser {
@@ -745,10 +739,9 @@ fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
         .pending
         .take(&request_id, now)?
         .ok_or(AuthError::UnknownRequest)?;
-    let aux = inner
-        .sessions
-        .take(&format!("login:{request_id}"), now)?
-        .and_then(|j| serde_json::from_str::<LoginAux>(&j).ok())
+    let aux = pending
+        .data()
+        .and_then(|j| serde_json::from_str::<LoginAux>(j).ok())
         .ok_or(AuthError::UnknownRequest)?;
     if let Some(idp) = inner.sp.idp(pending.idp().as_str()) {
         auth.check_idp(idp)?;

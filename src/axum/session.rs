@@ -14,7 +14,7 @@ use crate::store::StoreError;
 use crate::time::Timestamp;
 
 /// A key-value store with expiry for the integration's server-side state. Values are
-/// JSON text; keys are prefixed by purpose (`sess:`, `login:`, `handoff:`, `logout:`,
+/// JSON text; keys are prefixed by purpose (`sess:`, `handoff:`, `logout:`,
 /// `nameid:`) and never contain a raw cookie value (cookies are stored as SHA-256 hashes).
 ///
 /// Calls are synchronous and short (the in-memory store takes a mutex); an

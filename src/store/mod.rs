@@ -30,6 +30,25 @@ pub trait ReplayCache: Send + Sync {
         expires: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// Records every key until `expires`. `Ok(true)` if all were new, `Ok(false)` if any
+    /// was already there (a replay); on a replay the other keys may or may not have been
+    /// recorded (recording more only refuses more). Atomic per key, as
+    /// [`ReplayCache::insert_once`]. The default calls `insert_once` for each key in
+    /// turn; a networked cache sends them in one round trip.
+    fn insert_all_once(
+        &self,
+        keys: &[&str],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        for key in keys {
+            if !self.insert_once(key, expires, now)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Keeps pending logins (what [`crate::ServiceProvider::start_login`] returned) between

@@ -330,6 +330,38 @@ impl ReplayCache for RedisStore {
             _ => Err(unexpected()),
         }
     }
+
+    /// One pipelined round trip of `SET key 1 NX PX ttl`, one per key.
+    fn insert_all_once(
+        &self,
+        keys: &[&str],
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let ttl = ttl_millis(expires, now);
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("SET")
+                .arg(self.key("replay", key))
+                .arg("1")
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl);
+        }
+        let answers: Vec<Value> = self.run(|c| pipe.query(c))?;
+        if answers.len() != keys.len() {
+            return Err(unexpected());
+        }
+        let mut all_new = true;
+        for answer in answers {
+            match answer {
+                Value::Okay => {}
+                Value::Nil => all_new = false,
+                _ => return Err(unexpected()),
+            }
+        }
+        Ok(all_new)
+    }
 }
 
 impl PendingStore for RedisStore {

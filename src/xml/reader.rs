@@ -305,6 +305,96 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// What [`root_attribute`] found in the start tag of a document's root element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RootAttribute<'a> {
+    /// The attribute's raw value (no references in it).
+    Found(&'a str),
+    /// The start tag ends without it, or the text is not a document this scan follows.
+    Absent,
+    /// The text ends inside the prolog or the start tag.
+    Incomplete,
+}
+
+/// Reads one unprefixed attribute of the root element without parsing the document: an
+/// optional BOM, XML declaration and whitespace, then the root's start tag. For lookup
+/// keys only (the `InResponseTo` of a message before it is verified): nothing read here
+/// is trusted, the full parse and the signature checks decide. A value holding a
+/// reference (`&`) or a `<` is reported as absent.
+pub(crate) fn root_attribute<'a>(text: &'a str, name: &str) -> RootAttribute<'a> {
+    let b = text.as_bytes();
+    let mut i = if b.starts_with("\u{feff}".as_bytes()) {
+        3
+    } else {
+        0
+    };
+    let skip_space = |mut j: usize| {
+        while b.get(j).copied().is_some_and(is_space) {
+            j += 1;
+        }
+        j
+    };
+    i = skip_space(i);
+    if b.get(i..).is_some_and(|r| r.starts_with(b"<?")) {
+        match find(b, i + 2, b"?>") {
+            Some(end) => i = skip_space(end + 2),
+            None => return RootAttribute::Incomplete,
+        }
+    }
+    match b.get(i) {
+        None => return RootAttribute::Incomplete,
+        Some(b'<') => {}
+        Some(_) => return RootAttribute::Absent,
+    }
+    if matches!(b.get(i + 1), Some(b'!' | b'?' | b'/')) {
+        return RootAttribute::Absent;
+    }
+    let mut j = i + 1;
+    while b
+        .get(j)
+        .is_some_and(|&c| !is_space(c) && c != b'/' && c != b'>')
+    {
+        j += 1;
+    }
+    loop {
+        j = skip_space(j);
+        match b.get(j) {
+            None => return RootAttribute::Incomplete,
+            Some(b'>' | b'/') => return RootAttribute::Absent,
+            Some(_) => {}
+        }
+        let start = j;
+        while b
+            .get(j)
+            .is_some_and(|&c| !is_space(c) && !matches!(c, b'=' | b'/' | b'>'))
+        {
+            j += 1;
+        }
+        let attribute = b.get(start..j).unwrap_or_default();
+        j = skip_space(j);
+        match b.get(j) {
+            None => return RootAttribute::Incomplete,
+            Some(b'=') => j = skip_space(j + 1),
+            Some(_) => return RootAttribute::Absent,
+        }
+        let quote = match b.get(j) {
+            None => return RootAttribute::Incomplete,
+            Some(&q @ (b'"' | b'\'')) => q,
+            Some(_) => return RootAttribute::Absent,
+        };
+        let Some(end) = find(b, j + 1, &[quote]) else {
+            return RootAttribute::Incomplete;
+        };
+        if attribute == name.as_bytes() {
+            return match text.get(j + 1..end) {
+                Some(v) if !v.contains(['&', '<']) => RootAttribute::Found(v),
+                _ => RootAttribute::Absent,
+            };
+        }
+        j = end + 1;
+    }
+}
+
 /// The message for a processing instruction named `xml` (refused in `check_tree`).
 pub(crate) const RESERVED_PI: &str = "processing instruction target xml is reserved";
 
@@ -357,8 +447,8 @@ fn is_space(c: u8) -> bool {
 fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let hay = haystack.get(from..)?;
     match needle {
-        [one] => hay.iter().position(|c| c == one),
-        _ => hay.windows(needle.len()).position(|w| w == needle),
+        [one] => memchr::memchr(*one, hay),
+        _ => memchr::memmem::find(hay, needle),
     }
     .map(|p| p + from)
 }
@@ -442,6 +532,66 @@ pub fn text<'a>(node: Node<'a, '_>) -> Option<Cow<'a, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_attribute_agrees_with_the_parser() {
+        use RootAttribute::*;
+        let cases = [
+            ("<r InResponseTo='a'/>", Found("a")),
+            ("\u{feff}<?xml version=\"1.0\"?>\n<p:R xmlns:p='u' ID=\"x\" InResponseTo = \" b \">", Found(" b ")),
+            ("<r x:InResponseTo='a' xmlns:x='u'/>", Absent),
+            ("<r InResponseToo='a'/>", Absent),
+            ("<r/><x InResponseTo='a'/>", Absent),
+            ("<r InResponseTo='&amp;'/>", Absent),
+            ("<!DOCTYPE r><r InResponseTo='a'/>", Absent),
+            ("<!-- c --><r InResponseTo='a'/>", Absent),
+            ("x<r InResponseTo='a'/>", Absent),
+            ("<r a=b InResponseTo='a'/>", Absent),
+            ("", Incomplete),
+            ("<?xml ", Incomplete),
+            ("<r ID='1' InResponseTo='a", Incomplete),
+            ("<r ID='1' InResponseTo", Incomplete),
+        ];
+        for (text, want) in cases {
+            assert_eq!(root_attribute(text, "InResponseTo"), want, "{text:?}");
+        }
+        // Every response vector: the parser's answer, and a cut text never gives another.
+        let mut seen = 0;
+        for entry in std::fs::read_dir("tests/data/responses").unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(doc) = roxmltree::Document::parse(&text) else {
+                continue;
+            };
+            let want = match doc.root_element().attribute("InResponseTo") {
+                Some(v) => Found(v),
+                None => Absent,
+            };
+            if !text.contains("<!") {
+                assert_eq!(root_attribute(&text, "InResponseTo"), want, "{path:?}");
+            }
+            let full = root_attribute(&text, "InResponseTo");
+            // Cuts up to the end of the root's start tag (the first `>` not closing a PI).
+            let tag_end = text
+                .match_indices('>')
+                .map(|(i, _)| i)
+                .find(|&i| !text[..i].ends_with('?'))
+                .unwrap_or(0);
+            for cut in 0..=tag_end + 1 {
+                if let Some(part) = text.get(..cut) {
+                    let got = root_attribute(part, "InResponseTo");
+                    assert!(
+                        got == full || got == Incomplete,
+                        "{path:?} at {cut}: {got:?}"
+                    );
+                }
+            }
+            seen += 1;
+        }
+        assert!(seen > 100, "{seen} vectors");
+    }
 
     #[test]
     fn refuses_dtd_and_entities() {
