@@ -6,14 +6,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
-use common::keypair;
+use common::{enc, form, keypair, Reply};
 use spid_sp::axum::{AtLeast, Session, SpidAuth};
 use spid_sp::dsig::{self, redirect, SignatureAlgorithm, SignatureAnchor};
 use spid_sp::metadata::IdentityProvider;
@@ -29,41 +27,6 @@ struct Harness {
     base: String,
     idp: TestIdp,
     now: spid_sp::Timestamp,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    /// `name=value` of each Set-Cookie.
-    fn cookies(&self) -> HashMap<String, String> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == "set-cookie")
-            .filter_map(|(_, v)| {
-                let (kv, _) = v.split_once(';').unwrap_or((v, ""));
-                let (k, v) = kv.split_once('=')?;
-                Some((k.to_owned(), v.to_owned()))
-            })
-            .collect()
-    }
-    /// Hidden inputs of the form in the page.
-    fn form_field(&self, name: &str) -> Option<String> {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&marker)? + marker.len();
-        let end = self.body[start..].find('"')? + start;
-        Some(self.body[start..end].to_owned())
-    }
 }
 
 async fn start(level_for_guard: SpidLevel) -> Harness {
@@ -136,68 +99,16 @@ async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness
 }
 
 impl Harness {
-    async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        cookies: &[(&str, &str)],
-        form: Option<&str>,
-    ) -> Reply {
-        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {}\r\n", self.addr);
-        if !cookies.is_empty() {
-            let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = write!(req, "Cookie: {}\r\n", c.join("; "));
-        }
-        if let Some(body) = form {
-            let _ = write!(
-                req,
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        req.push_str("\r\n");
-        if let Some(body) = form {
-            req.push_str(body);
-        }
-        // A plain blocking socket on a blocking thread: the server runs on the runtime.
-        let addr = self.addr;
-        let raw = tokio::task::spawn_blocking(move || {
-            use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            s.write_all(req.as_bytes()).unwrap();
-            let mut raw = Vec::new();
-            s.read_to_end(&mut raw).unwrap();
-            String::from_utf8(raw).unwrap()
-        })
-        .await
-        .unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        Reply {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
-    }
-
     async fn get(&self, path: &str, cookies: &[(&str, &str)]) -> Reply {
-        self.request("GET", path, cookies, None).await
+        common::request(self.addr, "GET", path, cookies, None)
+            .send_async()
+            .await
     }
 
     async fn post(&self, path: &str, cookies: &[(&str, &str)], form: &str) -> Reply {
-        self.request("POST", path, cookies, Some(form)).await
+        common::request(self.addr, "POST", path, cookies, Some(form))
+            .send_async()
+            .await
     }
 
     fn acs(&self) -> String {
@@ -209,14 +120,7 @@ impl Harness {
         let cookies: Vec<(&str, &str)> = browser.map(|b| ("spid_browser", b)).into_iter().collect();
         let r = self.get(&format!("/spid/login?{query}"), &cookies).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let xml = String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(r.form_field("SAMLRequest").unwrap())
-                .unwrap(),
-        )
-        .unwrap();
-        let doc = xml::parse(&xml, &Limits::MESSAGE).unwrap();
-        let id = doc.root_element().attribute("ID").unwrap().to_owned();
+        let id = request_id(&r);
         let relay = r.form_field("RelayState").unwrap();
         let browser = browser
             .map(str::to_owned)
@@ -252,27 +156,20 @@ impl Harness {
     }
 }
 
+/// The ID of the AuthnRequest in a login page's form.
+fn request_id(page: &Reply) -> String {
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(page.form_field("SAMLRequest").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let doc = xml::parse(&xml, &Limits::MESSAGE).unwrap();
+    doc.root_element().attribute("ID").unwrap().to_owned()
+}
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (k, v) in fields {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        redirect::quote_plus(v, &mut out);
-    }
-    out
-}
-
-fn q(s: &str) -> String {
-    let mut out = String::new();
-    redirect::quote_plus(s, &mut out);
-    out
 }
 
 #[tokio::test]
@@ -283,7 +180,7 @@ async fn login_round_trip_without_cookies_at_the_acs() {
     assert_eq!(r.body, "home logged_in=false");
 
     let (session, _, r) = h
-        .login(&format!("idp={}&next=%2Fme", q(IDP)), SpidLevel::L1)
+        .login(&format!("idp={}&next=%2Fme", enc(IDP)), SpidLevel::L1)
         .await;
     assert_eq!(r.header("location"), Some("/me"));
     let cookie = r
@@ -311,7 +208,7 @@ async fn login_round_trip_without_cookies_at_the_acs() {
 #[tokio::test]
 async fn acs_refuses_replays_unknown_requests_and_forged_relay_state() {
     let h = start(SpidLevel::L2).await;
-    let (id, relay, _) = h.begin(&format!("idp={}", q(IDP)), None).await;
+    let (id, relay, _) = h.begin(&format!("idp={}", enc(IDP)), None).await;
     let response = h.response(&id, SpidLevel::L1);
 
     // A forged RelayState (a URL) is refused, and nothing redirects anywhere.
@@ -343,7 +240,7 @@ async fn acs_refuses_replays_unknown_requests_and_forged_relay_state() {
 #[tokio::test]
 async fn hand_off_needs_the_browser_that_started_the_login() {
     let h = start(SpidLevel::L2).await;
-    let (id, relay, browser) = h.begin(&format!("idp={}", q(IDP)), None).await;
+    let (id, relay, browser) = h.begin(&format!("idp={}", enc(IDP)), None).await;
     let f = form(&[
         ("SAMLResponse", &h.response(&id, SpidLevel::L1)),
         ("RelayState", &relay),
@@ -369,12 +266,18 @@ async fn next_must_be_a_local_path() {
         "/\\evil.example",
     ] {
         let (_, _, r) = h
-            .login(&format!("idp={}&next={}", q(IDP), q(evil)), SpidLevel::L1)
+            .login(
+                &format!("idp={}&next={}", enc(IDP), enc(evil)),
+                SpidLevel::L1,
+            )
             .await;
         assert_eq!(r.header("location"), Some("/me"), "{evil}");
     }
     let (_, _, r) = h
-        .login(&format!("idp={}&next=%2Fl2%3Fa%3Db", q(IDP)), SpidLevel::L2)
+        .login(
+            &format!("idp={}&next=%2Fl2%3Fa%3Db", enc(IDP)),
+            SpidLevel::L2,
+        )
         .await;
     assert_eq!(r.header("location"), Some("/l2?a=b"));
 }
@@ -382,7 +285,7 @@ async fn next_must_be_a_local_path() {
 #[tokio::test]
 async fn refusals_get_the_courtesy_page_and_its_status() {
     let h = start(SpidLevel::L2).await;
-    let (id, relay, _) = h.begin(&format!("idp={}", q(IDP)), None).await;
+    let (id, relay, _) = h.begin(&format!("idp={}", enc(IDP)), None).await;
     let refusal = h.idp.refusal(&id, &h.acs(), 22, h.now).unwrap();
     let r = h
         .post(
@@ -406,14 +309,14 @@ async fn login_parameters_are_checked() {
         400
     );
     assert_eq!(
-        h.get(&format!("/spid/login?idp={}&level=7", q(IDP)), &[])
+        h.get(&format!("/spid/login?idp={}&level=7", enc(IDP)), &[])
             .await
             .status,
         400
     );
     let r = h
         .get(
-            &format!("/spid/login?idp={}&binding=redirect&level=3", q(IDP)),
+            &format!("/spid/login?idp={}&binding=redirect&level=3", enc(IDP)),
             &[],
         )
         .await;
@@ -434,12 +337,12 @@ async fn login_parameters_are_checked() {
 #[tokio::test]
 async fn level_guard_steps_up_at_the_same_idp() {
     let h = start(SpidLevel::L2).await;
-    let (l1, browser, _) = h.login(&format!("idp={}", q(IDP)), SpidLevel::L1).await;
+    let (l1, browser, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
 
     for path in ["/l2", "/mw"] {
         let r = h.get(path, &[("spid_session", &l1)]).await;
         assert_eq!(r.status, 303, "{path}");
-        let expected = format!("/spid/login?idp={}&level=2&next={}", q(IDP), q(path));
+        let expected = format!("/spid/login?idp={}&level=2&next={}", enc(IDP), enc(path));
         assert_eq!(r.header("location"), Some(expected.as_str()));
     }
     // Without a session the guard sends to the login page.
@@ -451,7 +354,7 @@ async fn level_guard_steps_up_at_the_same_idp() {
     // The step-up login (the old session cookie is sent along) replaces the L1 session.
     let (id, relay, _) = h
         .begin(
-            &format!("idp={}&level=2&next=%2Fl2", q(IDP)),
+            &format!("idp={}&level=2&next=%2Fl2", enc(IDP)),
             Some(&browser),
         )
         .await;
@@ -493,7 +396,7 @@ fn idp_signed(h: &Harness, xml: &str) -> String {
 #[tokio::test]
 async fn sp_initiated_logout_and_the_idp_answer() {
     let h = start(SpidLevel::L2).await;
-    let (session, _, _) = h.login(&format!("idp={}", q(IDP)), SpidLevel::L1).await;
+    let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
     let r = h
         .post("/spid/logout", &[("spid_session", &session)], "")
         .await;
@@ -550,7 +453,7 @@ async fn sp_initiated_logout_and_the_idp_answer() {
 #[tokio::test]
 async fn idp_initiated_logout_closes_the_session() {
     let h = start(SpidLevel::L2).await;
-    let (id, relay, browser) = h.begin(&format!("idp={}", q(IDP)), None).await;
+    let (id, relay, browser) = h.begin(&format!("idp={}", enc(IDP)), None).await;
     let mut spec = ResponseSpec::new(&id, &h.acs(), &h.base, SpidLevel::L1, h.now)
         .attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U");
     spec.name_id = "_transient-abc".into();
@@ -623,7 +526,7 @@ async fn idp_initiated_logout_closes_the_session() {
 #[tokio::test]
 async fn secure_cookies_use_the_host_prefix() {
     let h = start_with(SpidLevel::L2, true).await;
-    let r = h.get(&format!("/spid/login?idp={}", q(IDP)), &[]).await;
+    let r = h.get(&format!("/spid/login?idp={}", enc(IDP)), &[]).await;
     let set = r
         .headers
         .iter()
@@ -638,14 +541,7 @@ async fn secure_cookies_use_the_host_prefix() {
     assert!(!set.contains("Domain"), "{set}");
     // The unprefixed name is not accepted in its place (no cookie tossing from a sibling).
     let browser = r.cookies().get("__Host-spid_browser").cloned().unwrap();
-    let xml = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(r.form_field("SAMLRequest").unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    let doc = xml::parse(&xml, &Limits::MESSAGE).unwrap();
-    let id = doc.root_element().attribute("ID").unwrap().to_owned();
+    let id = request_id(&r);
     let relay = r.form_field("RelayState").unwrap();
     let f = form(&[
         ("SAMLResponse", &h.response(&id, SpidLevel::L2)),

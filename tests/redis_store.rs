@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +21,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::{enc, Reply};
 use spid_sp::axum::SessionStore;
 use spid_sp::store::{PendingStore, RedisStore, ReplayCache};
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
@@ -428,9 +428,8 @@ impl Cluster {
 
     /// `GET /spid/login` on an instance: the request ID, RelayState and browser cookie.
     fn begin(&self, port: u16) -> Login {
-        let mut url = String::from("/spid/login?idp=");
-        spid_sp::dsig::redirect::quote_plus(IDP, &mut url);
-        let r = http(port, "GET", &url, &[], None);
+        let path = format!("/spid/login?idp={}", enc(IDP));
+        let r = http(port, "GET", &path, &[], None);
         assert_eq!(r.status, 200, "{}", r.body);
         let req = r.form_field("SAMLRequest").expect("SAMLRequest");
         let relay = r.form_field("RelayState").expect("RelayState");
@@ -438,7 +437,7 @@ impl Cluster {
             .decode(req)
             .unwrap();
         let xml = String::from_utf8(xml).unwrap();
-        let id = attr_value(&xml, " ID=\"").unwrap();
+        let id = common::attr_value(&xml, " ID=\"").unwrap();
         let browser = r.cookie("spid_browser").expect("browser cookie");
         Login { id, relay, browser }
     }
@@ -459,11 +458,7 @@ impl Cluster {
         .attribute("email", "mario.rossi@example.it");
         let xml = self.idp.response(&spec).unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
-        let mut body = String::from("SAMLResponse=");
-        spid_sp::dsig::redirect::quote_plus(&b64, &mut body);
-        body.push_str("&RelayState=");
-        spid_sp::dsig::redirect::quote_plus(&login.relay, &mut body);
-        body
+        common::form(&[("SAMLResponse", &b64), ("RelayState", &login.relay)])
     }
 }
 
@@ -483,40 +478,7 @@ struct Login {
     browser: String,
 }
 
-fn attr_value(text: &str, marker: &str) -> Option<String> {
-    let start = text.find(marker)? + marker.len();
-    let end = text.get(start..)?.find('"')? + start;
-    text.get(start..end).map(str::to_owned)
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == "set-cookie")
-            .filter_map(|(_, v)| v.split(';').next()?.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_owned())
-    }
-    fn form_field(&self, name: &str) -> Option<String> {
-        attr_value(&self.body, &format!("name=\"{name}\" value=\""))
-    }
-}
-
-/// One HTTP/1.0 exchange on a fresh connection.
+/// One HTTP/1.0 exchange with the instance on `port`, on a fresh connection.
 fn http(
     port: u16,
     method: &str,
@@ -525,43 +487,7 @@ fn http(
     form: Option<&str>,
 ) -> Reply {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
-    if !cookies.is_empty() {
-        let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        req.push_str(&format!("Cookie: {}\r\n", c.join("; ")));
-    }
-    if let Some(body) = form {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    if let Some(body) = form {
-        req.push_str(body);
-    }
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    common::request(addr, method, path, cookies, form).send()
 }
 
 /// POSTs the response to `acs_port`, follows the hand-off on `complete_port` with the
@@ -731,8 +657,7 @@ fn redis_down_mid_login_fails_closed_then_recovers() {
         r.body
     );
     assert!(r.cookie("spid_session").is_none());
-    let mut url_login = String::from("/spid/login?idp=");
-    spid_sp::dsig::redirect::quote_plus(IDP, &mut url_login);
+    let url_login = format!("/spid/login?idp={}", enc(IDP));
     assert_eq!(http(pa, "GET", &url_login, &[], None).status, 503);
 
     // Redis back (empty: no persistence), the same SP process: logins work again.

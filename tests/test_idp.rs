@@ -332,7 +332,6 @@ fn sp_metadata_is_checked() {
 mod http {
     //! The test IdP server and the axum integration in one app on a real socket.
 
-    use std::fmt::Write as _;
     use std::sync::Arc;
 
     use axum::Router;
@@ -343,56 +342,10 @@ mod http {
     use spid_sp::test_idp::{TestIdp, TestIdpMode};
     use spid_sp::{FixedClock, ServiceProvider};
 
+    use super::common::{self, enc, form, Reply};
     use super::{keypair, now, sp_config};
 
-    struct Reply {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: String,
-    }
-
-    impl Reply {
-        fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        }
-        fn cookie(&self, name: &str) -> Option<String> {
-            self.headers
-                .iter()
-                .filter(|(k, _)| k == "set-cookie")
-                .filter_map(|(_, v)| v.split(';').next()?.split_once('='))
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_owned())
-        }
-        /// `name="N" value="V"` of the page's form, decoded from HTML attribute escaping.
-        fn field(&self, name: &str) -> Option<String> {
-            let marker = format!("name=\"{name}\" value=\"");
-            let start = self.body.find(&marker)? + marker.len();
-            let end = self.body[start..].find('"')? + start;
-            Some(
-                self.body[start..end]
-                    .replace("&quot;", "\"")
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&amp;", "&"),
-            )
-        }
-        fn form_action(&self) -> Option<String> {
-            let marker = "<form method=\"post\" action=\"";
-            let start = self.body.find(marker)? + marker.len();
-            let end = self.body[start..].find('"')? + start;
-            Some(self.body[start..end].replace("&amp;", "&"))
-        }
-    }
-
-    fn enc(s: &str) -> String {
-        let mut out = String::new();
-        spid_sp::dsig::redirect::quote_plus(s, &mut out);
-        out
-    }
-
+    /// `target`: a path, or a URL on this server (as a Location header may hold).
     async fn request(
         addr: std::net::SocketAddr,
         method: &str,
@@ -402,68 +355,27 @@ mod http {
     ) -> Reply {
         let path = target
             .strip_prefix(&format!("http://{addr}"))
-            .unwrap_or(target)
-            .to_owned();
-        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
-        if !cookies.is_empty() {
-            let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = write!(req, "Cookie: {}\r\n", c.join("; "));
-        }
-        if let Some(body) = form {
-            let _ = write!(
-                req,
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        req.push_str("\r\n");
-        if let Some(body) = form {
-            req.push_str(body);
-        }
-        let raw = tokio::task::spawn_blocking(move || {
-            use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            s.write_all(req.as_bytes()).unwrap();
-            let mut raw = Vec::new();
-            s.read_to_end(&mut raw).unwrap();
-            String::from_utf8(raw).unwrap()
-        })
-        .await
-        .unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        Reply {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
+            .unwrap_or(target);
+        common::request(addr, method, path, cookies, form)
+            .send_async()
+            .await
+    }
+
+    /// `GET /spid/login?idp=…`: the SP's form to the IdP, or its refusal.
+    async fn login_page(addr: std::net::SocketAddr, idp: &str, cookies: &[(&str, &str)]) -> Reply {
+        let path = format!("/spid/login?idp={}", enc(idp));
+        request(addr, "GET", &path, cookies, None).await
     }
 
     /// Posts the page's auto-submitting form as a browser would.
     async fn submit(addr: std::net::SocketAddr, page: &Reply, cookies: &[(&str, &str)]) -> Reply {
         let action = page.form_action().expect("a form");
-        let mut body = String::new();
-        for name in ["SAMLRequest", "SAMLResponse", "RelayState"] {
-            if let Some(v) = page.field(name) {
-                if !body.is_empty() {
-                    body.push('&');
-                }
-                let _ = write!(body, "{name}={}", enc(&v));
-            }
-        }
-        request(addr, "POST", &action, cookies, Some(&body)).await
+        let fields: Vec<(&str, String)> = ["SAMLRequest", "SAMLResponse", "RelayState"]
+            .into_iter()
+            .filter_map(|name| Some((name, page.field(name)?)))
+            .collect();
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        request(addr, "POST", &action, cookies, Some(&form(&fields))).await
     }
 
     /// The demo's shape: SP routes (`allow` or not) and the test IdP on one server.
@@ -514,26 +426,12 @@ mod http {
     #[tokio::test]
     async fn a_test_idp_is_refused_unless_the_application_opted_in() {
         let (addr, idp) = serve(false).await;
-        let r = request(
-            addr,
-            "GET",
-            &format!("/spid/login?idp={}", enc(&idp)),
-            &[],
-            None,
-        )
-        .await;
+        let r = login_page(addr, &idp, &[]).await;
         assert_eq!(r.status, 403);
         assert!(r.body.contains("test-idp-refused"), "{}", r.body);
 
         let (addr, idp) = serve(true).await;
-        let r = request(
-            addr,
-            "GET",
-            &format!("/spid/login?idp={}", enc(&idp)),
-            &[],
-            None,
-        )
-        .await;
+        let r = login_page(addr, &idp, &[]).await;
         assert_eq!(r.status, 200);
         assert!(r.field("SAMLRequest").is_some());
     }
@@ -597,14 +495,13 @@ mod http {
         )
         .attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U");
         let response = idp.response(&spec).unwrap();
-        let body = format!(
-            "SAMLResponse={}&RelayState={}",
-            enc(&base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                response
-            )),
-            enc(&r.field("RelayState").unwrap())
-        );
+        let body = form(&[
+            (
+                "SAMLResponse",
+                &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, response),
+            ),
+            ("RelayState", &r.field("RelayState").unwrap()),
+        ]);
         let r = request(addr, "POST", "/b/acs", &[], Some(&body)).await;
         assert_eq!(r.status, 403);
         assert!(r.body.contains("test-idp-refused"), "{}", r.body);
@@ -614,14 +511,7 @@ mod http {
     async fn login_refusal_and_logout_through_the_http_test_idp() {
         let (addr, idp) = serve(true).await;
         // Login: SP form → IdP /sso → login form → Response to the ACS → hand-off → /me.
-        let r = request(
-            addr,
-            "GET",
-            &format!("/spid/login?idp={}", enc(&idp)),
-            &[],
-            None,
-        )
-        .await;
+        let r = login_page(addr, &idp, &[]).await;
         let browser = r.cookie("spid_browser").unwrap();
         let cookies = [("spid_browser", browser.as_str())];
         let form = submit(addr, &r, &cookies).await;
@@ -685,14 +575,7 @@ mod http {
         );
 
         // A refusal: nr22 → the ACS answers 401 with the courtesy text.
-        let r = request(
-            addr,
-            "GET",
-            &format!("/spid/login?idp={}", enc(&idp)),
-            &cookies,
-            None,
-        )
-        .await;
+        let r = login_page(addr, &idp, &cookies).await;
         let form = submit(addr, &r, &cookies).await;
         let token = form.field("token").unwrap();
         let back = request(

@@ -1,7 +1,12 @@
-//! Shared test helpers: fresh keys, a configured SP and test IdP on a fixed clock.
+//! Shared test helpers: fresh keys, a configured SP and test IdP on a fixed clock, and a
+//! raw HTTP/1.0 client for the tests that drive a real server over a socket.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
@@ -75,5 +80,206 @@ pub fn post(xml: &str, relay_state: Option<&str>) -> spid_sp::Incoming {
     spid_sp::Incoming::Post {
         message: base64::engine::general_purpose::STANDARD.encode(xml),
         relay_state: relay_state.map(str::to_owned),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A raw HTTP/1.0 client: one request a connection, read until the server closes it
+// ---------------------------------------------------------------------------------------
+
+/// An HTTP answer: the status, the headers (names lowercased, in order) and the body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// Parses a whole answer; panics unless it is UTF-8 with a status line and a blank line
+    /// after the head.
+    pub fn parse(raw: Vec<u8>) -> Reply {
+        let raw = String::from_utf8(raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        Reply::from_parts(head, body, true)
+    }
+
+    /// Parses whatever came back: lossy UTF-8, all of it as the head when there is no blank
+    /// line, status 0 when there is no status line.
+    pub fn parse_lossy(raw: &[u8]) -> Reply {
+        let raw = String::from_utf8_lossy(raw);
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        Reply::from_parts(head, body, false)
+    }
+
+    fn from_parts(head: &str, body: &str, strict: bool) -> Reply {
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok());
+        let status = if strict {
+            status.expect("a status line")
+        } else {
+            status.unwrap_or(0)
+        };
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Reply {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    /// The first header named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `(name, value)` of each Set-Cookie, in order.
+    fn set_cookies(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next()?.split_once('='))
+    }
+
+    /// The value of the first Set-Cookie named `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// `name=value` of each Set-Cookie (for a name set twice, the last one).
+    pub fn cookies(&self) -> HashMap<String, String> {
+        self.set_cookies()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// The `value` of the page's `name="NAME" value="..."` input, as written in the page.
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        attr_value(&self.body, &format!("name=\"{name}\" value=\""))
+    }
+
+    /// [`Reply::form_field`] decoded from HTML attribute escaping.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.form_field(name).map(|v| {
+            v.replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+    }
+
+    /// The action of the page's `<form method="post">`, `&amp;` decoded.
+    pub fn form_action(&self) -> Option<String> {
+        attr_value(&self.body, "<form method=\"post\" action=\"").map(|a| a.replace("&amp;", "&"))
+    }
+}
+
+/// What stands in `text` between `marker` and the next `"`.
+pub fn attr_value(text: &str, marker: &str) -> Option<String> {
+    let start = text.find(marker)? + marker.len();
+    let end = text.get(start..)?.find('"')? + start;
+    text.get(start..end).map(str::to_owned)
+}
+
+/// `s` encoded for a query string or a form body (`quote_plus`).
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    spid_sp::dsig::redirect::quote_plus(s, &mut out);
+    out
+}
+
+/// An `application/x-www-form-urlencoded` body: `name=value&...`, the values encoded.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in fields {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        spid_sp::dsig::redirect::quote_plus(v, &mut out);
+    }
+    out
+}
+
+/// An HTTP/1.0 request to `addr`, ready to send on a fresh connection (the server closes
+/// it after the answer).
+pub struct Request {
+    addr: SocketAddr,
+    text: String,
+}
+
+/// A request to `addr`: the cookies in one Cookie header, `form` as a urlencoded body.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookies: &[(&str, &str)],
+    form: Option<&str>,
+) -> Request {
+    use std::fmt::Write as _;
+    let mut text = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    if !cookies.is_empty() {
+        let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = write!(text, "Cookie: {}\r\n", c.join("; "));
+    }
+    if let Some(body) = form {
+        let _ = write!(
+            text,
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    text.push_str("\r\n");
+    if let Some(body) = form {
+        text.push_str(body);
+    }
+    Request { addr, text }
+}
+
+impl Request {
+    /// Sends it and reads until the server closes the connection. `timeouts`: to connect
+    /// and for each read (none: wait as long as it takes).
+    fn exchange(&self, timeouts: Option<(Duration, Duration)>) -> Vec<u8> {
+        let mut s = match timeouts {
+            Some((connect, _)) => TcpStream::connect_timeout(&self.addr, connect),
+            None => TcpStream::connect(self.addr),
+        }
+        .unwrap();
+        if let Some((_, read)) = timeouts {
+            s.set_read_timeout(Some(read)).unwrap();
+        }
+        s.write_all(self.text.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        raw
+    }
+
+    /// For tests without a runtime: at most 10 s to connect and 30 s a read; whatever
+    /// comes back is parsed ([`Reply::parse_lossy`]).
+    pub fn send(&self) -> Reply {
+        let timeouts = (Duration::from_secs(10), Duration::from_secs(30));
+        Reply::parse_lossy(&self.exchange(Some(timeouts)))
+    }
+
+    /// For async tests: a plain blocking socket on a blocking thread (the server runs on
+    /// the runtime); the answer must be well-formed ([`Reply::parse`]).
+    #[cfg(feature = "axum")]
+    pub async fn send_async(self) -> Reply {
+        let raw = tokio::task::spawn_blocking(move || self.exchange(None))
+            .await
+            .unwrap();
+        Reply::parse(raw)
     }
 }
