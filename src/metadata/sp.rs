@@ -812,122 +812,95 @@ fn validate_billing(b: &Billing) -> BuildResult<()> {
     Ok(())
 }
 
-fn write_spid_contact(w: &mut Writer, profile: SpProfile, c: &Contact, company: &str) {
-    let nonempty = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    w.open("md:ContactPerson", &[("contactType", "other")]);
+/// `Some` trimmed value, `None` when absent or blank.
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// An `md:ContactPerson` of `contact_type`: `md:Extensions` with what `extensions` writes,
+/// then Company, EmailAddress and, when given, TelephoneNumber.
+fn write_contact_person(
+    w: &mut Writer,
+    contact_type: &str,
+    company: &str,
+    email: &str,
+    phone: Option<&str>,
+    extensions: impl FnOnce(&mut Writer),
+) {
+    w.open("md:ContactPerson", &[("contactType", contact_type)]);
     w.open("md:Extensions", &[]);
-    if profile.is_public() {
-        if let Some(ipa) = nonempty(&c.ipa_code) {
-            w.leaf("spid:IPACode", &[], &ipa);
-        }
-    }
-    if let Some(vat) = nonempty(&c.vat_number) {
-        w.leaf("spid:VATNumber", &[], &vat);
-    }
-    if let Some(fc) = nonempty(&c.fiscal_code) {
-        w.leaf("spid:FiscalCode", &[], &fc);
-    }
-    w.empty(
-        if profile.is_public() {
-            "spid:Public"
-        } else {
-            "spid:Private"
-        },
-        &[],
-    );
+    extensions(w);
     w.close("md:Extensions");
     w.leaf("md:Company", &[], company);
-    w.leaf("md:EmailAddress", &[], c.email.trim());
-    if let Some(phone) = &c.phone {
-        w.leaf("md:TelephoneNumber", &[], phone);
-    }
+    w.leaf("md:EmailAddress", &[], email);
+    w.leaf_if("md:TelephoneNumber", phone);
     w.close("md:ContactPerson");
+}
+
+fn write_spid_contact(w: &mut Writer, profile: SpProfile, c: &Contact, company: &str) {
+    let phone = c.phone.as_deref();
+    write_contact_person(w, "other", company, c.email.trim(), phone, |w| {
+        if profile.is_public() {
+            w.leaf_if("spid:IPACode", nonempty(&c.ipa_code));
+        }
+        w.leaf_if("spid:VATNumber", nonempty(&c.vat_number));
+        w.leaf_if("spid:FiscalCode", nonempty(&c.fiscal_code));
+        w.empty(
+            if profile.is_public() {
+                "spid:Public"
+            } else {
+                "spid:Private"
+            },
+            &[],
+        );
+    });
 }
 
 fn write_cie_contact(w: &mut Writer, profile: SpProfile, c: &Contact, company: &str) {
-    let nonempty = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    w.open("md:ContactPerson", &[("contactType", "administrative")]);
-    w.open("md:Extensions", &[]);
-    if profile.is_public() {
-        w.empty("cie:Public", &[]);
-        if let Some(ipa) = nonempty(&c.ipa_code) {
-            w.leaf("cie:IPACode", &[], &ipa);
+    let phone = c.phone.as_deref();
+    write_contact_person(w, "administrative", company, c.email.trim(), phone, |w| {
+        if profile.is_public() {
+            w.empty("cie:Public", &[]);
+            w.leaf_if("cie:IPACode", nonempty(&c.ipa_code));
+            w.leaf_if("cie:IPACategory", nonempty(&c.ipa_category));
+        } else {
+            w.empty("cie:Private", &[]);
+            w.leaf_if("cie:VATNumber", nonempty(&c.vat_number));
+            w.leaf_if("cie:FiscalCode", nonempty(&c.fiscal_code));
+            for code in &c.nace2_codes {
+                w.leaf("cie:NACE2Code", &[], code.trim());
+            }
         }
-        if let Some(cat) = nonempty(&c.ipa_category) {
-            w.leaf("cie:IPACategory", &[], &cat);
-        }
-    } else {
-        w.empty("cie:Private", &[]);
-        if let Some(vat) = nonempty(&c.vat_number) {
-            w.leaf("cie:VATNumber", &[], &vat);
-        }
-        if let Some(fc) = nonempty(&c.fiscal_code) {
-            w.leaf("cie:FiscalCode", &[], &fc);
-        }
-        for code in &c.nace2_codes {
-            w.leaf("cie:NACE2Code", &[], code.trim());
-        }
-    }
-    if let Some(m) = nonempty(&c.municipality) {
-        w.leaf("cie:Municipality", &[], &m);
-    }
-    if let Some(p) = nonempty(&c.province) {
-        w.leaf("cie:Province", &[], &p);
-    }
-    w.close("md:Extensions");
-    w.leaf("md:Company", &[], company);
-    w.leaf("md:EmailAddress", &[], c.email.trim());
-    if let Some(phone) = &c.phone {
-        w.leaf("md:TelephoneNumber", &[], phone);
-    }
-    w.close("md:ContactPerson");
+        w.leaf_if("cie:Municipality", nonempty(&c.municipality));
+        w.leaf_if("cie:Province", nonempty(&c.province));
+    });
 }
 
 fn write_billing_contact(w: &mut Writer, b: &Billing) {
-    w.open("md:ContactPerson", &[("contactType", "billing")]);
-    w.open("md:Extensions", &[]);
-    w.open("fpa:CessionarioCommittente", &[]);
-    w.open("fpa:DatiAnagrafici", &[]);
-    if !b.vat_code.trim().is_empty() {
-        w.open("fpa:IdFiscaleIVA", &[]);
-        w.leaf("fpa:IdPaese", &[], &b.vat_country);
-        w.leaf("fpa:IdCodice", &[], b.vat_code.trim());
-        w.close("fpa:IdFiscaleIVA");
-    }
-    if let Some(fc) = &b.fiscal_code {
-        w.leaf("fpa:CodiceFiscale", &[], fc);
-    }
-    w.open("fpa:Anagrafica", &[]);
-    w.leaf("fpa:Denominazione", &[], &b.company_name);
-    w.close("fpa:Anagrafica");
-    w.close("fpa:DatiAnagrafici");
-    w.open("fpa:Sede", &[]);
-    w.leaf("fpa:Indirizzo", &[], &b.address);
-    if let Some(n) = &b.number {
-        w.leaf("fpa:NumeroCivico", &[], n);
-    }
-    w.leaf("fpa:CAP", &[], &b.postal_code);
-    w.leaf("fpa:Comune", &[], &b.municipality);
-    if let Some(p) = &b.province {
-        w.leaf("fpa:Provincia", &[], p);
-    }
-    w.leaf("fpa:Nazione", &[], &b.country);
-    w.close("fpa:Sede");
-    w.close("fpa:CessionarioCommittente");
-    w.close("md:Extensions");
-    w.leaf("md:Company", &[], &b.company_name);
-    w.leaf("md:EmailAddress", &[], b.email.trim());
-    w.close("md:ContactPerson");
+    write_contact_person(w, "billing", &b.company_name, b.email.trim(), None, |w| {
+        w.open("fpa:CessionarioCommittente", &[]);
+        w.open("fpa:DatiAnagrafici", &[]);
+        if !b.vat_code.trim().is_empty() {
+            w.open("fpa:IdFiscaleIVA", &[]);
+            w.leaf("fpa:IdPaese", &[], &b.vat_country);
+            w.leaf("fpa:IdCodice", &[], b.vat_code.trim());
+            w.close("fpa:IdFiscaleIVA");
+        }
+        w.leaf_if("fpa:CodiceFiscale", b.fiscal_code.as_deref());
+        w.open("fpa:Anagrafica", &[]);
+        w.leaf("fpa:Denominazione", &[], &b.company_name);
+        w.close("fpa:Anagrafica");
+        w.close("fpa:DatiAnagrafici");
+        w.open("fpa:Sede", &[]);
+        w.leaf("fpa:Indirizzo", &[], &b.address);
+        w.leaf_if("fpa:NumeroCivico", b.number.as_deref());
+        w.leaf("fpa:CAP", &[], &b.postal_code);
+        w.leaf("fpa:Comune", &[], &b.municipality);
+        w.leaf_if("fpa:Provincia", b.province.as_deref());
+        w.leaf("fpa:Nazione", &[], &b.country);
+        w.close("fpa:Sede");
+        w.close("fpa:CessionarioCommittente");
+    });
 }
 
 // ---- value shapes (shared with the checker) ----
@@ -1037,6 +1010,13 @@ impl Writer {
     fn leaf(&mut self, name: &str, attrs: &[(&str, &str)], value: &str) {
         self.start(name, attrs);
         let _ = write!(self.out, ">{}</{name}>", text(value));
+    }
+
+    /// A [`Writer::leaf`] without attributes, when there is a value.
+    fn leaf_if(&mut self, name: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.leaf(name, &[], v);
+        }
     }
 
     fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
