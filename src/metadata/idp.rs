@@ -164,25 +164,7 @@ impl IdentityProvider {
         }) else {
             return Ok(None);
         };
-        let mut keys = Vec::new();
-        for kd in saml::children(desc, METADATA_NS, "KeyDescriptor") {
-            if !matches!(kd.attribute("use"), None | Some("signing")) {
-                continue;
-            }
-            for cert in kd
-                .descendants()
-                .filter(|n| saml::is(n, dsig::DSIG_NS, "X509Certificate"))
-            {
-                let Some(text) = xml::text(cert) else {
-                    continue;
-                };
-                if let Ok(key) = VerificationKey::from_certificate_base64(&text) {
-                    if keys.len() < MAX_KEYS && !keys.contains(&key) {
-                        keys.push(key);
-                    }
-                }
-            }
-        }
+        let keys = signing_keys(desc);
         if keys.is_empty() {
             return Err(MetadataError::NoSigningKey(
                 entity_id.chars().take(200).collect(),
@@ -289,6 +271,31 @@ impl IdentityProvider {
 }
 
 /// An `md:Extensions` child of `node` carries the test-IdP marker.
+/// The distinct RSA keys of a role descriptor's signing certificates (`KeyDescriptor`
+/// with `use="signing"` or no `use`), at most [`MAX_KEYS`]; certificates that do not
+/// decode to an acceptable key are skipped.
+pub(crate) fn signing_keys(desc: Node<'_, '_>) -> Vec<VerificationKey> {
+    let mut keys = Vec::new();
+    for kd in saml::children(desc, METADATA_NS, "KeyDescriptor") {
+        if !matches!(kd.attribute("use"), None | Some("signing")) {
+            continue;
+        }
+        for cert in kd
+            .descendants()
+            .filter(|n| saml::is(n, dsig::DSIG_NS, "X509Certificate"))
+        {
+            let key =
+                xml::text(cert).and_then(|t| VerificationKey::from_certificate_base64(&t).ok());
+            if let Some(key) = key {
+                if keys.len() < MAX_KEYS && !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
+}
+
 fn has_test_marker(node: Node<'_, '_>) -> bool {
     saml::children(node, METADATA_NS, "Extensions").any(|ext| {
         ext.children()

@@ -5,6 +5,8 @@ mod idp;
 mod registry;
 mod sp;
 
+#[cfg(feature = "test-idp")]
+pub(crate) use idp::signing_keys;
 pub use idp::{Endpoint, IdentityProvider, MetadataError, TEST_IDP_MARKER_NS};
 pub use registry::*;
 pub use sp::*;

@@ -58,24 +58,7 @@ impl TrustedSp {
             })
             .ok_or(bad("no SAML 2.0 SPSSODescriptor"))?;
 
-        let mut keys = Vec::new();
-        for kd in saml::children(desc, METADATA_NS, "KeyDescriptor") {
-            if !matches!(kd.attribute("use"), None | Some("signing")) {
-                continue;
-            }
-            for cert in kd
-                .descendants()
-                .filter(|n| saml::is(n, dsig::DSIG_NS, "X509Certificate"))
-            {
-                let key =
-                    xml::text(cert).and_then(|t| VerificationKey::from_certificate_base64(&t).ok());
-                if let Some(key) = key {
-                    if keys.len() < 8 && !keys.contains(&key) {
-                        keys.push(key);
-                    }
-                }
-            }
-        }
+        let keys = crate::metadata::signing_keys(desc);
         if keys.is_empty() {
             return Err(bad("no signing certificate"));
         }
