@@ -15,7 +15,11 @@ log() { echo "== $*" >&2; }
 install_system_packages() {
   local missing=()
   for p in "${APT_PACKAGES[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    dpkg -s "$p" >/dev/null 2>&1 && continue
+    # NodeSource's nodejs bundles npm and conflicts with Debian's npm package: a working
+    # command is enough for these two (asking apt for both would fail the whole install).
+    case "$p" in nodejs | npm) command -v "${p/nodejs/node}" >/dev/null 2>&1 && continue ;; esac
+    missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
