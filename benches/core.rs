@@ -81,6 +81,7 @@ fn service_provider(require_response_signature: bool, now: Timestamp) -> Service
     let idps = IdentityProvider::from_metadata(&data("benches/data/idp-metadata.xml"))
         .expect("idp metadata");
     ServiceProvider::new(config(require_response_signature), idps)
+        .expect("service provider")
         .with_clock(Arc::new(FixedClock(now)))
         .with_replay_cache(Arc::new(NoReplayCache))
 }

@@ -190,7 +190,9 @@ fn service_provider(dir: &Path, p: &Params, fixture_clock: bool) -> Res<ServiceP
         .build()?;
     let metadata = std::fs::read_to_string(p.path(dir, "idp_metadata", "idp-metadata.xml"))?;
     let idps = IdentityProvider::from_metadata(&metadata)?;
-    let mut sp = ServiceProvider::new(config, idps).with_replay_cache(Arc::new(NoReplayCache));
+    let mut sp = ServiceProvider::new(config, idps)
+        .expect("service provider")
+        .with_replay_cache(Arc::new(NoReplayCache));
     if fixture_clock {
         sp = sp.with_clock(Arc::new(FixedClock(p.issue_instant.plus_seconds(1))));
     }
@@ -445,8 +447,8 @@ fn keypair(dir: &Path, name: &str, cn: &str) -> Res<SigningKey> {
 
 /// The harness's Response template (`make-fixtures.py`), unsigned.
 fn response_template(now: Timestamp, until: Timestamp, irt: &str) -> (String, String, String) {
-    let rid = RequestId::random().as_str().to_owned();
-    let aid = RequestId::random().as_str().to_owned();
+    let rid = RequestId::random().expect("RNG").as_str().to_owned();
+    let aid = RequestId::random().expect("RNG").as_str().to_owned();
     let attrs: String = SPID_ATTRIBUTES
         .iter()
         .map(|(name, ty, value)| {
@@ -459,8 +461,8 @@ fn response_template(now: Timestamp, until: Timestamp, irt: &str) -> (String, St
         })
         .collect();
     let (now, until) = (ts(now), ts(until));
-    let name_id = RequestId::random();
-    let session_index = RequestId::random();
+    let name_id = RequestId::random().expect("RNG");
+    let session_index = RequestId::random().expect("RNG");
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <samlp:Response xmlns:samlp=\"{NS_SAMLP}\" xmlns:saml=\"{NS_SAML}\" ID=\"{rid}\" Version=\"2.0\" \
@@ -535,7 +537,7 @@ fn make_fixtures(out: &Path, validity: i64, fixed_time: Option<Timestamp>) -> Re
         .unix_seconds();
     let now = Timestamp::from_unix_seconds(now);
     let until = now.plus_seconds(validity);
-    let irt = RequestId::random().as_str().to_owned();
+    let irt = RequestId::random().expect("RNG").as_str().to_owned();
     let (template, rid, aid) = response_template(now, until, &irt);
 
     let anchor = SignatureAnchor::After(NS_SAML, "Issuer");

@@ -15,6 +15,10 @@ pub enum ConfigError {
     /// An item has an invalid value.
     #[error("invalid configuration: {0}")]
     Invalid(&'static str),
+    /// Two identity providers with the same entityID: which keys to trust would depend
+    /// on the order they were given in.
+    #[error("duplicate identity provider entityID: {0}")]
+    DuplicateIdp(String),
 }
 
 /// An AssertionConsumerService of the SP (always HTTP-POST).

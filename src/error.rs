@@ -178,6 +178,16 @@ pub enum RejectReason {
     /// A Redirect-binding parameter problem (missing, repeated, undecodable).
     #[error("redirect binding: {0}")]
     Redirect(&'static str),
+    /// The IdP's metadata marks it as a test IdP and the service provider did not opt in
+    /// (`ServiceProvider::allow_test_idp`, feature `test-idp`).
+    #[error("test identity provider not enabled")]
+    TestIdpRefused,
+}
+
+impl From<crate::ids::RandomError> for StartError {
+    fn from(_: crate::ids::RandomError) -> Self {
+        StartError::Random
+    }
 }
 
 impl RejectReason {
@@ -249,6 +259,7 @@ impl RejectReason {
             RelayState => "relay-state",
             LogoutMismatch => "logout-mismatch",
             Redirect(_) => "redirect-binding",
+            TestIdpRefused => "test-idp-refused",
         }
     }
 
@@ -300,4 +311,10 @@ pub enum StartError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(#[from] DsigError),
+    /// The IdP's metadata marks it as a test IdP and the service provider did not opt in.
+    #[error("test identity provider not enabled")]
+    TestIdpRefused,
+    /// The system's random number generator failed: no ID is issued (fail closed).
+    #[error("random number generator unavailable")]
+    Random,
 }

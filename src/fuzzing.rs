@@ -144,6 +144,7 @@ fn world() -> &'static World {
             .with_slo(Binding::Redirect, "https://idp.fuzz.test/slo")
             .with_slo(Binding::Post, "https://idp.fuzz.test/slo");
         let sp = ServiceProvider::new(config, [idp])
+            .expect("fuzzing service provider")
             .with_clock(Arc::new(FixedClock(now())))
             .with_replay_cache(Arc::new(Forgetful));
         let pending = PendingLogin::from_parts(

@@ -61,43 +61,69 @@ string_newtype!(
     RelayState
 );
 
+/// The system's random number generator failed: nothing that needs an unguessable value
+/// (request IDs, RelayState, cookies) is issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("random number generator unavailable")]
+pub struct RandomError;
+
 impl RequestId {
-    /// A fresh ID: `_` followed by 160 random bits in hex (a valid `xs:ID`).
-    pub fn random() -> RequestId {
-        RequestId(random_token("_", 20))
+    /// A fresh ID: `_` followed by 160 random bits in hex (a valid `xs:ID`). Fails
+    /// closed when the system's CSPRNG fails (no fallback).
+    pub fn random() -> Result<RequestId, RandomError> {
+        random_token("_", 20).map(RequestId)
     }
 }
 
 impl RelayState {
     /// A fresh opaque token (128 random bits, hex): reveals nothing and needs no escaping.
-    pub fn random() -> RelayState {
-        RelayState(random_token("", 16))
+    /// Fails closed when the system's CSPRNG fails (no fallback).
+    pub fn random() -> Result<RelayState, RandomError> {
+        random_token("", 16).map(RelayState)
     }
 }
 
-/// `prefix` + `n` random bytes in lower-case hex.
-pub(crate) fn random_token(prefix: &str, n: usize) -> String {
+/// `prefix` + `n` random bytes in lower-case hex, from OpenSSL's CSPRNG; an error, never a
+/// weaker source, when it fails.
+pub(crate) fn random_token(prefix: &str, n: usize) -> Result<String, RandomError> {
     let mut buf = vec![0u8; n];
-    // OpenSSL's CSPRNG; it only fails when the OS has no entropy source at all.
-    if openssl::rand::rand_bytes(&mut buf).is_err() {
-        // Fall back to the OS through std's hasher keys, never to a constant.
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in buf.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(chunk.len());
-            let v = h.finish().to_le_bytes();
-            for (d, s) in chunk.iter_mut().zip(v) {
-                *d = s;
-            }
-        }
-    }
+    fill_random(&mut buf)?;
     let mut s = String::with_capacity(prefix.len() + 2 * n);
     s.push_str(prefix);
     for b in buf {
         use std::fmt::Write as _;
         let _ = write!(s, "{b:02x}");
     }
-    s
+    Ok(s)
+}
+
+/// [`random_token`] for the test IdP, whose API predates fallible IDs: a failing RNG ends
+/// the process rather than issuing a guessable value (fail closed).
+#[cfg(feature = "test-idp")]
+pub(crate) fn random_token_or_abort(prefix: &str, n: usize) -> String {
+    match random_token(prefix, n) {
+        Ok(t) => t,
+        Err(_) => std::process::abort(),
+    }
+}
+
+#[cfg(not(test))]
+fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
+    openssl::rand::rand_bytes(buf).map_err(|_| RandomError)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Unit tests: make the RNG fail on this thread.
+    pub(crate) static RNG_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
+    if RNG_FAILS.with(|f| f.get()) {
+        return Err(RandomError);
+    }
+    openssl::rand::rand_bytes(buf).map_err(|_| RandomError)
 }
 
 #[cfg(test)]
@@ -106,11 +132,20 @@ mod tests {
 
     #[test]
     fn random_ids_are_ncnames_and_distinct() {
-        let a = RequestId::random();
-        let b = RequestId::random();
+        let a = RequestId::random().unwrap();
+        let b = RequestId::random().unwrap();
         assert_ne!(a, b);
         assert_eq!(a.as_str().len(), 41);
         assert!(a.as_str().starts_with('_'));
-        assert_eq!(RelayState::random().as_str().len(), 32);
+        assert_eq!(RelayState::random().unwrap().as_str().len(), 32);
+    }
+
+    #[test]
+    fn a_failing_rng_fails_closed() {
+        RNG_FAILS.with(|f| f.set(true));
+        assert_eq!(RequestId::random(), Err(RandomError));
+        assert_eq!(RelayState::random(), Err(RandomError));
+        assert_eq!(random_token("x", 8), Err(RandomError));
+        RNG_FAILS.with(|f| f.set(false));
     }
 }

@@ -15,7 +15,7 @@
 //!     .attribute_service(0, "Servizi online", &["fiscalNumber", "name", "familyName"])
 //!     .build()?;
 //! let idps = IdentityProvider::from_metadata(&std::fs::read_to_string("metadata/spid-entities-idps.xml")?)?;
-//! let sp = ServiceProvider::new(config, idps);
+//! let sp = ServiceProvider::new(config, idps)?;
 //!
 //! // 1. Send the user to the IdP; keep `pending` server-side.
 //! let (outgoing, pending) = sp.start_login("https://posteid.poste.it", &LoginOptions::default())?;

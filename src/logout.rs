@@ -68,12 +68,10 @@ impl ServiceProvider {
         session: &SessionInfo,
         binding: Binding,
     ) -> Result<(Outgoing, PendingLogout), StartError> {
-        let idp = self
-            .idp(session.idp.as_str())
-            .ok_or(StartError::UnknownIdp)?;
+        let idp = self.usable_idp(session.idp.as_str())?;
         let endpoint = idp.slo(binding).ok_or(StartError::NoEndpoint)?;
         let now = self.clock.now();
-        let id = RequestId::random();
+        let id = RequestId::random()?;
         let sp = self.config.entity_id.as_str();
         let mut x = String::with_capacity(1200);
         let _ = write!(
@@ -122,8 +120,8 @@ impl ServiceProvider {
             return Err(RejectReason::RequestExpired);
         }
         let idp = self
-            .idp(pending.idp.as_str())
-            .ok_or(RejectReason::UnknownIdp)?;
+            .usable_idp(pending.idp.as_str())
+            .map_err(RejectReason::from)?;
         let xml = self.verified_logout_xml(incoming, idp)?;
         let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
         let root = doc.root_element();
@@ -174,7 +172,7 @@ impl ServiceProvider {
                 .ok_or(RejectReason::ResponseIssuer)?;
             issuer
         };
-        let idp = self.idp(&issuer).ok_or(RejectReason::UnknownIdp)?;
+        let idp = self.usable_idp(&issuer).map_err(RejectReason::from)?;
         let xml = self.verified_logout_xml(incoming, idp)?;
         let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
         let root = doc.root_element();
@@ -231,13 +229,18 @@ impl ServiceProvider {
             .as_deref()
             .unwrap_or(&endpoint.location);
         let sp = self.config.entity_id.as_str();
+        // No answer without an unguessable ID (fail closed).
+        let response_id = RequestId::random().map_err(|e| RejectReason::Signature {
+            which: Signed::Response,
+            error: e.into(),
+        })?;
         let mut x = String::with_capacity(1000);
         let _ = write!(
             x,
             "<samlp:LogoutResponse xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" ID=\"{}\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{}\" InResponseTo=\"{}\">\
              <saml:Issuer Format=\"{NAMEID_ENTITY}\" NameQualifier=\"{}\">{}</saml:Issuer>\
              <samlp:Status><samlp:StatusCode Value=\"{}\"/></samlp:Status></samlp:LogoutResponse>",
-            RequestId::random(),
+            response_id,
             attr(destination),
             attr(&info.id),
             attr(sp),

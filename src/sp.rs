@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
 use crate::binding::Outgoing;
-use crate::config::SpConfig;
+use crate::config::{ConfigError, SpConfig};
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::identity::{Identity, IdentityKey};
 use crate::ids::{EntityId, RelayState, RequestId};
@@ -319,6 +319,31 @@ impl VerifiedLogin {
     }
 }
 
+/// Why [`ServiceProvider::usable_idp`] refused an IdP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdpUnusable {
+    Unknown,
+    TestIdp,
+}
+
+impl From<IdpUnusable> for StartError {
+    fn from(e: IdpUnusable) -> Self {
+        match e {
+            IdpUnusable::Unknown => StartError::UnknownIdp,
+            IdpUnusable::TestIdp => StartError::TestIdpRefused,
+        }
+    }
+}
+
+impl From<IdpUnusable> for RejectReason {
+    fn from(e: IdpUnusable) -> Self {
+        match e {
+            IdpUnusable::Unknown => RejectReason::UnknownIdp,
+            IdpUnusable::TestIdp => RejectReason::TestIdpRefused,
+        }
+    }
+}
+
 /// A SAML service provider for SPID, CIE ID and eIDAS.
 #[derive(Clone)]
 pub struct ServiceProvider {
@@ -326,6 +351,7 @@ pub struct ServiceProvider {
     pub(crate) idps: Arc<HashMap<String, Arc<IdentityProvider>>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Arc<dyn ReplayCache>,
+    pub(crate) allow_test_idp: bool,
 }
 
 impl std::fmt::Debug for ServiceProvider {
@@ -340,20 +366,56 @@ impl std::fmt::Debug for ServiceProvider {
 impl ServiceProvider {
     /// A service provider trusting `idps`, with the system clock and an in-memory replay
     /// cache.
+    ///
+    /// Two IdPs with the same entityID are refused ([`ConfigError::DuplicateIdp`]): which
+    /// keys the SP trusted would otherwise depend on their order. IdPs whose metadata
+    /// marks them as test IdPs ([`IdentityProvider::is_test_idp`]) are kept but refused
+    /// by every login and logout operation unless [`ServiceProvider::allow_test_idp`]
+    /// (feature `test-idp`) opts in.
     pub fn new(
         config: SpConfig,
         idps: impl IntoIterator<Item = IdentityProvider>,
-    ) -> ServiceProvider {
-        let idps = idps
-            .into_iter()
-            .map(|i| (i.entity_id().as_str().to_owned(), Arc::new(i)))
-            .collect();
-        ServiceProvider {
+    ) -> Result<ServiceProvider, ConfigError> {
+        let mut map = HashMap::new();
+        for idp in idps {
+            let id = idp.entity_id().as_str().to_owned();
+            if map.contains_key(&id) {
+                return Err(ConfigError::DuplicateIdp(id));
+            }
+            map.insert(id, Arc::new(idp));
+        }
+        Ok(ServiceProvider {
             config: Arc::new(config),
-            idps: Arc::new(idps),
+            idps: Arc::new(map),
             clock: Arc::new(SystemClock),
             replay: Arc::new(MemoryReplayCache::default()),
+            allow_test_idp: false,
+        })
+    }
+
+    /// Trusts IdPs whose metadata marks them as test IdPs (the SDK's `test_idp`). Without
+    /// this, such an IdP loaded by mistake logs no one in: `start_login`,
+    /// `finish_login` and the logout operations refuse it.
+    #[cfg(feature = "test-idp")]
+    pub fn allow_test_idp(mut self, mode: crate::test_idp::TestIdpMode) -> Self {
+        let crate::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
+        self.allow_test_idp = true;
+        self
+    }
+
+    /// Whether IdPs marked as test IdPs are trusted ([`ServiceProvider::allow_test_idp`]).
+    pub fn allows_test_idp(&self) -> bool {
+        self.allow_test_idp
+    }
+
+    /// An IdP that may take part in a login or logout: trusted, and not a test IdP unless
+    /// the SP opted in.
+    pub(crate) fn usable_idp(&self, entity_id: &str) -> Result<&IdentityProvider, IdpUnusable> {
+        let idp = self.idp(entity_id).ok_or(IdpUnusable::Unknown)?;
+        if idp.is_test_idp() && !self.allow_test_idp {
+            return Err(IdpUnusable::TestIdp);
         }
+        Ok(idp)
     }
 
     /// Replaces the clock (tests, replays).
@@ -395,7 +457,7 @@ impl ServiceProvider {
         idp: &str,
         options: &LoginOptions,
     ) -> Result<(Outgoing, PendingLogin), StartError> {
-        let provider = self.idp(idp).ok_or(StartError::UnknownIdp)?;
+        let provider = self.usable_idp(idp)?;
         let rules = provider.federation().rules();
         if !rules.comparisons.contains(&options.comparison) {
             return Err(StartError::InvalidOptions(
@@ -443,8 +505,8 @@ impl ServiceProvider {
             }
         }
         let now = self.clock.now();
-        let id = RequestId::random();
-        let relay_state = RelayState::random();
+        let id = RequestId::random()?;
+        let relay_state = RelayState::random()?;
         let xml = authn_request::write(&AuthnRequestData {
             id: id.as_str(),
             issue_instant: now,
@@ -503,9 +565,8 @@ impl ServiceProvider {
             return Err(RejectReason::RelayState.into());
         }
         let idp = self
-            .idps
-            .get(pending.idp.as_str())
-            .ok_or(RejectReason::UnknownIdp)?;
+            .usable_idp(pending.idp.as_str())
+            .map_err(RejectReason::from)?;
         let xml = decode_post(message, self.config.limits.max_bytes)?;
         let exp = Expected {
             sp_entity_id: self.config.entity_id.as_str(),

@@ -47,7 +47,9 @@ async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness
         .build()
         .unwrap();
     let idps = IdentityProvider::from_metadata(&idp.metadata(IDP)).unwrap();
-    let sp = ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(now)));
+    let sp = ServiceProvider::new(config, idps)
+        .expect("service provider")
+        .with_clock(Arc::new(FixedClock(now)));
     let auth = SpidAuth::builder(sp)
         .metadata_xml("<md:EntityDescriptor/>")
         .secure_cookies(secure_cookies)

@@ -674,7 +674,7 @@ fn test_sp(idp: &TestIdp) -> ServiceProvider {
         .unwrap();
     let idps =
         spid_sp::metadata::IdentityProvider::from_metadata(&idp.metadata(idp.entity_id())).unwrap();
-    ServiceProvider::new(config, idps)
+    ServiceProvider::new(config, idps).expect("service provider")
 }
 
 #[test]

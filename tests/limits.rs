@@ -95,6 +95,7 @@ fn configured_limits_are_enforced_on_responses() {
         .unwrap();
     let idps = IdentityProvider::from_metadata(&w.idp.metadata(IDP)).unwrap();
     let sp = spid_sp::ServiceProvider::new(config, idps)
+        .expect("service provider")
         .with_clock(std::sync::Arc::new(spid_sp::FixedClock(now())));
     let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
     let spec = ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())

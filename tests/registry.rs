@@ -248,7 +248,7 @@ fn full_registry_lookup_endpoints_and_rotation() {
         .attribute_service(0, "Servizi", &["fiscalNumber"])
         .build()
         .unwrap();
-    let sp = spid_sp::ServiceProvider::new(config, r.idps().cloned());
+    let sp = spid_sp::ServiceProvider::new(config, r.idps().cloned()).expect("service provider");
     assert!(sp.idp("https://spid.register.it").is_some());
 }
 

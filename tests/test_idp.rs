@@ -124,7 +124,37 @@ fn pair() -> Pair {
     let idp = TestIdp::new(idp_url.clone(), keypair("idp", 2048));
     let (config, metadata) = sp_config(&base, keypair("sp", 2048));
     let idps = IdentityProvider::from_metadata(&idp.marked_metadata(&idp_url)).unwrap();
-    let sp = ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(now())));
+    // The core refuses a marked test IdP until the SP opts in (not only the axum layer).
+    let closed = ServiceProvider::new(config.clone(), idps.clone())
+        .expect("service provider")
+        .with_clock(Arc::new(FixedClock(now())));
+    assert!(!closed.allows_test_idp());
+    let e = closed
+        .start_login(&idp_url, &LoginOptions::default())
+        .unwrap_err();
+    assert_eq!(e, spid_sp::StartError::TestIdpRefused);
+    let sp = ServiceProvider::new(config, idps)
+        .expect("service provider")
+        .with_clock(Arc::new(FixedClock(now())))
+        .allow_test_idp(TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
+    // A login started with the opt-in cannot be finished by an SP without it.
+    let (_, pending) = sp.start_login(&idp_url, &LoginOptions::default()).unwrap();
+    let spec = ResponseSpec::new(
+        pending.request_id().as_str(),
+        pending.acs_url(),
+        sp.config().entity_id().as_str(),
+        SpidLevel::L2,
+        now(),
+    );
+    let xml = idp.response(&spec).unwrap();
+    let incoming = Incoming::Post {
+        message: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &xml),
+        relay_state: Some(pending.relay_state().as_str().to_owned()),
+    };
+    match closed.finish_login(&incoming, pending) {
+        Err(spid_sp::LoginError::Rejected(r)) => assert_eq!(r.code(), "test-idp-refused"),
+        other => panic!("{other:?}"),
+    }
     let trusted = vec![TrustedSp::from_metadata(&metadata).unwrap()];
     Pair {
         sp,
@@ -227,7 +257,10 @@ fn forged_authn_requests_are_refused() {
     // Signed by another key than the SP metadata's.
     let (config, _) = sp_config(&p.base, keypair("intruder", 2048));
     let idps = IdentityProvider::from_metadata(&p.idp.marked_metadata(p.idp.entity_id())).unwrap();
-    let intruder = ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(now())));
+    let intruder = ServiceProvider::new(config, idps)
+        .expect("service provider")
+        .with_clock(Arc::new(FixedClock(now())))
+        .allow_test_idp(TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
     for (binding, code) in [(Binding::Post, 7), (Binding::Redirect, 5)] {
         let options = LoginOptions {
             binding,
@@ -396,7 +429,9 @@ mod http {
         .unwrap()
         .with_clock(clock.clone());
         let idps = IdentityProvider::from_metadata(&server.metadata()).unwrap();
-        let sp = ServiceProvider::new(config, idps).with_clock(clock);
+        let sp = ServiceProvider::new(config, idps)
+            .expect("service provider")
+            .with_clock(clock);
         let mut builder = SpidAuth::builder(sp)
             .secure_cookies(false)
             .after_login("/me");
@@ -451,8 +486,9 @@ mod http {
         let sessions = Arc::new(spid_sp::axum::MemorySessionStore::default());
         let make = |prefix: &str, allow: bool| {
             let (config, _) = sp_config(&base, sp_key.clone());
-            let sp =
-                ServiceProvider::new(config, idps.clone()).with_clock(Arc::new(FixedClock(now())));
+            let sp = ServiceProvider::new(config, idps.clone())
+                .expect("service provider")
+                .with_clock(Arc::new(FixedClock(now())));
             let mut b = SpidAuth::builder(sp)
                 .prefix(prefix)
                 .secure_cookies(false)

@@ -81,7 +81,9 @@ fn service_provider(v: &Vector) -> ServiceProvider {
         );
     }
     let now = Timestamp::parse(v.options.get("now").map_or(NOW, String::as_str)).unwrap();
-    ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(now)))
+    ServiceProvider::new(config, idps)
+        .expect("service provider")
+        .with_clock(Arc::new(FixedClock(now)))
 }
 
 fn pending(v: &Vector) -> PendingLogin {

@@ -518,7 +518,7 @@ async fn main() {
     }
     let idp_count = idps.len();
     let shared = shared_stores(&opts.store, &base_url);
-    let mut sp = ServiceProvider::new(config, idps);
+    let mut sp = ServiceProvider::new(config, idps).expect("service provider");
     if let Some(s) = &shared {
         sp = sp.with_replay_cache(s.replay.clone());
     }

@@ -390,6 +390,7 @@ impl SpidAuthBuilder {
     pub fn allow_test_idp(mut self, mode: crate::test_idp::TestIdpMode) -> Self {
         let crate::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
         self.inner.allow_test_idp = true;
+        self.inner.sp = self.inner.sp.allow_test_idp(mode);
         self
     }
     /// The integration.
@@ -1339,10 +1340,7 @@ fn is_token(s: &str) -> bool {
 
 /// 256 random bits, hex.
 fn token_string() -> Result<String, AuthError> {
-    let mut buf = [0u8; 32];
-    openssl::rand::rand_bytes(&mut buf)
-        .map_err(|_| AuthError::Store(StoreError("no randomness".into())))?;
-    Ok(hex(&buf))
+    crate::ids::random_token("", 32).map_err(|_| AuthError::Start(StartError::Random))
 }
 
 fn hex(bytes: &[u8]) -> String {

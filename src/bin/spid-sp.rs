@@ -1322,7 +1322,9 @@ fn verify(a: VerifyArgs) -> Outcome {
         .build()
         .map_err(|e| usage(format!("invalid arguments: {e}")))?;
     let lifetime = config.request_lifetime_secs();
-    let sp = ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(now)));
+    let sp = ServiceProvider::new(config, idps)
+        .map_err(|e| usage(format!("invalid metadata: {e}")))?
+        .with_clock(Arc::new(FixedClock(now)));
     let pending = PendingLogin::from_parts(
         RequestId::new(a.request_id.clone()),
         EntityId::new(idp_id),

@@ -182,6 +182,12 @@ pub enum DsigError {
     Sign(&'static str),
 }
 
+impl From<crate::ids::RandomError> for DsigError {
+    fn from(_: crate::ids::RandomError) -> Self {
+        DsigError::Crypto
+    }
+}
+
 impl From<openssl::error::ErrorStack> for DsigError {
     fn from(_: openssl::error::ErrorStack) -> Self {
         DsigError::Crypto

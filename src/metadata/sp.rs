@@ -523,7 +523,11 @@ fn document_id(entity_id: &str, profile: SpProfile) -> String {
             let _ = write!(id, "{b:02x}");
         }
     } else {
-        id.push_str(&crate::ids::random_token("", 16));
+        // Deterministic by design (reproducible metadata): FNV-1a when SHA-256 is missing.
+        let fnv = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let _ = write!(id, "{fnv:016x}{:016x}", fnv.rotate_left(32));
     }
     id
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::authn_request::Purpose;
 use crate::binding::Outgoing;
 use crate::dsig::{self, redirect, VerifyPolicy};
-use crate::ids::random_token;
+use crate::ids::random_token_or_abort as random_token;
 use crate::level::{Comparison, SpidLevel};
 use crate::response::{check_unique_ids, leaf_text};
 use crate::saml::{

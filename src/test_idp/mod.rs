@@ -26,7 +26,7 @@ pub use sp_metadata::{SpAcs, TrustedSp};
 pub use users::{IdentityType, TestUser, TEST_USERS};
 
 use crate::dsig::{self, SignatureAlgorithm, SignatureAnchor, SigningKey};
-use crate::ids::random_token;
+use crate::ids::random_token_or_abort as random_token;
 use crate::level::SpidLevel;
 use crate::saml::{
     Binding, ASSERTION_NS, CM_BEARER, METADATA_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS,

@@ -46,7 +46,7 @@ use super::{
     TestIdpMode, TestUser, TrustedSp, TEST_USERS,
 };
 use crate::binding::{Delivery, Outgoing};
-use crate::ids::random_token;
+use crate::ids::random_token_or_abort as random_token;
 use crate::level::{Comparison, SpidLevel};
 use crate::saml::Binding;
 use crate::sp::Incoming;

@@ -71,7 +71,9 @@ pub fn world_at(at: Timestamp) -> World {
         .build()
         .unwrap();
     let idps = IdentityProvider::from_metadata(&idp.metadata("https://idp.local.test")).unwrap();
-    let sp = ServiceProvider::new(config, idps).with_clock(Arc::new(FixedClock(at)));
+    let sp = ServiceProvider::new(config, idps)
+        .expect("service provider")
+        .with_clock(Arc::new(FixedClock(at)));
     World { sp, idp, sp_key }
 }
 
