@@ -633,6 +633,7 @@ fn registry_fetch_writes_only_verified_metadata() {
             "2024-06-01T00:00:00Z",
             "--timeout",
             "10",
+            "--allow-plain-http-loopback",
             "--url",
             &format!("{base}{path}"),
             "--out",
@@ -649,6 +650,22 @@ fn registry_fetch_writes_only_verified_metadata() {
     assert_eq!(std::fs::read(&out).unwrap(), good);
     assert_fails(&fetch("/missing"), 1, "HTTP 404");
     assert_eq!(std::fs::read(&out).unwrap(), good);
+    // Without the test switch, plain http is refused before any download.
+    assert_fails(
+        &run(&[
+            "registry",
+            "fetch",
+            "--source",
+            "spid",
+            "--snapshot-pins",
+            "--url",
+            &format!("{base}/good"),
+            "--out",
+            s(&out),
+        ]),
+        1,
+        "only fetched over https",
+    );
     assert_fails(
         &run(&[
             "registry",

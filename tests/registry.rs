@@ -7,8 +7,9 @@ mod common;
 use common::keypair;
 use spid_sp::dsig::{sign_enveloped, DsigError, SignatureAlgorithm, SignatureAnchor};
 use spid_sp::metadata::{
-    verify_metadata, IdentityProvider, LoadOutcome, MetadataError, MetadataSource as Src, Registry,
-    RegistryError, RegistryTrust, RegistryWarning, EXPIRY_HORIZON_SECS,
+    check_not_older, verify_metadata, IdentityProvider, LoadOutcome, MetadataError,
+    MetadataSource as Src, Registry, RegistryError, RegistryTrust, RegistryWarning, RollbackReason,
+    EXPIRY_HORIZON_SECS,
 };
 use spid_sp::test_idp::TestIdp;
 use spid_sp::{Binding, Federation, SigningKey, Timestamp, VerificationKey};
@@ -428,6 +429,199 @@ fn valid_until_refuses_documents_and_drops_entities() {
         .any(|w| matches!(w, RegistryWarning::EntityDropped { entity_id, .. } if entity_id == "https://b.idp.test")));
 }
 
+/// A signed aggregate with optional document `validUntil` and publication instant.
+fn dated_aggregate(
+    signer: &SigningKey,
+    idps: &[&TestIdp],
+    valid_until: Option<&str>,
+    published: Option<&str>,
+) -> String {
+    let body: String = idps.iter().map(|i| i.metadata(i.entity_id())).collect();
+    let vu = valid_until
+        .map(|v| format!(" validUntil=\"{v}\""))
+        .unwrap_or_default();
+    let ext = published
+        .map(|p| {
+            format!(
+                "<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi=\"urn:oasis:names:tc:SAML:metadata:rpi\" creationInstant=\"{p}\" publisher=\"https://registry.test\"/></md:Extensions>"
+            )
+        })
+        .unwrap_or_default();
+    let xml = format!(
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ID=\"_agg1\"{vu}>{ext}{body}</md:EntitiesDescriptor>"
+    );
+    sign_enveloped(
+        &xml,
+        signer,
+        SignatureAlgorithm::RsaSha256,
+        SignatureAnchor::First,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_older_signed_copy_does_not_replace_the_one_in_use() {
+    let registry_key = keypair("registry", 2048);
+    let trust = RegistryTrust::new().with_spid_pin(registry_key.verification_key().unwrap());
+    let a = TestIdp::new("https://a.idp.test", keypair("a", 2048));
+    let now = at("2026-01-15T10:00:00Z");
+    let doc = |vu: Option<&str>, published: Option<&str>| {
+        dated_aggregate(&registry_key, &[&a], vu, published)
+    };
+    let rollback =
+        |r: &mut Registry, xml: &str| match r.load(Src::SpidRegistry, xml.as_bytes(), now) {
+            Err(RegistryError::Rollback(reason)) => reason,
+            other => panic!("expected a rollback refusal, got {other:?}"),
+        };
+
+    // By validUntil: an earlier one is refused, the copy in use stays.
+    let mut r = Registry::new(trust.clone());
+    let march = doc(Some("2026-03-01T00:00:00Z"), None);
+    r.load(Src::SpidRegistry, march.as_bytes(), now).unwrap();
+    let sha = *r.source(Src::SpidRegistry).unwrap().sha256();
+    let feb = doc(Some("2026-02-01T00:00:00Z"), None);
+    assert!(matches!(
+        rollback(&mut r, &feb),
+        RollbackReason::OlderValidUntil { .. }
+    ));
+    assert_eq!(r.source(Src::SpidRegistry).unwrap().sha256(), &sha);
+    // Undated after dated: its freshness cannot be established.
+    assert_eq!(
+        rollback(&mut r, &doc(None, None)),
+        RollbackReason::Undated("validUntil")
+    );
+    // A later one replaces it; the same one again is unchanged.
+    let april = doc(Some("2026-04-01T00:00:00Z"), None);
+    assert_eq!(
+        r.load(Src::SpidRegistry, april.as_bytes(), now).unwrap(),
+        LoadOutcome::Replaced
+    );
+    assert_eq!(
+        r.load(Src::SpidRegistry, april.as_bytes(), now).unwrap(),
+        LoadOutcome::Unchanged
+    );
+
+    // By publication instant first: an earlier publication is refused even with a later
+    // validUntil; then an undated-publication copy is refused too.
+    let mut r = Registry::new(trust.clone());
+    let jan10 = doc(Some("2026-03-01T00:00:00Z"), Some("2026-01-10T00:00:00Z"));
+    r.load(Src::SpidRegistry, jan10.as_bytes(), now).unwrap();
+    let jan05 = doc(Some("2026-09-01T00:00:00Z"), Some("2026-01-05T00:00:00Z"));
+    assert!(matches!(
+        rollback(&mut r, &jan05),
+        RollbackReason::OlderPublication { .. }
+    ));
+    assert_eq!(
+        rollback(&mut r, &doc(Some("2026-09-01T00:00:00Z"), None)),
+        RollbackReason::Undated("publication instant")
+    );
+    let jan12 = doc(Some("2026-02-01T00:00:00Z"), Some("2026-01-12T00:00:00Z"));
+    assert_eq!(
+        r.load(Src::SpidRegistry, jan12.as_bytes(), now).unwrap(),
+        LoadOutcome::Replaced
+    );
+    // The comparison is public (the CLI's `registry fetch` uses it on the file it replaces).
+    let v = |xml: &str| verify_metadata(Src::SpidRegistry, xml.as_bytes(), &trust, now).unwrap();
+    assert!(check_not_older(&v(&jan10), &v(&jan12)).is_ok());
+    assert!(check_not_older(&v(&jan12), &v(&jan10)).is_err());
+    // Two undated copies: nothing to compare, accepted.
+    assert!(check_not_older(&v(&doc(None, None)), &v(&doc(None, None))).is_ok());
+}
+
+#[test]
+fn a_rotated_out_key_cannot_come_back() {
+    // The SPID aggregate carries no date: rollback protection is the retired-key rule.
+    let registry_key = keypair("registry", 2048);
+    let trust = RegistryTrust::new().with_spid_pin(registry_key.verification_key().unwrap());
+    let old_key = keypair("a-2025", 2048);
+    let new_key = keypair("a-2026", 2048);
+    let old = TestIdp::new("https://a.idp.test", old_key.clone());
+    let new = TestIdp::new("https://a.idp.test", new_key.clone());
+    let b = TestIdp::new("https://b.idp.test", keypair("b", 2048));
+    let now = at("2026-01-15T10:00:00Z");
+    let before = dated_aggregate(&registry_key, &[&old, &b], None, None);
+    let after = dated_aggregate(&registry_key, &[&new, &b], None, None);
+
+    let mut r = Registry::new(trust.clone());
+    r.load(Src::SpidRegistry, before.as_bytes(), now).unwrap();
+    r.load(Src::SpidRegistry, after.as_bytes(), now).unwrap();
+    let old_fp = *old_key.verification_key().unwrap().fingerprint();
+    assert_eq!(r.retired_keys(Src::SpidRegistry), vec![old_fp]);
+    let sha = *r.source(Src::SpidRegistry).unwrap().sha256();
+    // The old signed copy verifies, but it lists the rotated-out key: refused.
+    assert!(verify_metadata(Src::SpidRegistry, before.as_bytes(), &trust, now).is_ok());
+    assert_eq!(
+        r.load(Src::SpidRegistry, before.as_bytes(), now)
+            .unwrap_err(),
+        RegistryError::Rollback(RollbackReason::RetiredKey {
+            entity_id: "https://a.idp.test".into()
+        })
+    );
+    assert_eq!(r.source(Src::SpidRegistry).unwrap().sha256(), &sha);
+    let keys = r.idp("https://a.idp.test").unwrap().keys();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0].fingerprint(),
+        new_key.verification_key().unwrap().fingerprint()
+    );
+    // The memory survives a restart when the application persists it.
+    let mut restarted = Registry::new(trust);
+    restarted.retire_keys(Src::SpidRegistry, r.retired_keys(Src::SpidRegistry));
+    assert!(matches!(
+        restarted.load(Src::SpidRegistry, before.as_bytes(), now),
+        Err(RegistryError::Rollback(RollbackReason::RetiredKey { .. }))
+    ));
+    restarted
+        .load(Src::SpidRegistry, after.as_bytes(), now)
+        .unwrap();
+}
+
+#[test]
+fn unreadable_valid_until_removes_the_entity_or_refuses_the_document() {
+    let registry_key = keypair("registry", 2048);
+    let trust = RegistryTrust::new().with_spid_pin(registry_key.verification_key().unwrap());
+    let a = TestIdp::new("https://a.idp.test", keypair("a", 2048));
+    let b = TestIdp::new("https://b.idp.test", keypair("b", 2048));
+    let now = at("2026-01-15T10:00:00Z");
+    for bad in [
+        "2027-01-01T00:00:00+01:00",
+        "2027-01-01",
+        "garbage",
+        "2027-13-01T00:00:00Z",
+        "",
+    ] {
+        let xml = signed_aggregate(&registry_key, &[&a, &b], None, Some(bad));
+        let mut r = Registry::new(trust.clone());
+        r.load(Src::SpidRegistry, xml.as_bytes(), now).unwrap();
+        assert!(r.idp("https://a.idp.test").is_some(), "{bad}");
+        assert!(r.idp("https://b.idp.test").is_none(), "{bad}");
+        let dropped = r.source(Src::SpidRegistry).unwrap().dropped();
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].valid_until, None);
+        assert!(r
+            .warnings(now, EXPIRY_HORIZON_SECS)
+            .iter()
+            .any(|w| w.to_string().contains("validUntil unreadable")));
+        // The same on the document: refused with a clear reason.
+        let xml = signed_aggregate(&registry_key, &[&a, &b], Some(bad), None);
+        assert_eq!(
+            verify_metadata(Src::SpidRegistry, xml.as_bytes(), &trust, now).unwrap_err(),
+            RegistryError::Metadata(MetadataError::BadInstant("validUntil")),
+            "{bad}"
+        );
+    }
+    // A zero UTC offset is UTC: readable.
+    let xml = signed_aggregate(
+        &registry_key,
+        &[&a, &b],
+        None,
+        Some("2027-01-01T00:00:00+00:00"),
+    );
+    let mut r = Registry::new(trust);
+    r.load(Src::SpidRegistry, xml.as_bytes(), now).unwrap();
+    assert!(r.idp("https://b.idp.test").is_some());
+}
+
 #[test]
 fn duplicates_and_last_good_copy() {
     let registry_key = keypair("registry", 2048);
@@ -528,7 +722,7 @@ fn committed_snapshots_match_sources_md() {
 #[cfg(feature = "refresh")]
 mod refresh {
     use super::*;
-    use spid_sp::metadata::{FetchError, Fetcher, RefreshError};
+    use spid_sp::metadata::{FetchError, Fetcher, PlainHttp, RefreshError};
     use std::io::{Read, Write};
     use std::net::TcpListener;
     use std::time::Duration;
@@ -588,8 +782,39 @@ mod refresh {
             ("/huge", 200, huge, 0),
             ("/slow", 200, good.clone(), 3000),
         ]);
-        let fetcher = Fetcher::new(Duration::from_secs(1));
+        // Metadata is fetched over https only; a loopback test server needs the switch.
+        let https_only = Fetcher::new(Duration::from_secs(1));
+        assert_eq!(
+            https_only.fetch(&format!("{base}/good")).unwrap_err(),
+            FetchError::PlainHttp
+        );
         let mut r = Registry::new(snapshot_trust());
+        assert_eq!(
+            r.refresh(
+                Src::SpidRegistry,
+                &format!("{base}/good"),
+                &https_only,
+                t2024()
+            )
+            .unwrap_err(),
+            RefreshError::Fetch(FetchError::PlainHttp)
+        );
+        assert!(r.source(Src::SpidRegistry).is_none());
+        let fetcher =
+            Fetcher::new(Duration::from_secs(1)).allow_plain_http(PlainHttp::OnlyForLoopbackTests);
+        // ... and only for loopback hosts (no connection is attempted elsewhere).
+        for url in [
+            "http://example.org/md.xml",
+            "http://127.0.0.1.example.org/x",
+            "http://user@127.0.0.1/x",
+            "http://10.0.0.1/x",
+        ] {
+            assert_eq!(
+                fetcher.fetch(url).unwrap_err(),
+                FetchError::PlainHttp,
+                "{url}"
+            );
+        }
 
         assert_eq!(
             r.refresh(

@@ -258,6 +258,10 @@ enum RegistryCommand {
         /// Verify at this instant (xs:dateTime, or `now`) [default: now].
         #[arg(long)]
         at: Option<String>,
+        /// Tests only: allow plain http from a loopback host (127.0.0.0/8, [::1],
+        /// localhost). Metadata is otherwise fetched over https only.
+        #[arg(long)]
+        allow_plain_http_loopback: bool,
     },
 }
 
@@ -1025,10 +1029,14 @@ fn registry_cmd(c: RegistryCommand) -> Outcome {
             pins,
             timeout,
             at,
+            allow_plain_http_loopback,
         } => {
             let trust = trust_of(&pins)?;
             let now = instant(at.as_deref())?;
-            let fetcher = metadata::Fetcher::new(Duration::from_secs(timeout.max(1)));
+            let mut fetcher = metadata::Fetcher::new(Duration::from_secs(timeout.max(1)));
+            if allow_plain_http_loopback {
+                fetcher = fetcher.allow_plain_http(metadata::PlainHttp::OnlyForLoopbackTests);
+            }
             let (bytes, verified) =
                 metadata::fetch_verified(MetadataSource::from(source), &url, &trust, &fetcher, now)
                     .map_err(|e| {
@@ -1038,6 +1046,19 @@ fn registry_cmd(c: RegistryCommand) -> Outcome {
                             out.display()
                         ))
                     })?;
+            // No rollback: a copy already at `out` that still verifies must not be newer.
+            if let Ok(current) = std::fs::read(&out) {
+                if let Ok(current) =
+                    metadata::verify_metadata(MetadataSource::from(source), &current, &trust, now)
+                {
+                    metadata::check_not_older(&current, &verified).map_err(|e| {
+                        invalid(format!(
+                            "{url}: {e}; {} left unchanged (delete it to accept an older copy)",
+                            out.display()
+                        ))
+                    })?;
+                }
+            }
             replace_file(&out, &bytes)?;
             println!("{}", describe(&verified));
             println!("wrote {}", out.display());

@@ -44,6 +44,11 @@ pub enum MetadataError {
     /// `validUntil` has passed.
     #[error("metadata expired (validUntil)")]
     Expired,
+    /// The document's `validUntil` (or publication instant) is not a UTC `xs:dateTime` (a
+    /// non-zero offset, a bare date, garbage): what it says cannot be known, so it is
+    /// refused.
+    #[error("metadata {0} is not a UTC xs:dateTime")]
+    BadInstant(&'static str),
 }
 
 /// A protocol endpoint of an IdP.
@@ -68,6 +73,7 @@ pub struct IdentityProvider {
     keys: Vec<VerificationKey>,
     want_authn_requests_signed: bool,
     valid_until: Option<Timestamp>,
+    valid_until_unreadable: bool,
     test_idp: bool,
 }
 
@@ -84,6 +90,7 @@ impl IdentityProvider {
             keys,
             want_authn_requests_signed: true,
             valid_until: None,
+            valid_until_unreadable: false,
             test_idp: false,
         }
     }
@@ -195,9 +202,12 @@ impl IdentityProvider {
                     .and_then(|n| xml::text(*n))
                     .map(|t| t.trim().to_owned())
             });
-        let valid_until = entity
-            .attribute("validUntil")
-            .and_then(|v| Timestamp::parse(v).ok());
+        // A validUntil that is not a UTC xs:dateTime (an offset, a bare date, garbage) is
+        // kept as "unreadable": the registry leaves such an entity out, as it refuses a
+        // document whose validUntil it cannot read.
+        let raw_valid_until = entity.attribute("validUntil");
+        let valid_until = raw_valid_until.and_then(|v| Timestamp::parse(v).ok());
+        let valid_until_unreadable = raw_valid_until.is_some() && valid_until.is_none();
         Ok(Some(IdentityProvider {
             federation: Federation::of_entity_id(entity_id),
             entity_id: EntityId::new(entity_id),
@@ -207,6 +217,7 @@ impl IdentityProvider {
             keys,
             want_authn_requests_signed: desc.attribute("WantAuthnRequestsSigned") != Some("false"),
             valid_until,
+            valid_until_unreadable,
             test_idp: [entity, desc].into_iter().any(has_test_marker),
         }))
     }
@@ -256,9 +267,16 @@ impl IdentityProvider {
         self.want_authn_requests_signed
     }
 
-    /// The entity's `validUntil`, if any.
+    /// The entity's `validUntil`, if any (and readable).
     pub fn valid_until(&self) -> Option<Timestamp> {
         self.valid_until
+    }
+
+    /// Whether the entity carries a `validUntil` that is not a UTC `xs:dateTime` (a
+    /// non-zero offset, a bare date, garbage): [`crate::metadata::Registry`] leaves such an
+    /// entity out.
+    pub fn valid_until_unreadable(&self) -> bool {
+        self.valid_until_unreadable
     }
 
     /// Whether the metadata says this is a local test IdP (the SDK's `test_idp`): an

@@ -17,9 +17,32 @@
 //! (listed by [`VerifiedMetadata::dropped`] and reported as a warning). A loaded copy
 //! that reaches its `validUntil` later is reported by [`Registry::warnings`]: refresh it.
 //!
+//! An entity whose `validUntil` cannot be read (not a UTC `xs:dateTime`) is left out too,
+//! and a document whose `validUntil` cannot be read is refused.
+//!
+//! **No rollback.** A verified document that is *older* than the copy in use does not
+//! replace it ([`RegistryError::Rollback`]): an attacker who kept an old signed copy
+//! (one that still lists a key the IdP has since rotated out) cannot serve it again.
+//! "Older" is decided by [`check_not_older`], in this order:
+//! 1. both copies carry `mdrpi:PublicationInfo/@creationInstant`: the new one must not be
+//!    earlier;
+//! 2. otherwise both carry `validUntil`: the new one must not be earlier (each issue of a
+//!    registry extends its validity);
+//! 3. the copy in use carries one of these and the new one does not (or not the same
+//!    one): the new copy's freshness cannot be established, so it is refused;
+//! 4. neither carries either (the SPID aggregate today): nothing to compare, accepted.
+//!
+//! `ID` and `cacheDuration` carry no order (an opaque identifier, a duration) and are
+//! not used. Whatever the fields, a key that a later copy of the same source removed
+//! stays **retired** for the life of the [`Registry`]: a document that lists it again is
+//! refused ([`RollbackReason::RetiredKey`]). Persist [`Registry::retired_keys`] and restore
+//! them with [`Registry::retire_keys`] to keep that memory across restarts.
+//!
 //! **Refresh** (feature `refresh`): [`Registry::refresh`] downloads a source, verifies it
-//! and only then replaces the copy in use; on any failure the last good copy stays. CIE
-//! metadata, being unsigned, is only downloaded over https (redirects included).
+//! and only then replaces the copy in use; on any failure the last good copy stays.
+//! Every source is downloaded over https only, redirects included (signed metadata too:
+//! a plain-http download would leak which registry is used and invite downgrade games);
+//! [`Fetcher::allow_plain_http`] lifts that for loopback test servers only.
 //!
 //! The core does no I/O: the application reads files or calls `refresh`, then builds its
 //! [`ServiceProvider`](crate::ServiceProvider) from [`Registry::idps`] (rebuild it after
@@ -42,7 +65,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use crate::dsig::{self, KeyError, VerificationKey, VerifyPolicy};
@@ -202,6 +225,42 @@ pub enum RegistryError {
     /// Not `spid`, `cie` or `eidas`.
     #[error("unknown metadata source (expected spid, cie or eidas)")]
     UnknownSource,
+    /// The document verified but is older than the copy in use: it does not replace it.
+    #[error("metadata rollback refused: {0}")]
+    Rollback(RollbackReason),
+}
+
+/// Why a verified document was taken for an older one than the copy in use
+/// (see [`check_not_older`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RollbackReason {
+    /// Its `mdrpi:PublicationInfo/@creationInstant` is earlier than the copy in use.
+    #[error("published {new}, the copy in use was published {current}")]
+    OlderPublication {
+        /// The copy in use.
+        current: Timestamp,
+        /// The refused document.
+        new: Timestamp,
+    },
+    /// Its `validUntil` is earlier than the copy in use.
+    #[error("validUntil {new} is earlier than the copy in use ({current})")]
+    OlderValidUntil {
+        /// The copy in use.
+        current: Timestamp,
+        /// The refused document.
+        new: Timestamp,
+    },
+    /// The copy in use carries a publication instant or `validUntil` and the new one
+    /// does not: its freshness cannot be established.
+    #[error("the copy in use is dated ({0}) and the new document is not")]
+    Undated(&'static str),
+    /// It lists a signing key that a later copy of the same source had removed.
+    #[error("entity {entity_id} lists a signing key that was rotated out")]
+    RetiredKey {
+        /// The entity.
+        entity_id: String,
+    },
 }
 
 /// An entity left out of a verified document.
@@ -209,8 +268,9 @@ pub enum RegistryError {
 pub struct DroppedEntity {
     /// The entityID.
     pub entity_id: String,
-    /// Its `validUntil`, which has passed.
-    pub valid_until: Timestamp,
+    /// Its `validUntil`, which has passed; `None` when it could not be read (not a UTC
+    /// `xs:dateTime`).
+    pub valid_until: Option<Timestamp>,
 }
 
 /// A metadata document that passed its source's trust check: only
@@ -221,6 +281,7 @@ pub struct VerifiedMetadata {
     idps: Vec<IdentityProvider>,
     signer: Option<VerificationKey>,
     valid_until: Option<Timestamp>,
+    published: Option<Timestamp>,
     sha256: [u8; 32],
     verified_at: Timestamp,
     dropped: Vec<DroppedEntity>,
@@ -242,6 +303,11 @@ impl VerifiedMetadata {
     /// The document's `validUntil`, if any.
     pub fn valid_until(&self) -> Option<Timestamp> {
         self.valid_until
+    }
+    /// The document's publication instant (`md:Extensions/mdrpi:PublicationInfo/
+    /// @creationInstant` on the document element), if any.
+    pub fn published(&self) -> Option<Timestamp> {
+        self.published
     }
     /// SHA-256 of the bytes verified.
     pub fn sha256(&self) -> &[u8; 32] {
@@ -299,9 +365,16 @@ pub fn verify_metadata(
     };
 
     let valid_until = match root.attribute("validUntil") {
-        Some(v) => Some(Timestamp::parse(v).map_err(|_| MetadataError::Expired)?),
+        Some(v) => Some(Timestamp::parse(v).map_err(|_| MetadataError::BadInstant("validUntil"))?),
         None => None,
     };
+    // Only from inside the verified element; an unreadable one is no order at all.
+    let published = saml::children(root, METADATA_NS, "Extensions")
+        .flat_map(|e| saml::children(e, MDRPI_NS, "PublicationInfo"))
+        .next()
+        .and_then(|p| p.attribute("creationInstant"))
+        .map(|v| Timestamp::parse(v).map_err(|_| MetadataError::BadInstant("creationInstant")))
+        .transpose()?;
     if valid_until.is_some_and(|v| v <= now) {
         return Err(MetadataError::Expired.into());
     }
@@ -316,9 +389,13 @@ pub fn verify_metadata(
             )));
         }
         match idp.valid_until() {
+            _ if idp.valid_until_unreadable() => dropped.push(DroppedEntity {
+                entity_id: idp.entity_id().as_str().to_owned(),
+                valid_until: None,
+            }),
             Some(until) if until <= now => dropped.push(DroppedEntity {
                 entity_id: idp.entity_id().as_str().to_owned(),
-                valid_until: until,
+                valid_until: Some(until),
             }),
             _ => idps.push(idp.with_federation(source.federation())),
         }
@@ -336,10 +413,40 @@ pub fn verify_metadata(
         idps,
         signer,
         valid_until,
+        published,
         sha256,
         verified_at: now,
         dropped,
     })
+}
+
+/// The SAML metadata extension for registration and publication information.
+const MDRPI_NS: &str = "urn:oasis:names:tc:SAML:metadata:rpi";
+
+/// Refuses `new` when it is older than `current` (two verified copies of the same
+/// source): by publication instant when both have one, else by `validUntil` when both
+/// have one; a dated `current` and an undated `new` is refused; two undated copies pass.
+/// See the module documentation for why.
+pub fn check_not_older(
+    current: &VerifiedMetadata,
+    new: &VerifiedMetadata,
+) -> Result<(), RegistryError> {
+    let refuse = |r| Err(RegistryError::Rollback(r));
+    match (current.published, new.published) {
+        (Some(c), Some(n)) if n < c => {
+            return refuse(RollbackReason::OlderPublication { current: c, new: n })
+        }
+        (Some(_), Some(_)) => return Ok(()),
+        (Some(_), None) => return refuse(RollbackReason::Undated("publication instant")),
+        _ => {}
+    }
+    match (current.valid_until, new.valid_until) {
+        (Some(c), Some(n)) if n < c => {
+            refuse(RollbackReason::OlderValidUntil { current: c, new: n })
+        }
+        (Some(_), None) => refuse(RollbackReason::Undated("validUntil")),
+        _ => Ok(()),
+    }
 }
 
 fn short(s: &str) -> String {
@@ -420,15 +527,15 @@ pub enum RegistryWarning {
         /// Its validUntil.
         valid_until: Timestamp,
     },
-    /// An entity was left out because its `validUntil` had passed.
-    #[error("{origin} metadata: entity {entity_id} left out (validUntil {valid_until} passed)")]
+    /// An entity was left out because its `validUntil` had passed or could not be read.
+    #[error("{origin} metadata: entity {entity_id} left out ({})", match .valid_until { Some(v) => format!("validUntil {v} passed"), None => "validUntil unreadable".to_owned() })]
     EntityDropped {
         /// The source.
         origin: MetadataSource,
         /// The entity.
         entity_id: String,
-        /// Its validUntil.
-        valid_until: Timestamp,
+        /// Its validUntil (`None`: unreadable).
+        valid_until: Option<Timestamp>,
     },
 }
 
@@ -473,6 +580,8 @@ pub fn idp_warnings(
 pub struct Registry {
     trust: RegistryTrust,
     sources: Vec<VerifiedMetadata>,
+    /// SHA-256 fingerprints of signing keys a later copy of the source removed.
+    retired: BTreeMap<MetadataSource, BTreeSet<[u8; 32]>>,
 }
 
 impl Registry {
@@ -481,7 +590,29 @@ impl Registry {
         Registry {
             trust,
             sources: Vec::new(),
+            retired: BTreeMap::new(),
         }
+    }
+
+    /// The SHA-256 fingerprints of the signing keys that a copy of `source` removed after
+    /// an earlier copy listed them: a document listing one again is refused. Persist
+    /// them to keep that memory across restarts ([`Registry::retire_keys`]).
+    pub fn retired_keys(&self, source: MetadataSource) -> Vec<[u8; 32]> {
+        self.retired
+            .get(&source)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Marks keys (SHA-256 fingerprints of their certificates) as rotated out of
+    /// `source`: restores what [`Registry::retired_keys`] returned before a restart, or
+    /// retires a key the operator knows to be compromised.
+    pub fn retire_keys(
+        &mut self,
+        source: MetadataSource,
+        fingerprints: impl IntoIterator<Item = [u8; 32]>,
+    ) {
+        self.retired.entry(source).or_default().extend(fingerprints);
     }
 
     /// The pins in use.
@@ -502,8 +633,22 @@ impl Registry {
     }
 
     /// Installs a verified document in place of its source's previous copy. Refused (and
-    /// nothing changes) when one of its entityIDs belongs to another loaded source.
+    /// nothing changes) when one of its entityIDs belongs to another loaded source, when
+    /// it is older than the copy in use ([`check_not_older`]), or when it lists a retired
+    /// key ([`Registry::retired_keys`]).
     pub fn install(&mut self, verified: VerifiedMetadata) -> Result<LoadOutcome, RegistryError> {
+        if let Some(retired) = self.retired.get(&verified.source) {
+            for idp in verified.idps() {
+                if idp.keys().iter().any(|k| retired.contains(k.fingerprint())) {
+                    return Err(RegistryError::Rollback(RollbackReason::RetiredKey {
+                        entity_id: short(idp.entity_id().as_str()),
+                    }));
+                }
+            }
+        }
+        if let Some(current) = self.source(verified.source) {
+            check_not_older(current, &verified)?;
+        }
         for other in self.sources.iter().filter(|s| s.source != verified.source) {
             for idp in verified.idps() {
                 if other
@@ -528,7 +673,20 @@ impl Registry {
                 } else {
                     LoadOutcome::Replaced
                 };
+                let kept: HashSet<[u8; 32]> = verified
+                    .idps()
+                    .iter()
+                    .flat_map(|i| i.keys().iter().map(|k| *k.fingerprint()))
+                    .collect();
+                let gone: Vec<[u8; 32]> = slot
+                    .idps()
+                    .iter()
+                    .flat_map(|i| i.keys().iter().map(|k| *k.fingerprint()))
+                    .filter(|f| !kept.contains(f))
+                    .collect();
+                let source = verified.source;
                 *slot = verified;
+                self.retire_keys(source, gone);
                 Ok(outcome)
             }
             None => {
@@ -619,7 +777,7 @@ impl Registry {
 }
 
 #[cfg(feature = "refresh")]
-pub use refresh::{FetchError, Fetcher, RefreshError};
+pub use refresh::{FetchError, Fetcher, PlainHttp, RefreshError};
 
 #[cfg(feature = "refresh")]
 mod refresh {
@@ -645,6 +803,10 @@ mod refresh {
         /// https, redirects included.
         #[error("unsigned metadata is only fetched over https")]
         InsecureUnsigned,
+        /// A plain-http URL: metadata is fetched over https only (signed sources too),
+        /// unless [`Fetcher::allow_plain_http`] was set for a loopback test server.
+        #[error("metadata is only fetched over https")]
+        PlainHttp,
         /// The server answered with an error status.
         #[error("server answered HTTP {0}")]
         Status(u16),
@@ -675,6 +837,15 @@ mod refresh {
     pub struct Fetcher {
         agent: ureq::Agent,
         max_bytes: usize,
+        plain_http_loopback: bool,
+    }
+
+    /// The explicit acknowledgement that plain http is for a test server on loopback
+    /// ([`Fetcher::allow_plain_http`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum PlainHttp {
+        /// Tests serving metadata from `127.0.0.0/8`, `[::1]` or `localhost` only.
+        OnlyForLoopbackTests,
     }
 
     impl Fetcher {
@@ -695,12 +866,32 @@ mod refresh {
             Fetcher {
                 agent,
                 max_bytes: Limits::METADATA.max_bytes,
+                plain_http_loopback: false,
             }
         }
 
-        /// Downloads `url`.
+        /// Lets signed sources be downloaded over plain http from a loopback host (a test
+        /// server). Other hosts stay https-only, and unsigned sources (CIE) always are.
+        #[must_use]
+        pub fn allow_plain_http(mut self, mode: PlainHttp) -> Fetcher {
+            let PlainHttp::OnlyForLoopbackTests = mode;
+            self.plain_http_loopback = true;
+            self
+        }
+
+        /// Downloads `url` over https (plain http only from a loopback host, and only
+        /// with [`Fetcher::allow_plain_http`]).
         pub fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-            self.fetch_inner(url, false)
+            if url.starts_with("http://") {
+                if !self.plain_http_loopback {
+                    return Err(FetchError::PlainHttp);
+                }
+                if !is_loopback_http(url) {
+                    return Err(FetchError::PlainHttp);
+                }
+                return self.fetch_inner(url, false);
+            }
+            self.fetch_inner(url, true)
         }
 
         /// Downloads `url` over https only (redirects included).
@@ -740,6 +931,25 @@ mod refresh {
             }
             Ok(body)
         }
+    }
+
+    /// `http://HOST[:PORT]/...` with HOST `localhost`, `127.x.y.z` or `[::1]`.
+    fn is_loopback_http(url: &str) -> bool {
+        let Some(rest) = url.strip_prefix("http://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            return false;
+        }
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.split(':').next().unwrap_or(""),
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     impl Default for Fetcher {
