@@ -60,6 +60,7 @@ pub mod ids;
 pub mod level;
 pub mod logout;
 pub mod metadata;
+mod printable;
 pub mod response;
 pub mod saml;
 mod sp;

@@ -75,7 +75,7 @@ impl VerificationKey {
             .filter_map(|e| {
                 let k = e.object().nid().short_name().ok()?;
                 let v = String::from_utf8_lossy(e.data().as_slice());
-                Some(format!("{k}={v}"))
+                Some(format!("{k}={}", crate::printable::printable(&v, 256)))
             })
             .collect::<Vec<_>>()
             .join(", ");

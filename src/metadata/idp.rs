@@ -173,9 +173,9 @@ impl IdentityProvider {
         };
         let keys = signing_keys(desc);
         if keys.is_empty() {
-            return Err(MetadataError::NoSigningKey(
-                entity_id.chars().take(200).collect(),
-            ));
+            return Err(MetadataError::NoSigningKey(crate::printable::printable(
+                entity_id, 200,
+            )));
         }
         let endpoints = |name: &'static str| -> Vec<Endpoint> {
             saml::children(desc, METADATA_NS, name)

@@ -450,7 +450,7 @@ pub fn check_not_older(
 }
 
 fn short(s: &str) -> String {
-    s.chars().take(200).collect()
+    crate::printable::printable(s, 200)
 }
 
 /// What changed when a document was loaded.
@@ -913,7 +913,9 @@ mod refresh {
                 .https_only(https_only)
                 .build()
                 .call()
-                .map_err(|e| FetchError::Transport(e.to_string()))?;
+                .map_err(|e| {
+                    FetchError::Transport(crate::printable::printable(&e.to_string(), 300))
+                })?;
             let status = response.status().as_u16();
             if status != 200 {
                 return Err(FetchError::Status(status));
@@ -925,7 +927,9 @@ mod refresh {
                 .into_reader()
                 .take(limit.saturating_add(1))
                 .read_to_end(&mut body)
-                .map_err(|e| FetchError::Transport(e.to_string()))?;
+                .map_err(|e| {
+                    FetchError::Transport(crate::printable::printable(&e.to_string(), 300))
+                })?;
             if body.len() > self.max_bytes {
                 return Err(FetchError::TooLarge(self.max_bytes));
             }

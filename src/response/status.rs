@@ -110,8 +110,10 @@ impl fmt::Display for IdpRefusal {
     }
 }
 
+/// At most 256 characters, control and bidi characters escaped: the status URIs may come
+/// from an unsigned Response and end up in logs through `Display`.
 fn truncate(s: &str) -> String {
-    s.chars().take(256).collect()
+    crate::printable::printable(s, 256)
 }
 
 /// Extracts `NN` from `ErrorCode nrNN` anywhere in the message.
