@@ -14,10 +14,10 @@ use axum::Router;
 use base64::Engine as _;
 use common::{enc, form, keypair, Reply};
 use spid_sp::axum::{AtLeast, Session, SpidAuth, SpidAuthBuilder};
-use spid_sp::store::{MemoryPendingStore, PendingStore};
 use spid_sp::dsig::{self, redirect, SignatureAlgorithm, SignatureAnchor};
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::saml::{ASSERTION_NS, PROTOCOL_NS};
+use spid_sp::store::{MemoryPendingStore, PendingStore};
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
 use spid_sp::xml::{self, Limits};
 use spid_sp::{
@@ -197,7 +197,7 @@ impl Harness {
     /// GET /spid/login from the client at `ip`: (status, request ID, RelayState, browser).
     async fn begin_from(&self, ip: IpAddr, query: &str) -> (u16, String, String, String) {
         let r = common::request(self.addr, "GET", &format!("/spid/login?{query}"), &[], None)
-            .from_ip(ip)
+            .source_ip(ip)
             .send_async()
             .await;
         if r.status != 200 {
@@ -373,7 +373,10 @@ async fn hand_off_needs_the_browser_that_started_the_login() {
     let r = h.get(&next, &[("spid_browser", &browser)]).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let session = r.cookies().get("spid_session").cloned().unwrap();
-    assert_eq!(h.get("/me", &[("spid_session", &session)]).await.status, 200);
+    assert_eq!(
+        h.get("/me", &[("spid_session", &session)]).await.status,
+        200
+    );
     // ... and the hand-off is single use.
     let r = h.get(&next, &[("spid_browser", &browser)]).await;
     assert_eq!(r.status, 403);
@@ -692,7 +695,8 @@ fn requested_level(page: &Reply) -> u8 {
             .unwrap(),
     )
     .unwrap();
-    let at = xml.find("https://www.spid.gov.it/SpidL").unwrap() + "https://www.spid.gov.it/SpidL".len();
+    let at =
+        xml.find("https://www.spid.gov.it/SpidL").unwrap() + "https://www.spid.gov.it/SpidL".len();
     xml[at..at + 1].parse().unwrap()
 }
 
@@ -767,7 +771,11 @@ async fn sessions_below_the_configured_level_are_not_sessions() {
     // `Session`: a step-up at the same IdP at the configured level, back here after.
     let r = h.get("/me?x=1", &[("spid_session", &l1)]).await;
     assert_eq!(r.status, 303, "{}", r.body);
-    let expected = format!("/spid/login?idp={}&level=2&next={}", enc(IDP), enc("/me?x=1"));
+    let expected = format!(
+        "/spid/login?idp={}&level=2&next={}",
+        enc(IDP),
+        enc("/me?x=1")
+    );
     assert_eq!(r.header("location"), Some(expected.as_str()));
     // `Option<Session>`: none.
     assert_eq!(
@@ -780,7 +788,10 @@ async fn sessions_below_the_configured_level_are_not_sessions() {
     // At the configured level, the session is one.
     let (l2, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L2).await;
     let r = h.get("/me", &[("spid_session", &l2)]).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "cf=RSSMRA80A01H501U level=2"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "cf=RSSMRA80A01H501U level=2")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -815,7 +826,9 @@ async fn one_client_flooding_login_only_evicts_its_own_pending_logins() {
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let (h, q) = (h.clone(), query.clone());
-            tasks.push(tokio::spawn(async move { h.begin_from(flooder, &q).await.0 }));
+            tasks.push(tokio::spawn(
+                async move { h.begin_from(flooder, &q).await.0 },
+            ));
         }
         for t in tasks {
             if t.await.unwrap() != 200 {
@@ -826,7 +839,10 @@ async fn one_client_flooding_login_only_evicts_its_own_pending_logins() {
     let last = h.begin_from(flooder, &query).await;
     let after = h.begin_from(other, &query).await;
     assert_eq!(after.0, 200, "the other client can still start a login");
-    assert_eq!(refused, 0, "the flooding client is not refused, it evicts its own");
+    assert_eq!(
+        refused, 0,
+        "the flooding client is not refused, it evicts its own"
+    );
     assert_eq!(last.0, 200);
 
     // The other client's logins, started before and after the flood, both complete.
@@ -848,8 +864,14 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     })
     .await;
     let begin = |xff: &'static str| {
-        let r = common::request(h.addr, "GET", &format!("/spid/login?idp={}", enc(IDP)), &[], None)
-            .header("X-Forwarded-For", xff);
+        let r = common::request(
+            h.addr,
+            "GET",
+            &format!("/spid/login?idp={}", enc(IDP)),
+            &[],
+            None,
+        )
+        .header("X-Forwarded-For", xff);
         async move {
             let r = r.send_async().await;
             assert_eq!(r.status, 200);
@@ -866,8 +888,16 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     for _ in 0..3 {
         begin("192.0.2.2, 198.51.100.7").await;
     }
-    assert_eq!(h.finish(&a.0, &a.1, &a.2).await.0, 403, "evicted by its own client");
-    assert_eq!(h.finish(&b.0, &b.1, &b.2).await, (303, 303), "another client");
+    assert_eq!(
+        h.finish(&a.0, &a.1, &a.2).await.0,
+        403,
+        "evicted by its own client"
+    );
+    assert_eq!(
+        h.finish(&b.0, &b.1, &b.2).await,
+        (303, 303),
+        "another client"
+    );
 
     // Without the setting, the header is ignored: every request here is 127.0.0.1.
     let h = start_opts(Opts {
@@ -877,10 +907,16 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
     .await;
     let mut started = Vec::new();
     for xff in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
-        let r = common::request(h.addr, "GET", &format!("/spid/login?idp={}", enc(IDP)), &[], None)
-            .header("X-Forwarded-For", xff)
-            .send_async()
-            .await;
+        let r = common::request(
+            h.addr,
+            "GET",
+            &format!("/spid/login?idp={}", enc(IDP)),
+            &[],
+            None,
+        )
+        .header("X-Forwarded-For", xff)
+        .send_async()
+        .await;
         started.push((
             request_id(&r),
             r.form_field("RelayState").unwrap(),
@@ -888,7 +924,11 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
         ));
     }
     let a = &started[0];
-    assert_eq!(h.finish(&a.0, &a.1, &a.2).await.0, 403, "one client: evicted");
+    assert_eq!(
+        h.finish(&a.0, &a.1, &a.2).await.0,
+        403,
+        "one client: evicted"
+    );
 }
 
 #[tokio::test]
@@ -945,7 +985,10 @@ async fn logout_is_refused_unless_posted_from_the_sp_origin() {
         assert_eq!(r.status, 403, "{headers:?}: {}", r.body);
         assert!(r.body.contains("cross-origin-logout"), "{}", r.body);
         assert!(r.body.contains("Uscita non riuscita"), "{}", r.body);
-        assert!(!r.headers.iter().any(|(k, _)| k == "set-cookie"), "{headers:?}");
+        assert!(
+            !r.headers.iter().any(|(k, _)| k == "set-cookie"),
+            "{headers:?}"
+        );
         assert_eq!(
             h.get("/me", &[("spid_session", &session)]).await.status,
             200,
@@ -964,12 +1007,18 @@ async fn logout_is_refused_unless_posted_from_the_sp_origin() {
     .send_async()
     .await;
     assert_eq!(r.status, 302, "{}", r.body);
-    assert_eq!(h.get("/me", &[("spid_session", &session)]).await.status, 303);
+    assert_eq!(
+        h.get("/me", &[("spid_session", &session)]).await.status,
+        303
+    );
     // ... or its Origin (the scheme, host and port of the ACS URL).
     let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
     let r = h.logout(&session).await;
     assert_eq!(r.status, 302, "{}", r.body);
-    assert_eq!(h.get("/me", &[("spid_session", &session)]).await.status, 303);
+    assert_eq!(
+        h.get("/me", &[("spid_session", &session)]).await.status,
+        303
+    );
 }
 
 #[tokio::test]
@@ -1053,5 +1102,9 @@ async fn the_test_idp_answers_loopback_peers_only() {
         assert_eq!(get(addr, "/test-idp/metadata").await.status, 200, "{peer}");
     }
     let addr = serve(Some(None)).await;
-    assert_eq!(get(addr, "/test-idp/metadata").await.status, 403, "fail closed");
+    assert_eq!(
+        get(addr, "/test-idp/metadata").await.status,
+        403,
+        "fail closed"
+    );
 }

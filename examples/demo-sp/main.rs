@@ -511,8 +511,12 @@ async fn main() {
     let key = demo_key(&opts.key_dir, &base_url);
     let config = sp_config(opts.profile, &base_url, key);
     let metadata_xml = sp_metadata(opts.profile, &base_url, &config);
-    let test_idp_decision =
-        test_idp::wanted(opts.test_idp, !opts.idp_metadata.is_empty(), &base_url, local);
+    let test_idp_decision = test_idp::wanted(
+        opts.test_idp,
+        !opts.idp_metadata.is_empty(),
+        &base_url,
+        local,
+    );
     let test_idp = test_idp_decision
         .is_ok()
         .then(|| test_idp::start(&opts.key_dir, &base_url, &metadata_xml));

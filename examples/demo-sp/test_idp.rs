@@ -164,6 +164,9 @@ mod tests {
             decide(Some(true), false, "https://demo.example.it", lo),
             Decision::Refuse(_)
         ));
-        assert!(matches!(decide(Some(false), false, base, lo), Decision::Skip(_)));
+        assert!(matches!(
+            decide(Some(false), false, base, lo),
+            Decision::Skip(_)
+        ));
     }
 }

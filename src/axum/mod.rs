@@ -393,7 +393,7 @@ impl SpidAuth {
             (Some(o), None) => o.to_str().ok().and_then(normalize_origin),
             _ => None,
         };
-        site || origin.is_some_and(|o| self.inner.origins.iter().any(|x| *x == o))
+        site || origin.is_some_and(|o| self.inner.origins.contains(&o))
     }
 
     /// Removes a session and its NameID index entry.
@@ -1034,7 +1034,10 @@ fn try_complete(auth: &SpidAuth, headers: &HeaderMap, token: &str) -> Result<Res
     let browser = cookie(headers, &auth.cookie_name(BROWSER_COOKIE))
         .map(|b| hash(&b))
         .ok_or(AuthError::BrowserMismatch)?;
-    let seen = inner.sessions.get(&key, now)?.ok_or(AuthError::BrowserMismatch)?;
+    let seen = inner
+        .sessions
+        .get(&key, now)?
+        .ok_or(AuthError::BrowserMismatch)?;
     let handoff: Handoff = serde_json::from_str(&seen).map_err(|_| AuthError::BrowserMismatch)?;
     if !constant_time_eq(browser.as_bytes(), handoff.browser.as_bytes()) {
         return Err(AuthError::BrowserMismatch);
@@ -1680,6 +1683,55 @@ mod tests {
         ] {
             assert_eq!(safe_next(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn origins_addresses_and_client_buckets() {
+        for (url, origin) in [
+            (
+                "https://sp.example.it/spid/acs",
+                Some("https://sp.example.it"),
+            ),
+            (
+                "HTTPS://SP.Example.IT:443/acs",
+                Some("https://sp.example.it"),
+            ),
+            (
+                "http://127.0.0.1:8000/spid/acs",
+                Some("http://127.0.0.1:8000"),
+            ),
+            ("http://[::1]:8000/x", Some("http://[::1]:8000")),
+            ("http://[::1]", Some("http://[::1]")),
+            ("http://sp.example.it:80", Some("http://sp.example.it")),
+            ("null", None),
+            ("ftp://sp.example.it", None),
+            ("https://user@sp.example.it", None),
+            ("https://sp.example.it:", None),
+            ("https://sp.example.it:8a", None),
+            ("https://", None),
+        ] {
+            assert_eq!(normalize_origin(url).as_deref(), origin, "{url}");
+        }
+
+        let name = HeaderName::from_static("x-forwarded-for");
+        let mut h = HeaderMap::new();
+        assert_eq!(forwarded_ip(&h, &name), None);
+        h.append(&name, HeaderValue::from_static("203.0.113.9, 192.0.2.1"));
+        assert_eq!(forwarded_ip(&h, &name), Some([192, 0, 2, 1].into()));
+        h.append(&name, HeaderValue::from_static("[2001:db8::5]:443"));
+        assert_eq!(
+            forwarded_ip(&h, &name),
+            Some("2001:db8::5".parse().unwrap()),
+            "the last header line, with a port"
+        );
+        h.append(&name, HeaderValue::from_static("192.0.2.1, unknown"));
+        assert_eq!(forwarded_ip(&h, &name), None, "not an address: ignored");
+
+        let v6 = |s: &str| ip_bucket(s.parse().unwrap());
+        assert_eq!(v6("2001:db8:1:2:aaaa::1"), v6("2001:db8:1:2:bbbb::2"));
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_eq!(v6("::ffff:192.0.2.1"), v6("192.0.2.1"));
+        assert_ne!(v6("192.0.2.1"), v6("192.0.2.2"));
     }
 
     #[test]

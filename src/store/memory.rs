@@ -248,7 +248,10 @@ mod tests {
             assert_eq!(s.take(&RequestId::new(format!("_f{i}")), t0).unwrap(), None);
         }
         for i in 97..100 {
-            assert!(s.take(&RequestId::new(format!("_f{i}")), t0).unwrap().is_some());
+            assert!(s
+                .take(&RequestId::new(format!("_f{i}")), t0)
+                .unwrap()
+                .is_some());
         }
         assert!(s.take(&RequestId::new("_other"), t0).unwrap().is_some());
         // Taken entries no longer count against the client.

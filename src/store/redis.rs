@@ -401,7 +401,7 @@ impl PendingStore for RedisStore {
         self.put_value(&key, &json, pending.expires(), pending.issue_instant())
     }
 
-    /// One round trip: an `EVAL` of [`PUT_FOR_CLIENT`] that `SET`s the pending login,
+    /// One round trip: an `EVAL` of a Lua script that `SET`s the pending login,
     /// drops the client's expired entries from its sorted set
     /// (`PREFIX:pclient:CLIENT`, scored by expiry, members ordered by a sequence
     /// number), `ZADD`s this one, `ZPOPMIN`s and `DEL`s the oldest beyond the cap and

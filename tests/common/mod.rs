@@ -266,7 +266,7 @@ impl Request {
 
     /// Connects from this local address (another client on loopback: 127.0.0.2, ...);
     /// [`Request::send_async`] only.
-    pub fn from_ip(mut self, ip: std::net::IpAddr) -> Request {
+    pub fn source_ip(mut self, ip: std::net::IpAddr) -> Request {
         self.from = Some(ip);
         self
     }
