@@ -6,19 +6,23 @@
 
 mod common;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use common::{enc, form, keypair, Reply};
-use spid_sp::axum::{AtLeast, Session, SpidAuth};
+use spid_sp::axum::{AtLeast, Session, SpidAuth, SpidAuthBuilder};
 use spid_sp::dsig::{self, redirect, SignatureAlgorithm, SignatureAnchor};
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::saml::{ASSERTION_NS, PROTOCOL_NS};
+use spid_sp::store::{MemoryPendingStore, PendingStore};
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
 use spid_sp::xml::{self, Limits};
-use spid_sp::{Binding, FixedClock, LoginOptions, ServiceProvider, SpConfig, SpidLevel};
+use spid_sp::{
+    Binding, Comparison, FixedClock, LoginOptions, ServiceProvider, SpConfig, SpidLevel,
+};
 
 const IDP: &str = "https://idp.flow.test";
 
@@ -34,6 +38,50 @@ async fn start(level_for_guard: SpidLevel) -> Harness {
 }
 
 async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness {
+    start_opts(Opts {
+        guard: level_for_guard,
+        secure_cookies,
+        ..Opts::default()
+    })
+    .await
+}
+
+/// What a harness is built with.
+struct Opts {
+    /// The level of the `/mw` middleware guard.
+    guard: SpidLevel,
+    secure_cookies: bool,
+    /// The SP's configured login options (level L1 by default here).
+    login: LoginOptions,
+    /// An `options_for_idp` hook.
+    hook: Option<fn(&IdentityProvider, &mut LoginOptions)>,
+    /// The pending store (default: the in-memory default).
+    pending: Option<Arc<dyn PendingStore>>,
+    /// Extra builder steps.
+    builder: Option<fn(SpidAuthBuilder) -> SpidAuthBuilder>,
+    /// Serve with the peer address (`ConnectInfo`), as applications must.
+    connect_info: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            guard: SpidLevel::L2,
+            secure_cookies: false,
+            login: LoginOptions {
+                level: SpidLevel::L1,
+                ..LoginOptions::default()
+            },
+            hook: None,
+            pending: None,
+            builder: None,
+            connect_info: true,
+        }
+    }
+}
+
+async fn start_opts(opts: Opts) -> Harness {
+    let (level_for_guard, secure_cookies) = (opts.guard, opts.secure_cookies);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -50,16 +98,22 @@ async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness
     let sp = ServiceProvider::new(config, idps)
         .expect("service provider")
         .with_clock(Arc::new(FixedClock(now)));
-    let auth = SpidAuth::builder(sp)
+    let mut builder = SpidAuth::builder(sp)
         .metadata_xml("<md:EntityDescriptor/>")
         .secure_cookies(secure_cookies)
-        .login_options(LoginOptions {
-            level: SpidLevel::L1,
-            ..LoginOptions::default()
-        })
+        .login_options(opts.login)
         .login_page("/")
-        .after_login("/me")
-        .build();
+        .after_login("/me");
+    if let Some(hook) = opts.hook {
+        builder = builder.options_for_idp(hook);
+    }
+    if let Some(store) = opts.pending {
+        builder = builder.pending_store(store);
+    }
+    if let Some(f) = opts.builder {
+        builder = f(builder);
+    }
+    let auth = builder.build();
     async fn me(session: Session) -> String {
         format!(
             "cf={} level={}",
@@ -72,6 +126,9 @@ async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness
     }
     async fn l2(AtLeast(s): AtLeast<2>) -> String {
         format!("l2 ok level={}", s.level().number())
+    }
+    async fn l1(AtLeast(s): AtLeast<1>) -> String {
+        format!("l1 ok level={}", s.level().number())
     }
     let guarded = Router::new()
         .route(
@@ -88,10 +145,16 @@ async fn start_with(level_for_guard: SpidLevel, secure_cookies: bool) -> Harness
         .route("/", get(home))
         .route("/me", get(me))
         .route("/l2", get(l2))
+        .route("/l1", get(l1))
         .merge(guarded)
         .merge(auth.routes())
         .layer(auth.layer());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    if opts.connect_info {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    } else {
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
     Harness {
         addr,
         base,
@@ -113,8 +176,56 @@ impl Harness {
             .await
     }
 
+    /// `POST /spid/logout` as the SP's own page posts it (with its `Origin`).
+    async fn logout(&self, session: &str) -> Reply {
+        common::request(
+            self.addr,
+            "POST",
+            "/spid/logout",
+            &[("spid_session", session)],
+            Some(""),
+        )
+        .header("Origin", &self.base)
+        .send_async()
+        .await
+    }
+
     fn acs(&self) -> String {
         format!("{}/spid/acs", self.base)
+    }
+
+    /// GET /spid/login from the client at `ip`: (status, request ID, RelayState, browser).
+    async fn begin_from(&self, ip: IpAddr, query: &str) -> (u16, String, String, String) {
+        let r = common::request(self.addr, "GET", &format!("/spid/login?{query}"), &[], None)
+            .source_ip(ip)
+            .send_async()
+            .await;
+        if r.status != 200 {
+            return (r.status, String::new(), String::new(), String::new());
+        }
+        let browser = r.cookies().get("spid_browser").cloned().unwrap();
+        (
+            r.status,
+            request_id(&r),
+            r.form_field("RelayState").unwrap(),
+            browser,
+        )
+    }
+
+    /// Returns a Response to a started login, then follows the hand-off: the ACS status,
+    /// and the status of `/complete` (0 when the ACS refused).
+    async fn finish(&self, id: &str, relay: &str, browser: &str) -> (u16, u16) {
+        let f = form(&[
+            ("SAMLResponse", &self.response(id, SpidLevel::L2)),
+            ("RelayState", relay),
+        ]);
+        let r = self.post("/spid/acs", &[], &f).await;
+        if r.status != 303 {
+            return (r.status, 0);
+        }
+        let next = r.header("location").unwrap().to_owned();
+        let r = self.get(&next, &[("spid_browser", browser)]).await;
+        (303, r.status)
     }
 
     /// GET /spid/login: the request ID, the RelayState and the browser cookie.
@@ -253,10 +364,23 @@ async fn hand_off_needs_the_browser_that_started_the_login() {
     let other = "0".repeat(64);
     let r = h.get(&next, &[("spid_browser", &other)]).await;
     assert_eq!(r.status, 403);
+    assert!(r.body.contains("browser-mismatch"), "{}", r.body);
     assert!(!r.cookies().contains_key("spid_session"));
+    let r = h.get(&next, &[]).await;
+    assert_eq!(r.status, 403);
+    assert!(!r.cookies().contains_key("spid_session"));
+    // ... nor burn it: the browser that started the login still finishes it...
+    let r = h.get(&next, &[("spid_browser", &browser)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let session = r.cookies().get("spid_session").cloned().unwrap();
+    assert_eq!(
+        h.get("/me", &[("spid_session", &session)]).await.status,
+        200
+    );
     // ... and the hand-off is single use.
     let r = h.get(&next, &[("spid_browser", &browser)]).await;
     assert_eq!(r.status, 403);
+    assert!(!r.cookies().contains_key("spid_session"));
 }
 
 #[tokio::test]
@@ -399,9 +523,7 @@ fn idp_signed(h: &Harness, xml: &str) -> String {
 async fn sp_initiated_logout_and_the_idp_answer() {
     let h = start(SpidLevel::L2).await;
     let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
-    let r = h
-        .post("/spid/logout", &[("spid_session", &session)], "")
-        .await;
+    let r = h.logout(&session).await;
     assert_eq!(r.status, 302, "{}", r.body);
     let loc = r.header("location").unwrap().to_owned();
     assert!(
@@ -558,5 +680,431 @@ async fn secure_cookies_use_the_host_prefix() {
     assert_eq!(
         h.get(&next, &[("spid_browser", &browser)]).await.status,
         403
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The configured level is a floor
+// ---------------------------------------------------------------------------------------
+
+/// The `SpidLN` class an AuthnRequest (in a login page's form) asks for.
+fn requested_level(page: &Reply) -> u8 {
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(page.form_field("SAMLRequest").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let at =
+        xml.find("https://www.spid.gov.it/SpidL").unwrap() + "https://www.spid.gov.it/SpidL".len();
+    xml[at..at + 1].parse().unwrap()
+}
+
+fn at_l2() -> LoginOptions {
+    LoginOptions {
+        level: SpidLevel::L2,
+        ..LoginOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn login_level_may_be_raised_never_lowered() {
+    let h = start_opts(Opts {
+        login: at_l2(),
+        ..Opts::default()
+    })
+    .await;
+    // A tampered link asking for less than the configured level: refused, visibly.
+    let r = h
+        .get(&format!("/spid/login?idp={}&level=1", enc(IDP)), &[])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("level-below-minimum"), "{}", r.body);
+    assert!(!r.body.contains("SAMLRequest"));
+    for (query, level) in [("", 2), ("&level=2", 2), ("&level=3", 3)] {
+        let r = h
+            .get(&format!("/spid/login?idp={}{query}", enc(IDP)), &[])
+            .await;
+        assert_eq!(r.status, 200, "{query}: {}", r.body);
+        assert_eq!(requested_level(&r), level, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_options_hook_cannot_lower_the_level() {
+    let h = start_opts(Opts {
+        login: at_l2(),
+        hook: Some(|_, o| o.level = SpidLevel::L1),
+        ..Opts::default()
+    })
+    .await;
+    let r = h.get(&format!("/spid/login?idp={}", enc(IDP)), &[]).await;
+    assert_eq!(requested_level(&r), 2, "configured level re-applied");
+    let r = h
+        .get(&format!("/spid/login?idp={}&level=3", enc(IDP)), &[])
+        .await;
+    assert_eq!(requested_level(&r), 3, "the step-up level re-applied");
+    // Raising is still the hook's to do.
+    let h = start_opts(Opts {
+        login: at_l2(),
+        hook: Some(|_, o| o.level = SpidLevel::L3),
+        ..Opts::default()
+    })
+    .await;
+    let r = h.get(&format!("/spid/login?idp={}", enc(IDP)), &[]).await;
+    assert_eq!(requested_level(&r), 3);
+}
+
+#[tokio::test]
+async fn sessions_below_the_configured_level_are_not_sessions() {
+    // `maximum` lets the IdP answer below the requested level: an L1 session at an SP
+    // configured at L2.
+    let h = start_opts(Opts {
+        login: LoginOptions {
+            comparison: Comparison::Maximum,
+            ..at_l2()
+        },
+        ..Opts::default()
+    })
+    .await;
+    let (l1, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
+    // `Session`: a step-up at the same IdP at the configured level, back here after.
+    let r = h.get("/me?x=1", &[("spid_session", &l1)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let expected = format!(
+        "/spid/login?idp={}&level=2&next={}",
+        enc(IDP),
+        enc("/me?x=1")
+    );
+    assert_eq!(r.header("location"), Some(expected.as_str()));
+    // `Option<Session>`: none.
+    assert_eq!(
+        h.get("/", &[("spid_session", &l1)]).await.body,
+        "home logged_in=false"
+    );
+    // An explicit per-route minimum below the configured one is the application's call.
+    let r = h.get("/l1", &[("spid_session", &l1)]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "l1 ok level=1"));
+    // At the configured level, the session is one.
+    let (l2, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L2).await;
+    let r = h.get("/me", &[("spid_session", &l2)]).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "cf=RSSMRA80A01H501U level=2")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Pending logins are bounded per client
+// ---------------------------------------------------------------------------------------
+
+const FLOOD: usize = 2_000;
+
+/// One client (127.0.0.1) starts `FLOOD` logins; another (127.0.0.2) started one before
+/// and starts one after. The store holds 1,000 in all: without a per-client bound the
+/// flood fills it and nobody else can log in.
+#[tokio::test]
+async fn one_client_flooding_login_only_evicts_its_own_pending_logins() {
+    let h = Arc::new(
+        start_opts(Opts {
+            pending: Some(Arc::new(MemoryPendingStore::new(1_000))),
+            ..Opts::default()
+        })
+        .await,
+    );
+    let query = format!("idp={}", enc(IDP));
+    let flooder: IpAddr = [127, 0, 0, 1].into();
+    let other: IpAddr = [127, 0, 0, 2].into();
+
+    let before = h.begin_from(other, &query).await;
+    assert_eq!(before.0, 200);
+    let first = h.begin_from(flooder, &query).await;
+    assert_eq!(first.0, 200);
+    // The rest of the flood, 8 connections at a time.
+    let mut refused = 0;
+    for _ in 0..(FLOOD - 2) / 8 {
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (h, q) = (h.clone(), query.clone());
+            tasks.push(tokio::spawn(
+                async move { h.begin_from(flooder, &q).await.0 },
+            ));
+        }
+        for t in tasks {
+            if t.await.unwrap() != 200 {
+                refused += 1;
+            }
+        }
+    }
+    let last = h.begin_from(flooder, &query).await;
+    let after = h.begin_from(other, &query).await;
+    assert_eq!(after.0, 200, "the other client can still start a login");
+    assert_eq!(
+        refused, 0,
+        "the flooding client is not refused, it evicts its own"
+    );
+    assert_eq!(last.0, 200);
+
+    // The other client's logins, started before and after the flood, both complete.
+    assert_eq!(h.finish(&before.1, &before.2, &before.3).await, (303, 303));
+    assert_eq!(h.finish(&after.1, &after.2, &after.3).await, (303, 303));
+    // The flooding client's oldest was evicted, its newest still completes.
+    assert_eq!(h.finish(&first.1, &first.2, &first.3).await, (403, 0));
+    assert_eq!(h.finish(&last.1, &last.2, &last.3).await, (303, 303));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let h = start_opts(Opts {
+        builder: Some(|b| {
+            b.pending_per_client(2)
+                .trusted_proxy_header(axum::http::HeaderName::from_static("x-forwarded-for"))
+        }),
+        ..Opts::default()
+    })
+    .await;
+    let begin = |xff: &'static str| {
+        let r = common::request(
+            h.addr,
+            "GET",
+            &format!("/spid/login?idp={}", enc(IDP)),
+            &[],
+            None,
+        )
+        .header("X-Forwarded-For", xff);
+        async move {
+            let r = r.send_async().await;
+            assert_eq!(r.status, 200);
+            (
+                request_id(&r),
+                r.form_field("RelayState").unwrap(),
+                r.cookies().get("spid_browser").cloned().unwrap(),
+            )
+        }
+    };
+    // The last entry counts (what the proxy appended), not what the client sent first.
+    let a = begin("192.0.2.1, 198.51.100.7").await;
+    let b = begin("192.0.2.1, 198.51.100.8").await;
+    for _ in 0..3 {
+        begin("192.0.2.2, 198.51.100.7").await;
+    }
+    assert_eq!(
+        h.finish(&a.0, &a.1, &a.2).await.0,
+        403,
+        "evicted by its own client"
+    );
+    assert_eq!(
+        h.finish(&b.0, &b.1, &b.2).await,
+        (303, 303),
+        "another client"
+    );
+
+    // Without the setting, the header is ignored: every request here is 127.0.0.1.
+    let h = start_opts(Opts {
+        builder: Some(|b| b.pending_per_client(2)),
+        ..Opts::default()
+    })
+    .await;
+    let mut started = Vec::new();
+    for xff in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        let r = common::request(
+            h.addr,
+            "GET",
+            &format!("/spid/login?idp={}", enc(IDP)),
+            &[],
+            None,
+        )
+        .header("X-Forwarded-For", xff)
+        .send_async()
+        .await;
+        started.push((
+            request_id(&r),
+            r.form_field("RelayState").unwrap(),
+            r.cookies().get("spid_browser").cloned().unwrap(),
+        ));
+    }
+    let a = &started[0];
+    assert_eq!(
+        h.finish(&a.0, &a.1, &a.2).await.0,
+        403,
+        "one client: evicted"
+    );
+}
+
+#[tokio::test]
+async fn without_connect_info_every_client_shares_the_global_bound() {
+    let h = start_opts(Opts {
+        connect_info: false,
+        builder: Some(|b| b.pending_per_client(2)),
+        ..Opts::default()
+    })
+    .await;
+    // No peer address: no per-client eviction (one bucket, the store's global bound).
+    let query = format!("idp={}", enc(IDP));
+    let first = h.begin_from([127, 0, 0, 1].into(), &query).await;
+    for _ in 0..3 {
+        assert_eq!(h.begin_from([127, 0, 0, 1].into(), &query).await.0, 200);
+    }
+    assert_eq!(h.finish(&first.1, &first.2, &first.3).await, (303, 303));
+}
+
+// ---------------------------------------------------------------------------------------
+// Logout only from the SP's own pages
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn logout_is_refused_unless_posted_from_the_sp_origin() {
+    let h = start(SpidLevel::L2).await;
+    let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
+    let port = h.addr.port();
+    let sibling = format!("http://other.localhost:{port}");
+    let other_port = "http://127.0.0.1:1".to_owned();
+    let refused: Vec<Vec<(&str, &str)>> = vec![
+        // No Origin, no Sec-Fetch-Site: refused (every browser sends Origin on a POST).
+        vec![],
+        vec![("Origin", "https://evil.example")],
+        vec![("Origin", "null")],
+        vec![("Origin", &sibling), ("Sec-Fetch-Site", "same-site")],
+        vec![("Origin", &other_port)],
+        vec![("Sec-Fetch-Site", "cross-site")],
+        vec![("Sec-Fetch-Site", "same-site")],
+        vec![("Sec-Fetch-Site", "none")],
+    ];
+    for headers in &refused {
+        let mut req = common::request(
+            h.addr,
+            "POST",
+            "/spid/logout",
+            &[("spid_session", &session)],
+            Some(""),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let r = req.send_async().await;
+        assert_eq!(r.status, 403, "{headers:?}: {}", r.body);
+        assert!(r.body.contains("cross-origin-logout"), "{}", r.body);
+        assert!(r.body.contains("Uscita non riuscita"), "{}", r.body);
+        assert!(
+            !r.headers.iter().any(|(k, _)| k == "set-cookie"),
+            "{headers:?}"
+        );
+        assert_eq!(
+            h.get("/me", &[("spid_session", &session)]).await.status,
+            200,
+            "{headers:?}: the session stays"
+        );
+    }
+    // The SP's own page: Sec-Fetch-Site: same-origin (even without Origin)...
+    let r = common::request(
+        h.addr,
+        "POST",
+        "/spid/logout",
+        &[("spid_session", &session)],
+        Some(""),
+    )
+    .header("Sec-Fetch-Site", "same-origin")
+    .send_async()
+    .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        h.get("/me", &[("spid_session", &session)]).await.status,
+        303
+    );
+    // ... or its Origin (the scheme, host and port of the ACS URL).
+    let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
+    let r = h.logout(&session).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(
+        h.get("/me", &[("spid_session", &session)]).await.status,
+        303
+    );
+}
+
+#[tokio::test]
+async fn extra_logout_origins_can_be_trusted() {
+    let h = start_opts(Opts {
+        builder: Some(|b| b.trusted_origin("https://WWW.example.it:443/")),
+        ..Opts::default()
+    })
+    .await;
+    let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
+    let post = |origin: &'static str| {
+        common::request(
+            h.addr,
+            "POST",
+            "/spid/logout",
+            &[("spid_session", &session)],
+            Some(""),
+        )
+        .header("Origin", origin)
+        .send_async()
+    };
+    assert_eq!(post("https://evil.example.it").await.status, 403);
+    assert_eq!(post("https://www.example.it").await.status, 302);
+}
+
+// ---------------------------------------------------------------------------------------
+// The test IdP answers loopback clients only
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_test_idp_answers_loopback_peers_only() {
+    use axum::extract::connect_info::MockConnectInfo;
+    use spid_sp::test_idp::server::TestIdpServer;
+    use spid_sp::test_idp::TestIdpMode;
+
+    async fn serve(peer: Option<Option<SocketAddr>>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}/test-idp");
+        let server = TestIdpServer::new(
+            TestIdpMode::IKnowThisIsNotAnAccreditedIdp,
+            TestIdp::new(url.clone(), keypair("idp", 2048)),
+            url,
+        )
+        .unwrap();
+        let app: Router = server.routes();
+        match peer {
+            // The real peer address (127.0.0.1 here).
+            None => {
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            }
+            // A peer address from elsewhere (as with `--bind 0.0.0.0`).
+            Some(Some(peer)) => {
+                let app = app.layer(MockConnectInfo(peer));
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            }
+            // Served without ConnectInfo: no peer address at all.
+            Some(None) => {
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            }
+        }
+        addr
+    }
+    let get = |addr: SocketAddr, path: &'static str| {
+        common::request(addr, "GET", path, &[], None).send_async()
+    };
+
+    let addr = serve(None).await;
+    assert_eq!(get(addr, "/test-idp/metadata").await.status, 200);
+    for peer in ["192.0.2.10:5555", "[2001:db8::1]:5555", "10.0.0.1:1"] {
+        let addr = serve(Some(Some(peer.parse().unwrap()))).await;
+        for path in ["/test-idp/metadata", "/test-idp/", "/test-idp/sso"] {
+            let r = get(addr, path).await;
+            assert_eq!(r.status, 403, "{peer} {path}");
+            assert!(r.body.contains("loopback"), "{}", r.body);
+        }
+    }
+    for peer in ["127.0.0.1:5555", "[::1]:5555", "[::ffff:127.0.0.1]:5555"] {
+        let addr = serve(Some(Some(peer.parse().unwrap()))).await;
+        assert_eq!(get(addr, "/test-idp/metadata").await.status, 200, "{peer}");
+    }
+    let addr = serve(Some(None)).await;
+    assert_eq!(
+        get(addr, "/test-idp/metadata").await.status,
+        403,
+        "fail closed"
     );
 }

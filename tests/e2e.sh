@@ -7,7 +7,8 @@
 #   (nr22) shows the courtesy text with an HTTP error status; a login with the
 #   HTTP-Redirect binding; an IdP-initiated logout over HTTP-POST; forged requests
 #   refused by the test IdP. Then, without a browser, the demo's guards: no test IdP
-#   with --idp-metadata or a public base URL, --test-idp refused off loopback.
+#   with --idp-metadata, a public base URL or a listener off loopback (--bind 0.0.0.0),
+#   --test-idp refused off loopback.
 # Screenshots: target/e2e/NN-step.png.
 #
 # Installs what is missing: chromium, nodejs/npm, curl (apt-get, as root) and
@@ -103,6 +104,24 @@ kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null
   >"$OUT/demo-refused.log" 2>&1
 rc=$?
 [ $rc = 2 ] && grep -q 'loopback' "$OUT/demo-refused.log"; check "--test-idp with a public base URL: refused (exit 2)" $?
+
+# A listener off loopback (--bind 0.0.0.0): no test IdP by default (and the demo says
+# why); --test-idp is refused with exit 2.
+"$DEMO" --bind 0.0.0.0:0 --key-dir "$OUT/keys" --test-idp >"$OUT/demo-refused-bind.log" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q 'loopback listener' "$OUT/demo-refused-bind.log"; check "--test-idp with --bind 0.0.0.0: refused (exit 2)" $?
+PORT="$(free_port)"
+BASE="http://127.0.0.1:$PORT"
+"$DEMO" --bind "0.0.0.0:$PORT" --key-dir "$OUT/keys" >"$OUT/demo-any.log" 2>&1 &
+DEMO_PID=$!
+PIDS+=("$DEMO_PID")
+for _ in $(seq 1 100); do
+  curl -fs -o /dev/null "$BASE/spid/metadata" && break
+  sleep 0.2
+done
+[ "$(status_of "$BASE/test-idp/metadata")" = 404 ] && grep -q 'no local test IdP: listening on 0.0.0.0' "$OUT/demo-any.log"
+check "--bind 0.0.0.0: no test IdP mounted, and the demo says why" $?
+kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null
 
 total_passed=$((browser_passed + passed))
 total_failed=$((browser_failed + failed))

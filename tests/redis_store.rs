@@ -139,6 +139,65 @@ fn pending_logins_round_trip_once_and_expire_on_their_own() {
 }
 
 #[test]
+fn pending_logins_are_bounded_per_client_oldest_evicted() {
+    let Some(url) = redis_url("pending_per_client") else {
+        return;
+    };
+    let s = store(&url, "per-client");
+    // One instant for all: ties in expiry still leave oldest first.
+    let now = SystemClock.now();
+    let cap = 32;
+    s.put_for_client(pending("_other", now, 600), "client-b", cap)
+        .unwrap();
+    for i in 0..2_000 {
+        s.put_for_client(pending(&format!("_f{i}"), now, 600), "client-a", cap)
+            .unwrap();
+    }
+    let set = format!("{}:pclient:client-a", s.prefix());
+    let card: i64 = redis::cmd("ZCARD").arg(&set).query(&mut raw(&url)).unwrap();
+    assert_eq!(card, 32);
+    let ttl = pttl(&url, &set);
+    assert!(
+        ttl > 590_000 && ttl <= 600_000,
+        "the set lives as long as its newest: {ttl}"
+    );
+    // The flood's oldest are gone from Redis (not only from the set), its newest remain,
+    // and the other client's login is untouched.
+    let key = format!("{}:pending:_f0", s.prefix());
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&key)
+        .query(&mut raw(&url))
+        .unwrap();
+    assert_eq!(exists, 0);
+    for i in [0, 1, 1_000, 1_967] {
+        let id = RequestId::new(format!("_f{i}"));
+        assert_eq!(PendingStore::take(&s, &id, now).unwrap(), None, "_f{i}");
+    }
+    for i in 1_968..2_000 {
+        let id = RequestId::new(format!("_f{i}"));
+        assert!(PendingStore::take(&s, &id, now).unwrap().is_some(), "_f{i}");
+    }
+    assert!(PendingStore::take(&s, &RequestId::new("_other"), now)
+        .unwrap()
+        .is_some());
+
+    // Expired entries leave the client's set and do not count.
+    for i in 0..3 {
+        s.put_for_client(pending(&format!("_e{i}"), now, 1), "client-c", 3)
+            .unwrap();
+    }
+    let later = now.plus_seconds(2);
+    s.put_for_client(pending("_late", later, 600), "client-c", 3)
+        .unwrap();
+    let set = format!("{}:pclient:client-c", s.prefix());
+    let card: i64 = redis::cmd("ZCARD").arg(&set).query(&mut raw(&url)).unwrap();
+    assert_eq!(card, 1);
+    assert!(PendingStore::take(&s, &RequestId::new("_late"), later)
+        .unwrap()
+        .is_some());
+}
+
+#[test]
 fn replay_cache_one_winner_among_concurrent_callers() {
     let Some(url) = redis_url("replay_cache") else {
         return;

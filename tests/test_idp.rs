@@ -453,7 +453,9 @@ mod http {
             .route("/me", axum::routing::get(me))
             .merge(auth.routes())
             .merge(server.routes())
-            .layer(auth.layer());
+            .layer(auth.layer())
+            // The test IdP answers loopback peers only: it needs the peer address.
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (addr, idp_url)
     }
@@ -592,7 +594,11 @@ mod http {
         assert_eq!(again.status, 400);
 
         // SP-initiated logout (HTTP-Redirect): to the IdP's /slo, answered, back to /spid/slo.
-        let out = request(addr, "POST", "/spid/logout", &logged_in, Some("")).await;
+        // As the SP's own page posts it: with its Origin.
+        let out = common::request(addr, "POST", "/spid/logout", &logged_in, Some(""))
+            .header("Origin", &format!("http://{addr}"))
+            .send_async()
+            .await;
         let to_idp = out.header("location").unwrap().to_owned();
         assert!(
             to_idp.starts_with(&format!("{idp}/slo?SAMLRequest=")),

@@ -70,7 +70,8 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
   --key-dir DIR          DEMO_SP_KEY_DIR       demo SP key and certificate, created when missing
                                                (default <repo>/target/demo-sp)
   --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
-                                               on with a loopback base URL and no --idp-metadata)
+                                               on with a loopback --bind, a loopback base URL
+                                               and no --idp-metadata; loopback clients only)
   -h, --help             this text
 ";
 
@@ -510,7 +511,14 @@ async fn main() {
     let key = demo_key(&opts.key_dir, &base_url);
     let config = sp_config(opts.profile, &base_url, key);
     let metadata_xml = sp_metadata(opts.profile, &base_url, &config);
-    let test_idp = test_idp::wanted(opts.test_idp, !opts.idp_metadata.is_empty(), &base_url)
+    let test_idp_decision = test_idp::wanted(
+        opts.test_idp,
+        !opts.idp_metadata.is_empty(),
+        &base_url,
+        local,
+    );
+    let test_idp = test_idp_decision
+        .is_ok()
         .then(|| test_idp::start(&opts.key_dir, &base_url, &metadata_xml));
     let mut idps = trusted_idps(&opts.idp_metadata);
     if let Some(t) = &test_idp {
@@ -569,14 +577,15 @@ async fn main() {
         idp_count
     );
     println!("demo-sp: metadata at {base_url}/spid/metadata");
-    match &test_idp {
-        Some(t) => println!(
-            "demo-sp: test IdP (local; NOT an accredited identity provider) at {}/",
+    match (&test_idp, &test_idp_decision) {
+        (Some(t), _) => println!(
+            "demo-sp: test IdP (local; NOT an accredited identity provider) at {}/ (loopback clients only)",
             t.base_url()
         ),
-        None => println!(
-            "demo-sp: no local test IdP (it needs a loopback base URL and no --idp-metadata)"
+        (None, Err(why)) => println!(
+            "demo-sp: no local test IdP: {why} (it needs a loopback listener, a loopback base URL and no --idp-metadata)"
         ),
+        (None, Ok(())) => {}
     }
     println!("demo-sp: listening on {local}; open {base_url}/ in a browser");
 
@@ -602,9 +611,14 @@ async fn main() {
             let _ = ctrl_c.await;
         }
     };
-    if let Err(e) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // With the peer address: pending logins are bounded per client, and the test IdP
+    // answers loopback clients only.
+    if let Err(e) = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
         fail(format!("server error: {e}"));
     }

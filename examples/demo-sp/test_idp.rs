@@ -3,12 +3,16 @@
 //! machine with no internet. **Not an accredited identity provider.**
 //!
 //! When it is there (the "development profile" of the demo): no `--idp-metadata` was
-//! given, the base URL is a loopback URL (`http://127.0.0.1:...`, `localhost`), and
-//! `--no-test-idp` was not given. `--test-idp` forces it (still loopback only). Anything
-//! that looks like a deployment — a public `--base-url`, or trusting real or extra IdPs
-//! through `--idp-metadata` — runs without it, and the SDK's axum integration refuses a
-//! test IdP anyway unless the application opted in with `allow_test_idp`.
+//! given, the base URL is a loopback URL (`http://127.0.0.1:...`, `localhost`), the
+//! server listens on a loopback address (`--bind 127.0.0.1:…` or `[::1]:…`, not
+//! `0.0.0.0`), and `--no-test-idp` was not given. `--test-idp` forces it (still loopback
+//! only: a non-loopback base URL or listener exits with status 2). Anything that looks
+//! like a deployment — a public `--base-url`, a public `--bind`, or trusting real or
+//! extra IdPs through `--idp-metadata` — runs without it. The test IdP itself answers
+//! only loopback peers (403 otherwise), and the SDK's axum integration refuses a test
+//! IdP anyway unless the application opted in with `allow_test_idp`.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use spid_sp::metadata::IdentityProvider;
@@ -19,19 +23,57 @@ use spid_sp::SigningKey;
 /// Where it is mounted, under the demo's base URL.
 pub const PATH: &str = "/test-idp";
 
-/// `--test-idp` / `--no-test-idp` / neither.
-pub fn wanted(flag: Option<bool>, idp_metadata_given: bool, base_url: &str) -> bool {
+/// Whether to mount the test IdP.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Mount it.
+    Mount,
+    /// Do not, and say why.
+    Skip(String),
+    /// `--test-idp` where it cannot run: exit with status 2 and this message.
+    Refuse(String),
+}
+
+/// `--test-idp` / `--no-test-idp` / neither, for a server listening on `listener`.
+pub fn decide(
+    flag: Option<bool>,
+    idp_metadata_given: bool,
+    base_url: &str,
+    listener: SocketAddr,
+) -> Decision {
+    let loopback_listener = listener.ip().to_canonical().is_loopback();
     match flag {
-        Some(false) => false,
-        Some(true) => {
-            if !is_loopback_url(base_url) {
-                super::fail(format!(
-                    "--test-idp: the test IdP only runs on a loopback base URL, not {base_url}"
-                ));
-            }
-            true
+        Some(false) => Decision::Skip("--no-test-idp".into()),
+        Some(true) if !is_loopback_url(base_url) => Decision::Refuse(format!(
+            "--test-idp: the test IdP only runs on a loopback base URL, not {base_url}"
+        )),
+        Some(true) if !loopback_listener => Decision::Refuse(format!(
+            "--test-idp: the test IdP only runs on a loopback listener, not {listener} \
+             (use --bind 127.0.0.1:PORT)"
+        )),
+        Some(true) => Decision::Mount,
+        None if idp_metadata_given => Decision::Skip("--idp-metadata given".into()),
+        None if !is_loopback_url(base_url) => {
+            Decision::Skip(format!("base URL {base_url} is not a loopback URL"))
         }
-        None => !idp_metadata_given && is_loopback_url(base_url),
+        None if !loopback_listener => Decision::Skip(format!(
+            "listening on {listener}, not a loopback address (use --bind 127.0.0.1:PORT)"
+        )),
+        None => Decision::Mount,
+    }
+}
+
+/// [`decide`], exiting on [`Decision::Refuse`]: `Ok(())` to mount, `Err(why)` not to.
+pub fn wanted(
+    flag: Option<bool>,
+    idp_metadata_given: bool,
+    base_url: &str,
+    listener: SocketAddr,
+) -> Result<(), String> {
+    match decide(flag, idp_metadata_given, base_url, listener) {
+        Decision::Mount => Ok(()),
+        Decision::Skip(why) => Err(why),
+        Decision::Refuse(msg) => super::fail(msg),
     }
 }
 
@@ -89,4 +131,42 @@ fn key(dir: &Path, url: &str) -> SigningKey {
     );
     SigningKey::from_pem(&key_pem, &cert_pem)
         .unwrap_or_else(|e| super::fail(format!("test IdP key unusable: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_idp_is_mounted_only_on_a_loopback_listener() {
+        let lo: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let lo6: SocketAddr = "[::1]:8000".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8000".parse().unwrap();
+        let any6: SocketAddr = "[::]:8000".parse().unwrap();
+        let public: SocketAddr = "192.0.2.10:8000".parse().unwrap();
+        let base = "http://127.0.0.1:8000";
+        assert_eq!(decide(None, false, base, lo), Decision::Mount);
+        assert_eq!(decide(None, false, base, lo6), Decision::Mount);
+        assert_eq!(decide(Some(true), true, base, lo), Decision::Mount);
+        for listener in [any, any6, public] {
+            // By default: not mounted, and said why.
+            match decide(None, false, base, listener) {
+                Decision::Skip(why) => assert!(why.contains("loopback"), "{why}"),
+                other => panic!("{listener}: {other:?}"),
+            }
+            // Forced: refused (the demo exits with status 2).
+            match decide(Some(true), false, base, listener) {
+                Decision::Refuse(msg) => assert!(msg.contains("loopback listener"), "{msg}"),
+                other => panic!("{listener}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decide(Some(true), false, "https://demo.example.it", lo),
+            Decision::Refuse(_)
+        ));
+        assert!(matches!(
+            decide(Some(false), false, base, lo),
+            Decision::Skip(_)
+        ));
+    }
 }

@@ -5,6 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo(sp: spid_sp::ServiceProvider, metadata_xml: String) -> std::io::Result<()> {
+//! use std::net::SocketAddr;
 //! use axum::{routing::get, Router};
 //! use spid_sp::axum::{AtLeast, Session, SpidAuth};
 //!
@@ -26,7 +27,8 @@
 //!     .merge(auth.routes())
 //!     .layer(auth.layer());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-//! axum::serve(listener, app).await
+//! // With the peer address: pending logins are bounded per client (see "Operations").
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
 //! # }
 //! ```
 //!
@@ -35,10 +37,10 @@
 //! | path | method | what |
 //! |---|---|---|
 //! | `/metadata` | GET | the SP metadata given to the builder |
-//! | `/login?idp=ENTITYID[&level=1\|2\|3][&binding=post\|redirect][&next=/path]` | GET, POST | signs an AuthnRequest: 200 auto-submitting form (HTTP-POST) or 302 (HTTP-Redirect) |
+//! | `/login?idp=ENTITYID[&level=1\|2\|3][&binding=post\|redirect][&next=/path]` | GET, POST | signs an AuthnRequest: 200 auto-submitting form (HTTP-POST) or 302 (HTTP-Redirect); a `level` below the configured one is refused (400) |
 //! | `/acs` | POST | verifies the Response; 303 to `/complete` on success, an error page with a 4xx/5xx status otherwise |
 //! | `/complete?handoff=TOKEN` | GET | binds the login to the browser that started it, creates the session, 303 to `next` |
-//! | `/logout` | POST | closes the session and starts SP-initiated single logout |
+//! | `/logout` | POST | closes the session and starts SP-initiated single logout; only from the SP's own pages (`Sec-Fetch-Site: same-origin` or the SP's `Origin`), 403 otherwise |
 //! | `/slo` | GET, POST | IdP-initiated LogoutRequest, and the LogoutResponse to ours (both bindings) |
 //!
 //! # Why the return from the IdP works in today's browsers
@@ -58,10 +60,32 @@
 //! `/\host`, printable ASCII): anything else is replaced by the default landing page.
 //! The RelayState is never a URL, so a forged one is refused and cannot redirect.
 //!
+//! # Levels
+//!
+//! The level of [`SpidAuthBuilder::login_options`] is the SP's minimum: `/login` only
+//! raises it, the `options_for_idp` hook cannot lower it, and the [`Session`] extractor
+//! (and `Option<Session>`) never gives a session below it. [`AtLeast`] and
+//! [`require_level`] are a route's explicit minimum, and apply as written.
+//!
+//! # Logout
+//!
+//! `POST /logout` is accepted only from the SP's own pages: `Sec-Fetch-Site:
+//! same-origin`, or an `Origin` equal to the origin of an ACS URL (or one given to
+//! [`SpidAuthBuilder::trusted_origin`]). A form on another site or a sibling subdomain,
+//! and a POST with neither header, get 403 and the session stays.
+//!
 //! # Operations
 //!
 //! Every hit of `/login` signs a request (RSA) and stores a pending login: put a rate
-//! limit in front of it. The in-memory stores are bounded and fail closed when full; for
+//! limit in front of it. Pending logins are bounded per client
+//! ([`SpidAuthBuilder::pending_per_client`], default 32): past it the client's oldest are
+//! evicted, so one source flooding `/login` only evicts its own. The client is the peer
+//! address (IPv6: its /64), so **serve the app with
+//! `into_make_service_with_connect_info::<SocketAddr>()`** as above; without it, every
+//! client shares one bucket, the store's global bound (when it is full, new logins fail
+//! with 503 until pending ones expire: one flood denies logins to everyone). Behind a
+//! reverse proxy, name the client with [`SpidAuthBuilder::trusted_proxy_header`] or
+//! [`SpidAuthBuilder::client_key`]. The in-memory stores are bounded and fail closed when full; for
 //! several instances, give the builder shared [`PendingStore`] and [`SessionStore`]
 //! implementations (e.g. `spid_sp::store::RedisStore`, feature `redis`). Their calls are
 //! synchronous: every handler that makes them (and signs or verifies) runs on tokio's
@@ -75,8 +99,10 @@ mod session;
 pub use session::{MemorySessionStore, Session, SessionStore};
 
 use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use ::axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
 use ::axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, OptionalFromRequestParts};
 use ::axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::axum::http::request::Parts;
@@ -108,6 +134,9 @@ const MAX_BODY: usize = 1024 * 1024;
 const HANDOFF_SECS: i64 = 120;
 /// Longest `next` path kept.
 const MAX_NEXT: usize = 1024;
+/// Default bound on the pending logins of one client
+/// ([`SpidAuthBuilder::pending_per_client`]).
+pub const DEFAULT_PENDING_PER_CLIENT: usize = 32;
 
 /// Adjusts the options of one login for the IdP it goes to (e.g. the eIDAS node's
 /// attribute set, CIE's comparison).
@@ -115,6 +144,9 @@ pub type OptionsHook = dyn Fn(&IdentityProvider, &mut LoginOptions) + Send + Syn
 /// Called with every verified login before the session is created (the 24-month
 /// transaction log AgID requires: [`VerifiedLogin::response_xml`]).
 pub type LoginHook = dyn Fn(&VerifiedLogin) + Send + Sync;
+/// Names the client of a request for the per-client bound on pending logins
+/// ([`SpidAuthBuilder::client_key`]); `None` falls back to the default.
+pub type ClientKeyHook = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 
 /// The SPID/CIE/eIDAS login of an axum application. Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -139,6 +171,13 @@ struct Inner {
     logout_binding: Binding,
     pages: Arc<dyn Pages>,
     allow_test_idp: bool,
+    per_client_cap: usize,
+    client_key: Option<Arc<ClientKeyHook>>,
+    proxy_header: Option<HeaderName>,
+    /// Extra origins accepted on `POST /logout` (normalised), besides the ACS URLs' own.
+    extra_origins: Vec<String>,
+    /// Every origin accepted on `POST /logout` (set by `build`).
+    origins: Vec<String>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -183,6 +222,11 @@ impl SpidAuth {
                 logout_binding: Binding::Redirect,
                 pages: Arc::new(DefaultPages),
                 allow_test_idp: false,
+                per_client_cap: DEFAULT_PENDING_PER_CLIENT,
+                client_key: None,
+                proxy_header: None,
+                extra_origins: Vec::new(),
+                origins: Vec::new(),
             },
         }
     }
@@ -218,11 +262,14 @@ impl SpidAuth {
     }
 
     /// The URL that starts a login at `idp` (an entityID) and returns to `next` (a local
-    /// path; anything else is replaced by the default landing page).
+    /// path; anything else is replaced by the default landing page). A `level` below the
+    /// configured one ([`SpidAuthBuilder::login_options`]) is raised to it: `/login`
+    /// refuses to lower the level.
     pub fn login_url(&self, idp: &str, level: Option<SpidLevel>, next: Option<&str>) -> String {
         let mut url = format!("{}/login?idp=", self.inner.prefix);
         crate::dsig::redirect::quote_plus(idp, &mut url);
         if let Some(l) = level {
+            let l = l.max(self.minimum_level());
             let _ = write!(url, "&level={}", l.number());
         }
         if let Some(n) = next.and_then(safe_next) {
@@ -232,8 +279,24 @@ impl SpidAuth {
         url
     }
 
-    /// The session of a request, from its cookie (`None` when not logged in).
+    /// The level every login is requested at, at least: `login_options.level`
+    /// ([`SpidAuthBuilder::login_options`]). [`Session`] (and `Option<Session>`) never
+    /// give a session below it; [`AtLeast`] and [`require_level`] set a route's minimum
+    /// explicitly.
+    pub fn minimum_level(&self) -> SpidLevel {
+        self.inner.login_options.level
+    }
+
+    /// The session of a request, from its cookie: `None` when not logged in, or when the
+    /// session is below [`SpidAuth::minimum_level`] (as the [`Session`] extractor).
     pub fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, AuthError> {
+        Ok(self
+            .session_at_any_level(headers)?
+            .filter(|s| s.level() >= self.minimum_level()))
+    }
+
+    /// The session of a request whatever its level (for the explicit guards).
+    fn session_at_any_level(&self, headers: &HeaderMap) -> Result<Option<Session>, AuthError> {
         let Some(token) = cookie(headers, &self.cookie_name(SESSION_COOKIE)) else {
             return Ok(None);
         };
@@ -293,6 +356,46 @@ impl SpidAuth {
         self.inner.allow_test_idp
     }
 
+    /// The key of the request's client for the per-client bound on pending logins: the
+    /// [`SpidAuthBuilder::client_key`] hook, else the address in the
+    /// [`SpidAuthBuilder::trusted_proxy_header`], else the peer address from
+    /// [`ConnectInfo`]; `None` when there is none of them (every client then shares the
+    /// store's global bound). IPv6 addresses count by their /64. Hashed: stores never
+    /// see an address (a pseudonym, not a secret).
+    fn client_of(&self, parts: &Parts) -> Option<String> {
+        let inner = &self.inner;
+        let raw = inner
+            .client_key
+            .as_ref()
+            .and_then(|hook| hook(parts))
+            .map(|k| format!("key:{k}"))
+            .or_else(|| {
+                let name = inner.proxy_header.as_ref()?;
+                forwarded_ip(&parts.headers, name).map(ip_bucket)
+            })
+            .or_else(|| peer_addr(&parts.extensions).map(|a| ip_bucket(a.ip())))?;
+        let mut h = hash(&raw);
+        h.truncate(32);
+        Some(h)
+    }
+
+    /// Whether a `POST /logout` comes from the SP's own pages: `Sec-Fetch-Site:
+    /// same-origin`, or an `Origin` among the SP's origins (those of its ACS URLs and
+    /// [`SpidAuthBuilder::trusted_origin`]). Everything else is refused, requests without
+    /// either header included (every current browser sends `Origin` on a POST).
+    fn same_origin(&self, headers: &HeaderMap) -> bool {
+        let site = headers
+            .get_all("sec-fetch-site")
+            .iter()
+            .any(|v| v.as_bytes() == b"same-origin");
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        let origin = match (origins.next(), origins.next()) {
+            (Some(o), None) => o.to_str().ok().and_then(normalize_origin),
+            _ => None,
+        };
+        site || origin.is_some_and(|o| self.inner.origins.contains(&o))
+    }
+
     /// Removes a session and its NameID index entry.
     fn drop_session(&self, token_hash: &str, data: &SessionData) -> Result<(), StoreError> {
         self.inner.sessions.remove(&format!("sess:{token_hash}"))?;
@@ -322,12 +425,16 @@ impl SpidAuthBuilder {
         self
     }
     /// The default options of every login (level, comparison, binding...); `/login`'s
-    /// `level` and `binding` parameters override them.
+    /// `binding` parameter overrides them, its `level` parameter may only raise the
+    /// level (a lower one is refused with 400). `level` is also the minimum of every
+    /// session the [`Session`] extractor gives ([`SpidAuth::minimum_level`]).
     pub fn login_options(mut self, options: LoginOptions) -> Self {
         self.inner.login_options = options;
         self
     }
-    /// A last adjustment of each login's options for the IdP it goes to.
+    /// A last adjustment of each login's options for the IdP it goes to. It may raise the
+    /// level, not lower it: the level asked for before the hook (the configured one, or
+    /// `/login`'s higher `level`) is applied again after it.
     pub fn options_for_idp(
         mut self,
         hook: impl Fn(&IdentityProvider, &mut LoginOptions) + Send + Sync + 'static,
@@ -393,8 +500,61 @@ impl SpidAuthBuilder {
         self.inner.sp = self.inner.sp.allow_test_idp(mode);
         self
     }
+    /// At most this many pending logins per client (default
+    /// [`DEFAULT_PENDING_PER_CLIENT`], 32; at least 1): past it, the client's oldest
+    /// pending logins are evicted ([`PendingStore::put_for_client`]), so one client that
+    /// floods `/login` cannot fill the store for everyone. A client is the peer address
+    /// (IPv6: its /64), which needs the server to be run with
+    /// `app.into_make_service_with_connect_info::<SocketAddr>()`; without it every
+    /// client shares one bucket, the store's global bound. Behind a reverse proxy, see
+    /// [`SpidAuthBuilder::trusted_proxy_header`] or [`SpidAuthBuilder::client_key`].
+    pub fn pending_per_client(mut self, cap: usize) -> Self {
+        self.inner.per_client_cap = cap.max(1);
+        self
+    }
+    /// Behind a trusted reverse proxy: the client is the **last** address of this header
+    /// (e.g. `x-forwarded-for`, the entry the proxy appended; `x-real-ip`). Only set it
+    /// when every request comes through a proxy that sets the header: anyone reaching the
+    /// application directly could choose their client key. Without the header, or when it
+    /// does not end with an IP address, the peer address counts.
+    pub fn trusted_proxy_header(mut self, name: HeaderName) -> Self {
+        self.inner.proxy_header = Some(name);
+        self
+    }
+    /// Names the client of a request (for the per-client bound on pending logins) with
+    /// the application's own rule; `None` falls back to
+    /// [`SpidAuthBuilder::trusted_proxy_header`] and the peer address. The key is hashed
+    /// before it reaches a store.
+    pub fn client_key(
+        mut self,
+        hook: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.client_key = Some(Arc::new(hook));
+        self
+    }
+    /// One more origin (`https://host[:port]`) accepted on `POST /logout`, besides the
+    /// origins of the SP's ACS URLs (e.g. the application's pages on another host that
+    /// show the logout button). Not a valid origin: ignored.
+    pub fn trusted_origin(mut self, origin: &str) -> Self {
+        if let Some(o) = normalize_origin(origin) {
+            self.inner.extra_origins.push(o);
+        }
+        self
+    }
     /// The integration.
-    pub fn build(self) -> SpidAuth {
+    pub fn build(mut self) -> SpidAuth {
+        let mut origins: Vec<String> = self
+            .inner
+            .sp
+            .config()
+            .assertion_consumer_services()
+            .iter()
+            .filter_map(|acs| normalize_origin(&acs.url))
+            .collect();
+        origins.append(&mut self.inner.extra_origins);
+        origins.sort();
+        origins.dedup();
+        self.inner.origins = origins;
         SpidAuth {
             inner: Arc::new(self.inner),
         }
@@ -442,6 +602,14 @@ pub enum AuthError {
     /// ([`SpidAuthBuilder::allow_test_idp`]).
     #[error("test identity provider not enabled")]
     TestIdpRefused,
+    /// `/login` was asked for a level below the configured one (a tampered link: the
+    /// level may only be raised).
+    #[error("level below the service's minimum")]
+    LevelBelowMinimum,
+    /// A `POST /logout` that does not come from the SP's own pages (another site, a
+    /// sibling subdomain, or no `Origin` / `Sec-Fetch-Site` at all): the session stays.
+    #[error("logout from another origin refused")]
+    CrossOriginLogout,
 }
 
 impl From<StoreError> for AuthError {
@@ -484,6 +652,8 @@ impl AuthError {
             AuthError::NoMetadata => StatusCode::NOT_FOUND,
             AuthError::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
             AuthError::TestIdpRefused => StatusCode::FORBIDDEN,
+            AuthError::LevelBelowMinimum => StatusCode::BAD_REQUEST,
+            AuthError::CrossOriginLogout => StatusCode::FORBIDDEN,
         }
     }
 
@@ -500,6 +670,8 @@ impl AuthError {
             AuthError::NoMetadata => "no-metadata",
             AuthError::MissingLayer => "missing-layer",
             AuthError::TestIdpRefused => "test-idp-refused",
+            AuthError::LevelBelowMinimum => "level-below-minimum",
+            AuthError::CrossOriginLogout => "cross-origin-logout",
         }
     }
 
@@ -517,6 +689,8 @@ impl AuthError {
             AuthError::Store(_) | AuthError::MissingLayer => "Servizio temporaneamente non disponibile. Riprova tra poco.",
             AuthError::NoMetadata => "Metadati non disponibili.",
             AuthError::TestIdpRefused => "Questo gestore dell'identità è solo di prova e non è abilitato su questo servizio.",
+            AuthError::LevelBelowMinimum => "Il livello di autenticazione richiesto è inferiore a quello minimo del servizio: il collegamento non è valido.",
+            AuthError::CrossOriginLogout => "La richiesta di uscita non proviene da questo servizio ed è stata ignorata: la sessione resta aperta. Per uscire usa il pulsante «Esci» del servizio.",
         }
     }
 
@@ -534,6 +708,8 @@ impl AuthError {
             AuthError::Store(_) | AuthError::MissingLayer => "Service temporarily unavailable. Please try again shortly.",
             AuthError::NoMetadata => "Metadata not available.",
             AuthError::TestIdpRefused => "This identity provider is for testing only and is not enabled on this service.",
+            AuthError::LevelBelowMinimum => "The authentication level asked for is below this service's minimum: the link is not valid.",
+            AuthError::CrossOriginLogout => "The logout request did not come from this service and was ignored: you are still signed in. To sign out, use the service's own logout button.",
         }
     }
 }
@@ -550,11 +726,15 @@ pub struct DefaultPages;
 
 impl Pages for DefaultPages {
     fn error(&self, error: &AuthError) -> String {
+        let title = match error {
+            AuthError::Logout(_) | AuthError::CrossOriginLogout => "Uscita non riuscita",
+            _ => "Accesso non riuscito",
+        };
         format!(
             "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>Accesso non riuscito</title></head><body><main>\
-             <h1>Accesso non riuscito</h1><p>{}</p><p lang=\"en\">{}</p>\
+             <title>{title}</title></head><body><main>\
+             <h1>{title}</h1><p>{}</p><p lang=\"en\">{}</p>\
              <p><small>Codice: {}</small></p><p><a href=\"/\">Torna alla pagina iniziale</a></p>\
              </main></body></html>",
             writer::text(error.message_it()),
@@ -622,34 +802,47 @@ async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
 
 async fn login_get(
     Extension(auth): Extension<SpidAuth>,
-    headers: HeaderMap,
+    parts: Parts,
     params: Result<::axum::extract::Query<LoginParams>, ::axum::extract::rejection::QueryRejection>,
 ) -> Response {
     match params {
-        Ok(p) => blocking(auth, move |a| start(a, &headers, p.0)).await,
+        Ok(p) => {
+            let client = auth.client_of(&parts);
+            let headers = parts.headers;
+            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
+        }
         Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
     }
 }
 
 async fn login_post(
     Extension(auth): Extension<SpidAuth>,
-    headers: HeaderMap,
+    parts: Parts,
     params: Result<::axum::extract::Form<LoginParams>, ::axum::extract::rejection::FormRejection>,
 ) -> Response {
     match params {
-        Ok(p) => blocking(auth, move |a| start(a, &headers, p.0)).await,
+        Ok(p) => {
+            let client = auth.client_of(&parts);
+            let headers = parts.headers;
+            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
+        }
         Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
     }
 }
 
-fn start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Response {
-    match try_start(auth, headers, p) {
+fn start(auth: &SpidAuth, headers: &HeaderMap, client: Option<&str>, p: LoginParams) -> Response {
+    match try_start(auth, headers, client, p) {
         Ok(res) => res,
         Err(e) => auth.error_response(&e),
     }
 }
 
-fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Response, AuthError> {
+fn try_start(
+    auth: &SpidAuth,
+    headers: &HeaderMap,
+    client: Option<&str>,
+    p: LoginParams,
+) -> Result<Response, AuthError> {
     let inner = &auth.inner;
     let idp_id = p
         .idp
@@ -664,12 +857,19 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
     auth.check_idp(idp)?;
     let mut options = inner.login_options.clone();
     if let Some(level) = p.level.as_deref().filter(|s| !s.is_empty()) {
-        options.level = level
+        let level = level
             .parse::<u8>()
             .ok()
             .and_then(SpidLevel::from_number)
             .ok_or(AuthError::BadRequest("level must be 1, 2 or 3"))?;
+        // The level may be raised (step-up), never lowered: a lower one is a tampered
+        // link, refused so that it shows.
+        if level < auth.minimum_level() {
+            return Err(AuthError::LevelBelowMinimum);
+        }
+        options.level = level;
     }
+    let asked = options.level;
     if let Some(binding) = p.binding.as_deref().filter(|s| !s.is_empty()) {
         options.binding = match binding.to_ascii_lowercase().as_str() {
             "post" | "http-post" => Binding::Post,
@@ -679,6 +879,8 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
     }
     if let Some(hook) = &inner.options_hook {
         hook(idp, &mut options);
+        // The hook may raise the level for an IdP, not lower it.
+        options.level = options.level.max(asked);
     }
     let (outgoing, pending) = inner
         .sp
@@ -703,7 +905,14 @@ fn try_start(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
         replaces,
     };
     let aux = serde_json::to_string(&aux).map_err(|_| AuthError::Store(corrupt()))?;
-    inner.pending.put(pending.with_data(aux))?;
+    let pending = pending.with_data(aux);
+    match client {
+        Some(c) => inner
+            .pending
+            .put_for_client(pending, c, inner.per_client_cap)?,
+        // No peer address (served without ConnectInfo): only the global bound.
+        None => inner.pending.put(pending)?,
+    }
 
     let mut res = deliver(&outgoing)?;
     if new_browser {
@@ -819,15 +1028,24 @@ async fn complete(
 fn try_complete(auth: &SpidAuth, headers: &HeaderMap, token: &str) -> Result<Response, AuthError> {
     let inner = &auth.inner;
     let now = auth.now();
-    let handoff: Handoff = inner
-        .sessions
-        .take(&format!("handoff:{}", hash(token)), now)?
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .ok_or(AuthError::BrowserMismatch)?;
+    let key = format!("handoff:{}", hash(token));
+    // Read, check the browser, and only then consume: a request from another browser
+    // (anyone who saw the URL) must not burn the hand-off of the right one.
     let browser = cookie(headers, &auth.cookie_name(BROWSER_COOKIE))
         .map(|b| hash(&b))
         .ok_or(AuthError::BrowserMismatch)?;
+    let seen = inner
+        .sessions
+        .get(&key, now)?
+        .ok_or(AuthError::BrowserMismatch)?;
+    let handoff: Handoff = serde_json::from_str(&seen).map_err(|_| AuthError::BrowserMismatch)?;
     if !constant_time_eq(browser.as_bytes(), handoff.browser.as_bytes()) {
+        return Err(AuthError::BrowserMismatch);
+    }
+    // Atomic: of two requests of this browser, one wins; and what is consumed must be
+    // what was checked.
+    let taken = inner.sessions.take(&key, now)?;
+    if !taken.is_some_and(|t| constant_time_eq(t.as_bytes(), seen.as_bytes())) {
         return Err(AuthError::BrowserMismatch);
     }
     // A step-up replaces the session it upgrades (and a fresh login any previous one).
@@ -881,12 +1099,10 @@ async fn logout(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Res
 
 fn try_logout(auth: &SpidAuth, headers: &HeaderMap) -> Result<Response, AuthError> {
     let inner = &auth.inner;
-    // A logout form posted from another site is ignored (logout CSRF).
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return Err(AuthError::BadRequest("cross-site logout refused"));
+    // A logout form posted from anywhere but the SP's own pages is refused (logout
+    // CSRF, sibling subdomains included), and so is a POST that says nothing.
+    if !auth.same_origin(headers) {
+        return Err(AuthError::CrossOriginLogout);
     }
     let now = auth.now();
     let session = match cookie(headers, &auth.cookie_name(SESSION_COOKIE)) {
@@ -1127,23 +1343,34 @@ async fn session_of(auth: &SpidAuth, parts: &Parts) -> Result<Option<Session>, S
         return Ok(None);
     }
     let (a, headers) = (auth.clone(), parts.headers.clone());
-    ::tokio::task::spawn_blocking(move || a.session(&headers))
+    ::tokio::task::spawn_blocking(move || a.session_at_any_level(&headers))
         .await
         .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
         .map_err(|e| SessionRejection::new(auth.error_response(&e)))
 }
 
+/// The session, if at least at the SP's configured level ([`SpidAuth::minimum_level`]):
+/// without a session, to the login page; below the level (a session from before the
+/// configuration was raised), a step-up at the same IdP.
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = auth_of(parts)?;
-        session_of(&auth, parts)
+        let session = session_of(&auth, parts)
             .await?
-            .ok_or_else(|| to_login_page(&auth, parts))
+            .ok_or_else(|| to_login_page(&auth, parts))?;
+        let minimum = auth.minimum_level();
+        if session.level() >= minimum {
+            Ok(session)
+        } else {
+            Err(step_up(&auth, parts, &session, minimum))
+        }
     }
 }
 
+/// `Option<Session>`: `None` without a session, and for a session below the SP's
+/// configured level ([`SpidAuth::minimum_level`]).
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
     type Rejection = SessionRejection;
 
@@ -1152,13 +1379,18 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let auth = auth_of(parts)?;
-        session_of(&auth, parts).await
+        let minimum = auth.minimum_level();
+        Ok(session_of(&auth, parts)
+            .await?
+            .filter(|s| s.level() >= minimum))
     }
 }
 
 /// A guard for handlers: the session, if its level is at least `N` (1, 2 or 3). Without
 /// a session the user goes to the login page; with a lower level, to a new login at the
-/// same IdP at level `N` (step-up), back to this page afterwards.
+/// same IdP at level `N` (step-up), back to this page afterwards. `N` is the route's
+/// explicit minimum: it applies instead of the configured one ([`SpidAuth::minimum_level`]),
+/// even when lower.
 #[derive(Clone, Debug)]
 pub struct AtLeast<const N: u8>(pub Session);
 
@@ -1322,6 +1554,67 @@ fn no_store(res: &mut Response) {
     );
 }
 
+/// The peer address of the connection: [`ConnectInfo`] (the server must be run with
+/// `into_make_service_with_connect_info::<SocketAddr>()`), or axum's [`MockConnectInfo`]
+/// in tests.
+pub(crate) fn peer_addr(extensions: &::axum::http::Extensions) -> Option<SocketAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|m| m.0))
+}
+
+/// The bucket of an address: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64 (what
+/// one subscriber usually gets).
+fn ip_bucket(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("ip4:{v4}"),
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("ip6:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+    }
+}
+
+/// The last address of a forwarding header (the one the trusted proxy appended): a bare
+/// IP, or `IP:port` / `[IPv6]:port`.
+fn forwarded_ip(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+    let last = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    let item = last.rsplit(',').next()?.trim();
+    item.parse::<IpAddr>()
+        .ok()
+        .or_else(|| item.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// `scheme://host[:port]` of an http(s) URL or origin, lowercased, without a default port
+/// (how browsers serialise `Origin`); `None` for anything else (`null` included).
+fn normalize_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if authority.is_empty() || authority.contains(['@', '\\', ' ']) {
+        return None;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (h, Some(p)),
+        _ => (authority.as_str(), None),
+    };
+    if host.starts_with('[') != host.ends_with(']') {
+        return None;
+    }
+    match port {
+        Some(p) if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) => None,
+        Some(p) if p == default_port => Some(format!("{scheme}://{host}")),
+        Some(p) => Some(format!("{scheme}://{host}:{p}")),
+        None => Some(format!("{scheme}://{host}")),
+    }
+}
+
 /// A cookie value by name: the first well-formed token (64 hex digits).
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -1390,6 +1683,55 @@ mod tests {
         ] {
             assert_eq!(safe_next(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn origins_addresses_and_client_buckets() {
+        for (url, origin) in [
+            (
+                "https://sp.example.it/spid/acs",
+                Some("https://sp.example.it"),
+            ),
+            (
+                "HTTPS://SP.Example.IT:443/acs",
+                Some("https://sp.example.it"),
+            ),
+            (
+                "http://127.0.0.1:8000/spid/acs",
+                Some("http://127.0.0.1:8000"),
+            ),
+            ("http://[::1]:8000/x", Some("http://[::1]:8000")),
+            ("http://[::1]", Some("http://[::1]")),
+            ("http://sp.example.it:80", Some("http://sp.example.it")),
+            ("null", None),
+            ("ftp://sp.example.it", None),
+            ("https://user@sp.example.it", None),
+            ("https://sp.example.it:", None),
+            ("https://sp.example.it:8a", None),
+            ("https://", None),
+        ] {
+            assert_eq!(normalize_origin(url).as_deref(), origin, "{url}");
+        }
+
+        let name = HeaderName::from_static("x-forwarded-for");
+        let mut h = HeaderMap::new();
+        assert_eq!(forwarded_ip(&h, &name), None);
+        h.append(&name, HeaderValue::from_static("203.0.113.9, 192.0.2.1"));
+        assert_eq!(forwarded_ip(&h, &name), Some([192, 0, 2, 1].into()));
+        h.append(&name, HeaderValue::from_static("[2001:db8::5]:443"));
+        assert_eq!(
+            forwarded_ip(&h, &name),
+            Some("2001:db8::5".parse().unwrap()),
+            "the last header line, with a port"
+        );
+        h.append(&name, HeaderValue::from_static("192.0.2.1, unknown"));
+        assert_eq!(forwarded_ip(&h, &name), None, "not an address: ignored");
+
+        let v6 = |s: &str| ip_bucket(s.parse().unwrap());
+        assert_eq!(v6("2001:db8:1:2:aaaa::1"), v6("2001:db8:1:2:bbbb::2"));
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_eq!(v6("::ffff:192.0.2.1"), v6("192.0.2.1"));
+        assert_ne!(v6("192.0.2.1"), v6("192.0.2.2"));
     }
 
     #[test]

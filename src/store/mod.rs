@@ -53,9 +53,37 @@ pub trait ReplayCache: Send + Sync {
 
 /// Keeps pending logins (what [`crate::ServiceProvider::start_login`] returned) between
 /// the redirect to the IdP and the return to the ACS.
+///
+/// # Per-client bound
+///
+/// Anyone can start a login, so a store that is only bounded globally can be filled by
+/// one client, and then nobody else can log in. [`PendingStore::put_for_client`] bounds
+/// the pending logins of each client instead: past `per_client_cap`, that client's
+/// oldest pending logins are evicted (its own logins in flight fail at the ACS with
+/// "unknown request"), so a flood costs the flooding source, not the others. The axum
+/// integration calls it with a hash of the client's address (see
+/// `spid_sp::axum::SpidAuthBuilder::pending_per_client`).
 pub trait PendingStore: Send + Sync {
     /// Stores a pending login until its expiry.
     fn put(&self, pending: PendingLogin) -> Result<(), StoreError>;
+
+    /// Stores a pending login of `client` (an opaque, bounded key: the integration passes
+    /// a hash, never an address) and evicts that client's oldest pending logins so that
+    /// at most `per_client_cap` (at least 1) of them remain. Logins already taken or
+    /// expired may still count until the store notices; evicting them is harmless.
+    ///
+    /// The default implementation ignores the client and calls [`PendingStore::put`]:
+    /// a store shared by untrusted clients should override it (the in-memory and Redis
+    /// stores do).
+    fn put_for_client(
+        &self,
+        pending: PendingLogin,
+        client: &str,
+        per_client_cap: usize,
+    ) -> Result<(), StoreError> {
+        let _ = (client, per_client_cap);
+        self.put(pending)
+    }
     /// Removes and returns the pending login with this request ID, if it exists and has
     /// not expired. Atomic: a second `take` of the same ID returns `None`.
     fn take(&self, id: &RequestId, now: Timestamp) -> Result<Option<PendingLogin>, StoreError>;

@@ -22,6 +22,9 @@
 //! - Consumption is atomic on the server: [`ReplayCache::insert_once`] is one
 //!   `SET key 1 NX PX ttl` and `take` is one `GETDEL` (Redis ≥ 6.2): of two instances
 //!   receiving the same Response at the same time, exactly one wins.
+//! - Pending logins are bounded per client ([`PendingStore::put_for_client`]): one
+//!   `EVAL` keeps each client's pending logins in a sorted set `PREFIX:pclient:CLIENT`
+//!   (the client is a hash, never an address) and evicts its oldest beyond the cap.
 //! - Keys are `PREFIX:replay:…`, `PREFIX:pending:…` and `PREFIX:kv:…`; the prefix
 //!   defaults to `spid-sp:` and 16 hex digits of the SHA-256 of the SP's entityID
 //!   ([`RedisStore::default_prefix`]), so several SPs can share one Redis. Cookie values
@@ -268,6 +271,33 @@ impl RedisStore {
     }
 }
 
+/// [`PendingStore::put_for_client`] as one Lua script (atomic on the server).
+/// KEYS: the pending key, the client's sorted set, the sequence counter. ARGV: the
+/// stored value, its TTL (ms), its expiry (ms, the score), now (ms), the cap. Members are
+/// `SEQ:KEY` (16 hex digits) so that logins with the same expiry leave oldest first.
+/// Returns how many were evicted.
+const PUT_FOR_CLIENT: &str = r"
+local ttl = tonumber(ARGV[2])
+local cap = tonumber(ARGV[5])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[2], ARGV[3], string.format('%016x', seq) .. ':' .. KEYS[1])
+local over = redis.call('ZCARD', KEYS[2]) - cap
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #old, 2 do
+    redis.call('DEL', string.sub(old[i], 18))
+  end
+else
+  over = 0
+end
+if redis.call('PTTL', KEYS[2]) < ttl then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return over
+";
+
 /// Milliseconds from `now` to `expires`, at least 1 (Redis refuses 0).
 fn ttl_millis(expires: Timestamp, now: Timestamp) -> i64 {
     expires
@@ -369,6 +399,43 @@ impl PendingStore for RedisStore {
         let json = serde_json::to_string(&pending).map_err(|_| unreadable())?;
         let key = self.key("pending", pending.request_id().as_str());
         self.put_value(&key, &json, pending.expires(), pending.issue_instant())
+    }
+
+    /// One round trip: an `EVAL` of a Lua script that `SET`s the pending login,
+    /// drops the client's expired entries from its sorted set
+    /// (`PREFIX:pclient:CLIENT`, scored by expiry, members ordered by a sequence
+    /// number), `ZADD`s this one, `ZPOPMIN`s and `DEL`s the oldest beyond the cap and
+    /// keeps the set alive as long as its newest entry.
+    fn put_for_client(
+        &self,
+        pending: PendingLogin,
+        client: &str,
+        per_client_cap: usize,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&pending).map_err(|_| unreadable())?;
+        let key = self.key("pending", pending.request_id().as_str());
+        let set = self.key("pclient", client);
+        let seq = self.key("pclient-seq", "");
+        let (expires, now) = (pending.expires(), pending.issue_instant());
+        let stored = format!("{} {json}", expires.unix_millis());
+        let cap = per_client_cap.clamp(1, 1 << 20);
+        match self.run(|c| {
+            redis::cmd("EVAL")
+                .arg(PUT_FOR_CLIENT)
+                .arg(3)
+                .arg(&key)
+                .arg(&set)
+                .arg(&seq)
+                .arg(&stored)
+                .arg(ttl_millis(expires, now))
+                .arg(expires.unix_millis())
+                .arg(now.unix_millis())
+                .arg(cap)
+                .query::<Value>(c)
+        })? {
+            Value::Int(_) => Ok(()),
+            _ => Err(unexpected()),
+        }
     }
 
     fn take(&self, id: &RequestId, now: Timestamp) -> Result<Option<PendingLogin>, StoreError> {

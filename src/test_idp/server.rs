@@ -12,6 +12,8 @@
 //!     .trust_sp_metadata(sp_metadata_xml)?;
 //! let idp_metadata = server.metadata(); // give it to the SP (it carries the test marker)
 //! let routes: axum::Router = server.routes(); // merge into the app served at 127.0.0.1:8000
+//! // serve it with routes.into_make_service_with_connect_info::<std::net::SocketAddr>():
+//! // it answers only loopback peers
 //! # let _ = (idp_metadata, routes); Ok(()) }
 //! ```
 //!
@@ -27,7 +29,9 @@
 //! | `/logout` | POST | IdP-initiated logout of one session |
 //!
 //! Guards: it runs only on loopback URLs ([`super::is_loopback_url`]), only when built
-//! with [`TestIdpMode::IKnowThisIsNotAnAccreditedIdp`], and every page says
+//! with [`TestIdpMode::IKnowThisIsNotAnAccreditedIdp`], it answers only clients whose
+//! peer address is loopback (403 otherwise, and without a peer address: serve the app
+//! with `into_make_service_with_connect_info::<SocketAddr>()`), and every page says
 //! "TEST — not an accredited identity provider".
 
 use std::collections::HashMap;
@@ -210,7 +214,8 @@ impl TestIdpServer {
         if !p.is_empty() {
             r = r.route(&format!("{p}/"), get(index_page));
         }
-        r.layer(DefaultBodyLimit::max(MAX_BODY))
+        r.layer(::axum::middleware::from_fn(loopback_clients_only))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(Extension(shared))
     }
 
@@ -237,6 +242,25 @@ impl TestIdpServer {
 }
 
 type Shared = Extension<Arc<TestIdpServer>>;
+
+/// Answers only clients on loopback, whatever address the server listens on: the peer
+/// address from axum's `ConnectInfo` (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`) must be a loopback address
+/// (IPv4-mapped included). Without a peer address, 403 too (fail closed).
+async fn loopback_clients_only(
+    request: ::axum::extract::Request,
+    next: ::axum::middleware::Next,
+) -> Response {
+    let local = crate::axum::peer_addr(request.extensions())
+        .is_some_and(|a| a.ip().to_canonical().is_loopback());
+    if local {
+        return next.run(request).await;
+    }
+    let body = "<h1>Accesso negato</h1><div class=\"error\" role=\"alert\">\
+                <p id=\"error-detail\">The test IdP answers only clients on this machine \
+                (loopback); serve it with into_make_service_with_connect_info.</p></div>";
+    html(StatusCode::FORBIDDEN, layout("Accesso negato", body), None)
+}
 
 // ---------------------------------------------------------------------------------------
 // Handlers

@@ -220,6 +220,8 @@ pub fn form(fields: &[(&str, &str)]) -> String {
 pub struct Request {
     addr: SocketAddr,
     text: String,
+    /// The local address to connect from (`send_async` only), e.g. 127.0.0.2.
+    from: Option<std::net::IpAddr>,
 }
 
 /// A request to `addr`: the cookies in one Cookie header, `form` as a urlencoded body.
@@ -247,10 +249,28 @@ pub fn request(
     if let Some(body) = form {
         text.push_str(body);
     }
-    Request { addr, text }
+    Request {
+        addr,
+        text,
+        from: None,
+    }
 }
 
 impl Request {
+    /// Adds a header (e.g. `Origin`, as a browser sends on a POST).
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        let end = self.text.find("\r\n\r\n").unwrap();
+        self.text.insert_str(end, &format!("\r\n{name}: {value}"));
+        self
+    }
+
+    /// Connects from this local address (another client on loopback: 127.0.0.2, ...);
+    /// [`Request::send_async`] only.
+    pub fn source_ip(mut self, ip: std::net::IpAddr) -> Request {
+        self.from = Some(ip);
+        self
+    }
+
     /// Sends it and reads until the server closes the connection. `timeouts`: to connect
     /// and for each read (none: wait as long as it takes).
     fn exchange(&self, timeouts: Option<(Duration, Duration)>) -> Vec<u8> {
@@ -279,9 +299,30 @@ impl Request {
     /// the runtime); the answer must be well-formed ([`Reply::parse`]).
     #[cfg(feature = "axum")]
     pub async fn send_async(self) -> Reply {
-        let raw = tokio::task::spawn_blocking(move || self.exchange(None))
-            .await
-            .unwrap();
+        let raw = match self.from {
+            None => tokio::task::spawn_blocking(move || self.exchange(None))
+                .await
+                .unwrap(),
+            Some(ip) => {
+                let socket = match ip {
+                    std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+                    std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+                }
+                .unwrap();
+                socket.bind(SocketAddr::new(ip, 0)).unwrap();
+                let stream = socket.connect(self.addr).await.unwrap();
+                let mut s = stream.into_std().unwrap();
+                s.set_nonblocking(false).unwrap();
+                tokio::task::spawn_blocking(move || {
+                    s.write_all(self.text.as_bytes()).unwrap();
+                    let mut raw = Vec::new();
+                    s.read_to_end(&mut raw).unwrap();
+                    raw
+                })
+                .await
+                .unwrap()
+            }
+        };
         Reply::parse(raw)
     }
 }
