@@ -29,10 +29,9 @@ fn an_unsigned_refusal_cannot_write_lines_into_the_log() {
         pending.request_id()
     );
     let relay = pending.relay_state().as_str().to_owned();
-    let err = w
-        .sp
-        .finish_login(&post(&xml, Some(&relay)), pending)
-        .unwrap_err();
+    let err =
+        w.sp.finish_login(&post(&xml, Some(&relay)), pending)
+            .unwrap_err();
     let LoginError::Refused(refusal) = &err else {
         panic!("{err:?}")
     };

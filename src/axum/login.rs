@@ -1,0 +1,346 @@
+//! Login: `/metadata`, `/login` (sign and send the AuthnRequest), the ACS (verify the
+//! Response, keep a one-time hand-off) and `/complete` (bind it to the browser, open the
+//! session).
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Query or form of `/login`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct LoginParams {
+    idp: Option<String>,
+    level: Option<String>,
+    binding: Option<String>,
+    next: Option<String>,
+}
+
+/// Kept inside the pending login ([`PendingLogin::with_data`]): one store operation saves and
+/// takes both.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct LoginAux {
+    browser: String,
+    next: String,
+    /// The session this login steps up, if any (token hash): replaced when it completes.
+    replaces: Option<String>,
+}
+
+/// Kept under `handoff:<token hash>` between the ACS and `/complete`.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct Handoff {
+    browser: String,
+    next: String,
+    replaces: Option<String>,
+    session: SessionData,
+}
+
+pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
+    match &auth.inner.metadata_xml {
+        Some(xml) => {
+            let mut res = (StatusCode::OK, xml.clone()).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/samlmetadata+xml"),
+            );
+            res
+        }
+        None => auth.error_response(&AuthError::NoMetadata),
+    }
+}
+
+pub(super) async fn login_get(
+    Extension(auth): Extension<SpidAuth>,
+    parts: Parts,
+    params: Result<::axum::extract::Query<LoginParams>, ::axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match params {
+        Ok(p) => {
+            let client = auth.client_of(&parts);
+            let headers = parts.headers;
+            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
+        }
+        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
+    }
+}
+
+pub(super) async fn login_post(
+    Extension(auth): Extension<SpidAuth>,
+    parts: Parts,
+    params: Result<::axum::extract::Form<LoginParams>, ::axum::extract::rejection::FormRejection>,
+) -> Response {
+    match params {
+        Ok(p) => {
+            let client = auth.client_of(&parts);
+            let headers = parts.headers;
+            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
+        }
+        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
+    }
+}
+
+pub(super) fn start(
+    auth: &SpidAuth,
+    headers: &HeaderMap,
+    client: Option<&str>,
+    p: LoginParams,
+) -> Response {
+    match try_start(auth, headers, client, p) {
+        Ok(res) => res,
+        Err(e) => auth.error_response(&e),
+    }
+}
+
+pub(super) fn try_start(
+    auth: &SpidAuth,
+    headers: &HeaderMap,
+    client: Option<&str>,
+    p: LoginParams,
+) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let idp_id = p
+        .idp
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(AuthError::BadRequest("missing idp parameter"))?;
+    let idp = inner
+        .sp
+        .idp(idp_id)
+        .ok_or(AuthError::Start(StartError::UnknownIdp))?;
+    auth.check_idp(idp)?;
+    let mut options = inner.login_options.clone();
+    if let Some(level) = p.level.as_deref().filter(|s| !s.is_empty()) {
+        let level = level
+            .parse::<u8>()
+            .ok()
+            .and_then(SpidLevel::from_number)
+            .ok_or(AuthError::BadRequest("level must be 1, 2 or 3"))?;
+        // The level may be raised (step-up), never lowered: a lower one is a tampered
+        // link, refused so that it shows.
+        if level < auth.minimum_level() {
+            return Err(AuthError::LevelBelowMinimum);
+        }
+        options.level = level;
+    }
+    let asked = options.level;
+    if let Some(binding) = p.binding.as_deref().filter(|s| !s.is_empty()) {
+        options.binding = match binding.to_ascii_lowercase().as_str() {
+            "post" | "http-post" => Binding::Post,
+            "redirect" | "http-redirect" => Binding::Redirect,
+            _ => return Err(AuthError::BadRequest("binding must be post or redirect")),
+        };
+    }
+    if let Some(hook) = &inner.options_hook {
+        hook(idp, &mut options);
+        // The hook may raise the level for an IdP, not lower it.
+        options.level = options.level.max(asked);
+    }
+    let (outgoing, pending) = inner
+        .sp
+        .start_login(idp.entity_id().as_str(), &options)
+        .map_err(AuthError::Start)?;
+
+    // The browser cookie binds the login to this browser (checked at /complete).
+    let browser_name = auth.cookie_name(BROWSER_COOKIE);
+    let (browser, new_browser) = match cookie(headers, &browser_name) {
+        Some(b) => (b, false),
+        None => (token_string()?, true),
+    };
+    let replaces = cookie(headers, &auth.cookie_name(SESSION_COOKIE)).map(|t| hash(&t));
+    let next = p
+        .next
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or_else(|| inner.after_login.clone());
+    let aux = LoginAux {
+        browser: hash(&browser),
+        next,
+        replaces,
+    };
+    let aux = serde_json::to_string(&aux).map_err(|_| AuthError::Store(corrupt()))?;
+    let pending = pending.with_data(aux);
+    match client {
+        Some(c) => inner
+            .pending
+            .put_for_client(pending, c, inner.per_client_cap)?,
+        // No peer address (served without ConnectInfo): only the global bound.
+        None => inner.pending.put(pending)?,
+    }
+
+    let mut res = deliver(&outgoing)?;
+    if new_browser {
+        // The browser cookie outlives one login so that parallel logins share it.
+        append_header(
+            &mut res,
+            header::SET_COOKIE,
+            &auth.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600),
+        );
+    }
+    no_store(&mut res);
+    Ok(res)
+}
+
+pub(super) async fn acs(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
+    blocking(auth, move |a| match try_acs(a, &body) {
+        Ok(res) => res,
+        Err(e) => a.error_response(&e),
+    })
+    .await
+}
+
+pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let incoming = Incoming::from_form(body).ok_or(AuthError::BadRequest(
+        "expected a form with one SAMLResponse",
+    ))?;
+    let max = inner.sp.config().limits.max_bytes;
+    let request_id = incoming
+        .in_response_to_hint(max)
+        .ok_or(AuthError::UnknownRequest)?;
+    let now = auth.now();
+    let pending = inner
+        .pending
+        .take(&request_id, now)?
+        .ok_or(AuthError::UnknownRequest)?;
+    let aux = pending
+        .data()
+        .and_then(|j| serde_json::from_str::<LoginAux>(j).ok())
+        .ok_or(AuthError::UnknownRequest)?;
+    if let Some(idp) = inner.sp.idp(pending.idp().as_str()) {
+        auth.check_idp(idp)?;
+    }
+    let login = inner
+        .sp
+        .finish_login(&incoming, pending)
+        .map_err(|e| match e {
+            LoginError::Refused(r) => AuthError::Refused(r),
+            LoginError::Rejected(r) => AuthError::Rejected(r),
+        })?;
+    if let Some(hook) = &inner.login_hook {
+        hook(&login);
+    }
+    let idp_name = inner
+        .sp
+        .idp(login.idp().as_str())
+        .and_then(|i| i.display_name())
+        .map(str::to_owned);
+    let expires = now.plus_seconds(inner.session_secs);
+    let session = Session::from_login(&login, idp_name, now, expires);
+    let handoff = Handoff {
+        browser: aux.browser,
+        next: aux.next,
+        replaces: aux.replaces,
+        session: session.data().clone(),
+    };
+    let handoff = serde_json::to_string(&handoff).map_err(|_| AuthError::Store(corrupt()))?;
+    let token = token_string()?;
+    inner.sessions.put(
+        &format!("handoff:{}", hash(&token)),
+        &handoff,
+        now.plus_seconds(HANDOFF_SECS),
+        now,
+    )?;
+    let mut res = redirect(
+        StatusCode::SEE_OTHER,
+        &format!("{}/complete?handoff={token}", inner.prefix),
+    )?;
+    no_store(&mut res);
+    Ok(res)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct CompleteParams {
+    handoff: Option<String>,
+}
+
+pub(super) async fn complete(
+    Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
+    params: Result<
+        ::axum::extract::Query<CompleteParams>,
+        ::axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    let token = params
+        .ok()
+        .and_then(|p| p.0.handoff)
+        .filter(|t| is_token(t));
+    blocking(auth, move |a| {
+        let result = match token {
+            Some(t) => try_complete(a, &headers, &t),
+            None => Err(AuthError::BadRequest("missing hand-off")),
+        };
+        match result {
+            Ok(res) => res,
+            Err(e) => a.error_response(&e),
+        }
+    })
+    .await
+}
+
+pub(super) fn try_complete(
+    auth: &SpidAuth,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
+    let now = auth.now();
+    let key = format!("handoff:{}", hash(token));
+    // Read, check the browser, and only then consume: a request from another browser
+    // (anyone who saw the URL) must not burn the hand-off of the right one.
+    let browser = cookie(headers, &auth.cookie_name(BROWSER_COOKIE))
+        .map(|b| hash(&b))
+        .ok_or(AuthError::BrowserMismatch)?;
+    let seen = inner
+        .sessions
+        .get(&key, now)?
+        .ok_or(AuthError::BrowserMismatch)?;
+    let handoff: Handoff = serde_json::from_str(&seen).map_err(|_| AuthError::BrowserMismatch)?;
+    if !constant_time_eq(browser.as_bytes(), handoff.browser.as_bytes()) {
+        return Err(AuthError::BrowserMismatch);
+    }
+    // Atomic: of two requests of this browser, one wins; and what is consumed must be
+    // what was checked.
+    let taken = inner.sessions.take(&key, now)?;
+    if !taken.is_some_and(|t| constant_time_eq(t.as_bytes(), seen.as_bytes())) {
+        return Err(AuthError::BrowserMismatch);
+    }
+    // A step-up replaces the session it upgrades (and a fresh login any previous one).
+    let current = cookie(headers, &auth.cookie_name(SESSION_COOKIE)).map(|t| hash(&t));
+    for old in [handoff.replaces.as_deref(), current.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(data) = inner
+            .sessions
+            .take(&format!("sess:{old}"), now)?
+            .and_then(|j| serde_json::from_str::<SessionData>(&j).ok())
+        {
+            auth.drop_session(old, &data)?;
+        }
+    }
+    let session_token = token_string()?;
+    let session_hash = hash(&session_token);
+    let data = handoff.session;
+    let json = serde_json::to_string(&data).map_err(|_| AuthError::Store(corrupt()))?;
+    inner
+        .sessions
+        .put(&format!("sess:{session_hash}"), &json, data.expires, now)?;
+    inner.sessions.put(
+        &name_id_key(data.info.idp.as_str(), &data.info.name_id),
+        &session_hash,
+        data.expires,
+        now,
+    )?;
+    let mut res = redirect(StatusCode::SEE_OTHER, &handoff.next)?;
+    let max_age = data
+        .expires
+        .unix_seconds()
+        .saturating_sub(now.unix_seconds());
+    append_header(
+        &mut res,
+        header::SET_COOKIE,
+        &auth.set_cookie(SESSION_COOKIE, &session_token, max_age),
+    );
+    no_store(&mut res);
+    Ok(res)
+}
