@@ -549,7 +549,11 @@ fn check_declaration(text: &str) -> Result<(), XmlError> {
 /// references (no digits, no `;`) are left to the parser, which refuses them.
 fn check_references(text: &[u8]) -> Result<(), XmlError> {
     let mut from = 0;
-    while let Some(amp) = find(text, from, b"&#") {
+    while let Some(amp) = find(text, from, b"&") {
+        from = amp + 1;
+        if text.get(amp + 1) != Some(&b'#') {
+            continue;
+        }
         let mut j = amp + 2;
         let hex = text.get(j) == Some(&b'x');
         if hex {
