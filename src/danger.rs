@@ -260,7 +260,8 @@ fn attrs(node: Node<'_, '_>, names: &[&str]) -> Vec<(String, String)> {
 /// Reads the display fields of a message.
 fn summarize(text: &str) -> Result<Summary, XmlError> {
     let limits = Limits {
-        forbid_comments: false,
+        forbid_processing_instructions: false,
+        forbid_comments_in_text: false,
         ..Limits::MESSAGE
     };
     let doc = xml::parse(text, &limits)?;

@@ -198,7 +198,7 @@ impl RejectReason {
             InputEncoding => "input-encoding",
             InputTooLarge => "input-too-large",
             Xml(XmlError::Dtd) => "xml-dtd",
-            Xml(XmlError::CommentOrPi) => "xml-comment",
+            Xml(XmlError::CommentInText | XmlError::ProcessingInstruction) => "xml-comment",
             Xml(XmlError::Encoding) => "input-encoding",
             Xml(XmlError::TooLarge { .. }) => "input-too-large",
             Xml(XmlError::Malformed(_)) => "xml-malformed",

@@ -218,7 +218,8 @@ const UNBOUNDED: Limits = Limits {
     max_attributes: usize::MAX,
     max_namespace_declarations: usize::MAX,
     max_namespaces_in_scope: usize::MAX,
-    forbid_comments: false,
+    forbid_processing_instructions: false,
+    forbid_comments_in_text: false,
 };
 
 /// The XML reader under both limit sets, the text reader on every element, and the
@@ -265,13 +266,10 @@ pub fn xml(data: &[u8]) {
                 max_depth: depth,
                 ..UNBOUNDED
             };
-            // The deliberate refusals: a CR the parser would not normalize, and a PI named
-            // xml (a malformed declaration the parser lets through).
-            let deliberate = |e: &xml::XmlError| {
-                [xml::reader::CR_AFTER_REFERENCE, xml::reader::RESERVED_PI]
-                    .iter()
-                    .any(|m| *e == xml::XmlError::Malformed((*m).into()))
-            };
+            // The deliberate refusals: a CR the parser would not normalize, and what XML
+            // forbids but the parser lets through (a PI named xml, a bad declaration,
+            // references to non-characters, forbidden namespace declarations...).
+            let deliberate = xml::reader::stricter_than_parser;
             if let Err(e) = xml::reader::prescan(text, &tight) {
                 if !deliberate(&e) {
                     panic!("pre-scan refused a document the parser accepts: {e}");

@@ -23,6 +23,15 @@
 //! character is valid in a URI, and no SAML namespace has one.
 //! Past mismatches, once fixed, are kept as vectors in `tests/differential/` (document
 //! and its expected canonical form) and checked here without the external tools.
+//!
+//! The well-formedness arm (`well_formedness_agrees_with_libxml2`) fills a SAML-like
+//! template with one or two near misses per document (XML declarations, character
+//! references, names, namespace declarations, attributes duplicated through prefixes,
+//! `]]>`, `<` in values, control characters, BOMs, end-tag whitespace...) and runs them
+//! through `xmllint --noout` in batches: every document libxml2 rejects (parser or
+//! namespace error), our reader must reject. `WF_DOCS` (default 1000) and `WF_SEED`
+//! (default 1) set the run. The interesting cases are kept in `tests/differential/wf/`
+//! with both verdicts (`recorded_well_formedness_vectors`).
 
 mod common;
 
@@ -882,4 +891,492 @@ fn recorded_vectors() {
     }
     assert!(n >= 2, "only {n} recorded vectors");
     eprintln!("{n} recorded differential vectors");
+}
+
+// ---------------------------------------------------------------------------------------
+// Well-formedness arm: near-miss documents, libxml2's verdict against ours.
+// ---------------------------------------------------------------------------------------
+
+/// The slots of the well-formedness template being filled: one or two of them (rarely
+/// none) get a near miss, the others a well-formed choice.
+struct Slots {
+    rng: Rng,
+    mutated: [bool; WF_SLOTS],
+    next: usize,
+}
+
+const WF_SLOTS: usize = 19;
+
+impl Slots {
+    fn new(seed: u64) -> Slots {
+        let mut rng = Rng::new(seed ^ 0x5EED_0F0F);
+        let mut mutated = [false; WF_SLOTS];
+        let n = if rng.chance(15) { 0 } else { 1 + rng.below(2) };
+        for _ in 0..n {
+            mutated[rng.below(WF_SLOTS)] = true;
+        }
+        Slots {
+            rng,
+            mutated,
+            next: 0,
+        }
+    }
+
+    /// The next slot: a well-formed choice, or a near miss (`bad` holds both kinds:
+    /// libxml2 decides which is which).
+    fn fill<'a>(&mut self, good: &[&'a str], bad: &[&'a str]) -> &'a str {
+        let mutated = self.mutated.get(self.next).copied().unwrap_or(false);
+        self.next += 1;
+        let choices = if mutated { bad } else { good };
+        choices[self.rng.below(choices.len())]
+    }
+}
+
+const WF_DECL_GOOD: [&str; 6] = [
+    "",
+    "<?xml version=\"1.0\"?>\n",
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+    "<?xml version='1.0' encoding='utf-8' standalone='yes'?>",
+    "<?xml version=\"1.0\" standalone=\"no\" ?>\n",
+    "<?xml  version = \"1.0\"\tencoding = 'UTF-8' ?>",
+];
+const WF_DECL_BAD: [&str; 34] = [
+    "<?xml version=\"1.1\"?>",
+    "<?xml version=\"2.0\"?>",
+    "<?xml version=\"1.\"?>",
+    "<?xml version=\"1.0 \"?>",
+    "<?xml version=\" 1.0\"?>",
+    "<?xml version=\"1\"?>",
+    "<?xml version=\"1.00\"?>",
+    "<?xml version=\"\"?>",
+    "<?xml version=\"1.0\" standalone=\"maybe\"?>",
+    "<?xml version=\"1.0\" standalone=\"YES\"?>",
+    "<?xml version=\"1.0\" standalone=\"\"?>",
+    "<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?>",
+    "<?xml encoding=\"UTF-8\" version=\"1.0\"?>",
+    "<?xml encoding=\"UTF-8\"?>",
+    "<?xml standalone=\"yes\"?>",
+    "<?xml?>",
+    "<?xml ?>",
+    "<?xml version=\"1.0\" version=\"1.0\"?>",
+    "<?xml version=\"1.0\" encoding=\"UTF-8\" encoding=\"UTF-8\"?>",
+    "<?xml version=\"1.0\" standalone=\"yes\" standalone=\"yes\"?>",
+    "<?xml version=\"1.0\"encoding=\"UTF-8\"?>",
+    "<?xml version=\"1.0\" foo=\"bar\"?>",
+    "<?xml\tversion=\"1.0\"?>",
+    "<?xml\nversion=\"1.0\"?>",
+    "<?xml version=\"1.0\"? >",
+    "<?xml version=\"1.0\" encoding=\"UTF8\"?>",
+    "<?xml version=\"1.0\" encoding=\"utf-8 \"?>",
+    "<?xml version=\"1.0\" encoding=\"U TF-8\"?>",
+    "<?XML version=\"1.0\"?>",
+    "<?xml version=\"1.0'?>",
+    "<?xml version=1.0?>",
+    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\" x?>",
+    "<?xml version=\"1.0\"?><?xml version=\"1.0\"?>",
+    "<?xml version=\"&#49;.0\"?>",
+];
+const WF_LEAD_GOOD: [&str; 2] = ["", "\u{feff}"];
+const WF_LEAD_BAD: [&str; 5] = [" ", "\n", "\u{feff}\u{feff}", "\u{feff} ", "x"];
+const WF_MISC_GOOD: [&str; 5] = [
+    "",
+    "\n",
+    "<!-- c -->",
+    "<?pi x?>",
+    "<?xml-stylesheet href='a'?>",
+];
+const WF_MISC_BAD: [&str; 17] = [
+    "<?xml version=\"1.0\"?>",
+    "<?pi:x y?>",
+    "<?p:?>",
+    "<!-- a -- b -->",
+    "<!--->",
+    "<!---->",
+    "<!-- x --->",
+    "\u{feff}",
+    "x",
+    "&#32;",
+    "<![CDATA[x]]>",
+    "<?pi \u{1}?>",
+    "<!-- \u{fffe} -->",
+    "<?1pi?>",
+    "<?pi?>",
+    "<?pi\u{b7} x?>",
+    "<!DOCTYPE r>",
+];
+const WF_NS_GOOD: [&str; 5] = [
+    "",
+    " xmlns=\"urn:x\"",
+    " xmlns:a=\"urn:a\" xmlns:b=\"urn:b\" a:x=\"1\" b:x=\"2\"",
+    " xmlns:xml=\"http://www.w3.org/XML/1998/namespace\"",
+    " xmlns:a=\"urn:a\" xml:lang=\"it\" a:lang=\"x\"",
+];
+const WF_NS_BAD: [&str; 27] = [
+    " xmlns=\"\"",
+    " xmlns:p=\"\"",
+    " xmlns:p=''",
+    " xmlns:xmlns=\"urn:x\"",
+    " xmlns:xmlns=\"http://www.w3.org/2000/xmlns/\"",
+    " xmlns:xml=\"urn:x\"",
+    " xmlns:xml=\"\"",
+    " xmlns:x=\"http://www.w3.org/XML/1998/namespace\"",
+    " xmlns=\"http://www.w3.org/XML/1998/namespace\"",
+    " xmlns:x=\"http://www.w3.org/2000/xmlns/\"",
+    " xmlns=\"http://www.w3.org/2000/xmlns/\"",
+    " xmlns:a=\"u\" xmlns:b=\"u\" a:x=\"1\" b:x=\"2\"",
+    " xmlns:a=\"u\" xmlns:a=\"v\"",
+    " xmlns=\"u\" xmlns=\"u\"",
+    " xmlns:a=\"u\" a:x=\"1\" a:x=\"2\"",
+    " xmlns:1a=\"u\"",
+    " xmlns:a:b=\"u\"",
+    " xmlns:=\"u\"",
+    " xmlns:a=\"u\" xmlns:b=\"u\" a:x=\"1\" x=\"2\"",
+    " xmlns:x=\"urn:x\" xmlns:y=\"urn:x\" x:ID=\"1\" y:ID=\"1\"",
+    " xmlns:a=\"relative\"",
+    " xmlns:a=\"&#xD800;\"",
+    " xmlns:a=\"urn:&#0;\"",
+    " xmlns:a=\"urn:a\" xmlns:A=\"urn:a\" a:x=\"1\" A:x=\"1\"",
+    " xmlns:xml=\"http://www.w3.org/XML/1998/namespace\" xml:lang=\"a\" xml:lang=\"b\"",
+    " xmlns:a=\"http://www.w3.org/XML/1998/namespace\" xml:lang=\"a\" a:lang=\"b\"",
+    " xmlns:a=\"urn:%41\" xmlns:b=\"urn:A\" a:x=\"1\" b:x=\"2\"",
+];
+const WF_ATTR_GOOD: [&str; 6] = [
+    "",
+    " a=\"v\"",
+    " a = 'v' b=\"&lt;&gt;&quot;&apos;&amp;\"",
+    " a=\"&#x9;&#10;&#13;]]>'\"",
+    " xml:lang=\"it\"",
+    " a=\"&#x10FFFF;&#x0000041;&#xe9;\"",
+];
+const WF_ATTR_BAD: [&str; 40] = [
+    " a=\"v\" a=\"w\"",
+    " a=\"<\"",
+    " a=\"&\"",
+    " a=\"&#xD800;\"",
+    " a=\"&#xDFFF;\"",
+    " a=\"&#0;\"",
+    " a=\"&#x110000;\"",
+    " a=\"&#xFFFE;\"",
+    " a=\"&#xFFFF;\"",
+    " a=\"&#1;\"",
+    " a=\"&#x1F;\"",
+    " a=\"\u{1}\"",
+    " a=\"\u{fffe}\"",
+    " a=\"\u{7f}\u{85}\"",
+    " a=\"x\"b=\"y\"",
+    " :a=\"v\"",
+    " a:=\"v\"",
+    " 1a=\"v\"",
+    " a:b:c=\"v\"",
+    " xml:space=\"bogus\"",
+    " xml:foo=\"x\"",
+    " xmlns:a=\"u\" a:b=\"v\"",
+    " b:x=\"1\"",
+    " a=\"&#99999999999999999999;\"",
+    " a=\"&#4294967361;\"",
+    " a=\"&#;\"",
+    " a=\"&#x;\"",
+    " a=\"&#X41;\"",
+    " a=\"&#65\"",
+    " a=\"&amp\"",
+    " a=\"&#x41 ;\"",
+    " a=\"&unknown;\"",
+    " a=v",
+    " a",
+    " a=\"&#xDBFF;&#xDC00;\"",
+    " a=\"&#1114112;\"",
+    " a=\"&#55296;\"",
+    " a=\"\u{ffff}\"",
+    " xmlns:a=\"u\" a:xmlns=\"v\"",
+    " xmlns:a=\"u\" xmlns:a='u'",
+];
+const WF_TEXT_GOOD: [&str; 7] = [
+    "t",
+    "",
+    " ",
+    "\r\n",
+    "&#x41;&#65;&#xd;&#x10FFFF;&#x7F;&#x85;",
+    "]]&gt;]] >",
+    "<![CDATA[<a>]]]]><![CDATA[>]]>",
+];
+const WF_TEXT_BAD: [&str; 48] = [
+    "&#xD800;",
+    "&#55296;",
+    "&#xDBFF;&#xDC00;",
+    "&#xDFFF;",
+    "&#0;",
+    "&#x0;",
+    "&#x00;",
+    "&#x110000;",
+    "&#1114112;",
+    "&#xFFFE;",
+    "&#xFFFF;",
+    "&#x1FFFF;",
+    "&#x1F;",
+    "&#8;",
+    "&#xB;",
+    "&#x7FFFFFFF;",
+    "&#x100000000;",
+    "]]>",
+    "a]]>b",
+    "]]]>",
+    "\u{1}",
+    "\u{b}",
+    "\u{c}",
+    "\u{1f}",
+    "\u{fffe}",
+    "\u{ffff}",
+    "\u{feff}",
+    "<![CDATA[]]>]]>",
+    "<![CDATA[\u{1}]]>",
+    "<![CDATA[x]]",
+    "&unknown;",
+    "&amp",
+    "& ",
+    "&#X41;",
+    "&#x41",
+    "&# 65;",
+    "<!-- -- -->",
+    "<?pi x?>",
+    "<?xml x?>",
+    "<?Xml x?>",
+    "<?p:i x?>",
+    "<?pi x??>",
+    "<!---->",
+    "<",
+    "&lt;&#60;&#x3c;&#38;",
+    "&#x26;amp;",
+    "&#xD7FF;&#xE000;&#xFFFD;&#x10000;",
+    "\r",
+];
+const WF_NAME_GOOD: [&str; 4] = ["e", "saml:e", "e.1-x_y", "\u{e9}l\u{e9}ment"];
+const WF_NAME_BAD: [&str; 29] = [
+    "a:b:c",
+    ":e",
+    "e:",
+    "1e",
+    "-e",
+    ".e",
+    "e\u{b7}",
+    "\u{b7}e",
+    "\u{300}e",
+    "e\u{300}",
+    "xml:e",
+    "xmlns:e",
+    "xmlns",
+    "XML",
+    "xml-e",
+    "_e",
+    "\u{37e}e",
+    "e\u{37e}",
+    "e\u{2070}",
+    "e\u{2030}",
+    "saml:1e",
+    "saml:-e",
+    "saml:\u{300}",
+    "b:e",
+    "e\u{a0}",
+    "e\u{ff}",
+    "\u{f7}e",
+    "e\u{f7}",
+    "e\u{1f600}",
+];
+/// Attributes of an element whose ancestor binds both `a` and `b` to `urn:d`.
+const WF_INNER_GOOD: [&str; 3] = ["", " a:x=\"1\"", " a:x=\"1\" x=\"2\""];
+const WF_INNER_BAD: [&str; 6] = [
+    " a:x=\"1\" b:x=\"2\"",
+    " xmlns:c=\"urn:d\" a:x=\"1\" c:x=\"2\"",
+    " xmlns:b=\"urn:e\" a:x=\"1\" b:x=\"2\"",
+    " xmlns=\"urn:d\" a:x=\"1\" x=\"2\"",
+    " xmlns:a=\"urn:e\" xmlns:c=\"urn:e\" a:x=\"1\" c:x=\"2\"",
+    " b:x=\"1\" xmlns:b=\"urn:f\" a:x=\"2\"",
+];
+const WF_CLOSE_GOOD: [&str; 3] = ["", " ", "\n\t "];
+const WF_CLOSE_BAD: [&str; 3] = ["/", " x", "\u{a0}"];
+const WF_OPEN_GOOD: [&str; 3] = ["", " ", "\n"];
+const WF_OPEN_BAD: [&str; 4] = [" / ", "/ ", "\u{a0}", " ="];
+
+/// A SAML-like document with every slot filled: a couple of near misses per document.
+fn wf_document(seed: u64) -> String {
+    let s = &mut Slots::new(seed);
+    let lead = s.fill(&WF_LEAD_GOOD, &WF_LEAD_BAD);
+    let decl = s.fill(&WF_DECL_GOOD, &WF_DECL_BAD);
+    let misc1 = s.fill(&WF_MISC_GOOD, &WF_MISC_BAD);
+    let ns = s.fill(&WF_NS_GOOD, &WF_NS_BAD);
+    let attrs = s.fill(&WF_ATTR_GOOD, &WF_ATTR_BAD);
+    let text1 = s.fill(&WF_TEXT_GOOD, &WF_TEXT_BAD);
+    let attrs2 = s.fill(&WF_ATTR_GOOD, &WF_ATTR_BAD);
+    let text2 = s.fill(&WF_TEXT_GOOD, &WF_TEXT_BAD);
+    let close = s.fill(&WF_CLOSE_GOOD, &WF_CLOSE_BAD);
+    let misc2 = s.fill(&WF_MISC_GOOD, &WF_MISC_BAD);
+    let name = s.fill(&WF_NAME_GOOD, &WF_NAME_BAD);
+    let ns3 = s.fill(&WF_NS_GOOD, &WF_NS_BAD);
+    let open = s.fill(&WF_OPEN_GOOD, &WF_OPEN_BAD);
+    let text3 = s.fill(&WF_TEXT_GOOD, &WF_TEXT_BAD);
+    let close3 = s.fill(&WF_CLOSE_GOOD, &WF_CLOSE_BAD);
+    let inner = s.fill(&WF_INNER_GOOD, &WF_INNER_BAD);
+    let open2 = s.fill(&WF_OPEN_GOOD, &WF_OPEN_BAD);
+    let text4 = s.fill(&WF_TEXT_GOOD, &WF_TEXT_BAD);
+    let misc3 = s.fill(&WF_MISC_GOOD, &WF_MISC_BAD);
+    format!(
+        "{lead}{decl}{misc1}<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"{ns} ID=\"_r1\"{attrs}>\
+         {text1}<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"{attrs2}>{text2}</saml:Issuer{close}>\
+         {misc2}<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" xmlns:a=\"urn:d\" xmlns:b=\"urn:d\" ID=\"_a1\">\
+         <{name}{ns3}{open}>{text3}</{name}{close3}>\
+         <saml:AttributeValue{inner}{open2}/>{text4}</saml:Assertion></samlp:Response>{misc3}\n"
+    )
+}
+
+/// libxml2's verdict on each file: its first error where `xmllint --noout` reports one
+/// (parser or namespace error; warnings do not count). One process per batch.
+fn xmllint_rejects(dir: &Path, names: &[String]) -> Vec<Option<String>> {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .args(names)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut rejected: std::collections::HashMap<&str, String> = Default::default();
+    for line in stderr.lines() {
+        if let Some((file, rest)) = line.split_once(':') {
+            if let Some((_, error)) = rest.split_once(" error : ") {
+                rejected.entry(file).or_insert_with(|| error.to_string());
+            }
+        }
+    }
+    names
+        .iter()
+        .map(|n| rejected.get(n.as_str()).cloned())
+        .collect()
+}
+
+#[test]
+fn well_formedness_agrees_with_libxml2() {
+    if !tools_available() {
+        return;
+    }
+    let docs: u64 = std::env::var("WF_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let seed: u64 = std::env::var("WF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let dir = work_dir().join("wf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut both_accept, mut both_reject, mut only_we_reject) = (0, 0, 0);
+    let mut failures = Vec::new();
+    let mut deliberate: std::collections::BTreeMap<String, usize> = Default::default();
+    let seeds: Vec<u64> = (0..docs)
+        .map(|i| seed.wrapping_mul(1_000_003).wrapping_add(i))
+        .collect();
+    for batch in seeds.chunks(200) {
+        let names: Vec<String> = batch.iter().map(|s| format!("wf-{s}.xml")).collect();
+        let texts: Vec<String> = batch.iter().map(|&s| wf_document(s)).collect();
+        for (name, text) in names.iter().zip(&texts) {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let verdicts = xmllint_rejects(&dir, &names);
+        for ((name, text), libxml2_rejects) in names.iter().zip(&texts).zip(verdicts) {
+            let ours = xml::parse(text, &Limits::METADATA);
+            match (libxml2_rejects, ours) {
+                (Some(why), Ok(_)) => failures.push(format!(
+                    "{}: libxml2: {why}\n  {text:?}",
+                    dir.join(name).display()
+                )),
+                (Some(_), Err(_)) => both_reject += 1,
+                (None, Ok(_)) => both_accept += 1,
+                (None, Err(e)) => {
+                    only_we_reject += 1;
+                    *deliberate.entry(e.to_string()).or_default() += 1;
+                }
+            }
+            if !failures
+                .iter()
+                .any(|f| f.starts_with(&dir.join(name).display().to_string()))
+            {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+        }
+    }
+    eprintln!(
+        "well-formedness: {docs} documents (seed {seed}): both accept {both_accept}, both reject {both_reject}, only we reject {only_we_reject}, only libxml2 rejects {}",
+        failures.len()
+    );
+    for (message, n) in &deliberate {
+        eprintln!("  we refuse, libxml2 accepts ({n}): {message}");
+    }
+    assert!(
+        both_accept * 20 > docs as usize && both_reject * 4 > docs as usize,
+        "the generator should make both well-formed documents and near misses"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} documents libxml2 rejects and we accept:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The well-formedness vectors: `tests/differential/wf/NAME.xml`, with our expected
+/// verdict and libxml2's in `verdicts.tsv` (`accept`, or `refuse:` and part of the error
+/// message; `accepts` | `rejects` for `xmllint --noout`, checked when xmllint is
+/// installed). Rows where libxml2 accepts and we refuse are the deliberate refusals.
+#[test]
+fn recorded_well_formedness_vectors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/wf");
+    let table = std::fs::read_to_string(dir.join("verdicts.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let mut names = Vec::new();
+    for row in &rows {
+        let [name, expect, libxml2, _note] = row[..] else {
+            panic!("bad row {row:?}");
+        };
+        assert!(matches!(libxml2, "accepts" | "rejects"), "{name}");
+        let file = format!("{name}.xml");
+        let text = std::fs::read_to_string(dir.join(&file)).unwrap();
+        match (
+            expect.strip_prefix("refuse:"),
+            xml::parse(&text, &Limits::METADATA),
+        ) {
+            (None, Ok(_)) => assert_eq!(expect, "accept", "{name}"),
+            (None, Err(e)) => panic!("{name}: refused: {e}"),
+            (Some(part), Err(e)) => assert!(e.to_string().contains(part), "{name}: {e}"),
+            (Some(_), Ok(_)) => panic!("{name}: accepted"),
+        }
+        // A document libxml2 rejects, we reject.
+        assert!(libxml2 == "accepts" || expect != "accept", "{name}");
+        names.push(file);
+    }
+    assert!(names.len() >= 40, "only {} vectors", names.len());
+    let files = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "xml"))
+        })
+        .count();
+    assert_eq!(
+        files,
+        names.len(),
+        "every wf/*.xml has a row in verdicts.tsv"
+    );
+    if !tools_available() {
+        return;
+    }
+    let verdicts = xmllint_rejects(&dir, &names);
+    for ((name, row), verdict) in names.iter().zip(&rows).zip(verdicts) {
+        let libxml2 = if verdict.is_some() {
+            "rejects"
+        } else {
+            "accepts"
+        };
+        assert_eq!(libxml2, row[2], "{name}: xmllint {verdict:?}");
+    }
 }

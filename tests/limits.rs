@@ -221,6 +221,47 @@ fn quadratic_shapes_are_refused_before_the_tree_builder_runs() {
     );
 }
 
+/// The well-formedness and comment checks on top of the parser look at each byte and node
+/// a bounded number of times: a megabyte-sized worst case of each is decided like any
+/// document (run time is measured by the bench, never asserted here).
+#[test]
+fn well_formedness_and_comment_checks_are_linear() {
+    let strict = Limits {
+        forbid_comments_in_text: true,
+        forbid_processing_instructions: true,
+        ..Limits::METADATA
+    };
+    // 240k comments in one element, whitespace between them; then the same with one
+    // character of text at the end (every comment would be a candidate for a naive
+    // sibling search).
+    let comments = " <!---->".repeat(240_000);
+    xml::parse(&format!("<r>{comments}</r>"), &strict).unwrap();
+    assert_eq!(
+        xml::parse(&format!("<r>{comments}x</r>"), &strict).unwrap_err(),
+        XmlError::CommentInText
+    );
+    // Character references: 1M valid ones, one run of 7 MB of digits, 2M bare `&#`.
+    let refs = "&#x41;".repeat(1_000_000);
+    let text = format!("<r a='{}'>{refs}</r>", &refs[..60_000]);
+    let doc = xml::parse(&text, &strict).unwrap();
+    assert_eq!(xml::text(doc.root_element()).unwrap().len(), 1_000_000);
+    assert_eq!(
+        xml::parse(&format!("<r>&#{};</r>", "9".repeat(7 * MB)), &strict).unwrap_err(),
+        XmlError::Malformed("character reference to a character XML forbids".into())
+    );
+    assert!(matches!(
+        xml::parse(&format!("<r>{}</r>", "&#".repeat(2 * MB)), &strict),
+        Err(XmlError::Malformed(_))
+    ));
+    // A declaration with megabytes of whitespace.
+    let decl = format!(
+        "<?xml{}version='1.0'{}?><r/>",
+        " ".repeat(3 * MB),
+        "\n".repeat(3 * MB)
+    );
+    xml::parse(&decl, &strict).unwrap();
+}
+
 #[test]
 fn invalid_utf8_and_utf16_are_refused() {
     let w = world_at(now());

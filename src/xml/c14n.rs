@@ -289,6 +289,18 @@ mod tests {
     }
 
     #[test]
+    fn drops_comments() {
+        // Exclusive c14n *without comments*: a comment between elements, inside a text
+        // value or around the root leaves no trace, so signatures survive added comments.
+        let x = "<!-- a --><r><!-- b --><e>x<!-- c -->y</e>\n<!---->z</r><!-- d -->";
+        assert_eq!(c14n(x, &[]), "<r><e>xy</e>\nz</r>");
+        let doc = parse(x, &Limits::METADATA).unwrap();
+        let mut out = Vec::new();
+        canonicalize(doc.root(), &C14nOptions::default(), &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "<r><e>xy</e>\nz</r>");
+    }
+
+    #[test]
     fn renders_only_visibly_utilized_namespaces() {
         let x =
             r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" xmlns="urn:d"><b:c x="1" a:y="2"/><d/></a:r>"#;

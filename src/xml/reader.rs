@@ -1,5 +1,6 @@
 //! The one entry point for untrusted XML: size, encoding, DTD, depth, node and attribute
-//! limits, and (optionally) a ban on comments and processing instructions.
+//! limits, the well-formedness rules the parser is more lenient about than libxml2, and
+//! (for protocol messages) no processing instructions and no comment inside a text value.
 
 use std::borrow::Cow;
 
@@ -27,17 +28,26 @@ pub struct Limits {
     /// The tree builder resolves every prefixed name by a linear search of the in-scope
     /// declarations; real documents have at most about ten in scope.
     pub max_namespaces_in_scope: usize,
-    /// Refuse comments and processing instructions anywhere in the document.
+    /// Refuse processing instructions anywhere in the document.
     ///
-    /// On for protocol messages: no IdP emits them and they are the vehicle of comment
-    /// injection (a signature that still verifies while a naive reader truncates the value).
-    pub forbid_comments: bool,
+    /// On for protocol messages: no IdP emits them, and canonicalization keeps them (unlike
+    /// comments), so they have no business in a signed message.
+    pub forbid_processing_instructions: bool,
+    /// Refuse a comment inside a text value: an element with both a comment child and a
+    /// text child that is not only whitespace (`<NameID>victim<!---->.evil</NameID>`).
+    ///
+    /// On for protocol messages: that is the shape of comment injection (the signature,
+    /// over a canonical form without comments, still verifies while a naive reader
+    /// truncates the value). Comments between elements, before or after the root element
+    /// are legal XML, dropped by canonicalization, and accepted.
+    pub forbid_comments_in_text: bool,
 }
 
 impl Limits {
     /// Limits for SAML protocol messages (Responses, Logout messages): 256 KiB, depth 32,
     /// 10,000 nodes, 32 attributes per element, 512 namespace declarations (64 in scope),
-    /// no comments or PIs.
+    /// no processing instructions, no comment inside a text value (comments between
+    /// elements are allowed).
     pub const MESSAGE: Limits = Limits {
         max_bytes: 256 * 1024,
         max_depth: 32,
@@ -45,13 +55,14 @@ impl Limits {
         max_attributes: 32,
         max_namespace_declarations: 512,
         max_namespaces_in_scope: 64,
-        forbid_comments: true,
+        forbid_processing_instructions: true,
+        forbid_comments_in_text: true,
     };
 
     /// Limits for metadata documents (an IdP registry aggregate is ~120 KB today, with 236
     /// namespace declarations, at most 10 in scope): 8 MiB, depth 32, 500,000 nodes, 64
-    /// attributes per element, 2,048 namespace declarations (64 in scope); comments
-    /// allowed.
+    /// attributes per element, 2,048 namespace declarations (64 in scope); comments and
+    /// processing instructions allowed.
     pub const METADATA: Limits = Limits {
         max_bytes: 8 * 1024 * 1024,
         max_depth: 32,
@@ -59,7 +70,8 @@ impl Limits {
         max_attributes: 64,
         max_namespace_declarations: 2048,
         max_namespaces_in_scope: 64,
-        forbid_comments: false,
+        forbid_processing_instructions: false,
+        forbid_comments_in_text: false,
     };
 }
 
@@ -113,9 +125,13 @@ pub enum XmlError {
         /// The limit in force.
         limit: usize,
     },
-    /// A comment or processing instruction where [`Limits::forbid_comments`] is set.
-    #[error("comments and processing instructions are refused")]
-    CommentOrPi,
+    /// A processing instruction where [`Limits::forbid_processing_instructions`] is set.
+    #[error("processing instructions are refused")]
+    ProcessingInstruction,
+    /// A comment inside a text value (an element with a comment and non-whitespace text)
+    /// where [`Limits::forbid_comments_in_text`] is set.
+    #[error("a comment inside a text value is refused")]
+    CommentInText,
 }
 
 /// Checks that `bytes` are UTF-8 text whose XML declaration (if any) names UTF-8.
@@ -150,8 +166,9 @@ fn check_declared_encoding(text: &str) -> Result<(), XmlError> {
     Ok(())
 }
 
-/// Parses `text` under `limits`: no DTD, well-formed, bounded size, depth, nodes and
-/// attributes, and (if asked) no comments or PIs.
+/// Parses `text` under `limits`: no DTD, well-formed (XML 1.0 and Namespaces in XML 1.0,
+/// at least as strictly as libxml2), bounded size, depth, nodes and attributes, and (if
+/// asked) no processing instructions and no comment inside a text value.
 pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, XmlError> {
     if text.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
@@ -159,6 +176,7 @@ pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, XmlErro
         });
     }
     check_declared_encoding(text)?;
+    check_declaration(text)?;
     prescan(text, limits)?;
     let options = ParsingOptions {
         allow_dtd: false,
@@ -184,8 +202,12 @@ pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, XmlErro
 /// loops that are quadratic in these counts (26,000 attributes on one element took 1.8 s
 /// and 13,000 nested declarations did not finish in a minute, both within 256 KiB), so the
 /// bounds must hold before it runs. This scan only counts, in linear time, allocating at
-/// most one entry per namespace declaration in scope; it refuses early what the parser would refuse anyway (a DOCTYPE, a tag it
-/// cannot follow) and leaves every other well-formedness rule to the parser.
+/// most one entry per namespace declaration in scope; it refuses early what the parser
+/// would refuse anyway (a DOCTYPE, a tag it cannot follow), and what the parser lets
+/// through but XML forbids in the raw text (character references to non-characters,
+/// names starting with a colon, `xmlns:p=""`, binding `xmlns`, two default namespace
+/// declarations on one element, see [`check_references`] and [`check_attribute`]). Every
+/// other well-formedness rule is left to the parser and [`check_tree`].
 pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     let b = text.as_bytes();
     let unterminated = || XmlError::Malformed("unterminated markup".into());
@@ -197,7 +219,9 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     let mut scopes: Vec<(usize, usize)> = Vec::new();
     let mut in_scope = 0usize;
     while let Some(lt) = find(b, i, b"<") {
-        check_line_ends(b.get(i..lt).unwrap_or_default())?;
+        let text = b.get(i..lt).unwrap_or_default();
+        check_line_ends(text)?;
+        check_references(text)?;
         let rest = b.get(lt + 1..).unwrap_or_default();
         if rest.starts_with(b"!--") {
             i = find(b, lt + 4, b"-->").ok_or_else(unterminated)? + 3;
@@ -219,6 +243,9 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
         } else {
             // A start tag: its name, then `name = "value"` pairs up to `>` or `/>`.
             let mut j = lt + 1;
+            if b.get(j) == Some(&b':') {
+                return Err(XmlError::Malformed(BAD_QNAME.into()));
+            }
             while b
                 .get(j)
                 .is_some_and(|&c| !is_space(c) && c != b'/' && c != b'>')
@@ -227,6 +254,7 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
             }
             let mut attributes = 0usize;
             let mut own = 0usize;
+            let mut default_namespace = false;
             loop {
                 while b.get(j).copied().is_some_and(is_space) {
                     j += 1;
@@ -295,7 +323,10 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
                                 return Err(XmlError::Malformed("unquoted attribute value".into()))
                             }
                         };
-                        j = find(b, j + 1, &[quote]).ok_or_else(unterminated)? + 1;
+                        let end = find(b, j + 1, &[quote]).ok_or_else(unterminated)?;
+                        let value = b.get(j + 1..end).unwrap_or_default();
+                        check_attribute(name, value, &mut default_namespace)?;
+                        j = end + 1;
                     }
                 }
             }
@@ -398,6 +429,186 @@ pub(crate) fn root_attribute<'a>(text: &'a str, name: &str) -> RootAttribute<'a>
 /// The message for a processing instruction named `xml` (refused in `check_tree`).
 pub(crate) const RESERVED_PI: &str = "processing instruction target xml is reserved";
 
+/// The message for a bad XML declaration (refused by [`check_declaration`]).
+pub(crate) const BAD_DECLARATION: &str =
+    "malformed XML declaration (version 1.0, then optional encoding and standalone yes|no)";
+
+/// The message for a character reference to a code point outside XML's `Char` production
+/// (refused by [`check_references`]).
+pub(crate) const BAD_CHAR_REFERENCE: &str = "character reference to a character XML forbids";
+
+/// The message for an element or attribute name starting with a colon.
+pub(crate) const BAD_QNAME: &str = "name is not a qualified name";
+
+/// The message for namespace declarations Namespaces in XML 1.0 forbids and the parser
+/// lets through (refused by [`check_attribute`]).
+pub(crate) const BAD_NAMESPACE: &str =
+    "namespace declaration forbidden by Namespaces in XML 1.0 (empty prefixed URI, xmlns prefix, repeated default)";
+
+/// The message for a processing instruction whose target has a colon.
+pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
+
+/// Whether `error` is one of the refusals of documents the parser alone accepts: the
+/// well-formedness rules it is more lenient about than XML (and libxml2), and the CR it
+/// does not normalize.
+pub(crate) fn stricter_than_parser(error: &XmlError) -> bool {
+    let XmlError::Malformed(message) = error else {
+        return false;
+    };
+    [
+        CR_AFTER_REFERENCE,
+        RESERVED_PI,
+        BAD_DECLARATION,
+        BAD_CHAR_REFERENCE,
+        BAD_QNAME,
+        BAD_NAMESPACE,
+        PI_COLON,
+    ]
+    .contains(&message.as_str())
+}
+
+/// Refuses an XML declaration that XML 1.0 forbids and the parser lets through: the
+/// declaration, if the document starts with one (after an optional BOM), must be
+/// `<?xml` S `version` Eq `'1.0'`, then optionally S `encoding` Eq EncName, then
+/// optionally S `standalone` Eq (`yes` | `no`), S? `?>`, in that order, each once.
+///
+/// Only version 1.0 is accepted: XML 1.1 (which libxml2 parses with a warning) has other
+/// rules (un-declaring prefixes, other line ends and characters) that nothing else in the
+/// SDK follows. A declaration anywhere else is refused by the parser (`<?xml `) or as a
+/// reserved processing instruction target (`check_tree`).
+fn check_declaration(text: &str) -> Result<(), XmlError> {
+    let b = text.as_bytes();
+    let b = b.strip_prefix("\u{feff}".as_bytes()).unwrap_or(b);
+    let Some(rest) = b.strip_prefix(b"<?xml") else {
+        return Ok(());
+    };
+    if !rest.first().copied().is_some_and(is_space) {
+        return Ok(()); // `<?xml-stylesheet`, or `<?xml?>`: refused in check_tree
+    }
+    let bad = || XmlError::Malformed(BAD_DECLARATION.into());
+    let mut i = 0;
+    let spaces = |i: &mut usize| {
+        let start = *i;
+        while rest.get(*i).copied().is_some_and(is_space) {
+            *i += 1;
+        }
+        *i > start
+    };
+    // `name` Eq quoted value; returns the value.
+    let pseudo = |i: &mut usize, name: &[u8]| -> Option<&[u8]> {
+        if !rest.get(*i..)?.starts_with(name) {
+            return None;
+        }
+        *i += name.len();
+        spaces(i);
+        if rest.get(*i) != Some(&b'=') {
+            return None;
+        }
+        *i += 1;
+        spaces(i);
+        let quote = *rest.get(*i).filter(|q| matches!(q, b'"' | b'\''))?;
+        let end = find(rest, *i + 1, &[quote])?;
+        let value = rest.get(*i + 1..end)?;
+        *i = end + 1;
+        Some(value)
+    };
+    spaces(&mut i);
+    if pseudo(&mut i, b"version").ok_or_else(bad)? != b"1.0" {
+        return Err(bad());
+    }
+    let mut space = spaces(&mut i);
+    if space && rest.get(i..).is_some_and(|r| r.starts_with(b"encoding")) {
+        let name = pseudo(&mut i, b"encoding").ok_or_else(bad)?;
+        let enc_name = name.first().is_some_and(u8::is_ascii_alphabetic)
+            && name
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+        if !enc_name {
+            return Err(bad());
+        }
+        space = spaces(&mut i);
+    }
+    if space && rest.get(i..).is_some_and(|r| r.starts_with(b"standalone")) {
+        let value = pseudo(&mut i, b"standalone").ok_or_else(bad)?;
+        if value != b"yes" && value != b"no" {
+            return Err(bad());
+        }
+        spaces(&mut i);
+    }
+    if rest.get(i..).is_some_and(|r| r.starts_with(b"?>")) {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// Refuses character references (in text or an attribute value) to code points outside
+/// XML's `Char` production: U+0000 and the other C0 controls but tab, LF and CR,
+/// surrogates, U+FFFE, U+FFFF, and anything beyond U+10FFFF. The parser turns a surrogate
+/// or an out-of-range reference into U+FFFD instead of refusing the document. Malformed
+/// references (no digits, no `;`) are left to the parser, which refuses them.
+fn check_references(text: &[u8]) -> Result<(), XmlError> {
+    let mut from = 0;
+    while let Some(amp) = find(text, from, b"&") {
+        from = amp + 1;
+        if text.get(amp + 1) != Some(&b'#') {
+            continue;
+        }
+        let mut j = amp + 2;
+        let hex = text.get(j) == Some(&b'x');
+        if hex {
+            j += 1;
+        }
+        let start = j;
+        let mut value = 0u32;
+        while let Some(digit) = text
+            .get(j)
+            .and_then(|&c| char::from(c).to_digit(if hex { 16 } else { 10 }))
+        {
+            value = value
+                .saturating_mul(if hex { 16 } else { 10 })
+                .saturating_add(digit);
+            j += 1;
+        }
+        if j > start && text.get(j) == Some(&b';') && !is_xml_char(value) {
+            return Err(XmlError::Malformed(BAD_CHAR_REFERENCE.into()));
+        }
+        from = j;
+    }
+    Ok(())
+}
+
+/// XML 1.0's `Char`: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF.
+fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// The raw-text checks of one attribute (`name`, and `value` between its quotes) that the
+/// parser does not make: its references ([`check_references`]), a name starting with a
+/// colon, and the namespace declarations Namespaces in XML 1.0 forbids: `xmlns:p=""`
+/// (un-declaring a prefix is XML 1.1 only), binding the `xmlns` prefix, and two default
+/// namespace declarations on one element (`default_namespace` tracks the element's).
+fn check_attribute(
+    name: &[u8],
+    value: &[u8],
+    default_namespace: &mut bool,
+) -> Result<(), XmlError> {
+    check_references(value)?;
+    if name.first() == Some(&b':') {
+        return Err(XmlError::Malformed(BAD_QNAME.into()));
+    }
+    let bad = match name.strip_prefix(b"xmlns") {
+        Some(b"") => std::mem::replace(default_namespace, true),
+        Some(b":xmlns") => true,
+        Some(prefix) if prefix.starts_with(b":") => value.is_empty(),
+        _ => false,
+    };
+    if bad {
+        return Err(XmlError::Malformed(BAD_NAMESPACE.into()));
+    }
+    Ok(())
+}
+
 /// The message for [`check_line_ends`]'s refusal.
 pub(crate) const CR_AFTER_REFERENCE: &str =
     "carriage return next to a character reference is not supported";
@@ -453,29 +664,38 @@ fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     .map(|p| p + from)
 }
 
-/// One pass over the tree: depth, attributes per element, comments and PIs.
+/// One pass over the tree: depth, attributes per element, processing instructions
+/// (targets, and whether they are allowed) and comments inside text values.
 fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
     let mut depth = 0usize;
     let mut node = doc.root();
     loop {
         match node.node_type() {
-            NodeType::Element if node.attributes().len() > limits.max_attributes => {
-                return Err(XmlError::TooManyAttributes {
-                    limit: limits.max_attributes,
-                });
+            NodeType::Element => {
+                if node.attributes().len() > limits.max_attributes {
+                    return Err(XmlError::TooManyAttributes {
+                        limit: limits.max_attributes,
+                    });
+                }
+                if limits.forbid_comments_in_text && comment_in_text(node) {
+                    return Err(XmlError::CommentInText);
+                }
             }
-            NodeType::Comment | NodeType::PI if limits.forbid_comments => {
-                return Err(XmlError::CommentOrPi);
-            }
-            // `xml` (any case) is reserved: roxmltree takes a malformed declaration such as
-            // `<?xml"1.0"?>` for a processing instruction that canonicalization would then
-            // write out as a declaration nobody can parse.
-            NodeType::PI
-                if node
-                    .pi()
-                    .is_some_and(|pi| pi.target.eq_ignore_ascii_case("xml")) =>
-            {
-                return Err(XmlError::Malformed(RESERVED_PI.into()));
+            NodeType::PI => {
+                let target = node.pi().map(|pi| pi.target).unwrap_or_default();
+                // `xml` (any case) is reserved: roxmltree takes a malformed declaration such
+                // as `<?xml"1.0"?>` for a processing instruction that canonicalization would
+                // then write out as a declaration nobody can parse.
+                if target.eq_ignore_ascii_case("xml") {
+                    return Err(XmlError::Malformed(RESERVED_PI.into()));
+                }
+                // Namespaces in XML 1.0: no colon in a PI target.
+                if target.contains(':') {
+                    return Err(XmlError::Malformed(PI_COLON.into()));
+                }
+                if limits.forbid_processing_instructions {
+                    return Err(XmlError::ProcessingInstruction);
+                }
             }
             _ => {}
         }
@@ -503,6 +723,25 @@ fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
             }
         }
     }
+}
+
+/// Whether `element` has both a comment child and a text child that is not only XML
+/// whitespace. Looks at the element's children only, so the whole tree pass stays linear.
+fn comment_in_text(element: Node<'_, '_>) -> bool {
+    let (mut comment, mut text) = (false, false);
+    for child in element.children() {
+        match child.node_type() {
+            NodeType::Comment => comment = true,
+            NodeType::Text if !text => {
+                text = child.text().is_some_and(|t| !t.bytes().all(is_space));
+            }
+            _ => {}
+        }
+        if comment && text {
+            return true;
+        }
+    }
+    false
 }
 
 /// The text content of a leaf element: all its text nodes concatenated.
@@ -628,10 +867,10 @@ mod tests {
             Err(XmlError::TooManyAttributes { .. })
         ));
         assert_eq!(
-            parse("<a><!--x--></a>", &Limits::MESSAGE).unwrap_err(),
-            XmlError::CommentOrPi
+            parse("<a>x<!--x--></a>", &Limits::MESSAGE).unwrap_err(),
+            XmlError::CommentInText
         );
-        assert!(parse("<a><!--x--></a>", &Limits::METADATA).is_ok());
+        assert!(parse("<a>x<!--x--></a>", &Limits::METADATA).is_ok());
         assert_eq!(
             parse(
                 "<?xml version='1.0' encoding='ISO-8859-1'?><a/>",
@@ -775,6 +1014,221 @@ mod tests {
             &Limits::METADATA
         )
         .is_ok());
+    }
+
+    #[test]
+    fn comments_are_refused_only_inside_text_values_of_messages() {
+        // Between elements, before and after the root, next to whitespace: accepted.
+        for good in [
+            "<!-- before --><r><!-- a --><e>v</e>\n  <!-- b -->\n  <e/><!----></r><!-- after -->",
+            "<r><e> <!-- only whitespace around -->\r\n\t</e><e><!----></e></r>",
+            "<r><e><![CDATA[ ]]><!---->&#32;</e></r>",
+        ] {
+            parse(good, &Limits::MESSAGE).unwrap();
+        }
+        // A comment and a text value in the same element: refused, wherever they are.
+        for bad in [
+            "<r><NameID>victim<!---->.evil</NameID></r>",
+            "<r><e><!-- c -->value</e></r>",
+            "<r><e>value<!-- c --></e></r>",
+            "<r><e>x<f/><!-- c --></e></r>",
+            "<r><e><![CDATA[x]]><!----></e></r>",
+            "<r><e>&#65;<!----></e></r>",
+            "<r><e>\u{a0}<!----></e></r>",
+        ] {
+            assert_eq!(
+                parse(bad, &Limits::MESSAGE).unwrap_err(),
+                XmlError::CommentInText,
+                "{bad:?}"
+            );
+            parse(bad, &Limits::METADATA).unwrap();
+        }
+        // Processing instructions: refused in messages wherever they are.
+        for bad in [
+            "<?pi?><r/>",
+            "<r><?pi x?></r>",
+            "<r>a<?pi?>b</r>",
+            "<r/><?pi?>",
+        ] {
+            assert_eq!(
+                parse(bad, &Limits::MESSAGE).unwrap_err(),
+                XmlError::ProcessingInstruction,
+                "{bad:?}"
+            );
+            parse(bad, &Limits::METADATA).unwrap();
+        }
+        // Linear: one element with thousands of comments and text nodes.
+        let many = format!("<r>{}</r>", " <!---->".repeat(4_000));
+        parse(&many, &Limits::MESSAGE).unwrap();
+        let many = format!("<r>{}x</r>", " <!---->".repeat(4_000));
+        assert_eq!(
+            parse(&many, &Limits::MESSAGE).unwrap_err(),
+            XmlError::CommentInText
+        );
+    }
+
+    #[test]
+    fn xml_declaration_is_checked() {
+        for good in [
+            "<?xml version=\"1.0\"?><r/>",
+            "\u{feff}<?xml version='1.0' encoding='UTF-8'?><r/>",
+            "<?xml version=\"1.0\" standalone=\"no\" ?>\n<r/>",
+            "<?xml  version = \"1.0\"\tencoding = 'utf-8'\r\nstandalone='yes'?><r/>",
+            "<?xml-stylesheet href='a'?><r/>",
+            "<r/>",
+        ] {
+            parse(good, &Limits::METADATA).unwrap();
+        }
+        for bad in [
+            "<?xml version=\"1.1\"?><r/>",
+            "<?xml version=\"1.00\"?><r/>",
+            "<?xml version=\"2.0\"?><r/>",
+            "<?xml version=\"1.0 \"?><r/>",
+            "<?xml version=\"1.0'?><r/>",
+            "<?xml encoding=\"UTF-8\"?><r/>",
+            "<?xml ?><r/>",
+            "<?xml version=\"1.0\" standalone=\"maybe\"?><r/>",
+            "<?xml version=\"1.0\" standalone=\"\"?><r/>",
+            "<?xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"?><r/>",
+            "<?xml version=\"1.0\" version=\"1.0\"?><r/>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" encoding=\"UTF-8\"?><r/>",
+            "<?xml version=\"1.0\"encoding=\"UTF-8\"?><r/>",
+            "<?xml version=\"1.0\" foo=\"bar\"?><r/>",
+            "<?xml version=\"1.0\"? ><r/>",
+            "<?xml version=\"&#49;.0\"?><r/>",
+            "<?xml version=\"1.0\"",
+        ] {
+            assert_eq!(
+                parse(bad, &Limits::METADATA).unwrap_err(),
+                XmlError::Malformed(BAD_DECLARATION.into()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse(
+                "<?xml version='1.0' encoding='utf-8 '?><r/>",
+                &Limits::METADATA
+            )
+            .unwrap_err(),
+            XmlError::Encoding
+        );
+        // Not at the start: the parser refuses it, or it is a reserved PI target.
+        for bad in [
+            " <?xml version=\"1.0\"?><r/>",
+            "<!----><?xml version=\"1.0\"?><r/>",
+            "<?xml\tversion=\"1.0\"?><r/>",
+        ] {
+            assert!(
+                matches!(parse(bad, &Limits::METADATA), Err(XmlError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn character_references_to_non_characters_are_refused() {
+        for reference in [
+            "&#0;",
+            "&#x0;",
+            "&#1;",
+            "&#x1F;",
+            "&#xB;",
+            "&#xD800;",
+            "&#55296;",
+            "&#xDFFF;",
+            "&#xDBFF;&#xDC00;",
+            "&#xFFFE;",
+            "&#xFFFF;",
+            "&#x110000;",
+            "&#1114112;",
+            "&#x7FFFFFFF;",
+            "&#x100000041;",
+            "&#99999999999999999999999;",
+        ] {
+            for doc in [
+                format!("<r>{reference}</r>"),
+                format!("<r a='{reference}'/>"),
+                format!("<r xmlns:p=\"urn:{reference}\"/>"),
+            ] {
+                assert_eq!(
+                    parse(&doc, &Limits::METADATA).unwrap_err(),
+                    XmlError::Malformed(BAD_CHAR_REFERENCE.into()),
+                    "{doc:?}"
+                );
+            }
+        }
+        let doc = parse(
+            "<r a='&#x9;&#xD7FF;'>&#xA;&#xD;&#x20;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;&#x0000041;&#x85;</r>",
+            &Limits::METADATA,
+        )
+        .unwrap();
+        assert_eq!(
+            text(doc.root_element()).unwrap(),
+            "\n\r \u{e000}\u{fffd}\u{10000}\u{10ffff}A\u{85}"
+        );
+        // Literal, in a comment, a PI or CDATA: not a reference.
+        parse(
+            "<r><!--&#0;--><?pi &#xD800;?><![CDATA[&#xFFFF;]]></r>",
+            &Limits::METADATA,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn namespace_rules_the_parser_misses_are_enforced() {
+        for (bad, message) in [
+            ("<r xmlns:p=\"\"/>", BAD_NAMESPACE),
+            ("<r xmlns:p=''><p:e/></r>", BAD_NAMESPACE),
+            ("<r xmlns:p='u'><e xmlns:p=''/></r>", BAD_NAMESPACE),
+            ("<r xmlns:xmlns=\"urn:x\"/>", BAD_NAMESPACE),
+            (
+                "<r xmlns:xmlns=\"http://www.w3.org/2000/xmlns/\"/>",
+                BAD_NAMESPACE,
+            ),
+            ("<r xmlns=\"u\" xmlns=\"u\"/>", BAD_NAMESPACE),
+            ("<r xmlns='' xmlns=\"\"/>", BAD_NAMESPACE),
+            ("<:r/>", BAD_QNAME),
+            ("<r :a=\"1\"/>", BAD_QNAME),
+            ("<r><?p:i x?></r>", PI_COLON),
+            ("<?p:?><r/>", PI_COLON),
+        ] {
+            assert_eq!(
+                parse(bad, &Limits::METADATA).unwrap_err(),
+                XmlError::Malformed(message.into()),
+                "{bad:?}"
+            );
+            assert!(stricter_than_parser(
+                &parse(bad, &Limits::METADATA).unwrap_err()
+            ));
+        }
+        // Already refused by the parser.
+        for bad in [
+            "<r xmlns:xml=\"urn:x\"/>",
+            "<r xmlns:x=\"http://www.w3.org/XML/1998/namespace\"/>",
+            "<r xmlns=\"http://www.w3.org/XML/1998/namespace\"/>",
+            "<r xmlns:x=\"http://www.w3.org/2000/xmlns/\"/>",
+            "<r xmlns:a=\"u\" xmlns:b=\"u\" a:x=\"1\" b:x=\"2\"/>",
+            "<r xmlns:a=\"u\" xmlns:b=\"u\"><e a:x=\"1\" b:x=\"2\"/></r>",
+            "<r xmlns:a=\"u\"><e xmlns:b=\"u\" b:x=\"1\" a:x=\"2\"/></r>",
+            "<a:b:c xmlns:a=\"u\"/>",
+            "<r:/>",
+            "<r xmlns:=\"u\"/>",
+        ] {
+            assert!(
+                matches!(parse(bad, &Limits::METADATA), Err(XmlError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        for good in [
+            "<r xmlns=\"\"/>",
+            "<r xmlns=\"u\"><e xmlns=\"\"/></r>",
+            "<r xmlns:xml=\"http://www.w3.org/XML/1998/namespace\" xml:lang=\"it\"/>",
+            "<r xmlns:a=\"u\" a:xmlns=\"v\" xmlns=\"w\"/>",
+            "<r xmlns=\"u\" xmlns:a=\"u\" x=\"1\" a:x=\"1\"/>",
+            "<r xmlns:a=\"u\" xmlns:b=\"v\" a:x=\"1\" b:x=\"2\"/>",
+        ] {
+            parse(good, &Limits::METADATA).unwrap();
+        }
     }
 
     #[test]
