@@ -489,3 +489,90 @@ fn check_status(root: Node<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError
         message.as_deref(),
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+        xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+        xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" xmlns:x=\"urn:x\">";
+
+    fn structure(body: &str) -> Result<(), RejectReason> {
+        let text = format!("{HEAD}{body}</samlp:Response>");
+        let doc = xml::parse(&text, &Limits::MESSAGE).unwrap();
+        check_structure(doc.root_element())
+    }
+
+    #[test]
+    fn content_models_accept_what_the_schema_allows() {
+        for ok in [
+            // A refusal: nested code, message, free StatusDetail.
+            "<saml:Issuer>i</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"r\">\
+             <samlp:StatusCode Value=\"a\"/></samlp:StatusCode><samlp:StatusMessage>m\
+             </samlp:StatusMessage><samlp:StatusDetail><x:Why>any</x:Why></samlp:StatusDetail>\
+             </samlp:Status>",
+            // Free Extensions; an Assertion with every optional part, in order.
+            "<saml:Issuer>i</saml:Issuer><ds:Signature><x:Anything/></ds:Signature>\
+             <samlp:Extensions><x:E><x:F/></x:E></samlp:Extensions><samlp:Status>\
+             <samlp:StatusCode Value=\"s\"/></samlp:Status><saml:Assertion><saml:Issuer>i\
+             </saml:Issuer><saml:Subject><saml:NameID>n</saml:NameID><saml:SubjectConfirmation>\
+             <saml:NameID>n</saml:NameID><saml:SubjectConfirmationData><x:Free/>\
+             </saml:SubjectConfirmationData></saml:SubjectConfirmation><saml:SubjectConfirmation/>\
+             </saml:Subject><saml:Conditions><saml:OneTimeUse> </saml:OneTimeUse>\
+             <saml:AudienceRestriction><saml:Audience>a</saml:Audience><saml:Audience>b\
+             </saml:Audience></saml:AudienceRestriction><saml:AudienceRestriction/>\
+             </saml:Conditions><saml:Advice><saml:AssertionIDRef>r</saml:AssertionIDRef>\
+             <x:Other/></saml:Advice><saml:AttributeStatement><saml:Attribute>\
+             <saml:AttributeValue><x:Structured/></saml:AttributeValue><saml:AttributeValue>v\
+             </saml:AttributeValue></saml:Attribute></saml:AttributeStatement><saml:AuthnStatement>\
+             <saml:SubjectLocality/><saml:AuthnContext><saml:AuthnContextClassRef>c\
+             </saml:AuthnContextClassRef><saml:AuthnContextDeclRef>d</saml:AuthnContextDeclRef>\
+             <saml:AuthenticatingAuthority>x</saml:AuthenticatingAuthority>\
+             <saml:AuthenticatingAuthority>y</saml:AuthenticatingAuthority></saml:AuthnContext>\
+             </saml:AuthnStatement></saml:Assertion>",
+            // Minimum counts are the field checks' business.
+            "",
+            "<saml:Assertion><saml:Subject/><saml:AuthnStatement/></saml:Assertion>",
+        ] {
+            assert_eq!(structure(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn content_models_reject_the_rest() {
+        for (bad, parent) in [
+            ("<x:Thing/>", "Response"),
+            ("<samlp:Status/><saml:Issuer>i</saml:Issuer>", "Response"),
+            ("<samlp:Extensions/><ds:Signature/>", "Response"),
+            ("<samlp:Status/><samlp:Status/>", "Response"),
+            ("text", "Response"),
+            ("<samlp:Status><samlp:StatusMessage/><samlp:StatusCode/></samlp:Status>", "Status"),
+            ("<samlp:Status><samlp:StatusCode><x:Y/></samlp:StatusCode></samlp:Status>", "StatusCode"),
+            ("<samlp:Status><samlp:StatusMessage><x:Y/></samlp:StatusMessage></samlp:Status>", "StatusMessage"),
+            ("<saml:Assertion><saml:Subject/><saml:Issuer>i</saml:Issuer></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:Statement/></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:AuthzDecisionStatement/></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:AttributeStatement/><saml:Conditions/></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:Subject><saml:EncryptedID/></saml:Subject></saml:Assertion>", "Subject"),
+            ("<saml:Assertion><saml:Subject><saml:SubjectConfirmation/><saml:NameID/></saml:Subject></saml:Assertion>", "Subject"),
+            ("<saml:Assertion><saml:Subject><saml:SubjectConfirmation><saml:SubjectConfirmationData/><saml:SubjectConfirmationData/></saml:SubjectConfirmation></saml:Subject></saml:Assertion>", "SubjectConfirmation"),
+            ("<saml:Assertion><saml:Conditions><saml:Audience>a</saml:Audience></saml:Conditions></saml:Assertion>", "Conditions"),
+            ("<saml:Assertion><saml:Conditions><saml:AudienceRestriction><x:A/></saml:AudienceRestriction></saml:Conditions></saml:Assertion>", "AudienceRestriction"),
+            ("<saml:Assertion><saml:Conditions><saml:OneTimeUse>x</saml:OneTimeUse></saml:Conditions></saml:Assertion>", "OneTimeUse"),
+            ("<saml:Assertion><saml:Advice><saml:Issuer>i</saml:Issuer></saml:Advice></saml:Assertion>", "Advice"),
+            ("<saml:Assertion><saml:Advice><x:O/><saml:AssertionIDRef>r</saml:AssertionIDRef></saml:Advice></saml:Assertion>", "Advice"),
+            ("<saml:Assertion><saml:AuthnStatement><saml:AuthnContext/><saml:SubjectLocality/></saml:AuthnStatement></saml:Assertion>", "AuthnStatement"),
+            ("<saml:Assertion><saml:AuthnStatement><saml:AuthnContext><saml:AuthnContextClassRef>a</saml:AuthnContextClassRef><saml:AuthnContextClassRef>b</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion>", "AuthnContext"),
+            ("<saml:Assertion><saml:AttributeStatement><saml:EncryptedAttribute/></saml:AttributeStatement></saml:Assertion>", "AttributeStatement"),
+            ("<saml:Assertion><saml:AttributeStatement><saml:Attribute><saml:Value/></saml:Attribute></saml:AttributeStatement></saml:Assertion>", "Attribute"),
+            ("<saml:Assertion><saml:Issuer>i<x:b/></saml:Issuer></saml:Assertion>", "Issuer"),
+        ] {
+            assert_eq!(
+                structure(bad),
+                Err(RejectReason::SchemaStructure(parent)),
+                "{bad}"
+            );
+        }
+    }
+}
