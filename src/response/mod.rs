@@ -4,7 +4,7 @@
 //! The order is fixed and documented (it decides which reason a multiply-broken message
 //! is rejected for): input and XML limits → document shape (one Response, unique IDs,
 //! signatures only where allowed, exactly one Assertion as a direct child) → schema
-//! structure (every element allowed where it is, [`check_structure`]) → Issuer pre-check →
+//! structure (every element allowed where it is, `check_structure`) → Issuer pre-check →
 //! Response signature if present → Status (refusals) → Assertion signature (mandatory) →
 //! Response fields → Assertion fields (`checks.rs`).
 
