@@ -115,7 +115,7 @@ fn verify(c: &mut Criterion) {
         let sp = service_provider(both, issued.plus_seconds(1));
         let incoming = Incoming::Post {
             message: data(file).trim().to_owned(),
-            relay_state: None,
+            relay_state: Some(pending.relay_state().as_str().to_owned()),
         };
         sp.finish_login(&incoming, pending.clone())
             .expect("the vector verifies");

@@ -40,6 +40,12 @@ pub enum RejectReason {
     /// A signature where none may be, or two on one element.
     #[error("signature in a position that is not allowed")]
     MisplacedSignature,
+    /// An element the SAML 2.0 schema (as profiled by SPID) does not allow at that
+    /// position: unknown or foreign-namespace children, wrong order, too many occurrences,
+    /// text in element-only content or elements in text-only content. Carries the local
+    /// name of the element whose content is wrong.
+    #[error("element content not allowed by the SAML schema in {0}")]
+    SchemaStructure(&'static str),
     /// Not exactly one Assertion as a direct child of the Response (or an encrypted or
     /// nested one).
     #[error("the response must carry exactly one assertion")]
@@ -61,7 +67,8 @@ pub enum RejectReason {
     /// The Response is not signed and the policy requires it.
     #[error("response is not signed")]
     ResponseUnsigned,
-    /// Status, StatusCode or its Value missing or empty.
+    /// Status, StatusCode or its Value missing or empty, or a top-level Success that
+    /// carries a nested (second-level) StatusCode.
     #[error("response status missing or malformed")]
     ResponseStatus,
     /// Response ID missing or empty.
@@ -109,8 +116,8 @@ pub enum RejectReason {
     /// NameID Format missing or not transient.
     #[error("NameID Format is not transient")]
     NameIdFormat,
-    /// NameID NameQualifier missing or empty.
-    #[error("NameID NameQualifier missing")]
+    /// NameID NameQualifier missing, empty or not the IdP's entityID.
+    #[error("NameID NameQualifier missing or not the identity provider")]
     NameIdQualifier,
     /// SubjectConfirmation missing, empty, or its Method is not bearer.
     #[error("SubjectConfirmation missing or not bearer")]
@@ -127,6 +134,10 @@ pub enum RejectReason {
     /// SubjectConfirmationData NotOnOrAfter missing, malformed or past.
     #[error("SubjectConfirmationData NotOnOrAfter missing, malformed or past")]
     SubjectNotOnOrAfter,
+    /// SubjectConfirmationData carries a NotBefore (the bearer confirmation of Web
+    /// Browser SSO has none, SAML profiles §4.1.4.2).
+    #[error("SubjectConfirmationData NotBefore is not allowed")]
+    SubjectNotBefore,
     /// Conditions missing or empty.
     #[error("Conditions missing")]
     Conditions,
@@ -139,6 +150,10 @@ pub enum RejectReason {
     /// Audience missing or not this SP.
     #[error("Audience is not this service provider")]
     Audience,
+    /// A condition the service provider does not understand or accept: a `saml:Condition`
+    /// (an extension type), a `ProxyRestriction`, or more than one `OneTimeUse`.
+    #[error("unsupported condition")]
+    ConditionUnsupported,
     /// AuthnStatement missing or empty.
     #[error("AuthnStatement missing")]
     AuthnStatement,
@@ -148,12 +163,23 @@ pub enum RejectReason {
     /// The returned level is not a SPID level or does not satisfy the request.
     #[error("authentication level not acceptable for the request")]
     AuthnLevel,
+    /// AuthnInstant missing or malformed, after now (plus skew), or, when the request
+    /// forced a new authentication, before the request (minus skew).
+    #[error("AuthnInstant missing, malformed or out of window")]
+    AuthnInstant,
+    /// AuthnStatement SessionNotOnOrAfter malformed or past.
+    #[error("SessionNotOnOrAfter malformed or past")]
+    SessionNotOnOrAfter,
     /// AttributeStatement without Attribute.
     #[error("AttributeStatement without attributes")]
     AttributeStatement,
     /// An Attribute without Name or without a non-empty value.
     #[error("attribute without a value")]
     AttributeValue,
+    /// An attribute Name sent twice, or a SPID attribute (single-valued) with more than
+    /// one value.
+    #[error("attribute sent twice or with several values")]
+    AttributeDuplicate,
     /// The pending request has expired.
     #[error("the login request has expired")]
     RequestExpired,
@@ -169,7 +195,8 @@ pub enum RejectReason {
     /// The IdP is not (or no longer) trusted.
     #[error("identity provider not trusted")]
     UnknownIdp,
-    /// The RelayState posted back is not the one sent with the request.
+    /// The RelayState posted back is not the one sent with the request, or is missing
+    /// while one was sent (SAML bindings §3.5.3: the IdP must return it).
     #[error("RelayState does not match the request")]
     RelayState,
     /// A logout message does not match the session or request it claims to answer.
@@ -206,6 +233,7 @@ impl RejectReason {
             NotAMessage(_) => "not-a-response",
             DuplicateId => "duplicate-id",
             MisplacedSignature => "misplaced-signature",
+            SchemaStructure(_) => "schema-structure",
             AssertionCount => "assertion-count",
             IssuerMismatch => "issuer-mismatch",
             Signature { error, .. } => match error {
@@ -242,15 +270,20 @@ impl RejectReason {
             Recipient => "recipient",
             SubjectInResponseTo => "subject-in-response-to",
             SubjectNotOnOrAfter => "subject-not-on-or-after",
+            SubjectNotBefore => "subject-not-before",
             Conditions => "conditions",
             ConditionsNotBefore => "conditions-not-before",
             ConditionsNotOnOrAfter => "conditions-not-on-or-after",
             Audience => "audience",
+            ConditionUnsupported => "condition-unsupported",
             AuthnStatement => "authn-statement",
             AuthnContext => "authn-context",
             AuthnLevel => "authn-level",
+            AuthnInstant => "authn-instant",
+            SessionNotOnOrAfter => "session-not-on-or-after",
             AttributeStatement => "attribute-statement",
             AttributeValue => "attribute-value",
+            AttributeDuplicate => "attribute-duplicate",
             RequestExpired => "request-expired",
             Replay => "replay",
             IdentityKeyMissing => "identity-key-missing",

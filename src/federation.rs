@@ -1,7 +1,7 @@
 //! SPID, CIE ID and eIDAS (through the Italian node): the same SAML profile with a few
 //! per-federation rules, kept here as data rather than as forked code paths.
 
-use crate::level::Comparison;
+use crate::level::{Comparison, SpidLevel};
 
 /// The federation an IdP belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +29,15 @@ pub struct Rules {
     /// AttributeConsumingService indexes the IdP expects, if fixed (eIDAS: 99 minimum
     /// set, 100 full set).
     pub attribute_service_indexes: Option<&'static [u16]>,
+}
+
+impl Rules {
+    /// Whether a request at `level` carries `ForceAuthn="true"`: always when the
+    /// federation says so (CIE, the eIDAS node), otherwise at L2 and L3 (SPID). The
+    /// verifier derives the same answer to check the Response's `AuthnInstant`.
+    pub fn force_authn(&self, level: SpidLevel) -> bool {
+        self.force_authn_always || level >= SpidLevel::L2
+    }
 }
 
 const ALL: &[Comparison] = &[
@@ -89,6 +98,17 @@ impl Federation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn force_authn_per_federation_and_level() {
+        let spid = Federation::Spid.rules();
+        assert!(!spid.force_authn(SpidLevel::L1));
+        assert!(spid.force_authn(SpidLevel::L2));
+        assert!(spid.force_authn(SpidLevel::L3));
+        for f in [Federation::Cie, Federation::Eidas] {
+            assert!(f.rules().force_authn(SpidLevel::L1), "{f:?}");
+        }
+    }
 
     #[test]
     fn known_hosts() {

@@ -10,6 +10,7 @@ use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
 use crate::binding::Outgoing;
 use crate::config::{ConfigError, SpConfig};
 use crate::error::{LoginError, RejectReason, StartError};
+use crate::federation::Federation;
 use crate::identity::{Identity, IdentityKey};
 use crate::ids::{EntityId, RelayState, RequestId};
 use crate::level::{Comparison, SpidLevel};
@@ -263,7 +264,9 @@ pub struct VerifiedLogin {
     response_id: String,
     request_id: RequestId,
     authn_instant: Option<Timestamp>,
+    session_not_on_or_after: Option<Timestamp>,
     not_on_or_after: Timestamp,
+    federation: Federation,
     relay_state: RelayState,
     response_xml: String,
 }
@@ -301,9 +304,21 @@ impl VerifiedLogin {
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
     }
-    /// When the user authenticated at the IdP.
+    /// When the user authenticated at the IdP (always present: a Response without a valid
+    /// `AuthnInstant` is rejected; an `Option` for compatibility).
     pub fn authn_instant(&self) -> Option<Timestamp> {
         self.authn_instant
+    }
+    /// The AuthnStatement's `SessionNotOnOrAfter`, if the IdP sent one: the time after
+    /// which the IdP wants the SP's session to end (verified not past at login; the axum
+    /// integration caps its session there).
+    pub fn session_not_on_or_after(&self) -> Option<Timestamp> {
+        self.session_not_on_or_after
+    }
+    /// The federation of the IdP that authenticated the user (it decides which identity
+    /// keys the attributes can yield, see [`Identity::from_attributes`]).
+    pub fn federation(&self) -> Federation {
+        self.federation
     }
     /// The end of the assertion's validity.
     pub fn not_on_or_after(&self) -> Timestamp {
@@ -558,10 +573,10 @@ impl ServiceProvider {
         if now >= pending.expires {
             return Err(RejectReason::RequestExpired.into());
         }
-        if relay_state
-            .as_deref()
-            .is_some_and(|r| r != pending.relay_state.as_str())
-        {
+        // The RelayState comes back exactly as sent (SAML bindings §3.5.3: the IdP MUST
+        // return it): a missing one is as wrong as a different one.
+        // (A request sent without one, `from_parts` with an empty token, expects none.)
+        if relay_state.as_deref().unwrap_or_default() != pending.relay_state.as_str() {
             return Err(RejectReason::RelayState.into());
         }
         let idp = self
@@ -578,6 +593,7 @@ impl ServiceProvider {
             idp,
             now,
             skew_secs: self.config.clock_skew_secs,
+            force_authn: idp.federation().rules().force_authn(pending.level),
             require_response_signature: self.config.require_response_signature,
             min_rsa_bits: self.config.min_rsa_bits,
         };
@@ -599,7 +615,8 @@ impl ServiceProvider {
             Err(e) => return Err(RejectReason::Store(e).into()),
         }
 
-        let identity = Identity::from_attributes(verified.attributes);
+        let federation = idp.federation();
+        let identity = Identity::from_attributes(verified.attributes, federation);
         if self.config.require_identity_key && identity.key().is_none() {
             return Err(RejectReason::IdentityKeyMissing.into());
         }
@@ -615,8 +632,10 @@ impl ServiceProvider {
             assertion_id: verified.assertion_id,
             response_id: verified.response_id,
             request_id: pending.request_id,
-            authn_instant: verified.authn_instant,
+            authn_instant: Some(verified.authn_instant),
+            session_not_on_or_after: verified.session_not_on_or_after,
             not_on_or_after: verified.not_on_or_after,
+            federation,
             relay_state: pending.relay_state,
             response_xml: xml,
         })

@@ -64,7 +64,7 @@ fn a_12_mb_body_is_refused_before_decoding() {
     let body = vec![b'A'; 12 * MB];
     let incoming = Incoming::Post {
         message: String::from_utf8(body).unwrap(),
-        relay_state: None,
+        relay_state: Some(pending.relay_state().as_str().to_owned()),
     };
     assert_eq!(
         rejected(w.sp.finish_login(&incoming, pending)),
@@ -148,7 +148,7 @@ fn deep_nesting_is_refused_without_recursion() {
         (30_000, RejectReason::Xml(XmlError::TooDeep { limit: 32 })),
     ] {
         let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
-        let incoming = post(&deep(n), None);
+        let incoming = post(&deep(n), Some(pending.relay_state().as_str()));
         assert_eq!(rejected(w.sp.finish_login(&incoming, pending)), reason);
     }
 }
@@ -276,7 +276,7 @@ fn invalid_utf8_and_utf16_are_refused() {
         let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
         let incoming = Incoming::Post {
             message: b64(bytes),
-            relay_state: None,
+            relay_state: Some(pending.relay_state().as_str().to_owned()),
         };
         assert_eq!(
             rejected(w.sp.finish_login(&incoming, pending)),
@@ -291,7 +291,7 @@ fn invalid_utf8_and_utf16_are_refused() {
     let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
     let incoming = Incoming::Post {
         message: "<samlp:Response/>".into(),
-        relay_state: None,
+        relay_state: Some(pending.relay_state().as_str().to_owned()),
     };
     assert_eq!(
         rejected(w.sp.finish_login(&incoming, pending)),

@@ -5,9 +5,19 @@ mod common;
 
 use common::*;
 use spid_sp::dsig::{self, redirect, VerifyPolicy};
+use spid_sp::identity::IdentityKey;
+use spid_sp::metadata::IdentityProvider;
 use spid_sp::test_idp::ResponseSpec;
 use spid_sp::xml::{self, Limits};
-use spid_sp::{Binding, Delivery, Incoming, LoginError, LoginOptions, RejectReason, SpidLevel};
+use spid_sp::{
+    Binding, Delivery, Federation, FixedClock, Incoming, LoginError, LoginOptions, PendingLogin,
+    RejectReason, ServiceProvider, SpConfig, SpidLevel,
+};
+
+/// The IdP's POST back to the ACS: the Response and the RelayState sent with the request.
+fn answer(xml: &str, pending: &PendingLogin) -> Incoming {
+    post(xml, Some(pending.relay_state().as_str()))
+}
 
 fn citizen(spec: ResponseSpec) -> ResponseSpec {
     spec.attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U")
@@ -94,7 +104,7 @@ fn refusal_is_distinct_from_rejection() {
         .idp
         .refusal(pending.request_id().as_str(), ACS, 22, now())
         .unwrap();
-    match w.sp.finish_login(&post(&xml, None), pending) {
+    match w.sp.finish_login(&answer(&xml, &pending), pending) {
         Err(LoginError::Refused(r)) => {
             assert_eq!(r.error_code(), Some(22));
             assert!(r.message_en().contains("consent"));
@@ -115,7 +125,7 @@ fn level_below_request_rejected_and_above_accepted() {
         now(),
     ));
     assert_eq!(
-        w.sp.finish_login(&post(&w.idp.response(&low).unwrap(), None), pending)
+        w.sp.finish_login(&answer(&w.idp.response(&low).unwrap(), &pending), pending)
             .unwrap_err(),
         LoginError::Rejected(RejectReason::AuthnLevel)
     );
@@ -128,7 +138,7 @@ fn level_below_request_rejected_and_above_accepted() {
         now(),
     ));
     let login =
-        w.sp.finish_login(&post(&w.idp.response(&high).unwrap(), None), pending)
+        w.sp.finish_login(&answer(&w.idp.response(&high).unwrap(), &pending), pending)
             .unwrap();
     assert_eq!(login.level(), SpidLevel::L3);
 }
@@ -152,7 +162,7 @@ fn expired_request_and_late_response() {
                 now().plus_seconds(600),
             )));
     assert_eq!(
-        w2.finish_login(&post(&xml, None), pending.clone())
+        w2.finish_login(&answer(&xml, &pending), pending.clone())
             .unwrap_err(),
         LoginError::Rejected(RejectReason::SubjectNotOnOrAfter)
     );
@@ -162,7 +172,8 @@ fn expired_request_and_late_response() {
                 now().plus_seconds(3600),
             )));
     assert_eq!(
-        w3.finish_login(&post(&xml, None), pending).unwrap_err(),
+        w3.finish_login(&answer(&xml, &pending), pending)
+            .unwrap_err(),
         LoginError::Rejected(RejectReason::RequestExpired)
     );
 }
@@ -174,7 +185,7 @@ fn missing_fiscal_code_is_rejected_by_default() {
     let spec = ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
         .attribute("name", "Mario");
     assert_eq!(
-        w.sp.finish_login(&post(&w.idp.response(&spec).unwrap(), None), pending)
+        w.sp.finish_login(&answer(&w.idp.response(&spec).unwrap(), &pending), pending)
             .unwrap_err(),
         LoginError::Rejected(RejectReason::IdentityKeyMissing)
     );
@@ -192,7 +203,7 @@ fn sp_initiated_logout_both_bindings() {
         now(),
     ));
     let login =
-        w.sp.finish_login(&post(&w.idp.response(&spec).unwrap(), None), pending)
+        w.sp.finish_login(&answer(&w.idp.response(&spec).unwrap(), &pending), pending)
             .unwrap();
     for binding in [Binding::Redirect, Binding::Post] {
         let (out, pending_logout) = w.sp.start_logout(login.session(), binding).unwrap();
@@ -281,5 +292,118 @@ fn idp_initiated_logout_is_verified_and_answered() {
             .unwrap_err()
             .code(),
         "signature-invalid"
+    );
+}
+
+#[test]
+fn relay_state_must_come_back_as_sent() {
+    let w = world_at(now());
+    let success = |pending: &PendingLogin| {
+        let spec = citizen(ResponseSpec::new(
+            pending.request_id().as_str(),
+            ACS,
+            SP,
+            SpidLevel::L2,
+            now(),
+        ));
+        w.idp.response(&spec).unwrap()
+    };
+    // Missing (the request carried one: SAML bindings 3.5.3, the IdP must return it).
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    assert_eq!(
+        w.sp.finish_login(&post(&success(&pending), None), pending)
+            .unwrap_err(),
+        LoginError::Rejected(RejectReason::RelayState)
+    );
+    // Missing on a refusal too: it is not shown as the IdP's answer to this request.
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let refusal = w
+        .idp
+        .refusal(pending.request_id().as_str(), ACS, 22, now())
+        .unwrap();
+    assert_eq!(
+        w.sp.finish_login(&post(&refusal, None), pending)
+            .unwrap_err(),
+        LoginError::Rejected(RejectReason::RelayState)
+    );
+    // Different, or empty.
+    for other in ["someone-else", ""] {
+        let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+        assert_eq!(
+            w.sp.finish_login(&post(&success(&pending), Some(other)), pending)
+                .unwrap_err(),
+            LoginError::Rejected(RejectReason::RelayState),
+            "{other:?}"
+        );
+    }
+    // As sent.
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let login =
+        w.sp.finish_login(&answer(&success(&pending), &pending), pending.clone())
+            .unwrap();
+    assert_eq!(login.relay_state(), pending.relay_state());
+}
+
+/// An SP trusting the world's test IdP, registered as a member of `federation`.
+fn sp_with_federation(w: &World, federation: Federation) -> ServiceProvider {
+    let config = SpConfig::builder(SP, w.sp_key.clone())
+        .assertion_consumer_service(ACS)
+        .attribute_service(0, "Servizi", &["fiscalNumber", "spidCode", "name"])
+        .attribute_service(99, "eIDAS", &["fiscalNumber", "spidCode", "name"])
+        .build()
+        .unwrap();
+    let idps = IdentityProvider::from_metadata(&w.idp.metadata(IDP))
+        .unwrap()
+        .into_iter()
+        .map(|i| i.with_federation(federation));
+    ServiceProvider::new(config, idps)
+        .unwrap()
+        .with_clock(std::sync::Arc::new(FixedClock(now())))
+}
+
+#[test]
+fn eidas_identity_only_from_the_eidas_node() {
+    let w = world_at(now());
+    let foreigner = |pending: &PendingLogin, fiscal: bool| {
+        let mut spec =
+            ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
+                .attribute("spidCode", "DE/IT/a1b2c3d4e5f6")
+                .attribute("name", "Erika");
+        if fiscal {
+            spec = spec.attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U");
+        }
+        answer(&w.idp.response(&spec).unwrap(), pending)
+    };
+    // A SPID or CIE IdP cannot make an eIDAS identity, whatever its spidCode looks like.
+    for federation in [Federation::Spid, Federation::Cie] {
+        let sp = sp_with_federation(&w, federation);
+        let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+        assert_eq!(
+            sp.finish_login(&foreigner(&pending, false), pending)
+                .unwrap_err(),
+            LoginError::Rejected(RejectReason::IdentityKeyMissing),
+            "{federation:?}"
+        );
+        // With a fiscal code, that is the key.
+        let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+        let login = sp
+            .finish_login(&foreigner(&pending, true), pending)
+            .unwrap();
+        assert!(
+            matches!(login.key(), Some(IdentityKey::FiscalCode(_))),
+            "{federation:?}"
+        );
+        assert_eq!(login.federation(), federation);
+    }
+    // The eIDAS node does.
+    let sp = sp_with_federation(&w, Federation::Eidas);
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let login = sp
+        .finish_login(&foreigner(&pending, false), pending)
+        .unwrap();
+    assert_eq!(login.federation(), Federation::Eidas);
+    assert_eq!(
+        login.identity().eidas_id().map(|i| i.as_str()),
+        Some("DE/IT/a1b2c3d4e5f6")
     );
 }

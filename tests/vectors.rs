@@ -9,8 +9,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::{
-    Comparison, EntityId, FixedClock, Incoming, LoginError, PendingLogin, RelayState, RequestId,
-    ServiceProvider, SigningKey, SpConfig, SpidLevel, Timestamp, VerificationKey,
+    Comparison, EntityId, Federation, FixedClock, Incoming, LoginError, PendingLogin, RelayState,
+    RequestId, ServiceProvider, SigningKey, SpConfig, SpidLevel, Timestamp, VerificationKey,
 };
 
 const DATA: &str = "tests/data";
@@ -80,6 +80,20 @@ fn service_provider(v: &Vector) -> ServiceProvider {
                 .with_sso(spid_sp::Binding::Post, format!("{IDP}/sso")),
         );
     }
+    if v.options.get("federation").map(String::as_str) == Some("eidas") {
+        // The IdP the request went to is registered as the Italian eIDAS node.
+        let target = v.options.get("idp").map_or(IDP, String::as_str);
+        idps = idps
+            .into_iter()
+            .map(|i| {
+                if i.entity_id().as_str() == target {
+                    i.with_federation(Federation::Eidas)
+                } else {
+                    i
+                }
+            })
+            .collect();
+    }
     let now = Timestamp::parse(v.options.get("now").map_or(NOW, String::as_str)).unwrap();
     ServiceProvider::new(config, idps)
         .expect("service provider")
@@ -122,18 +136,23 @@ fn outcome(result: &Result<spid_sp::VerifiedLogin, LoginError>) -> String {
     }
 }
 
+/// The vector posted back with the RelayState of the pending request, verified.
+fn finish(v: &Vector) -> Result<spid_sp::VerifiedLogin, LoginError> {
+    let bytes = read(&format!("responses/{}", v.file));
+    let incoming = Incoming::Post {
+        message: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        relay_state: Some("rs".into()),
+    };
+    service_provider(v).finish_login(&incoming, pending(v))
+}
+
 #[test]
 fn every_vector_has_its_expected_outcome() {
     let vectors = manifest();
     assert!(vectors.len() >= 100, "only {} vectors", vectors.len());
     let mut wrong = Vec::new();
     for v in &vectors {
-        let bytes = read(&format!("responses/{}", v.file));
-        let incoming = Incoming::Post {
-            message: base64::engine::general_purpose::STANDARD.encode(&bytes),
-            relay_state: Some("rs".into()),
-        };
-        let got = outcome(&service_provider(v).finish_login(&incoming, pending(v)));
+        let got = outcome(&finish(v));
         if got != v.expect {
             wrong.push(format!("{}: expected {}, got {}", v.file, v.expect, got));
         }
@@ -144,6 +163,52 @@ fn every_vector_has_its_expected_outcome() {
         wrong.len(),
         vectors.len(),
         wrong.join("\n")
+    );
+}
+
+/// What the accepted rule vectors expose: SessionNotOnOrAfter, AuthnInstant, the federation
+/// and the identity key it allows.
+#[test]
+fn accepted_vectors_expose_session_limit_instant_and_federation() {
+    let vectors = manifest();
+    let login = |file: &str| {
+        let v = vectors.iter().find(|v| v.file == file).expect(file);
+        finish(v).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let t = |s: &str| Timestamp::parse(s).unwrap();
+
+    let l = login("valid-session-not-on-or-after.xml");
+    assert_eq!(l.session_not_on_or_after(), Some(t("2026-01-15T18:00:00Z")));
+    assert_eq!(l.authn_instant(), Some(t("2026-01-15T10:00:01Z")));
+    let l = login("valid-both-signed.xml");
+    assert_eq!(l.session_not_on_or_after(), None);
+    assert_eq!(l.federation(), Federation::Spid);
+    assert_eq!(
+        l.identity().fiscal_code().map(|c| c.as_str()),
+        Some("RSSMRA80A01H501U")
+    );
+
+    let l = login("valid-eidas-user.xml");
+    assert_eq!(l.federation(), Federation::Eidas);
+    assert_eq!(
+        l.identity().eidas_id().map(|i| i.as_str()),
+        Some("DE/IT/0123456789abcdef")
+    );
+    // The same attributes from a SPID IdP: no identity key at all.
+    let v = vectors
+        .iter()
+        .find(|v| v.file == "eidas-id-from-spid-idp.xml")
+        .unwrap();
+    assert_eq!(
+        outcome(&finish(v)),
+        "reject:identity-key-missing",
+        "a SPID IdP's eIDAS-shaped spidCode"
+    );
+
+    let l = login("valid-custom-attribute-multivalued.xml");
+    assert_eq!(
+        l.identity().attributes().values("customRoles"),
+        ["reader".to_owned(), "writer".to_owned()]
     );
 }
 
@@ -163,6 +228,7 @@ fn every_rejection_reason_of_a_response_has_a_vector() {
         "duplicate-id",
         "misplaced-signature",
         "assertion-count",
+        "schema-structure",
         "issuer-mismatch",
         "signature-malformed",
         "signature-algorithm",
@@ -195,15 +261,20 @@ fn every_rejection_reason_of_a_response_has_a_vector() {
         "recipient",
         "subject-in-response-to",
         "subject-not-on-or-after",
+        "subject-not-before",
         "conditions",
         "conditions-not-before",
         "conditions-not-on-or-after",
         "audience",
+        "condition-unsupported",
         "authn-statement",
         "authn-context",
         "authn-level",
+        "authn-instant",
+        "session-not-on-or-after",
         "attribute-statement",
         "attribute-value",
+        "attribute-duplicate",
         "identity-key-missing",
     ] {
         assert!(codes.contains(code), "no vector for {code}");

@@ -217,8 +217,11 @@ fn our_signatures_verify_with_xmlsec1() {
     let f = tmp("response.xml", &response);
     assert_eq!(compare_all_signatures(&f, &idp_cert, None), 2);
     let login =
-        w.sp.finish_login(&common::post(&response, None), pending)
-            .unwrap();
+        w.sp.finish_login(
+            &common::post(&response, Some(pending.relay_state().as_str())),
+            pending,
+        )
+        .unwrap();
     let (out, _) = w.sp.start_logout(login.session(), Binding::Post).unwrap();
     let f = tmp("logout.xml", out.xml());
     compare_all_signatures(

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::federation::Federation;
 use crate::identity::{Attributes, Identity, IdentityKey};
 use crate::ids::EntityId;
 use crate::level::SpidLevel;
@@ -138,15 +139,28 @@ pub(crate) struct SessionData {
     pub authn_instant: Option<Timestamp>,
     pub created: Timestamp,
     pub expires: Timestamp,
+    /// The federation of the IdP, so that the identity rebuilt from the attributes has
+    /// the key rules of the login ([`Identity::from_attributes`]). Absent in sessions
+    /// stored before it was kept: then derived from the IdP's entityID
+    /// ([`Federation::of_entity_id`]), which never grants an eIDAS key to an IdP outside
+    /// the eIDAS node's hosts (fail closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<Federation>,
 }
 
 impl Session {
+    /// The session of a verified login, ending at `expires` or at the IdP's
+    /// `SessionNotOnOrAfter`, whichever comes first.
     pub(crate) fn from_login(
         login: &VerifiedLogin,
         idp_name: Option<String>,
         now: Timestamp,
         expires: Timestamp,
     ) -> Session {
+        let expires = match login.session_not_on_or_after() {
+            Some(idp_limit) => expires.min(idp_limit),
+            None => expires,
+        };
         Session::from_data(SessionData {
             attributes: login.identity().attributes().clone(),
             level: login.level(),
@@ -155,11 +169,15 @@ impl Session {
             authn_instant: login.authn_instant(),
             created: now,
             expires,
+            federation: Some(login.federation()),
         })
     }
 
     pub(crate) fn from_data(data: SessionData) -> Session {
-        let identity = Identity::from_attributes(data.attributes.clone());
+        let federation = data
+            .federation
+            .unwrap_or_else(|| Federation::of_entity_id(data.info.idp.as_str()));
+        let identity = Identity::from_attributes(data.attributes.clone(), federation);
         Session { data, identity }
     }
 
@@ -199,15 +217,134 @@ impl Session {
     pub fn created(&self) -> Timestamp {
         self.data.created
     }
-    /// When the session ends.
+    /// When the session ends (never after the IdP's `SessionNotOnOrAfter`).
     pub fn expires(&self) -> Timestamp {
         self.data.expires
+    }
+    /// The federation of the IdP the user logged in with.
+    pub fn federation(&self) -> Federation {
+        self.data
+            .federation
+            .unwrap_or_else(|| Federation::of_entity_id(self.data.info.idp.as_str()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+
+    use crate::config::SpConfig;
+    use crate::dsig::SigningKey;
+    use crate::ids::{RelayState, RequestId};
+    use crate::level::Comparison;
+    use crate::metadata::IdentityProvider;
+    use crate::sp::{Incoming, PendingLogin, ServiceProvider};
+    use crate::time::FixedClock;
+
+    fn data(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    /// A response vector of tests/data verified as tests/vectors.rs does, the IdP being
+    /// a member of `federation`.
+    fn login(vector: &str, federation: Federation) -> VerifiedLogin {
+        let key = SigningKey::from_pem(&data("keys/sp.key.pem"), &data("keys/sp.crt.pem")).unwrap();
+        let config = SpConfig::builder("https://sp.test.example/spid", key)
+            .assertion_consumer_service("https://sp.test.example/spid/acs")
+            .attribute_service(0, "Test", &["fiscalNumber"])
+            .build()
+            .unwrap();
+        let metadata = String::from_utf8(data("idp-metadata.xml")).unwrap();
+        let idps = IdentityProvider::from_metadata(&metadata)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.with_federation(federation));
+        let sp = ServiceProvider::new(config, idps)
+            .unwrap()
+            .with_clock(Arc::new(FixedClock(t("2026-01-15T10:00:10Z"))));
+        let instant = t("2026-01-15T10:00:00.000Z");
+        let pending = PendingLogin::from_parts(
+            RequestId::new("_7d1f5ac0c8e9b6a4f2e1d3c5b7a9e8f60123456789"),
+            EntityId::new("https://idp.test.example"),
+            instant,
+            instant.plus_seconds(3600),
+            SpidLevel::L2,
+            Comparison::Minimum,
+            "https://sp.test.example/spid/acs",
+            0,
+            RelayState::new("rs"),
+        );
+        let incoming = Incoming::Post {
+            message: base64::engine::general_purpose::STANDARD
+                .encode(data(&format!("responses/{vector}"))),
+            relay_state: Some("rs".into()),
+        };
+        sp.finish_login(&incoming, pending).unwrap()
+    }
+
+    #[test]
+    fn session_ends_at_the_idp_session_limit() {
+        let now = t("2026-01-15T10:00:10Z");
+        let limited = login("valid-session-not-on-or-after.xml", Federation::Spid);
+        // Eight hours asked, the IdP said 18:00: the session ends at 18:00.
+        let s = Session::from_login(&limited, None, now, now.plus_seconds(8 * 3600));
+        assert_eq!(s.expires(), t("2026-01-15T18:00:00Z"));
+        // A shorter session is kept as it is.
+        let s = Session::from_login(&limited, None, now, now.plus_seconds(600));
+        assert_eq!(s.expires(), now.plus_seconds(600));
+        // No SessionNotOnOrAfter: as asked.
+        let plain = login("valid-both-signed.xml", Federation::Spid);
+        let s = Session::from_login(&plain, None, now, now.plus_seconds(8 * 3600));
+        assert_eq!(s.expires(), now.plus_seconds(8 * 3600));
+    }
+
+    #[test]
+    fn stored_session_keeps_the_federation_key_rules() {
+        let now = t("2026-01-15T10:00:10Z");
+        let eidas = login("valid-eidas-user.xml", Federation::Eidas);
+        let s = Session::from_login(&eidas, None, now, now.plus_seconds(3600));
+        assert_eq!(s.federation(), Federation::Eidas);
+        let json = serde_json::to_string(s.data()).unwrap();
+        assert!(json.contains("\"federation\":\"Eidas\""), "{json}");
+        let back = Session::from_data(serde_json::from_str(&json).unwrap());
+        assert_eq!(
+            back.identity().eidas_id().map(|i| i.as_str()),
+            Some("DE/IT/0123456789abcdef")
+        );
+        assert_eq!(back.key(), s.key());
+
+        // Stored before the federation was kept: derived from the IdP's entityID, which
+        // for this (SPID) IdP yields no eIDAS key (fail closed)...
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old.as_object_mut().unwrap().remove("federation");
+        let back = Session::from_data(serde_json::from_value(old.clone()).unwrap());
+        assert_eq!(back.federation(), Federation::Spid);
+        assert_eq!(back.key(), None);
+        assert_eq!(back.identity().spid_code(), Some("DE/IT/0123456789abcdef"));
+        // ...while the eIDAS node's entityID keeps its eIDAS key.
+        old["info"]["idp"] = "https://sp-proxy.eid.gov.it/spproxy/idpit".into();
+        let back = Session::from_data(serde_json::from_value(old).unwrap());
+        assert_eq!(back.federation(), Federation::Eidas);
+        assert!(back.identity().eidas_id().is_some());
+
+        // A SPID login keeps its fiscal-code key through the store.
+        let spid = login("valid-both-signed.xml", Federation::Spid);
+        let s = Session::from_login(&spid, None, now, now.plus_seconds(3600));
+        let json = serde_json::to_string(s.data()).unwrap();
+        let back = Session::from_data(serde_json::from_str(&json).unwrap());
+        assert_eq!(back.federation(), Federation::Spid);
+        assert_eq!(
+            back.identity().fiscal_code().map(|c| c.as_str()),
+            Some("RSSMRA80A01H501U")
+        );
+    }
 
     #[test]
     fn memory_store_expiry_take_and_capacity() {

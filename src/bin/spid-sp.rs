@@ -1263,6 +1263,10 @@ fn throwaway_key() -> Result<SigningKey, Failure> {
     SigningKey::new(key, cert).map_err(|_| usage("key generation failed"))
 }
 
+/// The RelayState `verify` gives both the rebuilt pending login and the Response it
+/// checks: an offline check has no browser round trip to compare.
+const VERIFY_RELAY_STATE: &str = "spid-sp-verify";
+
 fn verify(a: VerifyArgs) -> Outcome {
     let now = instant(a.at.as_deref())?;
     let issued = match &a.issued_at {
@@ -1288,20 +1292,20 @@ fn verify(a: VerifyArgs) -> Outcome {
         use base64::Engine as _;
         Incoming::Post {
             message: base64::engine::general_purpose::STANDARD.encode(response),
-            relay_state: None,
+            relay_state: Some(VERIFY_RELAY_STATE.to_owned()),
         }
     } else if response.contains("SAMLResponse=") {
         match Incoming::from_form(response) {
             Some(Incoming::Post { message, .. }) => Incoming::Post {
                 message,
-                relay_state: None,
+                relay_state: Some(VERIFY_RELAY_STATE.to_owned()),
             },
             _ => return Err(usage("the form body has no decodable SAMLResponse")),
         }
     } else {
         Incoming::Post {
             message: response.to_owned(),
-            relay_state: None,
+            relay_state: Some(VERIFY_RELAY_STATE.to_owned()),
         }
     };
 
@@ -1355,7 +1359,7 @@ fn verify(a: VerifyArgs) -> Outcome {
         comparison,
         a.acs.clone(),
         0,
-        RelayState::new("spid-sp-verify"),
+        RelayState::new(VERIFY_RELAY_STATE),
     );
     match sp.finish_login(&incoming, pending) {
         Ok(login) => {

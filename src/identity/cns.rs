@@ -121,6 +121,7 @@ mod tests {
             [("fiscalNumber", vec!["TINIT-RSSMRA80A01H501U".to_owned()])]
                 .into_iter()
                 .collect(),
+            crate::federation::Federation::Spid,
         );
         assert_eq!(spid.key(), id.key());
     }

@@ -2,8 +2,10 @@
 //! smart-card certificate, and the [`IdentityKey`] portals key permissions on.
 //!
 //! The key is the codice fiscale whenever there is one (SPID, CIE, CNS all yield the same
-//! bare code), otherwise the eIDAS person identifier that the Italian eIDAS node sends in
-//! `spidCode` (`CC/IT/<id>`); an eIDAS identifier is never turned into a codice fiscale.
+//! bare code), otherwise — for a login through the Italian eIDAS node only — the eIDAS
+//! person identifier that the node sends in `spidCode` (`CC/IT/<id>`). An eIDAS identifier
+//! is never turned into a codice fiscale, and a SPID or CIE IdP cannot produce an eIDAS
+//! identity (whatever its `spidCode` looks like).
 
 mod attributes;
 mod cns;
@@ -15,6 +17,7 @@ pub use attributes::*;
 pub use cns::CnsError;
 pub use fiscal_code::*;
 
+use crate::federation::Federation;
 use crate::time::Date;
 
 /// An eIDAS `PersonIdentifier`: `XX/YY/<id>`, XX the issuing country, YY the destination
@@ -150,13 +153,16 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Builds the identity from a SPID attribute set; never fails, malformed values become
-    /// `None` (or are kept flagged, for codes: see [`FiscalCode::from_idp`]).
+    /// Builds the identity from the attribute set an IdP of `federation` sent; never fails,
+    /// malformed values become `None` (or are kept flagged, for codes: see
+    /// [`FiscalCode::from_idp`]).
     ///
     /// Key: `fiscalNumber` whenever that attribute is present, even if it fails strict
-    /// validation (if it is not even code-shaped there is no key); otherwise the eIDAS
-    /// identifier in `spidCode` when it has the `XX/YY/<id>` shape; otherwise none.
-    pub fn from_attributes(attrs: Attributes) -> Identity {
+    /// validation (if it is not even code-shaped there is no key). Otherwise, only for
+    /// [`Federation::Eidas`] (the Italian eIDAS node), the eIDAS identifier in `spidCode`
+    /// when it has the `XX/YY/<id>` shape. Otherwise none: a SPID or CIE IdP yields a
+    /// fiscal-code key or no key, never an eIDAS one.
+    pub fn from_attributes(attrs: Attributes, federation: Federation) -> Identity {
         let text = |name: &str| {
             attrs
                 .get(name)
@@ -166,12 +172,13 @@ impl Identity {
         };
         let date = |name: &str| text(name).and_then(|v| Date::parse(&v).ok());
         let spid_code = text("spidCode");
-        let key = match text("fiscalNumber") {
-            Some(cf) => FiscalCode::from_idp(&cf).map(IdentityKey::FiscalCode),
-            None => spid_code
+        let key = match (text("fiscalNumber"), federation) {
+            (Some(cf), _) => FiscalCode::from_idp(&cf).map(IdentityKey::FiscalCode),
+            (None, Federation::Eidas) => spid_code
                 .as_deref()
                 .and_then(|s| EidasPersonId::parse(s).ok())
                 .map(IdentityKey::Eidas),
+            (None, Federation::Spid | Federation::Cie) => None,
         };
         let domicile = Domicile {
             street_address: text("domicileStreetAddress"),
@@ -410,9 +417,13 @@ mod tests {
         ])
     }
 
+    fn spid(pairs: &[(&str, &str)]) -> Identity {
+        Identity::from_attributes(attrs(pairs), Federation::Spid)
+    }
+
     #[test]
     fn full_spid_attribute_set() {
-        let id = Identity::from_attributes(full_set());
+        let id = Identity::from_attributes(full_set(), Federation::Spid);
         assert_eq!(id.source(), IdentitySource::Saml);
         assert_eq!(id.attributes().len(), 23);
         assert_eq!(id.attributes().get("name"), Some(" Mario "));
@@ -454,14 +465,14 @@ mod tests {
 
     #[test]
     fn minimal_natural_person() {
-        let id = Identity::from_attributes(attrs(&[
+        let id = spid(&[
             ("fiscalNumber", "tinit-lvldaa85t50g702b"),
             ("name", "Ada"),
             ("dateOfBirth", "1985-13-10"),
             ("gender", "X"),
             ("domicileStreetAddress", "  "),
             ("ivaCode", ""),
-        ]));
+        ]);
         assert_eq!(id.fiscal_code().unwrap().as_str(), "LVLDAA85T50G702B");
         assert_eq!(id.date_of_birth(), None);
         assert_eq!(id.gender(), None);
@@ -473,11 +484,14 @@ mod tests {
 
     #[test]
     fn invalid_fiscal_number_is_still_the_key() {
-        let id = Identity::from_attributes(attrs(&[
-            ("fiscalNumber", "TINIT-CLMCST42R12D969Z"),
-            ("spidCode", "DE/IT/1234abcd"),
-            ("ivaCode", "13747520544"),
-        ]));
+        let id = Identity::from_attributes(
+            attrs(&[
+                ("fiscalNumber", "TINIT-CLMCST42R12D969Z"),
+                ("spidCode", "DE/IT/1234abcd"),
+                ("ivaCode", "13747520544"),
+            ]),
+            Federation::Eidas,
+        );
         let Some(IdentityKey::FiscalCode(cf)) = id.key() else {
             panic!("expected a fiscal-code key");
         };
@@ -486,22 +500,29 @@ mod tests {
         assert!(!id.vat_number().unwrap().is_valid());
         assert!(id.is_legal_person());
 
-        // A present but unusable fiscalNumber gives no key (no fallback to spidCode).
-        let id = Identity::from_attributes(attrs(&[
-            ("fiscalNumber", "TINIT-???"),
-            ("spidCode", "DE/IT/1234abcd"),
-        ]));
-        assert_eq!(id.key(), None);
+        // A present but unusable fiscalNumber gives no key (no fallback to spidCode), in
+        // any federation.
+        for federation in [Federation::Spid, Federation::Cie, Federation::Eidas] {
+            let id = Identity::from_attributes(
+                attrs(&[
+                    ("fiscalNumber", "TINIT-???"),
+                    ("spidCode", "DE/IT/1234abcd"),
+                ]),
+                federation,
+            );
+            assert_eq!(id.key(), None, "{federation:?}");
+        }
     }
 
     #[test]
     fn eidas_key_from_spid_code() {
-        let id = Identity::from_attributes(attrs(&[
+        let erika = attrs(&[
             ("spidCode", " DE/IT/1234abcd "),
             ("name", "Erika"),
             ("familyName", "Mustermann"),
             ("dateOfBirth", "1964-08-12"),
-        ]));
+        ]);
+        let id = Identity::from_attributes(erika.clone(), Federation::Eidas);
         let eidas = id.eidas_id().unwrap();
         assert_eq!(eidas.as_str(), "DE/IT/1234abcd");
         assert_eq!(eidas.issuing_country(), "DE");
@@ -510,9 +531,41 @@ mod tests {
         assert_eq!(id.key().unwrap().to_string(), "DE/IT/1234abcd");
         assert_eq!(id.spid_code(), Some("DE/IT/1234abcd"));
 
-        let id = Identity::from_attributes(attrs(&[("spidCode", "ABCD123456789A")]));
+        let id =
+            Identity::from_attributes(attrs(&[("spidCode", "ABCD123456789A")]), Federation::Eidas);
         assert_eq!(id.key(), None);
-        assert_eq!(Identity::from_attributes(Attributes::new()).key(), None);
+        assert_eq!(
+            Identity::from_attributes(Attributes::new(), Federation::Eidas).key(),
+            None
+        );
+
+        // The same attributes from a SPID or CIE IdP: an eIDAS-shaped spidCode makes no
+        // eIDAS identity (only the eIDAS node vouches for one); the value stays readable.
+        for federation in [Federation::Spid, Federation::Cie] {
+            let id = Identity::from_attributes(erika.clone(), federation);
+            assert_eq!(id.key(), None, "{federation:?}");
+            assert_eq!(id.eidas_id(), None);
+            assert_eq!(id.spid_code(), Some("DE/IT/1234abcd"));
+            assert_eq!(id.name(), Some("Erika"));
+        }
+    }
+
+    #[test]
+    fn fiscal_code_key_in_every_federation() {
+        for federation in [Federation::Spid, Federation::Cie, Federation::Eidas] {
+            let id = Identity::from_attributes(
+                attrs(&[
+                    ("fiscalNumber", "TINIT-RSSMRA80A01H501U"),
+                    ("spidCode", "DE/IT/1234abcd"),
+                ]),
+                federation,
+            );
+            assert_eq!(
+                id.fiscal_code().map(FiscalCode::as_str),
+                Some("RSSMRA80A01H501U"),
+                "{federation:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The SPID rules on a verified Response and Assertion, one function per rule, in the
 //! order they are applied. Each maps to AgID's spid-sp-test cases (numbers in the docs).
 
+use std::collections::HashSet;
+
 use super::{leaf_text, Expected, VerifiedAssertion};
 use crate::error::RejectReason as R;
-use crate::identity::Attributes;
+use crate::identity::{Attributes, SPID_ATTRIBUTE_NAMES};
 use crate::level::SpidLevel;
 use crate::saml::{self, ASSERTION_NS, CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT};
 use crate::time::Timestamp;
@@ -85,16 +87,17 @@ pub(crate) fn assertion(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<VerifiedAs
     assertion_issuer(a, exp)?;
     let (name_id, name_qualifier, scd_not_on_or_after) = subject(a, exp)?;
     let conditions_not_on_or_after = conditions(a, exp)?;
-    let (level, session_index, authn_instant) = authn_statement(a, exp)?;
+    let authn = authn_statement(a, exp)?;
     let attributes = attribute_statements(a)?;
     Ok(VerifiedAssertion {
         response_id: String::new(),
         assertion_id: assertion_id.to_owned(),
         name_id,
         name_qualifier,
-        session_index,
-        authn_instant,
-        level,
+        session_index: authn.session_index,
+        authn_instant: authn.instant,
+        session_not_on_or_after: authn.session_not_on_or_after,
+        level: authn.level,
         not_on_or_after: scd_not_on_or_after.min(conditions_not_on_or_after),
         attributes,
     })
@@ -123,8 +126,9 @@ fn assertion_issuer(a: Node<'_, '_>, exp: &Expected<'_>) -> Check {
     }
 }
 
-/// Subject, NameID (transient, with NameQualifier), bearer SubjectConfirmation with
-/// Recipient, InResponseTo and NotOnOrAfter. Cases 41–66.
+/// Subject, NameID (transient, NameQualifier = the IdP's entityID), bearer
+/// SubjectConfirmation with Recipient, InResponseTo and NotOnOrAfter, and no NotBefore
+/// (SAML profiles §4.1.4.2). Cases 41–66.
 fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timestamp)> {
     let subject = only_child(a, "Subject")
         .filter(|s| !is_empty_element(*s))
@@ -136,7 +140,10 @@ fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timest
     if attr(name_id, "Format") != Some(NAMEID_TRANSIENT) {
         return Err(R::NameIdFormat);
     }
-    let qualifier = attr(name_id, "NameQualifier").ok_or(R::NameIdQualifier)?;
+    // SPID, CIE and the eIDAS node all qualify the transient NameID with their entityID.
+    let qualifier = attr(name_id, "NameQualifier")
+        .filter(|q| *q == exp.idp.entity_id().as_str())
+        .ok_or(R::NameIdQualifier)?;
 
     let confirmation = only_child(subject, "SubjectConfirmation")
         .filter(|s| !is_empty_element(*s))
@@ -155,11 +162,19 @@ fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timest
     let not_on_or_after = instant(data, "NotOnOrAfter")
         .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
         .ok_or(R::SubjectNotOnOrAfter)?;
+    if data.attribute("NotBefore").is_some() {
+        return Err(R::SubjectNotBefore);
+    }
     Ok((value, qualifier.to_owned(), not_on_or_after))
 }
 
-/// Conditions with NotBefore ≤ now, NotOnOrAfter > now (with skew), and an
-/// AudienceRestriction naming this SP. Cases 73–87.
+/// Conditions with NotBefore ≤ now, NotOnOrAfter > now (with skew), only conditions the SP
+/// understands, and an AudienceRestriction naming this SP. Cases 73–87.
+///
+/// `OneTimeUse` is accepted (at most one, SAML core §2.5.1.5) and honoured: every
+/// assertion is single-use through the replay cache anyway. `ProxyRestriction` is
+/// rejected (SPID IdPs never send it; an SP that re-asserts identity downstream must not
+/// be told how), and so is any `saml:Condition` (an extension type the SP cannot evaluate).
 fn conditions(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
     let conditions = only_child(a, "Conditions")
         .filter(|c| !is_empty_element(*c))
@@ -170,6 +185,17 @@ fn conditions(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
     let not_on_or_after = instant(conditions, "NotOnOrAfter")
         .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
         .ok_or(R::ConditionsNotOnOrAfter)?;
+    let mut one_time_use = 0;
+    for condition in conditions.children().filter(|c| c.is_element()) {
+        if saml::is(&condition, ASSERTION_NS, "AudienceRestriction") {
+            continue;
+        }
+        if saml::is(&condition, ASSERTION_NS, "OneTimeUse") && one_time_use == 0 {
+            one_time_use += 1;
+            continue;
+        }
+        return Err(R::ConditionUnsupported);
+    }
     let mut restrictions =
         saml::children(conditions, ASSERTION_NS, "AudienceRestriction").peekable();
     if restrictions.peek().is_none() {
@@ -189,12 +215,19 @@ fn conditions(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
     Ok(not_on_or_after)
 }
 
+/// What the AuthnStatement says.
+struct Authn {
+    level: SpidLevel,
+    session_index: Option<String>,
+    instant: Timestamp,
+    session_not_on_or_after: Option<Timestamp>,
+}
+
 /// AuthnStatement / AuthnContext / AuthnContextClassRef with a SPID level acceptable for
-/// the request. Cases 88–97.
-fn authn_statement(
-    a: Node<'_, '_>,
-    exp: &Expected<'_>,
-) -> Check<(SpidLevel, Option<String>, Option<Timestamp>)> {
+/// the request (cases 88–97); AuthnInstant present and valid, not after now (plus skew)
+/// and, when the request forced a new authentication, not before the request (minus
+/// skew); SessionNotOnOrAfter, if present, valid and not past (with skew).
+fn authn_statement(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
     let statement = only_child(a, "AuthnStatement")
         .filter(|s| !is_empty_element(*s) && s.children().any(|c| c.is_element()))
         .ok_or(R::AuthnStatement)?;
@@ -207,14 +240,34 @@ fn authn_statement(
     if !exp.level.accepts(exp.comparison, level) {
         return Err(R::AuthnLevel);
     }
+    let authn_instant = instant(statement, "AuthnInstant")
+        .filter(|t| *t <= exp.now.plus_seconds(exp.skew_secs))
+        .filter(|t| !exp.force_authn || *t >= exp.request_instant.plus_seconds(-exp.skew_secs))
+        .ok_or(R::AuthnInstant)?;
+    let session_not_on_or_after = match statement.attribute("SessionNotOnOrAfter") {
+        None => None,
+        Some(_) => Some(
+            instant(statement, "SessionNotOnOrAfter")
+                .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
+                .ok_or(R::SessionNotOnOrAfter)?,
+        ),
+    };
     let session_index = attr(statement, "SessionIndex").map(|s| s.chars().take(256).collect());
-    Ok((level, session_index, instant(statement, "AuthnInstant")))
+    Ok(Authn {
+        level,
+        session_index,
+        instant: authn_instant,
+        session_not_on_or_after,
+    })
 }
 
 /// Each AttributeStatement holds ≥ 1 Attribute; each Attribute has a Name and non-empty
-/// values. Cases 98, 99, 109.
+/// values (cases 98, 99, 109). No Name appears twice (in one statement or across
+/// statements), and a SPID attribute (single-valued by the SPID rules) has one value:
+/// two `fiscalNumber`s must not leave the SP to pick one.
 fn attribute_statements(a: Node<'_, '_>) -> Check<Attributes> {
     let mut attributes = Attributes::new();
+    let mut names: HashSet<&str> = HashSet::new();
     for statement in saml::children(a, ASSERTION_NS, "AttributeStatement") {
         let mut count = 0;
         for attribute in saml::children(statement, ASSERTION_NS, "Attribute") {
@@ -229,6 +282,9 @@ fn attribute_statements(a: Node<'_, '_>) -> Check<Attributes> {
             }
             if values.is_empty() {
                 return Err(R::AttributeValue);
+            }
+            if !names.insert(name) || (values.len() > 1 && SPID_ATTRIBUTE_NAMES.contains(&name)) {
+                return Err(R::AttributeDuplicate);
             }
             attributes.push(name, values);
         }

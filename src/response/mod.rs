@@ -3,21 +3,22 @@
 //!
 //! The order is fixed and documented (it decides which reason a multiply-broken message
 //! is rejected for): input and XML limits → document shape (one Response, unique IDs,
-//! signatures only where allowed, exactly one Assertion as a direct child) → Issuer
-//! pre-check → Response signature if present → Status (refusals) → Assertion signature
-//! (mandatory) → Response fields → Assertion fields (`checks.rs`).
+//! signatures only where allowed, exactly one Assertion as a direct child) → schema
+//! structure (every element allowed where it is, `check_structure`) → Issuer pre-check →
+//! Response signature if present → Status (refusals) → Assertion signature (mandatory) →
+//! Response fields → Assertion fields (`checks.rs`).
 
 pub(crate) mod checks;
 pub mod status;
 
 use std::collections::HashSet;
 
-use crate::dsig::{self, VerifyPolicy};
+use crate::dsig::{self, VerifyPolicy, DSIG_NS as DS};
 use crate::error::{LoginError, RejectReason, Signed};
 use crate::identity::Attributes;
 use crate::level::{Comparison, SpidLevel};
 use crate::metadata::IdentityProvider;
-use crate::saml::{self, ASSERTION_NS, PROTOCOL_NS};
+use crate::saml::{self, ASSERTION_NS, ASSERTION_NS as SA, PROTOCOL_NS, PROTOCOL_NS as SP};
 use crate::time::Timestamp;
 use crate::xml::{self, Document, Limits, Node, XmlError};
 use status::IdpRefusal;
@@ -34,6 +35,9 @@ pub(crate) struct Expected<'a> {
     pub idp: &'a IdentityProvider,
     pub now: Timestamp,
     pub skew_secs: i64,
+    /// The request carried `ForceAuthn="true"` (derived as `start_login` does:
+    /// [`crate::federation::Rules::force_authn`]).
+    pub force_authn: bool,
     pub require_response_signature: bool,
     pub min_rsa_bits: u32,
 }
@@ -46,7 +50,8 @@ pub(crate) struct VerifiedAssertion {
     pub name_id: String,
     pub name_qualifier: String,
     pub session_index: Option<String>,
-    pub authn_instant: Option<Timestamp>,
+    pub authn_instant: Timestamp,
+    pub session_not_on_or_after: Option<Timestamp>,
     pub level: SpidLevel,
     pub not_on_or_after: Timestamp,
     pub attributes: Attributes,
@@ -74,6 +79,7 @@ pub(crate) fn verify(
     check_unique_ids(&doc)?;
     check_signature_placement(&doc, root)?;
     let assertion = single_assertion(&doc, root)?;
+    check_structure(root)?;
     issuer_precheck(root, assertion, exp)?;
 
     let policy = VerifyPolicy {
@@ -179,6 +185,249 @@ fn single_assertion<'a, 'i>(
     Ok(found)
 }
 
+/// Where an element may appear in its parent: a set of names in one namespace (an empty
+/// set with [`OTHER_NS`] = any element outside the SAML assertion and protocol namespaces,
+/// XSD's `##other`), at most `max` times in a row.
+struct Particle {
+    ns: &'static str,
+    names: &'static [&'static str],
+    max: usize,
+}
+
+/// Marks a wildcard particle: any element of a namespace other than SAML's.
+const OTHER_NS: &str = "";
+const MANY: usize = usize::MAX;
+
+const fn one(ns: &'static str, names: &'static [&'static str]) -> Particle {
+    Particle { ns, names, max: 1 }
+}
+
+const fn many(ns: &'static str, names: &'static [&'static str]) -> Particle {
+    Particle {
+        ns,
+        names,
+        max: MANY,
+    }
+}
+
+/// What an element may contain.
+#[derive(Clone, Copy)]
+enum Content {
+    /// Element-only content, as a sequence of particles (whitespace text allowed).
+    Elements(&'static [Particle]),
+    /// Simple content: text, no child element.
+    Text,
+    /// Nothing but whitespace.
+    Empty,
+    /// Not checked here: `ds:Signature` (the signature code checks it), `samlp:Extensions`
+    /// and `StatusDetail` (free by the schema), `AttributeValue`, `AuthnContextDecl` and
+    /// `SubjectConfirmationData` (`anyType`-like), `saml:Condition` (rejected as an
+    /// unsupported condition), foreign elements matched by a wildcard.
+    Free,
+}
+
+/// `samlp:Response` as SPID profiles it (saml-schema-protocol-2.0 `ResponseType`):
+/// Issuer?, ds:Signature?, Extensions?, Status, Assertion (exactly one is enforced by
+/// `single_assertion`; minimum counts are left to the field checks, which name them).
+const RESPONSE: &[Particle] = &[
+    one(SA, &["Issuer"]),
+    one(DS, &["Signature"]),
+    one(SP, &["Extensions"]),
+    one(SP, &["Status"]),
+    one(SA, &["Assertion"]),
+];
+const STATUS: &[Particle] = &[
+    one(SP, &["StatusCode"]),
+    one(SP, &["StatusMessage"]),
+    one(SP, &["StatusDetail"]),
+];
+const STATUS_CODE: &[Particle] = &[one(SP, &["StatusCode"])];
+/// `AssertionType`: Issuer, ds:Signature?, Subject?, Conditions?, Advice?, statements*
+/// (SPID: AuthnStatement and AttributeStatement only; `saml:Statement` extensions and
+/// `AuthzDecisionStatement` are not understood, so not allowed).
+const ASSERTION: &[Particle] = &[
+    one(SA, &["Issuer"]),
+    one(DS, &["Signature"]),
+    one(SA, &["Subject"]),
+    one(SA, &["Conditions"]),
+    one(SA, &["Advice"]),
+    many(SA, &["AuthnStatement", "AttributeStatement"]),
+];
+/// `SubjectType` with a NameID (SPID: no BaseID, no EncryptedID).
+const SUBJECT: &[Particle] = &[one(SA, &["NameID"]), many(SA, &["SubjectConfirmation"])];
+const SUBJECT_CONFIRMATION: &[Particle] =
+    &[one(SA, &["NameID"]), one(SA, &["SubjectConfirmationData"])];
+const CONDITIONS: &[Particle] = &[many(
+    SA,
+    &[
+        "AudienceRestriction",
+        "OneTimeUse",
+        "ProxyRestriction",
+        "Condition",
+    ],
+)];
+const AUDIENCES: &[Particle] = &[many(SA, &["Audience"])];
+const ADVICE: &[Particle] = &[
+    many(
+        SA,
+        &[
+            "AssertionIDRef",
+            "AssertionURIRef",
+            "Assertion",
+            "EncryptedAssertion",
+        ],
+    ),
+    many(OTHER_NS, &[]),
+];
+const AUTHN_STATEMENT: &[Particle] = &[one(SA, &["SubjectLocality"]), one(SA, &["AuthnContext"])];
+const AUTHN_CONTEXT: &[Particle] = &[
+    one(SA, &["AuthnContextClassRef"]),
+    one(SA, &["AuthnContextDecl", "AuthnContextDeclRef"]),
+    many(SA, &["AuthenticatingAuthority"]),
+];
+/// `AttributeStatementType` with Attributes only (SPID: no EncryptedAttribute).
+const ATTRIBUTE_STATEMENT: &[Particle] = &[many(SA, &["Attribute"])];
+const ATTRIBUTE: &[Particle] = &[many(SA, &["AttributeValue"])];
+
+/// The content model of an element that a particle admitted.
+fn content_of(node: Node<'_, '_>) -> Content {
+    let name = node.tag_name().name();
+    match node.tag_name().namespace() {
+        Some(SA) => match name {
+            "Assertion" => Content::Elements(ASSERTION),
+            "Subject" => Content::Elements(SUBJECT),
+            "SubjectConfirmation" => Content::Elements(SUBJECT_CONFIRMATION),
+            "Conditions" => Content::Elements(CONDITIONS),
+            "AudienceRestriction" | "ProxyRestriction" => Content::Elements(AUDIENCES),
+            "Advice" => Content::Elements(ADVICE),
+            "AuthnStatement" => Content::Elements(AUTHN_STATEMENT),
+            "AuthnContext" => Content::Elements(AUTHN_CONTEXT),
+            "AttributeStatement" => Content::Elements(ATTRIBUTE_STATEMENT),
+            "Attribute" => Content::Elements(ATTRIBUTE),
+            "Issuer"
+            | "NameID"
+            | "Audience"
+            | "AuthnContextClassRef"
+            | "AuthnContextDeclRef"
+            | "AuthenticatingAuthority"
+            | "AssertionIDRef"
+            | "AssertionURIRef" => Content::Text,
+            "OneTimeUse" | "SubjectLocality" => Content::Empty,
+            _ => Content::Free,
+        },
+        Some(SP) => match name {
+            "Response" => Content::Elements(RESPONSE),
+            "Status" => Content::Elements(STATUS),
+            "StatusCode" => Content::Elements(STATUS_CODE),
+            "StatusMessage" => Content::Text,
+            _ => Content::Free,
+        },
+        _ => Content::Free,
+    }
+}
+
+impl Particle {
+    fn admits(&self, node: Node<'_, '_>) -> bool {
+        let ns = node.tag_name().namespace();
+        if self.ns == OTHER_NS {
+            return !matches!(ns, Some(SA | SP));
+        }
+        ns == Some(self.ns) && self.names.contains(&node.tag_name().name())
+    }
+}
+
+/// Schema-strict structure: every element of the Response is one the SAML 2.0 schemas
+/// (saml-schema-protocol-2.0, saml-schema-assertion-2.0, as SPID profiles them) allow at
+/// its position — known names in their namespaces, in sequence order, at most as many as
+/// allowed — with no text in element-only content and no element in text-only content.
+/// Runs before any value is read; absent required elements are left to the field checks
+/// that name them (`subject`, `audience`...), so that their codes stay specific.
+pub(crate) fn check_structure(root: Node<'_, '_>) -> Result<(), RejectReason> {
+    check_content(root, content_of(root))
+}
+
+fn check_content(node: Node<'_, '_>, content: Content) -> Result<(), RejectReason> {
+    let wrong = || RejectReason::SchemaStructure(static_name(node));
+    let model = match content {
+        Content::Free => return Ok(()),
+        Content::Text if node.children().any(|c| c.is_element()) => return Err(wrong()),
+        Content::Text => return Ok(()),
+        Content::Empty => {
+            let blank = node
+                .children()
+                .all(|c| c.is_text() && c.text().unwrap_or_default().trim().is_empty());
+            return if blank { Ok(()) } else { Err(wrong()) };
+        }
+        Content::Elements(model) => model,
+    };
+    let mut at = 0;
+    let mut count = 0;
+    for child in node.children() {
+        if child.is_text() {
+            if !child.text().unwrap_or_default().trim().is_empty() {
+                return Err(wrong());
+            }
+            continue;
+        }
+        if !child.is_element() {
+            continue;
+        }
+        let (index, particle) = model
+            .iter()
+            .enumerate()
+            .skip(at)
+            .find(|(_, p)| p.admits(child))
+            .ok_or_else(wrong)?;
+        if index != at {
+            at = index;
+            count = 0;
+        }
+        count += 1;
+        if count > particle.max {
+            return Err(wrong());
+        }
+        check_content(child, content_of(child))?;
+    }
+    Ok(())
+}
+
+/// The local name of a SAML element whose content was checked, as a static string.
+fn static_name(node: Node<'_, '_>) -> &'static str {
+    const NAMES: &[&str] = &[
+        "Response",
+        "Status",
+        "StatusCode",
+        "StatusMessage",
+        "Assertion",
+        "Issuer",
+        "Subject",
+        "NameID",
+        "SubjectConfirmation",
+        "Conditions",
+        "AudienceRestriction",
+        "ProxyRestriction",
+        "Audience",
+        "OneTimeUse",
+        "Advice",
+        "AuthnStatement",
+        "SubjectLocality",
+        "AuthnContext",
+        "AuthnContextClassRef",
+        "AuthnContextDeclRef",
+        "AuthenticatingAuthority",
+        "AttributeStatement",
+        "Attribute",
+        "AssertionIDRef",
+        "AssertionURIRef",
+    ];
+    let name = node.tag_name().name();
+    NAMES
+        .iter()
+        .find(|n| **n == name)
+        .copied()
+        .unwrap_or("element")
+}
+
 /// The trimmed text of a leaf element; `None` for an element with element children.
 pub(crate) fn leaf_text(node: Node<'_, '_>) -> Option<String> {
     xml::text(node).map(|t| t.trim().to_owned())
@@ -216,6 +465,13 @@ fn check_status(root: Node<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError
         .filter(|v| !v.is_empty())
         .ok_or(RejectReason::ResponseStatus)?;
     if value == saml::STATUS_SUCCESS {
+        // A second-level code under Success has no meaning for an authentication answer.
+        if saml::children(code, PROTOCOL_NS, "StatusCode")
+            .next()
+            .is_some()
+        {
+            return Err(RejectReason::ResponseStatus.into());
+        }
         return Ok(());
     }
     if root.attribute("InResponseTo").map(str::trim) != Some(exp.request_id) {
@@ -232,4 +488,91 @@ fn check_status(root: Node<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError
         sub,
         message.as_deref(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+        xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+        xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" xmlns:x=\"urn:x\">";
+
+    fn structure(body: &str) -> Result<(), RejectReason> {
+        let text = format!("{HEAD}{body}</samlp:Response>");
+        let doc = xml::parse(&text, &Limits::MESSAGE).unwrap();
+        check_structure(doc.root_element())
+    }
+
+    #[test]
+    fn content_models_accept_what_the_schema_allows() {
+        for ok in [
+            // A refusal: nested code, message, free StatusDetail.
+            "<saml:Issuer>i</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"r\">\
+             <samlp:StatusCode Value=\"a\"/></samlp:StatusCode><samlp:StatusMessage>m\
+             </samlp:StatusMessage><samlp:StatusDetail><x:Why>any</x:Why></samlp:StatusDetail>\
+             </samlp:Status>",
+            // Free Extensions; an Assertion with every optional part, in order.
+            "<saml:Issuer>i</saml:Issuer><ds:Signature><x:Anything/></ds:Signature>\
+             <samlp:Extensions><x:E><x:F/></x:E></samlp:Extensions><samlp:Status>\
+             <samlp:StatusCode Value=\"s\"/></samlp:Status><saml:Assertion><saml:Issuer>i\
+             </saml:Issuer><saml:Subject><saml:NameID>n</saml:NameID><saml:SubjectConfirmation>\
+             <saml:NameID>n</saml:NameID><saml:SubjectConfirmationData><x:Free/>\
+             </saml:SubjectConfirmationData></saml:SubjectConfirmation><saml:SubjectConfirmation/>\
+             </saml:Subject><saml:Conditions><saml:OneTimeUse> </saml:OneTimeUse>\
+             <saml:AudienceRestriction><saml:Audience>a</saml:Audience><saml:Audience>b\
+             </saml:Audience></saml:AudienceRestriction><saml:AudienceRestriction/>\
+             </saml:Conditions><saml:Advice><saml:AssertionIDRef>r</saml:AssertionIDRef>\
+             <x:Other/></saml:Advice><saml:AttributeStatement><saml:Attribute>\
+             <saml:AttributeValue><x:Structured/></saml:AttributeValue><saml:AttributeValue>v\
+             </saml:AttributeValue></saml:Attribute></saml:AttributeStatement><saml:AuthnStatement>\
+             <saml:SubjectLocality/><saml:AuthnContext><saml:AuthnContextClassRef>c\
+             </saml:AuthnContextClassRef><saml:AuthnContextDeclRef>d</saml:AuthnContextDeclRef>\
+             <saml:AuthenticatingAuthority>x</saml:AuthenticatingAuthority>\
+             <saml:AuthenticatingAuthority>y</saml:AuthenticatingAuthority></saml:AuthnContext>\
+             </saml:AuthnStatement></saml:Assertion>",
+            // Minimum counts are the field checks' business.
+            "",
+            "<saml:Assertion><saml:Subject/><saml:AuthnStatement/></saml:Assertion>",
+        ] {
+            assert_eq!(structure(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn content_models_reject_the_rest() {
+        for (bad, parent) in [
+            ("<x:Thing/>", "Response"),
+            ("<samlp:Status/><saml:Issuer>i</saml:Issuer>", "Response"),
+            ("<samlp:Extensions/><ds:Signature/>", "Response"),
+            ("<samlp:Status/><samlp:Status/>", "Response"),
+            ("text", "Response"),
+            ("<samlp:Status><samlp:StatusMessage/><samlp:StatusCode/></samlp:Status>", "Status"),
+            ("<samlp:Status><samlp:StatusCode><x:Y/></samlp:StatusCode></samlp:Status>", "StatusCode"),
+            ("<samlp:Status><samlp:StatusMessage><x:Y/></samlp:StatusMessage></samlp:Status>", "StatusMessage"),
+            ("<saml:Assertion><saml:Subject/><saml:Issuer>i</saml:Issuer></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:Statement/></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:AuthzDecisionStatement/></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:AttributeStatement/><saml:Conditions/></saml:Assertion>", "Assertion"),
+            ("<saml:Assertion><saml:Subject><saml:EncryptedID/></saml:Subject></saml:Assertion>", "Subject"),
+            ("<saml:Assertion><saml:Subject><saml:SubjectConfirmation/><saml:NameID/></saml:Subject></saml:Assertion>", "Subject"),
+            ("<saml:Assertion><saml:Subject><saml:SubjectConfirmation><saml:SubjectConfirmationData/><saml:SubjectConfirmationData/></saml:SubjectConfirmation></saml:Subject></saml:Assertion>", "SubjectConfirmation"),
+            ("<saml:Assertion><saml:Conditions><saml:Audience>a</saml:Audience></saml:Conditions></saml:Assertion>", "Conditions"),
+            ("<saml:Assertion><saml:Conditions><saml:AudienceRestriction><x:A/></saml:AudienceRestriction></saml:Conditions></saml:Assertion>", "AudienceRestriction"),
+            ("<saml:Assertion><saml:Conditions><saml:OneTimeUse>x</saml:OneTimeUse></saml:Conditions></saml:Assertion>", "OneTimeUse"),
+            ("<saml:Assertion><saml:Advice><saml:Issuer>i</saml:Issuer></saml:Advice></saml:Assertion>", "Advice"),
+            ("<saml:Assertion><saml:Advice><x:O/><saml:AssertionIDRef>r</saml:AssertionIDRef></saml:Advice></saml:Assertion>", "Advice"),
+            ("<saml:Assertion><saml:AuthnStatement><saml:AuthnContext/><saml:SubjectLocality/></saml:AuthnStatement></saml:Assertion>", "AuthnStatement"),
+            ("<saml:Assertion><saml:AuthnStatement><saml:AuthnContext><saml:AuthnContextClassRef>a</saml:AuthnContextClassRef><saml:AuthnContextClassRef>b</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion>", "AuthnContext"),
+            ("<saml:Assertion><saml:AttributeStatement><saml:EncryptedAttribute/></saml:AttributeStatement></saml:Assertion>", "AttributeStatement"),
+            ("<saml:Assertion><saml:AttributeStatement><saml:Attribute><saml:Value/></saml:Attribute></saml:AttributeStatement></saml:Assertion>", "Attribute"),
+            ("<saml:Assertion><saml:Issuer>i<x:b/></saml:Issuer></saml:Assertion>", "Issuer"),
+        ] {
+            assert_eq!(
+                structure(bad),
+                Err(RejectReason::SchemaStructure(parent)),
+                "{bad}"
+            );
+        }
+    }
 }

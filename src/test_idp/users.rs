@@ -182,7 +182,12 @@ mod tests {
             for (n, v) in u.attributes {
                 attrs.push(*n, vec![(*v).to_owned()]);
             }
-            let id = Identity::from_attributes(attrs);
+            let federation = if u.id == "eidas" {
+                crate::federation::Federation::Eidas
+            } else {
+                crate::federation::Federation::Spid
+            };
+            let id = Identity::from_attributes(attrs, federation);
             assert!(id.key().is_some(), "{} has an identity key", u.id);
             if let Some(cf) = u.attribute("fiscalNumber") {
                 let cf = FiscalCode::from_idp(cf).unwrap();

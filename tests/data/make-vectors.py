@@ -126,6 +126,8 @@ MAIN_ATTRS = [
     ("idCard", "xs:string", "cartaIdentita CA00000AA comuneRoma 2020-01-01 2030-12-31"),
 ]
 EVIL_FISCAL = "TINIT-VLSTTK80A01H501X"   # what a wrapping attacker wants the SP to read
+EIDAS_ATTRS = [("spidCode", "xs:string", "DE/IT/0123456789abcdef"), ("name", "xs:string", "Max"),
+               ("familyName", "xs:string", "Mustermann"), ("dateOfBirth", "xs:date", "1980-01-01")]
 
 
 def with_attrs(base, drop=(), set_=None, add=()):
@@ -832,9 +834,8 @@ def define_cases():
              ("companyFiscalNumber", "xs:string", "TINIT-97735020584"),
              ("registeredOffice", "xs:string", "Via Listz 21 00144 Roma RM")]))
     case("valid-eidas-user", "accept",
-         "eIDAS user via the Italian node: no fiscalNumber, spidCode DE/IT/0123456789abcdef is the identity key",
-         attrs=[("spidCode", "xs:string", "DE/IT/0123456789abcdef"), ("name", "xs:string", "Max"),
-                ("familyName", "xs:string", "Mustermann"), ("dateOfBirth", "xs:date", "1980-01-01")])
+         "eIDAS user via the Italian node (the IdP is registered as the eIDAS node): no fiscalNumber, spidCode DE/IT/0123456789abcdef is the identity key",
+         attrs=EIDAS_ATTRS, options="federation=eidas")
     case("valid-fiscalnumber-bad-checksum", "accept",
          "fiscalNumber TINIT-CLMCST42R12D969Z has a wrong check character: accepted, flagged",
          attrs=with_attrs(MAIN_ATTRS, set_={"fiscalNumber": "TINIT-CLMCST42R12D969Z"}))
@@ -1399,6 +1400,121 @@ def define_cases():
          "issued and signed by idp2 (valid for idp2) but the request went to idp.test.example",
          issuer=IDP2, rsig=idp2_sig, asig=idp2_sig)
 
+def move_before(q, target):
+    """Mutation: move the first element q (with its line) right before the first element target."""
+    def f(s):
+        a, _, b = span(s, q)
+        piece = s[a:b]
+        s = replace_elem(q, None)(s)
+        return insert_before(target, piece + "\n    ")(s)
+    return f
+
+
+def define_structure_and_rule_cases():
+    """Schema-strict structure (`schema-structure`) and the SAML core / SPID rules an IdP could
+    break (SubjectConfirmationData NotBefore, unknown conditions, SessionNotOnOrAfter, AuthnInstant
+    with ForceAuthn, NameQualifier, duplicate attributes, nested status under Success, eIDAS key
+    bound to the eIDAS node). Everything is changed `pre` (signed after): the signatures are
+    valid and the expected code is the rule's own."""
+    A_, C_, SCD_, AS_ = "saml:Assertion", "saml:Conditions", "saml:SubjectConfirmationData", "saml:AuthnStatement"
+    fiscal = [a for a, _, _ in MAIN_ATTRS].index("fiscalNumber")
+    evil_attr = ('<saml:Attribute Name="fiscalNumber"><saml:AttributeValue xsi:type="xs:string">%s'
+                 '</saml:AttributeValue></saml:Attribute>' % EVIL_FISCAL)
+    # ---------------- schema-strict structure ----------------
+    case("schema-foreign-element-in-response", "reject:schema-structure",
+         "a foreign-namespace element (x:Thing holding a fiscal code) between Status and the Assertion",
+         pre=[insert_before(A_, '<x:Thing xmlns:x="urn:x">%s</x:Thing>\n  ' % EVIL_FISCAL)])
+    case("schema-assertion-other-namespace", "reject:schema-structure",
+         "a SAML 1.0 s1:Assertion (another namespace, same local name) with a fiscalNumber before the real Assertion",
+         pre=[insert_before(A_, '<s1:Assertion xmlns:s1="urn:oasis:names:tc:SAML:1.0:assertion" MajorVersion="1" '
+                                'MinorVersion="1" AssertionID="_s1evil"><s1:AttributeStatement><s1:Attribute '
+                                'AttributeName="fiscalNumber"><s1:AttributeValue>%s</s1:AttributeValue></s1:Attribute>'
+                                '</s1:AttributeStatement></s1:Assertion>\n  ' % EVIL_FISCAL)])
+    case("schema-foreign-element-in-assertion", "reject:schema-structure",
+         "a foreign-namespace element between Subject and Conditions",
+         pre=[insert_after("saml:Subject", '\n    <x:Extra xmlns:x="urn:x"/>')])
+    case("schema-conditions-before-subject", "reject:schema-structure",
+         "Conditions moved before Subject (sequence order)", pre=[move_before(C_, "saml:Subject")])
+    case("schema-two-subjects", "reject:schema-structure",
+         "a second Subject (the attacker's NameID) after the first (cardinality)",
+         pre=[lambda s: insert_after("saml:Subject", "\n    " + evil_values(s[span(s, "saml:Subject")[0]:span(s, "saml:Subject")[2]]))(s)])
+    case("schema-text-in-subject", "reject:schema-structure", "text (a fiscal code) in Subject's element-only content",
+         pre=[insert_after("saml:NameID", EVIL_FISCAL)])
+    case("schema-element-in-nameid", "reject:schema-structure", "an element inside NameID (simple content)",
+         pre=[append_child("saml:NameID", '<x:Extra xmlns:x="urn:x"/>')])
+    case("schema-foreign-element-in-status", "reject:schema-structure", "a foreign-namespace element after StatusCode",
+         pre=[append_child("samlp:Status", '<x:Extra xmlns:x="urn:x"/>\n  ')])
+    case("schema-encrypted-attribute", "reject:schema-structure",
+         "an EncryptedAttribute in the AttributeStatement (SPID: Attribute only)",
+         pre=[append_child("saml:AttributeStatement",
+                           '  <saml:EncryptedAttribute><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">'
+                           '<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData>'
+                           '</xenc:EncryptedData></saml:EncryptedAttribute>\n    ')])
+    case("schema-attribute-outside-statement", "reject:schema-structure",
+         "an Attribute (fiscalNumber) as a direct child of the Assertion (spid-sp-test 99 upstream shape)",
+         pre=[insert_before("saml:AttributeStatement", evil_attr + "\n    ")])
+    case("valid-extensions-foreign-content", "accept", "samlp:Extensions with foreign content (free by the schema)",
+         pre=[insert_after("ds:Signature", '\n  <samlp:Extensions><x:Note xmlns:x="urn:x" kind="info">hello</x:Note>'
+                                           '</samlp:Extensions>', n=0)])
+    case("valid-subject-locality-one-time-use", "accept",
+         "AuthnStatement with SubjectLocality, Conditions with one OneTimeUse (honoured: assertions are single-use)",
+         pre=[insert_after("saml:AudienceRestriction", "\n      <saml:OneTimeUse/>"),
+              insert_before("saml:AuthnContext", '<saml:SubjectLocality Address="192.0.2.1"/>\n      ')])
+    # ---------------- SAML core / SPID rules ----------------
+    case("subject-confirmation-data-not-before", "reject:subject-not-before",
+         "SubjectConfirmationData with NotBefore (none in Web Browser SSO bearer confirmation, profiles 4.1.4.2)",
+         pre=[set_attr(SCD_, "NotBefore", II)])
+    case("condition-typed", "reject:condition-unsupported", "a saml:Condition with xsi:type x:GeoFence",
+         pre=[append_child(C_, '  <saml:Condition xmlns:x="urn:x" xsi:type="x:GeoFence"/>\n    ')])
+    case("condition-proxy-restriction", "reject:condition-unsupported", "a ProxyRestriction Count=0",
+         pre=[append_child(C_, '  <saml:ProxyRestriction Count="0"/>\n    ')])
+    case("condition-two-one-time-use", "reject:condition-unsupported", "two OneTimeUse (core 2.5.1.5: at most one)",
+         pre=[append_child(C_, "  <saml:OneTimeUse/><saml:OneTimeUse/>\n    ")])
+    case("session-not-on-or-after-past", "reject:session-not-on-or-after",
+         "AuthnStatement SessionNotOnOrAfter 2026-01-15T09:00:00Z (before now minus skew)",
+         pre=[set_attr(AS_, "SessionNotOnOrAfter", "2026-01-15T09:00:00Z")])
+    case("session-not-on-or-after-malformed", "reject:session-not-on-or-after", "SessionNotOnOrAfter 2026-01-15",
+         pre=[set_attr(AS_, "SessionNotOnOrAfter", "2026-01-15")])
+    case("valid-session-not-on-or-after", "accept", "SessionNotOnOrAfter 2026-01-15T18:00:00Z",
+         pre=[set_attr(AS_, "SessionNotOnOrAfter", "2026-01-15T18:00:00Z")])
+    case("authn-instant-before-request", "reject:authn-instant",
+         "AuthnInstant 09:58:00Z, 2 min before the request; SpidL2 requested, so ForceAuthn was sent",
+         authn_instant="2026-01-15T09:58:00Z")
+    case("authn-instant-future", "reject:authn-instant", "AuthnInstant 10:05:00Z, after now plus skew",
+         authn_instant="2026-01-15T10:05:00Z")
+    case("authn-instant-missing", "reject:authn-instant", "AuthnStatement without AuthnInstant (required by the schema)",
+         pre=[set_attr(AS_, "AuthnInstant", None)])
+    case("authn-instant-malformed", "reject:authn-instant", "AuthnInstant 2026-01-15",
+         pre=[set_attr(AS_, "AuthnInstant", "2026-01-15")])
+    case("acr-l1-authn-instant-before-request", "accept",
+         "SpidL1 exact requested (no ForceAuthn for SPID at L1): AuthnInstant 09:30:00Z, an earlier IdP session, is fine",
+         level=L1, authn_instant="2026-01-15T09:30:00Z", options="level=L1;comparison=exact")
+    case("name-id-qualifier-wrong", "reject:name-id-qualifier",
+         "NameID NameQualifier https://idp.evil.example (not the IdP's entityID)",
+         pre=[set_attr("saml:NameID", "NameQualifier", "https://idp.evil.example")])
+    case("attribute-fiscalnumber-twice", "reject:attribute-duplicate", "two fiscalNumber Attributes (the second one evil)",
+         attrs=with_attrs(MAIN_ATTRS, add=[("fiscalNumber", "xs:string", EVIL_FISCAL)]))
+    case("attribute-fiscalnumber-two-values", "reject:attribute-duplicate", "one fiscalNumber Attribute with two values",
+         pre=[append_child("saml:Attribute", '  <saml:AttributeValue xsi:type="xs:string">%s</saml:AttributeValue>\n      '
+                           % EVIL_FISCAL, n=fiscal)])
+    case("attribute-fiscalnumber-two-statements", "reject:attribute-duplicate",
+         "a second AttributeStatement with another fiscalNumber",
+         pre=[insert_after("saml:AttributeStatement", "\n    <saml:AttributeStatement>%s</saml:AttributeStatement>" % evil_attr)])
+    case("attribute-custom-name-twice", "reject:attribute-duplicate",
+         "a non-SPID attribute Name (customRole) sent in two Attributes",
+         attrs=with_attrs(MAIN_ATTRS, add=[("customRole", "xs:string", "reader"), ("customRole", "xs:string", "admin")]))
+    case("valid-custom-attribute-multivalued", "accept",
+         "a non-SPID attribute (customRoles) with two values: multi-valued attributes are allowed outside the SPID set",
+         attrs=with_attrs(MAIN_ATTRS, add=[("customRoles", "xs:string", "reader")]),
+         pre=[append_child("saml:Attribute", '  <saml:AttributeValue xsi:type="xs:string">writer</saml:AttributeValue>\n      ',
+                           n=len(MAIN_ATTRS))])
+    case("status-success-nested", "reject:response-status", "Success with a nested StatusCode AuthnFailed",
+         pre=[replace_elem("samlp:StatusCode", '<samlp:StatusCode Value="%s"><samlp:StatusCode Value="%s"/></samlp:StatusCode>'
+                           % (SUCCESS, AUTHN_FAILED))])
+    case("eidas-id-from-spid-idp", "reject:identity-key-missing",
+         "valid-eidas-user's attributes from a SPID IdP: an eIDAS-shaped spidCode is no eIDAS identity",
+         attrs=EIDAS_ATTRS)
+
 
 # --------------------------------------------------------------------------------------------
 # Building one vector
@@ -1609,6 +1725,68 @@ def oracle_sig(path, parent, sig, which, opts):
         raise Rej("signature-invalid")
 
 
+# Content models (step 6b): element -> sequence of (allowed {(ns, local)} or "##other", max occurrences).
+# Minimum counts are left to the field checks (step 12/13), which report specific codes.
+ONE, MANY = 1, 10 ** 9
+STRUCT = {
+    (NS_P, "Response"): [({(NS_A, "Issuer")}, ONE), ({(NS_DS, "Signature")}, ONE), ({(NS_P, "Extensions")}, ONE),
+                         ({(NS_P, "Status")}, ONE), ({(NS_A, "Assertion")}, ONE)],
+    (NS_P, "Status"): [({(NS_P, "StatusCode")}, ONE), ({(NS_P, "StatusMessage")}, ONE), ({(NS_P, "StatusDetail")}, ONE)],
+    (NS_P, "StatusCode"): [({(NS_P, "StatusCode")}, ONE)],
+    (NS_A, "Assertion"): [({(NS_A, "Issuer")}, ONE), ({(NS_DS, "Signature")}, ONE), ({(NS_A, "Subject")}, ONE),
+                          ({(NS_A, "Conditions")}, ONE), ({(NS_A, "Advice")}, ONE),
+                          ({(NS_A, "AuthnStatement"), (NS_A, "AttributeStatement")}, MANY)],
+    (NS_A, "Subject"): [({(NS_A, "NameID")}, ONE), ({(NS_A, "SubjectConfirmation")}, MANY)],
+    (NS_A, "SubjectConfirmation"): [({(NS_A, "NameID")}, ONE), ({(NS_A, "SubjectConfirmationData")}, ONE)],
+    (NS_A, "Conditions"): [({(NS_A, n) for n in ("AudienceRestriction", "OneTimeUse", "ProxyRestriction", "Condition")}, MANY)],
+    (NS_A, "AudienceRestriction"): [({(NS_A, "Audience")}, MANY)],
+    (NS_A, "ProxyRestriction"): [({(NS_A, "Audience")}, MANY)],
+    (NS_A, "Advice"): [({(NS_A, n) for n in ("AssertionIDRef", "AssertionURIRef", "Assertion", "EncryptedAssertion")}, MANY),
+                       ("##other", MANY)],
+    (NS_A, "AuthnStatement"): [({(NS_A, "SubjectLocality")}, ONE), ({(NS_A, "AuthnContext")}, ONE)],
+    (NS_A, "AuthnContext"): [({(NS_A, "AuthnContextClassRef")}, ONE),
+                             ({(NS_A, "AuthnContextDecl"), (NS_A, "AuthnContextDeclRef")}, ONE),
+                             ({(NS_A, "AuthenticatingAuthority")}, MANY)],
+    (NS_A, "AttributeStatement"): [({(NS_A, "Attribute")}, MANY)],
+    (NS_A, "Attribute"): [({(NS_A, "AttributeValue")}, MANY)],
+}
+STRUCT_TEXT = {(NS_A, n) for n in ("Issuer", "NameID", "Audience", "AuthnContextClassRef", "AuthnContextDeclRef",
+                                   "AuthenticatingAuthority", "AssertionIDRef", "AssertionURIRef")} | {(NS_P, "StatusMessage")}
+STRUCT_EMPTY = {(NS_A, "OneTimeUse"), (NS_A, "SubjectLocality")}
+
+
+def oracle_structure(e):
+    """Step 6b: every element allowed where it is (names, order, max counts, text vs elements)."""
+    key = (e.ns, e.local)
+    if key in STRUCT_TEXT:
+        if e.kids:
+            raise Rej("schema-structure")
+        return
+    if key in STRUCT_EMPTY:
+        if e.kids or e.txt():
+            raise Rej("schema-structure")
+        return
+    model = STRUCT.get(key)
+    if model is None:
+        return                      # free content (Signature, Extensions, AttributeValue, foreign...)
+    if e.txt():
+        raise Rej("schema-structure")
+    pos, count = 0, 0
+    for k in e.kids:
+        for i in range(pos, len(model)):
+            names, _ = model[i]
+            if (names == "##other" and k.ns not in (NS_A, NS_P)) or (names != "##other" and (k.ns, k.local) in names):
+                break
+        else:
+            raise Rej("schema-structure")
+        if i != pos:
+            pos, count = i, 0
+        count += 1
+        if count > model[pos][1]:
+            raise Rej("schema-structure")
+        oracle_structure(k)
+
+
 def oracle(path, opts):
     data = open(path, "rb").read()
     try:
@@ -1656,6 +1834,8 @@ def _oracle(path, data, opts):
     if len(top_asserts) > 1:
         raise Rej("assertion-count")
     asrt = top_asserts[0] if top_asserts else None
+    # 6b
+    oracle_structure(root)
     # 7
     ri = root.one(NS_A, "Issuer")
     ai = asrt.one(NS_A, "Issuer") if asrt is not None else None
@@ -1672,6 +1852,8 @@ def _oracle(path, data, opts):
         raise Rej("response-status")
     sc = status.one(NS_P, "StatusCode")
     if sc is None or not (sc.get("Value") or "").strip():
+        raise Rej("response-status")
+    if sc.get("Value").strip() == SUCCESS and sc.child(NS_P, "StatusCode"):
         raise Rej("response-status")
     if sc.get("Value").strip() != SUCCESS:
         if root.get("InResponseTo") != REQ_ID:
@@ -1725,7 +1907,7 @@ def _oracle(path, data, opts):
         raise Rej("name-id")
     if nid.get("Format") != TRANSIENT:
         raise Rej("name-id-format")
-    if not (nid.get("NameQualifier") or "").strip():
+    if (nid.get("NameQualifier") or "").strip() != idp:
         raise Rej("name-id-qualifier")
     sc = subj.one(NS_A, "SubjectConfirmation")
     if sc is None or sc.empty() or sc.get("Method") != BEARER:
@@ -1740,6 +1922,8 @@ def _oracle(path, data, opts):
     t = parse_time(scd.get("NotOnOrAfter") or "")
     if t is None or now - skew >= t:
         raise Rej("subject-not-on-or-after")
+    if scd.get("NotBefore") is not None:
+        raise Rej("subject-not-before")
     cond = asrt.one(NS_A, "Conditions")
     if cond is None or cond.empty():
         raise Rej("conditions")
@@ -1749,6 +1933,9 @@ def _oracle(path, data, opts):
     t = parse_time(cond.get("NotOnOrAfter") or "")
     if t is None or now - skew >= t:
         raise Rej("conditions-not-on-or-after")
+    others = [k for k in cond.kids if (k.ns, k.local) != (NS_A, "AudienceRestriction")]
+    if any((k.ns, k.local) != (NS_A, "OneTimeUse") for k in others) or len(others) > 1:
+        raise Rej("condition-unsupported")
     ar = cond.one(NS_A, "AudienceRestriction")
     aud = ar.one(NS_A, "Audience") if ar is not None else None
     if aud is None or aud.txt() != SP:
@@ -1766,7 +1953,20 @@ def _oracle(path, data, opts):
     cmp_ = opts.get("comparison", "minimum")
     if got is None or not (got > want or (got == want and cmp_ != "better") or (got < want and cmp_ == "maximum")):
         raise Rej("authn-level")
+    federation = opts.get("federation", "spid")
+    force_authn = federation in ("cie", "eidas") or want >= 2
+    t = parse_time((st.get("AuthnInstant") or "").strip())
+    if t is None or t > now + skew or (force_authn and t < req_ii - skew):
+        raise Rej("authn-instant")
+    if st.get("SessionNotOnOrAfter") is not None:
+        t = parse_time(st.get("SessionNotOnOrAfter").strip())
+        if t is None or now - skew >= t:
+            raise Rej("session-not-on-or-after")
     values = {}
+    spid_names = {"spidCode", "name", "familyName", "placeOfBirth", "countyOfBirth", "dateOfBirth", "gender",
+                  "companyName", "companyFiscalNumber", "registeredOffice", "fiscalNumber", "ivaCode", "idCard",
+                  "mobilePhone", "email", "address", "domicileStreetAddress", "domicilePostalCode",
+                  "domicileMunicipality", "domicileProvince", "domicileNation", "expirationDate", "digitalAddress"}
     for ast in asrt.child(NS_A, "AttributeStatement"):
         attrs = ast.child(NS_A, "Attribute")
         if not attrs:
@@ -1775,9 +1975,13 @@ def _oracle(path, data, opts):
             vals = [v.txt() for v in a.child(NS_A, "AttributeValue")]
             if not any(vals):
                 raise Rej("attribute-value")
-            values[a.get("Name")] = vals[0]
-    # 14
-    if not values.get("fiscalNumber") and not re.fullmatch(r"[A-Z]{2}/IT/\S+", values.get("spidCode", "")):
+            name = (a.get("Name") or "").strip()
+            if name in values or (len(vals) > 1 and name in spid_names):
+                raise Rej("attribute-duplicate")
+            values[name] = vals[0]
+    # 14 (only the eIDAS node vouches for an eIDAS identifier)
+    eidas = federation == "eidas" and re.fullmatch(r"[A-Z]{2}/IT/\S+", values.get("spidCode", ""))
+    if not values.get("fiscalNumber") and not eidas:
         raise Rej("identity-key-missing")
 
 
@@ -1790,6 +1994,7 @@ MANIFEST_HEADER = """# spid-sp SAML Response test vectors -- generated by tests/
 #           | reject:CODE (first failing check, see README.md "Check order")
 #   options: key=value;key=value -- now=<dateTime> level=L1|L2|L3 comparison=exact|minimum|better|maximum
 #            idp=<entityID the request went to> extra_idp_key=<keys/NAME.crt.pem also trusted for that IdP>
+#            federation=eidas (that IdP is registered as the Italian eIDAS node; default: SPID)
 # Defaults of every vector unless options say otherwise:
 #   SP entityID          https://sp.test.example/spid
 #   ACS URL              https://sp.test.example/spid/acs
@@ -1824,6 +2029,7 @@ def main():
         open(os.path.join(HERE, fname), "w").write(idp_metadata(ent, key))
 
     define_cases()
+    define_structure_and_rule_cases()
     names = [c.name for c in CASES]
     assert len(names) == len(set(names)), "duplicate vector names"
     sx_version = None
