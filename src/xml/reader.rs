@@ -188,7 +188,8 @@ pub fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, XmlErro
         roxmltree::Error::NodesLimitReached => XmlError::TooManyNodes {
             limit: limits.max_nodes,
         },
-        other => XmlError::Malformed(other.to_string()),
+        // The parser's message may quote names from the input: escaped (log injection).
+        other => XmlError::Malformed(crate::printable::printable(&other.to_string(), 200)),
     })?;
     check_tree(&doc, limits)?;
     Ok(doc)
