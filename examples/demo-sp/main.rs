@@ -522,7 +522,20 @@ async fn main() {
         .then(|| test_idp::start(&opts.key_dir, &base_url, &metadata_xml));
     let mut idps = trusted_idps(&opts.idp_metadata);
     if let Some(t) = &test_idp {
-        idps.extend(test_idp::trusted(t));
+        // Under the eIDAS profile the local test IdP plays the Italian eIDAS node: only
+        // the node's logins may carry an eIDAS identifier (the foreign test user's key).
+        let federation = match opts.profile {
+            Profile::Eidas => Some(Federation::Eidas),
+            _ => None,
+        };
+        idps.extend(
+            test_idp::trusted(t)
+                .into_iter()
+                .map(|i| match federation {
+                    Some(f) => i.with_federation(f),
+                    None => i,
+                }),
+        );
     }
     let idp_count = idps.len();
     let shared = shared_stores(&opts.store, &base_url);
