@@ -60,6 +60,7 @@ pub mod ids;
 pub mod level;
 pub mod logout;
 pub mod metadata;
+mod pending;
 mod printable;
 pub mod response;
 pub mod saml;
@@ -77,13 +78,14 @@ pub use config::{
     SpConfigBuilder,
 };
 pub use dsig::{SigningKey, VerificationKey};
+pub use error::IdpRefusal;
 pub use error::{LoginError, RejectReason, Signed, StartError};
 pub use federation::Federation;
 pub use identity::{FiscalCode, Identity, IdentityKey};
 pub use ids::{EntityId, RelayState, RequestId};
 pub use level::{Comparison, SpidLevel};
 pub use logout::{LogoutOutcome, LogoutRequestInfo, PendingLogout};
-pub use response::status::IdpRefusal;
+pub use pending::PendingLogin;
 pub use saml::Binding;
-pub use sp::{Incoming, PendingLogin, ServiceProvider, SessionInfo, VerifiedLogin};
+pub use sp::{Incoming, ServiceProvider, SessionInfo, VerifiedLogin};
 pub use time::{Clock, FixedClock, SystemClock, Timestamp};

@@ -92,8 +92,8 @@ impl SpidAuthBuilder {
     /// are refused at `/login`, at the ACS and at `/slo`, so test-IdP metadata loaded
     /// into a production SP by mistake logs no one in. Only with the `test-idp` feature.
     #[cfg(feature = "test-idp")]
-    pub fn allow_test_idp(mut self, mode: crate::test_idp::TestIdpMode) -> Self {
-        let crate::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
+    pub fn allow_test_idp(mut self, mode: crate::metadata::idp::TestIdpMode) -> Self {
+        let crate::metadata::idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
         self.inner.allow_test_idp = true;
         self.inner.sp = self.inner.sp.allow_test_idp(mode);
         self

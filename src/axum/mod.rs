@@ -102,10 +102,11 @@ mod login;
 mod logout;
 mod session;
 
+pub use crate::store::{MemorySessionStore, SessionStore};
 pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
-pub use session::{MemorySessionStore, Session, SessionStore};
+pub use session::Session;
 
 pub(crate) use http::peer_addr;
 use http::*;
@@ -126,12 +127,12 @@ use ::axum::routing::{get, post};
 use ::axum::Router;
 
 use crate::binding::{Delivery, Outgoing};
+use crate::error::IdpRefusal;
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::ids::RequestId;
 use crate::level::SpidLevel;
 use crate::logout::PendingLogout;
 use crate::metadata::IdentityProvider;
-use crate::response::status::IdpRefusal;
 use crate::saml::Binding;
 use crate::sp::{Incoming, ServiceProvider, VerifiedLogin};
 use crate::store::{MemoryPendingStore, PendingStore, StoreError};

@@ -51,6 +51,17 @@ pub enum MetadataError {
     BadInstant(&'static str),
 }
 
+/// The explicit acknowledgement that what is being enabled is a test IdP: required to
+/// build the HTTP test IdP and to let a service provider (or the axum integration) trust
+/// one. Public as `spid_sp::test_idp::TestIdpMode`; defined beside
+/// [`IdentityProvider::is_test_idp`] so that the layers below the test IdP can name it.
+#[cfg(feature = "test-idp")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestIdpMode {
+    /// Logins through it prove nothing about anyone: for development and tests only.
+    IKnowThisIsNotAnAccreditedIdp,
+}
+
 /// A protocol endpoint of an IdP.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {

@@ -1,7 +1,7 @@
 //! Metadata: IdP metadata in (one entity or a federation aggregate), the trusted IdP
 //! registry, and the SP's own signed metadata out.
 
-mod idp;
+pub(crate) mod idp;
 mod registry;
 mod sp;
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::{PendingStore, ReplayCache, StoreError};
 use crate::ids::RequestId;
-use crate::sp::PendingLogin;
+use crate::pending::PendingLogin;
 use crate::time::Timestamp;
 
 /// Sweep expired entries every this many inserts.

@@ -5,19 +5,18 @@
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod session;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use memory::{MemoryPendingStore, MemoryReplayCache};
+pub use session::{MemorySessionStore, SessionStore};
 
 use crate::ids::RequestId;
-use crate::sp::PendingLogin;
+use crate::pending::PendingLogin;
 use crate::time::Timestamp;
 
-/// A store could not be reached or answered nonsense. Operations fail closed on it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
+pub use crate::error::StoreError;
 
 /// Remembers message identifiers until they expire, so each is accepted once.
 pub trait ReplayCache: Send + Sync {

@@ -46,7 +46,7 @@ use redis::{Connection, ErrorKind, IntoConnectionInfo, RedisError, Value};
 
 use super::{PendingStore, ReplayCache, StoreError};
 use crate::ids::RequestId;
-use crate::sp::PendingLogin;
+use crate::pending::PendingLogin;
 use crate::time::Timestamp;
 
 /// Idle connections kept for reuse (more may be open while busy; extras are closed).
@@ -449,8 +449,7 @@ impl PendingStore for RedisStore {
     }
 }
 
-#[cfg(feature = "axum")]
-impl crate::axum::SessionStore for RedisStore {
+impl super::SessionStore for RedisStore {
     fn put(
         &self,
         key: &str,

@@ -34,13 +34,7 @@ use crate::saml::{
 use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
 
-/// The explicit acknowledgement that what is being enabled is a test IdP: required to
-/// build the HTTP test IdP and to let the axum integration trust one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TestIdpMode {
-    /// Logins through it prove nothing about anyone: for development and tests only.
-    IKnowThisIsNotAnAccreditedIdp,
-}
+pub use crate::metadata::idp::TestIdpMode;
 
 /// What the test IdP refused to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -3,10 +3,17 @@
 //! a refusal gets a courtesy page explaining what happened; a rejection is logged and gets
 //! a generic error page.
 
+mod refusal;
+
+pub use refusal::{IdpRefusal, SUCCESS};
+
 use crate::dsig::DsigError;
-use crate::response::status::IdpRefusal;
-use crate::store::StoreError;
 use crate::xml::XmlError;
+
+/// A store could not be reached or answered nonsense. Operations fail closed on it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
 
 /// Which signed element a signature error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
