@@ -125,6 +125,7 @@ impl FromStr for SpProfile {
 /// the English ones are all given or all absent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Organization {
     /// Full legal name, with correct case and accents (= certificate `organizationName`).
     pub name: String,
@@ -145,6 +146,7 @@ pub struct Organization {
 /// the SP in every profile.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Contact {
     /// Institutional (not personal) mailbox.
     pub email: String,
@@ -161,7 +163,9 @@ pub struct Contact {
     pub municipality: Option<String>,
     /// CIE: province abbreviation, upper case (`RM`).
     pub province: Option<String>,
-    /// CIE private: ATECO/NACE rev.2 codes (at least one).
+    /// CIE private: ATECO/NACE rev.2 codes (at least one). May be left out when
+    /// deserializing (empty).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub nace2_codes: Vec<String>,
     /// CIE public: IPA category (`L6` municipalities, ...).
     pub ipa_category: Option<String>,
@@ -171,6 +175,7 @@ pub struct Contact {
 /// contact (the party AgID invoices).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Billing {
     /// VAT country code (`IT`).
     pub vat_country: String,
