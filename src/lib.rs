@@ -77,6 +77,11 @@ pub use config::{
     AssertionConsumerService, AttributeService, ConfigError, LogoutService, SpConfig,
     SpConfigBuilder,
 };
+#[cfg(feature = "config")]
+pub use config::{
+    AttributeServiceDescription, CertificateDescription, DescriptionError,
+    LogoutServiceDescription, MetadataDescription, SpDescription,
+};
 pub use dsig::{SigningKey, VerificationKey};
 pub use error::IdpRefusal;
 pub use error::{LoginError, RejectReason, Signed, StartError};

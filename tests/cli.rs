@@ -304,6 +304,35 @@ const CONFIG: &str = r#"{
   "certificate": {"locality": "Forlì", "key_bits": 2048}
 }"#;
 
+/// [`CONFIG`] in TOML.
+const CONFIG_TOML: &str = r#"entity_id = "https://sp.example.it/spid"
+key_file = "keys/key.pem"
+certificate_file = "keys/crt.pem"
+assertion_consumer_services = ["https://sp.example.it/spid/acs"]
+single_logout_services = [
+  { binding = "redirect", url = "https://sp.example.it/spid/slo" },
+  { binding = "post", url = "https://sp.example.it/spid/slo" },
+]
+
+[[attribute_services]]
+index = 0
+name = "Servizi online"
+attributes = ["fiscalNumber", "name", "familyName", "email"]
+
+[metadata]
+profile = "spid-sp-public"
+organization = { name = "Comune di Forlì", display_name = "Comune di Forlì", url = "https://www.comune.forli.fc.it" }
+
+[metadata.contact]
+email = "spid@comune.forli.fc.it"
+phone = "+390543712111"
+ipa_code = "c_d704"
+
+[certificate]
+locality = "Forlì"
+key_bits = 2048
+"#;
+
 #[test]
 fn metadata_from_config_and_check() {
     let dir = tempdir("metadata");
@@ -330,6 +359,21 @@ fn metadata_from_config_and_check() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(r.stdout.contains("entityID=\"https://sp.example.it/spid\""));
     assert!(r.stdout.contains("<ds:SignatureValue>"));
+    // The same description in TOML gives byte-identical metadata.
+    std::fs::write(dir.join("spid-sp.toml"), CONFIG_TOML).unwrap();
+    let t = run_in(&dir, &["metadata", "--config", "spid-sp.toml"], None);
+    assert_eq!(t.status, 0, "{}", t.stderr);
+    assert_eq!(t.stdout, r.stdout, "toml and json descriptions differ");
+    std::fs::write(
+        dir.join("typo.toml"),
+        CONFIG_TOML.replace("ipa_code", "ipacode"),
+    )
+    .unwrap();
+    assert_fails(
+        &run_in(&dir, &["metadata", "--config", "typo.toml"], None),
+        2,
+        "typo.toml: invalid config at line 22 column 1: unknown field `ipacode`",
+    );
     let r = run_in(
         &dir,
         &["metadata", "--config", "spid-sp.json", "--out", "md.xml"],

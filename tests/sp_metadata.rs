@@ -915,3 +915,173 @@ fn foreign_extensions_are_allowed_anywhere() {
     });
     assert!(codes(&xml, SpProfile::SpidPublic).is_empty());
 }
+
+/// The SP description files (`SpDescription`) of two sample SPs, in JSON and in TOML:
+/// loaded from disk (key files relative to the description), they give byte-identical
+/// metadata, equal to the golden files.
+#[cfg(feature = "config")]
+#[test]
+fn description_files_in_json_and_toml_give_the_golden_metadata() {
+    use spid_sp::SpDescription;
+
+    const SPID_PRIVATE_JSON: &str = r#"{
+  "entity_id": "https://www.esempio-srl.it/spid",
+  "key_file": "keys/sp.key.pem",
+  "certificate_file": "keys/sp.crt.pem",
+  "assertion_consumer_services": [
+    "https://www.esempio-srl.it/spid/acs",
+    "https://www.esempio-srl.it/spid/acs/app"
+  ],
+  "single_logout_services": [
+    {"binding": "redirect", "url": "https://www.esempio-srl.it/spid/slo"},
+    {"binding": "post", "url": "https://www.esempio-srl.it/spid/slo"}
+  ],
+  "attribute_services": [
+    {"index": 0, "name": "Servizi online",
+     "attributes": ["fiscalNumber", "name", "familyName", "dateOfBirth", "email"]},
+    {"index": 1, "name": "Servizi per le imprese",
+     "attributes": ["fiscalNumber", "companyName", "ivaCode", "digitalAddress"]}
+  ],
+  "metadata": {
+    "profile": "spid-sp-private",
+    "organization": {"name": "Esempio S.r.l.", "display_name": "Esempio",
+                     "url": "https://www.esempio-srl.it"},
+    "contact": {"email": "spid@esempio-srl.it", "phone": "+390612345679",
+                "vat_number": "IT12345678901", "fiscal_code": "12345678901"},
+    "billing": {"vat_country": "IT", "vat_code": "12345678901",
+                "company_name": "Esempio S.r.l.", "address": "Via Roma", "number": "1",
+                "postal_code": "00100", "municipality": "Roma", "province": "RM",
+                "country": "IT", "email": "fatture@pec.esempio-srl.it"}
+  }
+}"#;
+    const SPID_PRIVATE_TOML: &str = r#"
+entity_id = "https://www.esempio-srl.it/spid"
+key_file = "keys/sp.key.pem"
+certificate_file = "keys/sp.crt.pem"
+assertion_consumer_services = [
+  "https://www.esempio-srl.it/spid/acs",
+  "https://www.esempio-srl.it/spid/acs/app",
+]
+
+[[single_logout_services]]
+binding = "redirect"
+url = "https://www.esempio-srl.it/spid/slo"
+
+[[single_logout_services]]
+binding = "post"
+url = "https://www.esempio-srl.it/spid/slo"
+
+[[attribute_services]]
+index = 0
+name = "Servizi online"
+attributes = ["fiscalNumber", "name", "familyName", "dateOfBirth", "email"]
+
+[[attribute_services]]
+index = 1
+name = "Servizi per le imprese"
+attributes = ["fiscalNumber", "companyName", "ivaCode", "digitalAddress"]
+
+[metadata]
+profile = "spid-sp-private"
+
+[metadata.organization]
+name = "Esempio S.r.l."
+display_name = "Esempio"
+url = "https://www.esempio-srl.it"
+
+[metadata.contact]
+email = "spid@esempio-srl.it"
+phone = "+390612345679"
+vat_number = "IT12345678901"
+fiscal_code = "12345678901"
+
+[metadata.billing]
+vat_country = "IT"
+vat_code = "12345678901"
+company_name = "Esempio S.r.l."
+address = "Via Roma"
+number = "1"
+postal_code = "00100"
+municipality = "Roma"
+province = "RM"
+country = "IT"
+email = "fatture@pec.esempio-srl.it"
+"#;
+    const CIE_PUBLIC_JSON: &str = r#"{
+  "entity_id": "https://sp.example.it/cie",
+  "key_file": "keys/sp.key.pem",
+  "certificate_file": "keys/sp.crt.pem",
+  "assertion_consumer_services": ["https://sp.example.it/cie/acs"],
+  "single_logout_services": [
+    {"binding": "http-redirect", "url": "https://sp.example.it/cie/slo"},
+    {"binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "url": "https://sp.example.it/cie/slo"}
+  ],
+  "attribute_services": [
+    {"index": 0, "name": "Servizi online",
+     "attributes": ["name", "familyName", "dateOfBirth", "fiscalNumber"]}
+  ],
+  "metadata": {
+    "profile": "cie-sp-public",
+    "organization": {"name": "Comune di Esempio", "display_name": "Comune di Esempio",
+                     "url": "https://www.comune.esempio.it",
+                     "name_en": "Municipality of Esempio", "display_name_en": "Esempio",
+                     "url_en": "https://www.comune.esempio.it/en"},
+    "contact": {"email": "protocollo@comune.esempio.it", "phone": "+390612345678",
+                "ipa_code": "c_x000", "municipality": "H501", "province": "RM",
+                "ipa_category": "L6"}
+  }
+}"#;
+    const CIE_PUBLIC_TOML: &str = r#"
+entity_id = "https://sp.example.it/cie"
+key_file = "keys/sp.key.pem"
+certificate_file = "keys/sp.crt.pem"
+assertion_consumer_services = ["https://sp.example.it/cie/acs"]
+single_logout_services = [
+  { binding = "http-redirect", url = "https://sp.example.it/cie/slo" },
+  { binding = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", url = "https://sp.example.it/cie/slo" },
+]
+attribute_services = [
+  { index = 0, name = "Servizi online", attributes = ["name", "familyName", "dateOfBirth", "fiscalNumber"] },
+]
+
+[metadata]
+profile = "cie-sp-public"
+organization = { name = "Comune di Esempio", display_name = "Comune di Esempio", url = "https://www.comune.esempio.it", name_en = "Municipality of Esempio", display_name_en = "Esempio", url_en = "https://www.comune.esempio.it/en" }
+contact = { email = "protocollo@comune.esempio.it", phone = "+390612345678", ipa_code = "c_x000", municipality = "H501", province = "RM", ipa_category = "L6" }
+"#;
+
+    let dir = out_dir().join("descriptions");
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for part in ["key", "crt"] {
+        std::fs::copy(
+            data_dir().join(format!("test-only-sp.{part}.pem")),
+            dir.join(format!("keys/sp.{part}.pem")),
+        )
+        .unwrap();
+    }
+    for (profile, json, toml) in [
+        (SpProfile::SpidPrivate, SPID_PRIVATE_JSON, SPID_PRIVATE_TOML),
+        (SpProfile::CiePublic, CIE_PUBLIC_JSON, CIE_PUBLIC_TOML),
+    ] {
+        let mut outputs = Vec::new();
+        for (ext, text) in [("json", json), ("toml", toml)] {
+            let path = dir.join(format!("{profile}.{ext}"));
+            std::fs::write(&path, text).unwrap();
+            let description = SpDescription::load(&path).unwrap();
+            let config = description
+                .sp_config(description.signing_key().unwrap())
+                .unwrap();
+            let metadata = description.sp_metadata().unwrap();
+            assert_eq!(metadata.profile, profile);
+            outputs.push(metadata.to_xml_at(&config, now()).unwrap());
+        }
+        assert_eq!(outputs[0], outputs[1], "{profile}: json and toml differ");
+        let golden = std::fs::read_to_string(data_dir().join(format!("{profile}.xml"))).unwrap();
+        assert_eq!(outputs[0], golden, "{profile}: not the golden metadata");
+        // The parsed descriptions are equal too (paths resolved the same way).
+        let a = SpDescription::load(dir.join(format!("{profile}.json"))).unwrap();
+        let b = SpDescription::load(dir.join(format!("{profile}.toml"))).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.key_file, Some(dir.join("keys/sp.key.pem")));
+    }
+}

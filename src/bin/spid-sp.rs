@@ -22,17 +22,15 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use openssl::pkey::PKey;
 use openssl::x509::{X509Req, X509};
-use serde::Deserialize;
 use serde_json::json;
 use spid_sp::certificates::{self, CertificateRequest, Sector};
 use spid_sp::metadata::{
-    self, Billing, Contact, IdentityProvider, MetadataSource, Organization, Registry,
-    RegistryTrust, SpMetadata, SpProfile, VerifiedMetadata,
+    self, IdentityProvider, MetadataSource, Registry, RegistryTrust, SpProfile, VerifiedMetadata,
 };
 use spid_sp::{
-    Binding, Clock, Comparison, EntityId, FixedClock, Incoming, LoginError, PendingLogin,
-    RelayState, RequestId, ServiceProvider, SigningKey, SpConfig, SpidLevel, SystemClock,
-    Timestamp, VerificationKey,
+    Binding, CertificateDescription, Clock, Comparison, DescriptionError, EntityId, FixedClock,
+    Incoming, LoginError, PendingLogin, RelayState, RequestId, ServiceProvider, SigningKey,
+    SpConfig, SpDescription, SpidLevel, SystemClock, Timestamp, VerificationKey,
 };
 
 /// Largest file the tool reads (metadata aggregates are ~120 KB today).
@@ -462,96 +460,27 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 // ---------------------------------------------------------------------------------------
 // Config file
 
-/// The JSON config file shared by `keygen --config` and `metadata --config`. Paths are
-/// relative to the file.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    entity_id: Option<String>,
-    key_file: Option<PathBuf>,
-    certificate_file: Option<PathBuf>,
-    #[serde(default)]
-    assertion_consumer_services: Vec<String>,
-    #[serde(default)]
-    single_logout_services: Vec<LogoutConfig>,
-    #[serde(default)]
-    attribute_services: Vec<AttributeServiceConfig>,
-    metadata: Option<MetadataConfig>,
-    certificate: Option<SubjectConfig>,
+/// The SP description file shared by `keygen --config` and `metadata --config`
+/// ([`SpDescription`]: JSON, or TOML when the name ends in `.toml`; paths are relative to
+/// the file).
+fn load_config(path: &Path) -> Result<SpDescription, Failure> {
+    SpDescription::load(path).map_err(|e| config_failure(path, e))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LogoutConfig {
-    binding: String,
-    url: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AttributeServiceConfig {
-    index: u16,
-    name: String,
-    attributes: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MetadataConfig {
-    profile: String,
-    organization: Organization,
-    contact: serde_json::Value,
-    billing: Option<Billing>,
-    valid_for_days: Option<u32>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SubjectConfig {
-    sector: Option<String>,
-    common_name: Option<String>,
-    organization_name: Option<String>,
-    entity_id: Option<String>,
-    organization_identifier: Option<String>,
-    country: Option<String>,
-    locality: Option<String>,
-    key_bits: Option<u32>,
-    days: Option<u32>,
-}
-
-fn load_config(path: &Path) -> Result<(Config, PathBuf), Failure> {
-    let text = read_text(path)?;
-    let config: Config = serde_json::from_str(&text).map_err(|e| {
-        usage(format!(
-            "{}: invalid config at line {} column {}: {}",
-            path.display(),
-            e.line(),
-            e.column(),
-            first_sentence(&e.to_string())
-        ))
-    })?;
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    Ok((config, dir))
-}
-
-fn first_sentence(s: &str) -> String {
-    s.split(" at line ").next().unwrap_or(s).to_owned()
-}
-
-fn contact_of(value: &serde_json::Value) -> Result<Contact, Failure> {
-    let mut value = value.clone();
-    if let Some(obj) = value.as_object_mut() {
-        obj.entry("nace2_codes").or_insert_with(|| json!([]));
+fn config_failure(path: &Path, e: DescriptionError) -> Failure {
+    match e {
+        DescriptionError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => usage(format!(
+            "{}: invalid config at line {line} column {column}: {message}",
+            path.display()
+        )),
+        e @ (DescriptionError::Read { .. } | DescriptionError::Key { .. }) => usage(e),
+        e => usage(format!("invalid config: {e}")),
     }
-    serde_json::from_value(value).map_err(|e| {
-        usage(format!(
-            "invalid config: metadata.contact: {}",
-            first_sentence(&e.to_string())
-        ))
-    })
 }
 
 fn profile_of(name: &str) -> Result<SpProfile, Failure> {
@@ -562,83 +491,39 @@ fn profile_of(name: &str) -> Result<SpProfile, Failure> {
 // keygen, cert-check
 
 fn keygen(a: KeygenArgs) -> Outcome {
-    let (config, _) = match &a.config {
-        Some(path) => load_config(path)?,
-        None => (Config::default(), PathBuf::from(".")),
+    let (config, path) = match &a.config {
+        Some(path) => (load_config(path)?, path.as_path()),
+        None => (SpDescription::default(), Path::new("--config")),
     };
-    let subject = config.certificate.unwrap_or_default();
-    let meta = config.metadata.as_ref();
-    let contact = meta.map(|m| contact_of(&m.contact)).transpose()?;
-    let profile = meta.map(|m| profile_of(&m.profile)).transpose()?;
-
-    let sector = match (a.sector, &subject.sector, profile) {
-        (Some(s), _, _) => Sector::from(s),
-        (None, Some(s), _) => s.parse::<Sector>().map_err(usage)?,
-        (None, None, Some(p)) => {
-            if matches!(p, SpProfile::SpidPrivate | SpProfile::CiePrivate) {
-                Sector::Private
-            } else {
-                Sector::Public
-            }
+    let flags = CertificateDescription {
+        sector: a.sector.map(|s| Sector::from(s).as_str().to_owned()),
+        common_name: a.common_name,
+        organization_name: a.org_name,
+        entity_id: a.entity_id,
+        organization_identifier: a.org_id,
+        country: a.country,
+        locality: a.locality,
+        key_bits: a.key_bits,
+        days: a.days,
+    };
+    let req = config.certificate_request(&flags).map_err(|e| match e {
+        DescriptionError::Missing("certificate.sector") => {
+            usage("missing --sector (public or private)")
         }
-        (None, None, None) => return Err(usage("missing --sector (public or private)")),
-    };
-    let from_contact = contact.as_ref().and_then(|c| match sector {
-        Sector::Public => c.ipa_code.as_ref().map(|ipa| format!("PA:IT-{ipa}")),
-        Sector::Private => c
-            .vat_number
-            .as_ref()
-            .map(|v| format!("VATIT-{}", v.trim_start_matches("IT")))
-            .or_else(|| c.fiscal_code.as_ref().map(|cf| format!("CF:IT-{cf}"))),
-    });
-    let need = |flag: Option<String>, cfg: Option<String>, fallback: Option<String>, name: &str| {
-        flag.or(cfg)
-            .or(fallback)
-            .ok_or_else(|| usage(format!("missing --{name} (or set it in the config file)")))
-    };
-    let mut req = CertificateRequest::new(
-        sector,
-        need(
-            a.common_name,
-            subject.common_name,
-            meta.map(|m| m.organization.display_name.clone()),
-            "common-name",
-        )?,
-        need(
-            a.org_name,
-            subject.organization_name,
-            meta.map(|m| m.organization.name.clone()),
-            "org-name",
-        )?,
-        need(
-            a.entity_id,
-            subject.entity_id,
-            config.entity_id.clone(),
-            "entity-id",
-        )?,
-        need(
-            a.org_id,
-            subject.organization_identifier,
-            from_contact,
-            "org-id",
-        )?,
-        need(
-            a.locality,
-            subject.locality,
-            meta.and_then(|m| m.billing.as_ref().map(|b| b.municipality.clone())),
-            "locality",
-        )?,
-    );
-    if let Some(c) = a.country.or(subject.country) {
-        req.country = c;
-    }
-    if let Some(bits) = a.key_bits.or(subject.key_bits) {
-        req.key_bits = bits;
-    }
-    if let Some(days) = a.days.or(subject.days) {
-        req.days = days;
-    }
-    req.validate().map_err(usage)?;
+        DescriptionError::Missing(field) => {
+            let flag = match field {
+                "certificate.common_name" => "common-name",
+                "certificate.organization_name" => "org-name",
+                "certificate.entity_id" => "entity-id",
+                "certificate.organization_identifier" => "org-id",
+                _ => "locality",
+            };
+            usage(format!("missing --{flag} (or set it in the config file)"))
+        }
+        DescriptionError::Certificate(e) => usage(e),
+        e => config_failure(path, e),
+    })?;
+    let sector = req.sector;
 
     std::fs::create_dir_all(&a.out).map_err(|e| {
         usage(format!(
@@ -782,67 +667,21 @@ fn metadata_cmd(a: MetadataArgs) -> Outcome {
         .config
         .ok_or_else(|| usage("missing --config FILE (or use `spid-sp metadata check FILE`)"))?;
     let now = instant(a.at.as_deref())?;
-    let (config, dir) = load_config(&path)?;
-    let meta = config
-        .metadata
-        .as_ref()
-        .ok_or_else(|| usage("invalid config: no `metadata` section"))?;
-    let key_file = dir.join(
-        config
-            .key_file
-            .as_ref()
-            .ok_or_else(|| usage("invalid config: no `key_file`"))?,
-    );
-    let cert_file = dir.join(
-        config
-            .certificate_file
-            .as_ref()
-            .ok_or_else(|| usage("invalid config: no `certificate_file`"))?,
-    );
-    let key =
-        SigningKey::from_pem(&read_bytes(&key_file)?, &read_bytes(&cert_file)?).map_err(|e| {
-            usage(format!(
-                "{} / {}: {e}",
-                key_file.display(),
-                cert_file.display()
-            ))
-        })?;
-    let entity_id = config
-        .entity_id
-        .clone()
-        .ok_or_else(|| usage("invalid config: no `entity_id`"))?;
-    let mut builder = SpConfig::builder(entity_id, key);
-    for acs in &config.assertion_consumer_services {
-        builder = builder.assertion_consumer_service(acs.clone());
-    }
-    for slo in &config.single_logout_services {
-        let binding = match slo.binding.to_ascii_lowercase().as_str() {
-            "redirect" | "http-redirect" => Binding::Redirect,
-            "post" | "http-post" => Binding::Post,
-            other => Binding::from_uri(&slo.binding)
-                .ok_or_else(|| usage(format!("invalid config: unknown binding {other:?}")))?,
-        };
-        builder = builder.logout_service(binding, slo.url.clone());
-    }
-    for s in &config.attribute_services {
-        let names: Vec<&str> = s.attributes.iter().map(String::as_str).collect();
-        builder = builder.attribute_service(s.index, s.name.clone(), &names);
-    }
-    let sp_config = builder
-        .build()
-        .map_err(|e| usage(format!("invalid config: {e}")))?;
-    let sp_metadata = SpMetadata {
-        profile: profile_of(&meta.profile)?,
-        organization: meta.organization.clone(),
-        contact: contact_of(&meta.contact)?,
-        billing: meta.billing.clone(),
-        valid_for_days: meta.valid_for_days,
-    };
+    let config = load_config(&path)?;
+    let sp_metadata = config.sp_metadata().map_err(|e| config_failure(&path, e))?;
+    let key = config.signing_key().map_err(|e| config_failure(&path, e))?;
+    let sp_config = config
+        .sp_config(key)
+        .map_err(|e| config_failure(&path, e))?;
     let xml = sp_metadata.to_xml_at(&sp_config, now).map_err(usage)?;
     match a.out {
         Some(out) => {
             replace_file(&out, xml.as_bytes())?;
-            eprintln!("wrote {} ({} profile, signed)", out.display(), meta.profile);
+            eprintln!(
+                "wrote {} ({} profile, signed)",
+                out.display(),
+                sp_metadata.profile
+            );
         }
         None => print!("{xml}"),
     }
