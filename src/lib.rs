@@ -56,6 +56,7 @@ pub mod federation;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod identity;
+mod idp_set;
 pub mod ids;
 pub mod level;
 pub mod logout;
@@ -87,6 +88,7 @@ pub use error::IdpRefusal;
 pub use error::{LoginError, RejectReason, Signed, StartError};
 pub use federation::Federation;
 pub use identity::{FiscalCode, Identity, IdentityKey};
+pub use idp_set::IdpSet;
 pub use ids::{EntityId, RelayState, RequestId};
 pub use level::{Comparison, SpidLevel};
 pub use logout::{LogoutOutcome, LogoutRequestInfo, PendingLogout};

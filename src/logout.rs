@@ -69,6 +69,7 @@ impl ServiceProvider {
         binding: Binding,
     ) -> Result<(Outgoing, PendingLogout), StartError> {
         let idp = self.usable_idp(session.idp.as_str())?;
+        let idp = &*idp;
         let endpoint = idp.slo(binding).ok_or(StartError::NoEndpoint)?;
         let now = self.clock.now();
         let id = RequestId::random()?;
@@ -122,6 +123,7 @@ impl ServiceProvider {
         let idp = self
             .usable_idp(pending.idp.as_str())
             .map_err(RejectReason::from)?;
+        let idp = &*idp;
         let xml = self.verified_logout_xml(incoming, idp)?;
         let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
         let root = doc.root_element();
@@ -173,6 +175,7 @@ impl ServiceProvider {
             issuer
         };
         let idp = self.usable_idp(&issuer).map_err(RejectReason::from)?;
+        let idp = &*idp;
         let xml = self.verified_logout_xml(incoming, idp)?;
         let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
         let root = doc.root_element();

@@ -1,7 +1,6 @@
 //! The service provider: `start_login` → (what to send, what to keep), then
 //! `finish_login(incoming, kept)` → a verified login or a typed reason why not.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -12,6 +11,7 @@ use crate::config::{ConfigError, SpConfig};
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::federation::Federation;
 use crate::identity::{Identity, IdentityKey};
+use crate::idp_set::IdpSet;
 use crate::ids::{EntityId, RelayState, RequestId};
 use crate::level::SpidLevel;
 use crate::metadata::IdentityProvider;
@@ -260,7 +260,7 @@ impl From<IdpUnusable> for RejectReason {
 #[derive(Clone)]
 pub struct ServiceProvider {
     pub(crate) config: Arc<SpConfig>,
-    pub(crate) idps: Arc<HashMap<String, Arc<IdentityProvider>>>,
+    pub(crate) idps: IdpSet,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Arc<dyn ReplayCache>,
     pub(crate) allow_test_idp: bool,
@@ -288,17 +288,10 @@ impl ServiceProvider {
         config: SpConfig,
         idps: impl IntoIterator<Item = IdentityProvider>,
     ) -> Result<ServiceProvider, ConfigError> {
-        let mut map = HashMap::new();
-        for idp in idps {
-            let id = idp.entity_id().as_str().to_owned();
-            if map.contains_key(&id) {
-                return Err(ConfigError::DuplicateIdp(id));
-            }
-            map.insert(id, Arc::new(idp));
-        }
+        let idps = IdpSet::new(idps)?;
         Ok(ServiceProvider {
             config: Arc::new(config),
-            idps: Arc::new(map),
+            idps,
             clock: Arc::new(SystemClock),
             replay: Arc::new(MemoryReplayCache::default()),
             allow_test_idp: false,
@@ -322,7 +315,7 @@ impl ServiceProvider {
 
     /// An IdP that may take part in a login or logout: trusted, and not a test IdP unless
     /// the SP opted in.
-    pub(crate) fn usable_idp(&self, entity_id: &str) -> Result<&IdentityProvider, IdpUnusable> {
+    pub(crate) fn usable_idp(&self, entity_id: &str) -> Result<Arc<IdentityProvider>, IdpUnusable> {
         let idp = self.idp(entity_id).ok_or(IdpUnusable::Unknown)?;
         if idp.is_test_idp() && !self.allow_test_idp {
             return Err(IdpUnusable::TestIdp);
@@ -347,14 +340,21 @@ impl ServiceProvider {
         &self.config
     }
 
-    /// A trusted IdP by entityID.
-    pub fn idp(&self, entity_id: &str) -> Option<&IdentityProvider> {
-        self.idps.get(entity_id).map(|i| i.as_ref())
+    /// A trusted IdP by entityID, as the set is now.
+    pub fn idp(&self, entity_id: &str) -> Option<Arc<IdentityProvider>> {
+        self.idps.get(entity_id)
     }
 
-    /// Every trusted IdP.
-    pub fn idps(&self) -> impl Iterator<Item = &IdentityProvider> {
-        self.idps.values().map(|i| i.as_ref())
+    /// Every trusted IdP, as the set is now (in no particular order).
+    pub fn idps(&self) -> Vec<Arc<IdentityProvider>> {
+        self.idps.all()
+    }
+
+    /// The handle of the trusted IdPs: [`IdpSet::replace`] swaps them while requests are
+    /// served (after a registry refresh or a key rotation), for this service provider and
+    /// every clone of it.
+    pub fn idp_set(&self) -> &IdpSet {
+        &self.idps
     }
 
     /// The clock in use.
@@ -370,6 +370,7 @@ impl ServiceProvider {
         options: &LoginOptions,
     ) -> Result<(Outgoing, PendingLogin), StartError> {
         let provider = self.usable_idp(idp)?;
+        let provider = &*provider;
         let rules = provider.federation().rules();
         if !rules.comparisons.contains(&options.comparison) {
             return Err(StartError::InvalidOptions(
@@ -479,6 +480,7 @@ impl ServiceProvider {
         let idp = self
             .usable_idp(pending.idp.as_str())
             .map_err(RejectReason::from)?;
+        let idp = &*idp;
         let xml = decode_post(message, self.config.limits.max_bytes)?;
         let exp = Expected {
             sp_entity_id: self.config.entity_id.as_str(),

@@ -407,3 +407,71 @@ fn eidas_identity_only_from_the_eidas_node() {
         Some("DE/IT/a1b2c3d4e5f6")
     );
 }
+
+/// The IdP set is swapped while logins are in flight (a registry refresh): a login to an
+/// IdP still trusted completes — also when its key rotated and the new metadata lists both
+/// keys — an IdP removed is refused at once, and every clone of the SP sees the new set.
+#[test]
+fn idp_set_swaps_while_logins_are_in_flight() {
+    use spid_sp::metadata::IdentityProvider;
+    use spid_sp::test_idp::TestIdp;
+    let w = world_at(now());
+    let clone = w.sp.clone();
+    const OTHER: &str = "https://other.idp.test";
+    let other = TestIdp::new(OTHER, keypair("other", 2048));
+    let a = IdentityProvider::from_metadata(&w.idp.metadata(IDP)).unwrap();
+    let b = IdentityProvider::from_metadata(&other.metadata(OTHER)).unwrap();
+    w.sp.idp_set()
+        .replace(a.iter().cloned().chain(b.iter().cloned()))
+        .unwrap();
+    assert_eq!(clone.idps().len(), 2);
+
+    let opts = LoginOptions::default();
+    let (_, pending_a) = w.sp.start_login(IDP, &opts).unwrap();
+    let (_, pending_b) = w.sp.start_login(OTHER, &opts).unwrap();
+    let answer = |idp: &TestIdp, pending: &spid_sp::PendingLogin| {
+        let spec = citizen(ResponseSpec::new(
+            pending.request_id().as_str(),
+            ACS,
+            SP,
+            SpidLevel::L2,
+            now(),
+        ));
+        post(
+            &idp.response(&spec).unwrap(),
+            Some(pending.relay_state().as_str()),
+        )
+    };
+    let response_a = answer(&w.idp, &pending_a);
+    let response_b = answer(&other, &pending_b);
+
+    // The refresh: A rotates its key (old and new listed), B leaves the federation.
+    let rotated = TestIdp::new(IDP, keypair("idp-2027", 2048));
+    let old_key = a[0].keys()[0].clone();
+    let a2 = IdentityProvider::from_metadata(&rotated.metadata(IDP)).unwrap();
+    let mut keys = a2[0].keys().to_vec();
+    keys.push(old_key);
+    let mut a_rotated = IdentityProvider::new(IDP, keys);
+    for e in a2[0].sso_endpoints() {
+        a_rotated = a_rotated.with_sso(e.binding, e.location.clone());
+    }
+    clone.idp_set().replace([a_rotated]).unwrap();
+
+    // In flight at A: completes (signed with the old key, still listed).
+    let login = w.sp.finish_login(&response_a, pending_a).unwrap();
+    assert_eq!(login.idp().as_str(), IDP);
+    // In flight at B: refused at once, and no new login starts there.
+    assert_eq!(
+        w.sp.finish_login(&response_b, pending_b).unwrap_err(),
+        LoginError::Rejected(RejectReason::UnknownIdp)
+    );
+    assert!(w.sp.start_login(OTHER, &opts).is_err());
+    assert!(w.sp.idp(OTHER).is_none());
+    // A duplicate entityID is refused and leaves the set as it was.
+    assert!(w
+        .sp
+        .idp_set()
+        .replace(a.iter().cloned().chain(a.iter().cloned()))
+        .is_err());
+    assert_eq!(w.sp.idps().len(), 1);
+}

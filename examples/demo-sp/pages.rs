@@ -130,7 +130,13 @@ pub async fn home(State(site): State<Arc<Site>>, session: Option<Session>) -> Ht
             attr(&site.login(id))
         );
     }
-    let local = if site.auth.service_provider().idps().any(|i| i.is_test_idp()) {
+    let local = if site
+        .auth
+        .service_provider()
+        .idps()
+        .iter()
+        .any(|i| i.is_test_idp())
+    {
         "Per completare un accesso in locale scegli <strong>Test IdP (local)</strong> \
          nell'elenco SPID: è un IdP di prova dell'SDK, non un gestore accreditato."
     } else {

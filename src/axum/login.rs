@@ -106,7 +106,7 @@ pub(super) fn try_start(
         .sp
         .idp(idp_id)
         .ok_or(AuthError::Start(StartError::UnknownIdp))?;
-    auth.check_idp(idp)?;
+    auth.check_idp(&idp)?;
     let mut options = inner.login_options.clone();
     if let Some(level) = p.level.as_deref().filter(|s| !s.is_empty()) {
         let level = level
@@ -130,7 +130,7 @@ pub(super) fn try_start(
         };
     }
     if let Some(hook) = &inner.options_hook {
-        hook(idp, &mut options);
+        hook(&idp, &mut options);
         // The hook may raise the level for an IdP, not lower it.
         options.level = options.level.max(asked);
     }
@@ -206,7 +206,7 @@ pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError
         .and_then(|j| serde_json::from_str::<LoginAux>(j).ok())
         .ok_or(AuthError::UnknownRequest)?;
     if let Some(idp) = inner.sp.idp(pending.idp().as_str()) {
-        auth.check_idp(idp)?;
+        auth.check_idp(&idp)?;
     }
     let login = inner
         .sp
@@ -221,8 +221,7 @@ pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError
     let idp_name = inner
         .sp
         .idp(login.idp().as_str())
-        .and_then(|i| i.display_name())
-        .map(str::to_owned);
+        .and_then(|i| i.display_name().map(str::to_owned));
     let expires = now.plus_seconds(inner.session_secs);
     let session = Session::from_login(&login, idp_name, now, expires);
     let handoff = Handoff {

@@ -168,7 +168,7 @@ pub(super) fn idp_logout(
         .handle_logout_request(incoming, binding)
         .map_err(AuthError::Logout)?;
     if let Some(idp) = inner.sp.idp(info.idp.as_str()) {
-        auth.check_idp(idp)?;
+        auth.check_idp(&idp)?;
     }
     let now = auth.now();
     if let Some(h) = inner
