@@ -236,12 +236,13 @@ mod tests {
 
     use base64::Engine as _;
 
+    use crate::binding::Incoming;
     use crate::config::SpConfig;
     use crate::dsig::SigningKey;
     use crate::ids::{RelayState, RequestId};
     use crate::level::Comparison;
     use crate::metadata::IdentityProvider;
-    use crate::sp::{Incoming, PendingLogin, ServiceProvider};
+    use crate::sp::{PendingLogin, ServiceProvider};
     use crate::time::FixedClock;
 
     fn data(path: &str) -> Vec<u8> {

@@ -1,8 +1,51 @@
-//! What the SP sends to the browser: a Redirect URL or an auto-submitting POST form.
+//! The SAML HTTP bindings, in one place: what the SP sends through the browser
+//! ([`Outgoing`], delivered as a [`Delivery`]) and what comes back ([`Incoming`]).
+//!
+//! - [`post`]: HTTP-POST. Form bodies, the auto-submitting HTML form, the bounded decoding of
+//!   the posted field, the unverified `InResponseTo` lookup key.
+//! - [`redirect`]: HTTP-Redirect. DEFLATE (output capped), the query string encoded as
+//!   Python's `quote_plus` does, and the query signature over the raw octets as received.
+//!
+//! The signature primitives (RSA over bytes, the XML-DSig enveloped signature, the algorithm
+//! allow-list) are [`crate::dsig`]'s; this module only calls them.
 
-use crate::dsig::{self, redirect, SignatureAlgorithm, SignatureAnchor, SigningKey};
-use crate::saml::{Binding, ASSERTION_NS};
-use crate::xml::writer;
+pub mod post;
+pub mod redirect;
+
+use crate::dsig::{self, SignatureAlgorithm, SigningKey};
+
+/// A SAML binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Binding {
+    /// HTTP-Redirect: the message DEFLATEd in the query string, signed in the query.
+    Redirect,
+    /// HTTP-POST: an auto-submitting form, enveloped XML signature.
+    Post,
+    /// SOAP (listed in some metadata; never used by SPID IdPs).
+    Soap,
+}
+
+impl Binding {
+    /// The binding URI.
+    pub const fn uri(self) -> &'static str {
+        match self {
+            Binding::Redirect => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+            Binding::Post => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+            Binding::Soap => "urn:oasis:names:tc:SAML:2.0:bindings:SOAP",
+        }
+    }
+
+    /// The binding named by `uri`.
+    pub fn from_uri(uri: &str) -> Option<Binding> {
+        match uri {
+            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" => Some(Binding::Redirect),
+            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" => Some(Binding::Post),
+            "urn:oasis:names:tc:SAML:2.0:bindings:SOAP" => Some(Binding::Soap),
+            _ => None,
+        }
+    }
+}
 
 /// A signed message ready to be delivered through the browser.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,23 +99,8 @@ impl Outgoing {
                 })
             }
             Binding::Post | Binding::Soap => {
-                let signed = dsig::sign_enveloped(
-                    &xml,
-                    key,
-                    alg,
-                    SignatureAnchor::After(ASSERTION_NS, "Issuer"),
-                )?;
-                use base64::Engine as _;
-                let value = base64::engine::general_purpose::STANDARD.encode(signed.as_bytes());
-                Ok(Outgoing {
-                    xml: signed,
-                    delivery: Delivery::Post {
-                        action: endpoint.to_owned(),
-                        field,
-                        value,
-                        relay_state: relay_state.map(str::to_owned),
-                    },
-                })
+                let (xml, delivery) = post::sign(xml, endpoint, field, relay_state, key, alg)?;
+                Ok(Outgoing { xml, delivery })
             }
         }
     }
@@ -95,39 +123,21 @@ impl Outgoing {
             Delivery::Post { .. } => None,
         }
     }
+}
 
-    /// A complete HTML page that posts the message (POST binding), with a button for
-    /// browsers without JavaScript. `nonce` is added to the script tag for a CSP.
-    pub fn html_form(&self, nonce: Option<&str>) -> Option<String> {
-        let Delivery::Post {
-            action,
-            field,
-            value,
-            relay_state,
-        } = &self.delivery
-        else {
-            return None;
-        };
-        let nonce = nonce
-            .map(|n| format!(" nonce=\"{}\"", writer::attr(n)))
-            .unwrap_or_default();
-        let relay = relay_state
-            .as_deref()
-            .map(|r| {
-                format!(
-                    "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
-                    writer::attr(r)
-                )
-            })
-            .unwrap_or_default();
-        Some(format!(
-            "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\"><title>Accesso in corso</title></head>\
-             <body><form method=\"post\" action=\"{}\" id=\"saml-form\">\
-             <input type=\"hidden\" name=\"{field}\" value=\"{value}\">{relay}\
-             <noscript><p>JavaScript è disattivato: premi il pulsante per continuare.</p></noscript>\
-             <button type=\"submit\">Continua</button></form>\
-             <script{nonce}>document.getElementById('saml-form').submit();</script></body></html>",
-            writer::attr(action),
-        ))
-    }
+/// A message received from the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    /// HTTP-POST: the base64 `SAMLResponse`/`SAMLRequest` field and the RelayState.
+    Post {
+        /// The base64 message, as posted.
+        message: String,
+        /// The RelayState, as posted.
+        relay_state: Option<String>,
+    },
+    /// HTTP-Redirect: the raw query string (still percent-encoded).
+    Redirect {
+        /// The raw query string.
+        query: String,
+    },
 }
