@@ -311,7 +311,7 @@ fn main() {
 
     // 1. N logins started at the SP.
     let mut login_path = String::from("/spid/login?idp=");
-    spid_sp::dsig::redirect::quote_plus(&o.idp_entity_id, &mut login_path);
+    spid_sp::binding::redirect::quote_plus(&o.idp_entity_id, &mut login_path);
     let head = format!("GET {login_path} HTTP/1.1\r\n");
     let t = Instant::now();
     let started = parallel(&o, n, o.concurrency, t + max, |_, conn| {
@@ -365,9 +365,9 @@ fn main() {
                             let xml = idp.response(&spec).unwrap_or_else(|e| fail(e));
                             let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
                             let mut body = String::from("SAMLResponse=");
-                            spid_sp::dsig::redirect::quote_plus(&b64, &mut body);
+                            spid_sp::binding::redirect::quote_plus(&b64, &mut body);
                             body.push_str("&RelayState=");
-                            spid_sp::dsig::redirect::quote_plus(&s.relay, &mut body);
+                            spid_sp::binding::redirect::quote_plus(&s.relay, &mut body);
                             body.into_bytes()
                         })
                         .collect::<Vec<_>>()

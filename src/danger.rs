@@ -7,17 +7,15 @@
 //! Accepted input (leading and trailing whitespace ignored):
 //!
 //! - a Redirect-binding URL or query string (`...?SAMLRequest=...&SigAlg=...`): DEFLATE +
-//!   base64, as [`dsig::redirect::decode_unverified`](crate::dsig::redirect::decode_unverified);
+//!   base64, as [`binding::redirect::decode_unverified`](crate::binding::redirect::decode_unverified);
 //! - a POST form body (`SAMLResponse=...&RelayState=...`), as [`Incoming::from_form`];
 //! - a bare base64 value (POST, or DEFLATEd as in a Redirect parameter);
 //! - the XML itself.
 
-use base64::Engine as _;
-
-use crate::dsig::redirect::{self, RedirectError};
+use crate::binding::redirect::{self, RedirectError};
+use crate::binding::Incoming;
 use crate::dsig::{SignatureAlgorithm, DSIG_NS};
 use crate::saml::{ASSERTION_NS, PROTOCOL_NS};
-use crate::sp::Incoming;
 use crate::xml::{self, Limits, Node, XmlError};
 
 /// At most this much input is looked at (a Redirect URL or POST body of a SAML message is
@@ -216,12 +214,9 @@ pub fn decode_unverified(input: &str) -> Result<UnverifiedMessage, DecodeError> 
     Ok(out)
 }
 
-/// Base64 (whitespace allowed) of UTF-8 text that looks like XML.
+/// Base64 (XML whitespace allowed) of UTF-8 text that looks like XML.
 fn decode_base64_text(b64: &str) -> Option<String> {
-    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()?;
+    let bytes = crate::b64::decode(b64, MAX_INPUT).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     text.trim_start().starts_with('<').then_some(text)
 }
@@ -361,7 +356,7 @@ mod tests {
 
     #[test]
     fn every_input_form() {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(XML);
+        let b64 = crate::b64::encode(XML);
         let deflated = redirect::deflate_base64(XML);
         let mut q = String::from("SAMLRequest=");
         redirect::quote_plus(&deflated, &mut q);

@@ -16,7 +16,8 @@ use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 
-use crate::dsig::{self, redirect, SignatureAlgorithm, SigningKey, VerificationKey, VerifyPolicy};
+use crate::binding::redirect;
+use crate::dsig::{self, SignatureAlgorithm, SigningKey, VerificationKey, VerifyPolicy};
 use crate::metadata::IdentityProvider;
 use crate::store::{ReplayCache, StoreError};
 use crate::test_idp::{ResponseSpec, TestIdp};

@@ -45,7 +45,8 @@
 mod authn_request;
 #[cfg(feature = "axum")]
 pub mod axum;
-mod binding;
+mod b64;
+pub mod binding;
 pub mod certificates;
 mod config;
 pub mod danger;
@@ -73,7 +74,7 @@ pub mod time;
 pub mod xml;
 
 pub use authn_request::{AcsChoice, LoginOptions, Purpose};
-pub use binding::{Delivery, Outgoing};
+pub use binding::{Binding, Delivery, Incoming, Outgoing};
 pub use config::{
     AssertionConsumerService, AttributeService, ConfigError, LogoutService, SpConfig,
     SpConfigBuilder,
@@ -93,6 +94,5 @@ pub use ids::{EntityId, RelayState, RequestId};
 pub use level::{Comparison, SpidLevel};
 pub use logout::{LogoutOutcome, LogoutRequestInfo, PendingLogout};
 pub use pending::PendingLogin;
-pub use saml::Binding;
-pub use sp::{Incoming, ServiceProvider, SessionInfo, VerifiedLogin};
+pub use sp::{ServiceProvider, SessionInfo, VerifiedLogin};
 pub use time::{Clock, FixedClock, SystemClock, Timestamp};

@@ -4,14 +4,15 @@
 
 use std::fmt::Write as _;
 
-use crate::binding::Outgoing;
-use crate::dsig::{self, redirect, VerifyPolicy};
+use crate::binding::post::decode_post;
+use crate::binding::{redirect, Incoming, Outgoing};
+use crate::dsig::{self, VerifyPolicy};
 use crate::error::{RejectReason, Signed, StartError};
 use crate::ids::{EntityId, RequestId};
 use crate::metadata::IdentityProvider;
 use crate::response::{check_unique_ids, leaf_text, reject_xml};
 use crate::saml::{self, Binding, ASSERTION_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS};
-use crate::sp::{decode_post, Incoming, ServiceProvider, SessionInfo};
+use crate::sp::{ServiceProvider, SessionInfo};
 use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
 use crate::xml::{self, Node};

@@ -30,38 +30,8 @@ pub const STATUS_RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder
 /// Status `PartialLogout` (second level).
 pub const STATUS_PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
 
-/// A SAML binding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Binding {
-    /// HTTP-Redirect: the message DEFLATEd in the query string, signed in the query.
-    Redirect,
-    /// HTTP-POST: an auto-submitting form, enveloped XML signature.
-    Post,
-    /// SOAP (listed in some metadata; never used by SPID IdPs).
-    Soap,
-}
-
-impl Binding {
-    /// The binding URI.
-    pub const fn uri(self) -> &'static str {
-        match self {
-            Binding::Redirect => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
-            Binding::Post => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
-            Binding::Soap => "urn:oasis:names:tc:SAML:2.0:bindings:SOAP",
-        }
-    }
-
-    /// The binding named by `uri`.
-    pub fn from_uri(uri: &str) -> Option<Binding> {
-        match uri {
-            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" => Some(Binding::Redirect),
-            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" => Some(Binding::Post),
-            "urn:oasis:names:tc:SAML:2.0:bindings:SOAP" => Some(Binding::Soap),
-            _ => None,
-        }
-    }
-}
+/// A SAML binding (defined with the bindings, [`crate::binding::Binding`]).
+pub use crate::binding::Binding;
 
 /// Element lookup by (namespace URI, local name): the only way the SDK matches XML names.
 pub(crate) fn is<'a>(node: &roxmltree::Node<'a, '_>, ns: &str, local: &str) -> bool {

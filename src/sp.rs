@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-
 use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
-use crate::binding::Outgoing;
+use crate::binding::post::decode_post;
+use crate::binding::{Incoming, Outgoing};
 use crate::config::{ConfigError, SpConfig};
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::federation::Federation;
@@ -19,123 +18,6 @@ use crate::pending::PendingLogin;
 use crate::response::{self, Expected};
 use crate::store::{MemoryReplayCache, ReplayCache};
 use crate::time::{Clock, SystemClock, Timestamp};
-
-/// A message received from the browser.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Incoming {
-    /// HTTP-POST: the base64 `SAMLResponse`/`SAMLRequest` field and the RelayState.
-    Post {
-        /// The base64 message, as posted.
-        message: String,
-        /// The RelayState, as posted.
-        relay_state: Option<String>,
-    },
-    /// HTTP-Redirect: the raw query string (still percent-encoded).
-    Redirect {
-        /// The raw query string.
-        query: String,
-    },
-}
-
-impl Incoming {
-    /// From an `application/x-www-form-urlencoded` POST body.
-    pub fn from_form(body: &str) -> Option<Incoming> {
-        let mut message = None;
-        let mut relay_state = None;
-        for pair in body.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = crate::dsig::redirect::form_decode(v)?;
-            match k {
-                "SAMLResponse" | "SAMLRequest" if message.is_none() => message = Some(v),
-                "RelayState" if relay_state.is_none() => relay_state = Some(v),
-                "SAMLResponse" | "SAMLRequest" | "RelayState" => return None,
-                _ => {}
-            }
-        }
-        Some(Incoming::Post {
-            message: message?,
-            relay_state,
-        })
-    }
-
-    /// The unverified `InResponseTo` of a POSTed message: only a lookup key for the
-    /// pending request, which verification then checks.
-    ///
-    /// Reads only the root element's start tag, decoding the first few KB of the message
-    /// (the whole of it only when that start tag is longer): the document is parsed once,
-    /// by verification.
-    pub fn in_response_to_hint(&self, max_bytes: usize) -> Option<RequestId> {
-        use crate::xml::reader::{root_attribute, RootAttribute};
-        let Incoming::Post { message, .. } = self else {
-            return None;
-        };
-        let found = |xml: &str| match root_attribute(xml, "InResponseTo") {
-            RootAttribute::Found(id) => {
-                let id = id.trim();
-                Some((!id.is_empty() && id.len() <= 256).then(|| RequestId::new(id)))
-            }
-            RootAttribute::Absent => Some(None),
-            RootAttribute::Incomplete => None,
-        };
-        // 4 KB of base64 (whitespace skipped) hold 3 KB of XML: any real root start tag.
-        const PREFIX: usize = 4096;
-        let raw = message.as_bytes();
-        let head = match raw.get(..PREFIX) {
-            // Browsers post one unbroken line; a line-wrapped message is compacted first.
-            Some(head) if !head.iter().any(u8::is_ascii_whitespace) => Some(head.to_vec()),
-            _ => {
-                let mut compact = Vec::with_capacity(PREFIX + 1);
-                compact.extend(
-                    raw.iter()
-                        .copied()
-                        .filter(|b| !b.is_ascii_whitespace())
-                        .take(PREFIX + 1),
-                );
-                compact.truncate(PREFIX);
-                (compact.len() == PREFIX && raw.len() > PREFIX).then_some(compact)
-            }
-        };
-        if let Some(head) = head.filter(|h| h.len() < raw.len()) {
-            let engine = &base64::engine::general_purpose::STANDARD;
-            let bytes = engine.decode(&head).ok()?;
-            let text = match std::str::from_utf8(&bytes) {
-                Ok(t) => t,
-                Err(e) => std::str::from_utf8(bytes.get(..e.valid_up_to())?).ok()?,
-            };
-            if let Some(id) = found(text) {
-                return id;
-            }
-        }
-        let xml = decode_post(message, max_bytes).ok()?;
-        found(&xml).flatten()
-    }
-}
-
-/// Decodes a POST-binding field: strict base64 (whitespace allowed), bounded, UTF-8.
-pub(crate) fn decode_post(b64: &str, max_bytes: usize) -> Result<String, RejectReason> {
-    if b64.len() > max_bytes.saturating_mul(4) / 3 + 1024 {
-        return Err(RejectReason::InputTooLarge);
-    }
-    let engine = &base64::engine::general_purpose::STANDARD;
-    let raw = b64.as_bytes();
-    // Browsers post one unbroken line (whitespace makes the first decode fail); only
-    // line-wrapped input pays for a compact copy.
-    let bytes = engine
-        .decode(raw)
-        .or_else(|e| {
-            if !raw.iter().any(u8::is_ascii_whitespace) {
-                return Err(e);
-            }
-            let mut compact = Vec::with_capacity(raw.len());
-            compact.extend(raw.iter().copied().filter(|b| !b.is_ascii_whitespace()));
-            engine.decode(compact)
-        })
-        .map_err(|_| RejectReason::InputEncoding)?;
-    if bytes.len() > max_bytes {
-        return Err(RejectReason::InputTooLarge);
-    }
-    String::from_utf8(bytes).map_err(|_| RejectReason::InputEncoding)
-}
 
 /// The NameID of a login, needed to log the user out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -538,59 +420,5 @@ impl ServiceProvider {
             relay_state: pending.relay_state,
             response_xml: xml,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn post(xml: &str, wrap: bool) -> Incoming {
-        let mut message = base64::engine::general_purpose::STANDARD.encode(xml);
-        if wrap {
-            let chars: Vec<char> = message.chars().collect();
-            message = chars
-                .chunks(76)
-                .map(|c| c.iter().collect::<String>())
-                .collect::<Vec<_>>()
-                .join("\r\n");
-        }
-        Incoming::Post {
-            message,
-            relay_state: None,
-        }
-    }
-
-    #[test]
-    fn in_response_to_hint_reads_the_root_start_tag() {
-        let body = format!("<a>{}</a>", "x".repeat(20_000));
-        let long = format!(" Pad=\"{}\"", "p".repeat(5_000));
-        for (attrs, want) in [
-            (" InResponseTo=\"_req\"".to_owned(), Some("_req")),
-            (format!("{long} InResponseTo=' _req '"), Some("_req")),
-            (format!(" ID='1'{long}"), None),
-            (" InResponseTo=''".to_owned(), None),
-            (format!(" InResponseTo='{}'", "i".repeat(257)), None),
-        ] {
-            let xml =
-                format!("<?xml version=\"1.0\"?><samlp:Response{attrs}>{body}</samlp:Response>");
-            for wrap in [false, true] {
-                let hint = post(&xml, wrap).in_response_to_hint(1 << 20);
-                assert_eq!(
-                    hint.as_ref().map(RequestId::as_str),
-                    want,
-                    "{attrs:.40} {wrap}"
-                );
-            }
-            // Over the size bound: only a hint found in the first KB survives.
-            let hint = post(&xml, false).in_response_to_hint(1_000);
-            let small = want.filter(|_| !attrs.starts_with(&long));
-            assert_eq!(hint.as_ref().map(RequestId::as_str), small, "{attrs:.40}");
-        }
-        let not_base64 = Incoming::Post {
-            message: "%%%".repeat(2_000),
-            relay_state: None,
-        };
-        assert_eq!(not_base64.in_response_to_hint(1 << 20), None);
     }
 }

@@ -778,7 +778,7 @@ fn inspect_every_input_form() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&xml);
     let mut form = String::from("SAMLResponse=");
-    spid_sp::dsig::redirect::quote_plus(&b64, &mut form);
+    spid_sp::binding::redirect::quote_plus(&b64, &mut form);
     form.push_str("&RelayState=abc");
     let r = run_in(Path::new(ROOT), &["inspect", "-"], Some(&form));
     assert_eq!(r.status, 0, "{}", r.stderr);

@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use spid_sp::dsig::{self, redirect, VerifyPolicy};
+use spid_sp::binding::redirect;
+use spid_sp::dsig::{self, VerifyPolicy};
 use spid_sp::identity::IdentityKey;
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::test_idp::ResponseSpec;

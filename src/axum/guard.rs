@@ -47,7 +47,7 @@ pub(super) fn to_login_page(auth: &SpidAuth, parts: &Parts) -> SessionRejection 
     if let Some(next) = here(parts) {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str("next=");
-        crate::dsig::redirect::quote_plus(&next, &mut url);
+        crate::binding::redirect::quote_plus(&next, &mut url);
     }
     SessionRejection::new(
         redirect(StatusCode::SEE_OTHER, &url).unwrap_or_else(|e| auth.error_response(&e)),

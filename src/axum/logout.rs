@@ -186,7 +186,7 @@ pub(super) fn logout_response(auth: &SpidAuth, incoming: &Incoming) -> Result<Re
     let max = inner.sp.config().limits.max_bytes;
     let request_id = match incoming {
         Incoming::Post { .. } => incoming.in_response_to_hint(max),
-        Incoming::Redirect { query } => crate::dsig::redirect::decode_unverified(query)
+        Incoming::Redirect { query } => crate::binding::redirect::decode_unverified(query)
             .ok()
             .and_then(|m| {
                 let doc = xml::parse(&m.xml, &xml::Limits::MESSAGE).ok()?;

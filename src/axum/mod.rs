@@ -126,15 +126,14 @@ use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, post};
 use ::axum::Router;
 
-use crate::binding::{Delivery, Outgoing};
+use crate::binding::{Binding, Delivery, Incoming, Outgoing};
 use crate::error::IdpRefusal;
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::ids::RequestId;
 use crate::level::SpidLevel;
 use crate::logout::PendingLogout;
 use crate::metadata::IdentityProvider;
-use crate::saml::Binding;
-use crate::sp::{Incoming, ServiceProvider, VerifiedLogin};
+use crate::sp::{ServiceProvider, VerifiedLogin};
 use crate::store::{MemoryPendingStore, PendingStore, StoreError};
 use crate::time::Timestamp;
 use crate::xml::writer;
@@ -282,14 +281,14 @@ impl SpidAuth {
     /// refuses to lower the level.
     pub fn login_url(&self, idp: &str, level: Option<SpidLevel>, next: Option<&str>) -> String {
         let mut url = format!("{}/login?idp=", self.inner.prefix);
-        crate::dsig::redirect::quote_plus(idp, &mut url);
+        crate::binding::redirect::quote_plus(idp, &mut url);
         if let Some(l) = level {
             let l = l.max(self.minimum_level());
             let _ = write!(url, "&level={}", l.number());
         }
         if let Some(n) = next.and_then(safe_next) {
             url.push_str("&next=");
-            crate::dsig::redirect::quote_plus(&n, &mut url);
+            crate::binding::redirect::quote_plus(&n, &mut url);
         }
         url
     }

@@ -124,12 +124,13 @@ mod tests {
 
     use base64::Engine as _;
 
+    use crate::binding::Incoming;
     use crate::config::SpConfig;
     use crate::dsig::SigningKey;
     use crate::ids::{RelayState, RequestId};
     use crate::level::Comparison;
     use crate::metadata::IdentityProvider;
-    use crate::sp::{Incoming, ServiceProvider};
+    use crate::sp::ServiceProvider;
     use crate::time::FixedClock;
     use crate::PendingLogin;
 

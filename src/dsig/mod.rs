@@ -1,5 +1,6 @@
-//! XML-DSig for SAML: enveloped signatures (verify and sign) and HTTP-Redirect query
-//! signatures, narrowed to what the SAML profiles use.
+//! XML-DSig for SAML: enveloped signatures (verify and sign) and the RSA primitives the
+//! HTTP-Redirect query signature uses ([`crate::binding::redirect`] decides which octets
+//! are signed), narrowed to what the SAML profiles use.
 //!
 //! Accepted: exclusive c14n (with `InclusiveNamespaces`), the enveloped-signature transform,
 //! RSA PKCS#1 v1.5 with SHA-256/384/512, one same-document `#ID` reference to the element
@@ -10,7 +11,6 @@
 //! This module imports no SAML or SPID type.
 
 pub mod keys;
-pub mod redirect;
 mod sign;
 mod verify;
 
@@ -195,16 +195,8 @@ impl From<openssl::error::ErrorStack> for DsigError {
 }
 
 /// Decodes base64 that may contain XML whitespace (as DigestValue, SignatureValue and
-/// X509Certificate do); anything else outside the standard alphabet is refused.
+/// X509Certificate do); anything else outside the standard alphabet is refused. The text
+/// comes from a document already within its size limit, so no further bound applies.
 pub fn decode_base64_ws(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let engine = &base64::engine::general_purpose::STANDARD;
-    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let raw = text.as_bytes();
-    if !raw.iter().any(is_ws) {
-        return engine.decode(raw).ok();
-    }
-    let mut compact = Vec::with_capacity(raw.len());
-    compact.extend(raw.iter().copied().filter(|b| !is_ws(b)));
-    engine.decode(compact).ok()
+    crate::b64::decode(text, crate::b64::UNBOUNDED).ok()
 }

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::authn_request::Purpose;
-use crate::binding::Outgoing;
-use crate::dsig::{self, redirect, VerifyPolicy};
+use crate::binding::post::decode_post;
+use crate::binding::{redirect, Incoming, Outgoing};
+use crate::dsig::{self, VerifyPolicy};
 use crate::ids::random_token_or_abort as random_token;
 use crate::level::{Comparison, SpidLevel};
 use crate::response::{check_unique_ids, leaf_text};
@@ -13,7 +14,6 @@ use crate::saml::{
     self, Binding, ASSERTION_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS, SPID_NS,
     STATUS_SUCCESS,
 };
-use crate::sp::{decode_post, Incoming};
 use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
 use crate::xml::{self, Limits, Node};

@@ -49,11 +49,9 @@ use super::{
     is_loopback_url, AuthnRequestIn, RequestError, ResponseSpec, TestIdp, TestIdpError,
     TestIdpMode, TestUser, TrustedSp, TEST_USERS,
 };
-use crate::binding::{Delivery, Outgoing};
+use crate::binding::{Binding, Delivery, Incoming, Outgoing};
 use crate::ids::random_token_or_abort as random_token;
 use crate::level::{Comparison, SpidLevel};
-use crate::saml::Binding;
-use crate::sp::Incoming;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::xml::writer::{attr, text};
 

@@ -197,22 +197,13 @@ pub fn attr_value(text: &str, marker: &str) -> Option<String> {
 /// `s` encoded for a query string or a form body (`quote_plus`).
 pub fn enc(s: &str) -> String {
     let mut out = String::new();
-    spid_sp::dsig::redirect::quote_plus(s, &mut out);
+    spid_sp::binding::redirect::quote_plus(s, &mut out);
     out
 }
 
 /// An `application/x-www-form-urlencoded` body: `name=value&...`, the values encoded.
 pub fn form(fields: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (k, v) in fields {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        spid_sp::dsig::redirect::quote_plus(v, &mut out);
-    }
-    out
+    spid_sp::binding::post::encode_form(fields)
 }
 
 /// An HTTP/1.0 request to `addr`, ready to send on a fresh connection (the server closes

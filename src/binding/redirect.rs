@@ -5,12 +5,15 @@
 //! `A-Z a-z 0-9 _ . - ~`, space as `+`, upper-case `%XX`), because AgID's spid-sp-test
 //! rebuilds the signed string that way. Verification never re-encodes: it uses the raw
 //! parameter octets as received.
+//!
+//! The RSA signature itself is [`crate::dsig`]'s ([`SigningKey::sign`],
+//! [`VerificationKey::verify`]); this module decides which octets are signed.
 
 use std::io::Read as _;
 
-use base64::Engine as _;
-
-use super::{DsigError, SignatureAlgorithm, SigningKey, VerificationKey};
+use super::post::form_decode;
+use crate::b64;
+use crate::dsig::{DsigError, SignatureAlgorithm, SigningKey, VerificationKey};
 
 /// Maximum inflated size of a Redirect message (a DEFLATE bomb stops here).
 pub const MAX_INFLATED: usize = 64 * 1024;
@@ -55,37 +58,6 @@ pub fn quote_plus(s: &str, out: &mut String) {
     }
 }
 
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space). `None` for a `%`
-/// not followed by two hex digits, or for bytes that are not UTF-8.
-pub fn form_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut rest = s.as_bytes();
-    // Plain runs are copied whole (a posted SAMLResponse is 12+ KB of base64 with a
-    // `%2B`/`%2F` every few dozen bytes).
-    while let Some(at) = memchr::memchr2(b'+', b'%', rest) {
-        out.extend_from_slice(rest.get(..at)?);
-        if rest.get(at) == Some(&b'+') {
-            out.push(b' ');
-            rest = rest.get(at + 1..)?;
-        } else {
-            let (hi, lo) = (rest.get(at + 1)?, rest.get(at + 2)?);
-            out.push(hex_value(*hi)? << 4 | hex_value(*lo)?);
-            rest = rest.get(at + 3..)?;
-        }
-    }
-    out.extend_from_slice(rest);
-    String::from_utf8(out).ok()
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 thread_local! {
     /// One raw-DEFLATE compressor per thread, reset between messages: creating one costs
     /// ~300 KB of zeroed state, more than compressing a request.
@@ -108,7 +80,7 @@ pub fn deflate_base64(xml: &str) -> String {
             let mut c = flate2::Compress::new(flate2::Compression::default(), false);
             deflate_with(&mut c, xml.as_bytes()).unwrap_or_default()
         });
-    base64::engine::general_purpose::STANDARD.encode(compressed)
+    b64::encode(compressed)
 }
 
 fn deflate_with(c: &mut flate2::Compress, input: &[u8]) -> Option<Vec<u8>> {
@@ -127,12 +99,12 @@ fn deflate_with(c: &mut flate2::Compress, input: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The inverse of [`deflate_base64`], refusing output beyond [`MAX_INFLATED`].
-pub fn inflate_base64(b64: &str) -> Result<String, RedirectError> {
-    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let compressed = base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| RedirectError::Encoding("base64"))?;
+/// The inverse of [`deflate_base64`] (XML whitespace in the base64 skipped), refusing
+/// output beyond [`MAX_INFLATED`].
+pub fn inflate_base64(encoded: &str) -> Result<String, RedirectError> {
+    // The compressed size is not bounded here: the inflated one is, below.
+    let compressed =
+        b64::decode(encoded, b64::UNBOUNDED).map_err(|_| RedirectError::Encoding("base64"))?;
     let mut out = Vec::new();
     let mut dec =
         flate2::read::DeflateDecoder::new(compressed.as_slice()).take(MAX_INFLATED as u64 + 1);
@@ -144,15 +116,10 @@ pub fn inflate_base64(b64: &str) -> Result<String, RedirectError> {
     String::from_utf8(out).map_err(|_| RedirectError::Encoding("utf-8"))
 }
 
-/// Builds the signed query string (without `?`) for a message: `param` is `SAMLRequest` or
-/// `SAMLResponse`.
-pub fn signed_query(
-    param: &str,
-    xml: &str,
-    relay_state: Option<&str>,
-    key: &SigningKey,
-    alg: SignatureAlgorithm,
-) -> Result<String, DsigError> {
+/// Builds the unsigned query string (without `?`) for a message: `param` is `SAMLRequest`
+/// or `SAMLResponse`; then `RelayState` if given. Every value is encoded with
+/// [`quote_plus`].
+pub fn encode_query(param: &str, xml: &str, relay_state: Option<&str>) -> String {
     let mut q = String::with_capacity(xml.len() + 600);
     q.push_str(param);
     q.push('=');
@@ -161,14 +128,24 @@ pub fn signed_query(
         q.push_str("&RelayState=");
         quote_plus(rs, &mut q);
     }
+    q
+}
+
+/// Builds the signed query string (without `?`) for a message: [`encode_query`], then
+/// `SigAlg`, then the `Signature` over exactly the octets before it.
+pub fn signed_query(
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    key: &SigningKey,
+    alg: SignatureAlgorithm,
+) -> Result<String, DsigError> {
+    let mut q = encode_query(param, xml, relay_state);
     q.push_str("&SigAlg=");
     quote_plus(alg.uri(), &mut q);
     let signature = key.sign(alg, q.as_bytes())?;
     q.push_str("&Signature=");
-    quote_plus(
-        &base64::engine::general_purpose::STANDARD.encode(signature),
-        &mut q,
-    );
+    quote_plus(&b64::encode(signature), &mut q);
     Ok(q)
 }
 
@@ -270,7 +247,8 @@ pub fn verify_query(
     let alg_uri = form_decode(raw_alg).ok_or(RedirectError::Encoding("SigAlg"))?;
     let alg = SignatureAlgorithm::from_uri(&alg_uri).ok_or(DsigError::Algorithm)?;
     let sig_b64 = form_decode(raw_sig).ok_or(RedirectError::Encoding("Signature"))?;
-    let sig = super::decode_base64_ws(&sig_b64).ok_or(RedirectError::Encoding("Signature"))?;
+    let sig =
+        b64::decode(&sig_b64, b64::UNBOUNDED).map_err(|_| RedirectError::Encoding("Signature"))?;
 
     let mut signed = String::with_capacity(raw_msg.len() + 200);
     signed.push_str(param);
@@ -312,47 +290,6 @@ mod tests {
     }
 
     #[test]
-    fn form_decode_matches_a_byte_by_byte_decoder() {
-        fn reference(s: &str) -> Option<String> {
-            let b = s.as_bytes();
-            let (mut out, mut i) = (Vec::new(), 0);
-            while let Some(&c) = b.get(i) {
-                match c {
-                    b'+' => out.push(b' '),
-                    b'%' => {
-                        let h = |k: usize| b.get(k).and_then(|&c| char::from(c).to_digit(16));
-                        out.push(u8::try_from(h(i + 1)? * 16 + h(i + 2)?).ok()?);
-                        i += 2;
-                    }
-                    _ => out.push(c),
-                }
-                i += 1;
-            }
-            String::from_utf8(out).ok()
-        }
-        let alphabet = [
-            "a", "+", "%", "2", "B", "f", "G", "%C3%A8", "%c3", "%2b", "\u{e8}", "=",
-        ];
-        let mut x: u32 = 1;
-        for _ in 0..20_000 {
-            let mut s = String::new();
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            for _ in 0..(x >> 28) {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                s.push_str(alphabet[(x >> 16) as usize % alphabet.len()]);
-            }
-            assert_eq!(form_decode(&s), reference(&s), "{s:?}");
-        }
-        assert_eq!(
-            form_decode("a+b%2Fc%2Bd%3De%C3%A8").as_deref(),
-            Some("a b/c+d=eè")
-        );
-        for bad in ["%", "%2", "%2G", "%+1", "a%-1", "%C3"] {
-            assert_eq!(form_decode(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn reused_compressor_round_trips_every_size() {
         let mut text = String::new();
         let mut x: u32 = 7;
@@ -378,6 +315,86 @@ mod tests {
         let bomb = deflate_base64(&"a".repeat(MAX_INFLATED + 10));
         assert_eq!(inflate_base64(&bomb).unwrap_err(), RedirectError::TooLarge);
         assert!(inflate_base64("!!!").is_err());
+    }
+
+    fn key(name: &str) -> SigningKey {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/keys/");
+        let read = |ext: &str| std::fs::read(format!("{dir}{name}.{ext}.pem")).unwrap();
+        SigningKey::from_pem(&read("key"), &read("crt")).unwrap()
+    }
+
+    const XML: &str = "<samlp:LogoutRequest ID=\"_1\">+/ \u{e8}</samlp:LogoutRequest>";
+
+    #[test]
+    fn signed_query_verifies_on_the_raw_octets_only() {
+        let sp = key("sp");
+        let keys = [sp.verification_key().unwrap()];
+        let alg = SignatureAlgorithm::RsaSha256;
+        let q = signed_query("SAMLRequest", XML, Some("r s/1"), &sp, alg).unwrap();
+        assert!(q.starts_with(&encode_query("SAMLRequest", XML, Some("r s/1"))));
+        assert!(q.contains(
+            "&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256&Signature="
+        ));
+        let msg = verify_query(&format!("?{q}"), &keys, 2048).unwrap();
+        assert_eq!(
+            msg,
+            RedirectMessage {
+                param: "SAMLRequest",
+                xml: XML.to_owned(),
+                relay_state: Some("r s/1".to_owned()),
+                algorithm: Some(alg),
+            }
+        );
+        assert_eq!(decode_unverified(&q).unwrap().xml, XML);
+
+        // The same parameters re-encoded (lower-case hex) decode alike but are other
+        // octets: the signature does not cover them.
+        let relay = q.replace("r+s%2F1", "r+s%2f1");
+        assert_ne!(relay, q);
+        assert_eq!(
+            decode_unverified(&relay).unwrap(),
+            decode_unverified(&q).unwrap()
+        );
+        assert_eq!(
+            verify_query(&relay, &keys, 2048),
+            Err(RedirectError::Signature(DsigError::Invalid))
+        );
+        // Unsigned, dropped RelayState, wrong key, weak key, no key.
+        assert_eq!(
+            verify_query(&encode_query("SAMLRequest", XML, None), &keys, 2048),
+            Err(RedirectError::Missing("SigAlg"))
+        );
+        let dropped = q.replace("&RelayState=r+s%2F1", "");
+        assert_eq!(
+            verify_query(&dropped, &keys, 2048),
+            Err(RedirectError::Signature(DsigError::Invalid))
+        );
+        let other = [key("attacker").verification_key().unwrap()];
+        assert_eq!(
+            verify_query(&q, &other, 2048),
+            Err(RedirectError::Signature(DsigError::Invalid))
+        );
+        let weak = key("weak1024");
+        let q = signed_query("SAMLResponse", XML, None, &weak, alg).unwrap();
+        assert_eq!(
+            verify_query(&q, &[weak.verification_key().unwrap()], 2048),
+            Err(RedirectError::Signature(DsigError::WeakKey { bits: 1024 }))
+        );
+        assert_eq!(
+            verify_query(&q, &[], 2048),
+            Err(RedirectError::Signature(DsigError::NoKey))
+        );
+    }
+
+    #[test]
+    fn inflate_skips_xml_whitespace_only() {
+        let b64 = deflate_base64(XML);
+        let (a, b) = b64.split_at(10);
+        assert_eq!(inflate_base64(&format!("{a}\r\n\t {b}")).unwrap(), XML);
+        assert_eq!(
+            inflate_base64(&format!("{a}\x0c{b}")),
+            Err(RedirectError::Encoding("base64"))
+        );
     }
 
     #[test]
