@@ -7,6 +7,7 @@
 
 pub mod c14n;
 pub mod reader;
+mod wellformed;
 pub mod writer;
 
 pub use c14n::{canonicalize, C14nOptions};
