@@ -48,8 +48,9 @@ pub enum LogoutOutcome {
     Partial,
 }
 
-/// An IdP-initiated LogoutRequest that verified.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An IdP-initiated LogoutRequest that verified. `Debug` leaves out the NameID and
+/// SessionIndex values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct LogoutRequestInfo {
     /// The request ID.
     pub id: String,
@@ -59,6 +60,15 @@ pub struct LogoutRequestInfo {
     pub name_id: String,
     /// The SessionIndex values, if any.
     pub session_indexes: Vec<String>,
+}
+
+impl std::fmt::Debug for LogoutRequestInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogoutRequestInfo")
+            .field("id", &self.id)
+            .field("idp", &self.idp)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServiceProvider {

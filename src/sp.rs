@@ -19,8 +19,8 @@ use crate::response::{self, Expected};
 use crate::store::{MemoryReplayCache, ReplayCache};
 use crate::time::{Clock, SystemClock, Timestamp};
 
-/// The NameID of a login, needed to log the user out.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The NameID of a login, needed to log the user out. `Debug` shows the IdP only.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SessionInfo {
     /// The IdP.
@@ -34,7 +34,10 @@ pub struct SessionInfo {
 }
 
 /// A login that passed every check. Only [`ServiceProvider::finish_login`] makes one.
-#[derive(Clone, Debug)]
+///
+/// `Debug` is redacted: identifiers of the messages, level, IdP and the kind of identity,
+/// never attribute values, the NameID or the Response XML.
+#[derive(Clone)]
 pub struct VerifiedLogin {
     identity: Identity,
     level: SpidLevel,
@@ -48,6 +51,28 @@ pub struct VerifiedLogin {
     federation: Federation,
     relay_state: RelayState,
     response_xml: String,
+}
+
+impl std::fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("idp", &self.idp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for VerifiedLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedLogin")
+            .field("idp", &self.session.idp)
+            .field("level", &self.level)
+            .field("request_id", &self.request_id)
+            .field("response_id", &self.response_id)
+            .field("assertion_id", &self.assertion_id)
+            .field("identity", &self.identity)
+            .field("response_xml_bytes", &self.response_xml.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedLogin {

@@ -476,3 +476,46 @@ fn idp_set_swaps_while_logins_are_in_flight() {
         .is_err());
     assert_eq!(w.sp.idps().len(), 1);
 }
+
+/// `Debug` of what holds personal data or raw messages is redacted: a login printed with
+/// `{:?}` (as a careless `tracing::debug!` would) shows no attribute value, no NameID
+/// and no XML.
+#[test]
+fn debug_output_carries_no_personal_data() {
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let name_id = spec.name_id.clone();
+    let xml = w.idp.response(&spec).unwrap();
+    let login =
+        w.sp.finish_login(&post(&xml, Some(pending.relay_state().as_str())), pending)
+            .unwrap();
+    let printed = [
+        format!("{login:?}"),
+        format!("{login:#?}"),
+        format!("{:?}", login.identity()),
+        format!("{:?}", login.key()),
+        format!("{:?}", login.session()),
+        format!("{:?}", login.identity().attributes()),
+    ];
+    for text in &printed {
+        for secret in [
+            "RSSMRA80A01H501U",
+            "Mario",
+            "Rossi",
+            "1980-01-01",
+            name_id.as_str(),
+            "<saml",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    assert!(printed[0].contains("fiscal-code"), "{}", printed[0]);
+    assert!(printed[5].contains("fiscalNumber"), "{}", printed[5]);
+}

@@ -11,7 +11,9 @@ use crate::time::Timestamp;
 /// A logged-in user, as the integration keeps it: the verified identity, the level and
 /// what single logout needs. Also an extractor (see the module docs): a handler taking a
 /// `Session` only runs for logged-in users.
-#[derive(Clone, Debug)]
+///
+/// `Debug` is redacted: level, IdP, times and the kind of identity, no personal data.
+#[derive(Clone)]
 pub struct Session {
     data: SessionData,
     identity: Identity,
@@ -34,6 +36,18 @@ pub(crate) struct SessionData {
     /// the eIDAS node's hosts (fail closed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<Federation>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("idp", &self.data.info.idp)
+            .field("level", &self.data.level)
+            .field("created", &self.data.created)
+            .field("expires", &self.data.expires)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {

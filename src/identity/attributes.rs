@@ -32,8 +32,8 @@ pub const SPID_ATTRIBUTE_NAMES: [&str; 23] = [
 ];
 
 /// Attributes as received, in order: `(Name, values)` pairs, names being SPID attribute
-/// `Name`s (`FriendlyName` is informational and not kept).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `Name`s (`FriendlyName` is informational and not kept). `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Attributes {
     entries: Vec<(String, Vec<String>)>,
@@ -90,7 +90,8 @@ impl<N: Into<String>> FromIterator<(N, Vec<String>)> for Attributes {
 }
 
 /// The SPID `idCard` attribute: `<type> <number> <issuer> <issue date> <expiry date>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct IdCard {
     /// Document type, e.g. `cartaIdentita`, `passaporto` (as sent).
@@ -131,8 +132,8 @@ impl IdCard {
     }
 }
 
-/// The physical domicile, from the `domicile*` attributes (Avviso 25).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The physical domicile, from the `domicile*` attributes (Avviso 25). `Debug` is redacted.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Domicile {
     /// `domicileStreetAddress`: street type, name and number (`Via Listz 21`).
@@ -220,5 +221,28 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), SPID_ATTRIBUTE_NAMES.len());
+    }
+}
+
+impl std::fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attributes")
+            .field(
+                "names",
+                &self.entries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for IdCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdCard").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Domicile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domicile").finish_non_exhaustive()
     }
 }

@@ -12,10 +12,22 @@ use crate::time::Date;
 /// A codice fiscale: the bare, upper-case code plus the verdict of strict validation.
 ///
 /// Two values are equal when their codes are (the verdict follows from the code).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// `Debug` is redacted (it is personal data): it shows the kind and the verdict, never the
+/// code; `Display` and [`FiscalCode::as_str`] give the code when the application needs it.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct FiscalCode {
     code: String,
     verdict: Result<(), FiscalCodeError>,
+}
+
+impl std::fmt::Debug for FiscalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FiscalCode")
+            .field("code", &crate::identity::Redacted)
+            .field("verdict", &self.verdict)
+            .finish()
+    }
 }
 
 /// The two shapes of codice fiscale.
@@ -210,8 +222,18 @@ impl<'de> serde::Deserialize<'de> for FiscalCode {
 }
 
 /// A partita IVA (Italian VAT number): 11 digits, the bare number without prefixes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// `Debug` is redacted (a sole trader's VAT number identifies a person).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct VatNumber(String);
+
+impl std::fmt::Debug for VatNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("VatNumber")
+            .field(&crate::identity::Redacted)
+            .finish()
+    }
+}
 
 impl VatNumber {
     /// Strict parsing: trims, strips a leading `VATIT-` or `IT` (any case), then checks

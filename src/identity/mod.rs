@@ -22,9 +22,27 @@ use crate::time::Date;
 
 /// An eIDAS `PersonIdentifier`: `XX/YY/<id>`, XX the issuing country, YY the destination
 /// country (`IT` through the Italian node), e.g. `DE/IT/1234abcd`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// `Debug` shows the two country codes only (the identifier is personal data).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EidasPersonId {
     id: String,
+}
+
+impl fmt::Debug for EidasPersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let countries: String = self.id.chars().take(6).collect();
+        write!(f, "EidasPersonId({countries}{Redacted:?})")
+    }
+}
+
+/// What `Debug` prints in place of personal data.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// The text is not an eIDAS person identifier.
@@ -126,7 +144,9 @@ pub enum IdentitySource {
 
 /// A logged-in person (or a person acting for a legal person): typed SPID attributes plus the
 /// raw set. Values are trimmed; empty values count as absent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` is redacted: the kind of key, the source and the attribute names, no values.
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Identity {
     key: Option<IdentityKey>,
@@ -150,6 +170,21 @@ pub struct Identity {
     id_card: Option<IdCard>,
     domicile: Option<Domicile>,
     attributes: Attributes,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = match &self.key {
+            Some(IdentityKey::FiscalCode(_)) => "fiscal-code",
+            Some(IdentityKey::Eidas(_)) => "eidas",
+            None => "none",
+        };
+        f.debug_struct("Identity")
+            .field("key", &key)
+            .field("source", &self.source)
+            .field("attributes", &self.attributes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Identity {
