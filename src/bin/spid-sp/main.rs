@@ -1,0 +1,79 @@
+//! `spid-sp`: SP certificates, SP metadata, the IdP registry, and message inspection and
+//! verification from the command line. See `docs/cli.md`.
+//!
+//! Exit status: 0 success; 1 the thing checked is not valid (a rejected Response, a
+//! non-compliant certificate, metadata with errors, a registry document that does not
+//! verify); 2 the command could not run (bad arguments, unreadable file, malformed input).
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+// One module per command; `args` holds the clap types several commands share, `io` the
+// input/output helpers and the failure type, `config` the SP description file.
+mod args;
+mod config;
+mod inspect;
+mod io;
+mod keygen;
+mod metadata;
+mod registry;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "spid-sp",
+    version,
+    about = "SPID / CIE ID / eIDAS service provider tool: certificates, metadata, IdP registry, message inspection and verification"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate an SP key with a self-signed certificate (public sector) or a CSR for
+    /// AgID's CA (private sector), as Avviso SPID n.29 v3 requires.
+    Keygen(keygen::KeygenArgs),
+    /// Check a certificate or CSR against Avviso SPID n.29 v3 and list every problem.
+    CertCheck(keygen::CertCheckArgs),
+    /// Emit the SP's signed metadata from a config file, or `check` a metadata file.
+    Metadata(metadata::MetadataArgs),
+    /// Verify, list or fetch IdP metadata (SPID registry, CIE, eIDAS node).
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
+    /// Decode a SAMLRequest/SAMLResponse (Redirect URL, POST form body, base64 or XML)
+    /// WITHOUT verifying it.
+    Inspect(inspect::InspectArgs),
+    /// Verify a Response as the SP would: signature, issuer, audience, ACS, request ID,
+    /// times, level. Prints the identity as JSON.
+    Verify(verify::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => keygen::keygen(a),
+        Command::CertCheck(a) => keygen::cert_check(a),
+        Command::Metadata(a) => metadata::metadata_cmd(a),
+        Command::Registry(c) => registry::registry_cmd(c),
+        Command::Inspect(a) => inspect::inspect(a),
+        Command::Verify(a) => verify::verify(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let first_line = f.message.lines().next().unwrap_or("").to_owned();
+            eprintln!("spid-sp: {first_line}");
+            ExitCode::from(f.status)
+        }
+    }
+}
