@@ -155,6 +155,29 @@ impl Domicile {
     }
 }
 
+impl std::fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attributes")
+            .field(
+                "names",
+                &self.entries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for IdCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdCard").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Domicile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domicile").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -221,28 +244,5 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), SPID_ATTRIBUTE_NAMES.len());
-    }
-}
-
-impl std::fmt::Debug for Attributes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Attributes")
-            .field(
-                "names",
-                &self.entries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for IdCard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdCard").finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for Domicile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Domicile").finish_non_exhaustive()
     }
 }
