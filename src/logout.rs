@@ -5,16 +5,16 @@
 use std::fmt::Write as _;
 
 use crate::binding::Outgoing;
-use crate::dsig::{self, redirect, VerifyPolicy};
+use crate::dsig::{self, redirect, Verified, VerifiedDocument, VerifiedRedirect, VerifyPolicy};
 use crate::error::{RejectReason, Signed, StartError};
 use crate::ids::{EntityId, RequestId};
 use crate::metadata::IdentityProvider;
-use crate::response::{check_unique_ids, leaf_text, reject_xml};
+use crate::response::{check_unique_ids, leaf_text, reject_xml, verified_text};
 use crate::saml::{self, Binding, ASSERTION_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS};
 use crate::sp::{decode_post, Incoming, ServiceProvider, SessionInfo};
 use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
-use crate::xml::{self, Node};
+use crate::xml::{self, Document, Node};
 
 /// What the SP keeps while waiting for the IdP's LogoutResponse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,19 +122,19 @@ impl ServiceProvider {
         let idp = self
             .usable_idp(pending.idp.as_str())
             .map_err(RejectReason::from)?;
-        let xml = self.verified_logout_xml(incoming, idp)?;
-        let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
-        let root = doc.root_element();
-        if !saml::is(&root, PROTOCOL_NS, "LogoutResponse") {
+        let xml = self.logout_xml(incoming, idp)?;
+        let doc = self.parse_logout(&xml)?;
+        let root = self.verified_logout_root(&doc, idp)?;
+        if !root.is(PROTOCOL_NS, "LogoutResponse") {
             return Err(RejectReason::NotAMessage("LogoutResponse"));
         }
         self.common_checks(root, idp, now, pending.issue_instant)?;
         if root.attribute("InResponseTo").map(str::trim) != Some(pending.request_id.as_str()) {
             return Err(RejectReason::ResponseInResponseTo);
         }
-        let status = saml::children(root, PROTOCOL_NS, "Status")
-            .next()
-            .and_then(|s| saml::children(s, PROTOCOL_NS, "StatusCode").next())
+        let status = root
+            .child(PROTOCOL_NS, "Status")
+            .and_then(|s| s.child(PROTOCOL_NS, "StatusCode"))
             .and_then(|c| c.attribute("Value"))
             .ok_or(RejectReason::ResponseStatus)?;
         Ok(if status.trim() == saml::STATUS_SUCCESS {
@@ -173,10 +173,10 @@ impl ServiceProvider {
             issuer
         };
         let idp = self.usable_idp(&issuer).map_err(RejectReason::from)?;
-        let xml = self.verified_logout_xml(incoming, idp)?;
-        let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
-        let root = doc.root_element();
-        if !saml::is(&root, PROTOCOL_NS, "LogoutRequest") {
+        let xml = self.logout_xml(incoming, idp)?;
+        let doc = self.parse_logout(&xml)?;
+        let root = self.verified_logout_root(&doc, idp)?;
+        if !root.is(PROTOCOL_NS, "LogoutRequest") {
             return Err(RejectReason::NotAMessage("LogoutRequest"));
         }
         self.common_checks(
@@ -206,13 +206,14 @@ impl ServiceProvider {
             Ok(false) => return Err(RejectReason::Replay),
             Err(e) => return Err(RejectReason::Store(e)),
         }
-        let name_id = saml::children(root, ASSERTION_NS, "NameID")
-            .next()
-            .and_then(leaf_text)
+        let name_id = root
+            .child(ASSERTION_NS, "NameID")
+            .and_then(verified_text)
             .filter(|n| !n.is_empty())
             .ok_or(RejectReason::NameId)?;
-        let session_indexes = saml::children(root, PROTOCOL_NS, "SessionIndex")
-            .filter_map(leaf_text)
+        let session_indexes = root
+            .children_named(PROTOCOL_NS, "SessionIndex")
+            .filter_map(verified_text)
             .collect();
         let info = LogoutRequestInfo {
             id,
@@ -268,21 +269,20 @@ impl ServiceProvider {
         Ok((info, outgoing))
     }
 
-    /// The XML of a logout message whose signature verified with `idp`'s keys.
-    fn verified_logout_xml(
+    /// The XML of a logout message: for the Redirect binding, its query signature verified
+    /// with `idp`'s keys; for the POST binding, decoded (its enveloped signature is verified
+    /// on the parsed tree, [`Self::verified_logout_root`]).
+    fn logout_xml(
         &self,
         incoming: &Incoming,
         idp: &IdentityProvider,
-    ) -> Result<String, RejectReason> {
-        let sig_err = |error| RejectReason::Signature {
-            which: Signed::Response,
-            error,
-        };
+    ) -> Result<LogoutXml, RejectReason> {
         match incoming {
             Incoming::Redirect { query } => {
-                let msg = redirect::verify_query(query, idp.keys(), self.config.min_rsa_bits)
+                dsig::verify_redirect(query, idp.keys(), self.config.min_rsa_bits)
+                    .map(LogoutXml::Redirect)
                     .map_err(|e| match e {
-                        redirect::RedirectError::Signature(d) => sig_err(d),
+                        redirect::RedirectError::Signature(d) => logout_signature_error(d),
                         redirect::RedirectError::TooLarge => RejectReason::InputTooLarge,
                         redirect::RedirectError::Missing(_) => {
                             RejectReason::Redirect("missing parameter")
@@ -291,45 +291,75 @@ impl ServiceProvider {
                             RejectReason::Redirect("repeated parameter")
                         }
                         _ => RejectReason::Redirect("undecodable parameter"),
-                    })?;
-                let doc = xml::parse(&msg.xml, &self.config.limits).map_err(reject_xml)?;
-                if doc
+                    })
+            }
+            Incoming::Post { message, .. } => Ok(LogoutXml::Post(decode_post(
+                message,
+                self.config.limits.max_bytes,
+            )?)),
+        }
+    }
+
+    /// Parses a logout message once, under the configured limits.
+    fn parse_logout<'i>(&self, xml: &'i LogoutXml) -> Result<LogoutDocument<'i>, RejectReason> {
+        let limits = &self.config.limits;
+        match xml {
+            LogoutXml::Redirect(verified) => verified
+                .parse(limits)
+                .map(LogoutDocument::Redirect)
+                .map_err(reject_xml),
+            LogoutXml::Post(text) => xml::parse(text, limits)
+                .map(LogoutDocument::Post)
+                .map_err(reject_xml),
+        }
+    }
+
+    /// The root of a logout message whose signature verified with `idp`'s keys, after the
+    /// shape checks: unique IDs; for the Redirect binding no embedded signature alongside
+    /// the query signature; for the POST binding exactly one signature, a direct child of
+    /// the root, verified as enveloped.
+    fn verified_logout_root<'a, 'i>(
+        &self,
+        doc: &'a LogoutDocument<'i>,
+        idp: &IdentityProvider,
+    ) -> Result<Verified<'a, 'i>, RejectReason> {
+        match doc {
+            LogoutDocument::Redirect(verified) => {
+                if verified
+                    .document()
                     .descendants()
                     .any(|n| saml::is(&n, dsig::DSIG_NS, "Signature"))
                 {
                     return Err(RejectReason::MisplacedSignature);
                 }
-                check_unique_ids(&doc)?;
-                Ok(msg.xml)
+                check_unique_ids(verified.document())?;
+                Ok(verified.root())
             }
-            Incoming::Post { message, .. } => {
-                let xml = decode_post(message, self.config.limits.max_bytes)?;
-                {
-                    let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
-                    check_unique_ids(&doc)?;
-                    let root = doc.root_element();
-                    let sigs: Vec<Node<'_, '_>> = doc
-                        .descendants()
-                        .filter(|n| saml::is(n, dsig::DSIG_NS, "Signature"))
-                        .collect();
-                    let [sig] = sigs.as_slice() else {
-                        return Err(if sigs.is_empty() {
-                            RejectReason::ResponseUnsigned
-                        } else {
-                            RejectReason::MisplacedSignature
-                        });
-                    };
-                    if sig.parent_element() != Some(root) {
-                        return Err(RejectReason::MisplacedSignature);
-                    }
-                    let policy = VerifyPolicy {
-                        min_rsa_bits: self.config.min_rsa_bits,
-                        ..VerifyPolicy::default()
-                    };
-                    dsig::verify_enveloped(root, *sig, idp.keys(), &policy, &mut Vec::new())
-                        .map_err(sig_err)?;
+            LogoutDocument::Post(doc) => {
+                check_unique_ids(doc)?;
+                let root = doc.root_element();
+                let sigs: Vec<Node<'_, '_>> = doc
+                    .descendants()
+                    .filter(|n| saml::is(n, dsig::DSIG_NS, "Signature"))
+                    .collect();
+                let [sig] = sigs.as_slice() else {
+                    return Err(if sigs.is_empty() {
+                        RejectReason::ResponseUnsigned
+                    } else {
+                        RejectReason::MisplacedSignature
+                    });
+                };
+                if sig.parent_element() != Some(root) {
+                    return Err(RejectReason::MisplacedSignature);
                 }
-                Ok(xml)
+                let policy = VerifyPolicy {
+                    min_rsa_bits: self.config.min_rsa_bits,
+                    ..VerifyPolicy::default()
+                };
+                let verified =
+                    dsig::verify_enveloped(root, *sig, idp.keys(), &policy, &mut Vec::new())
+                        .map_err(logout_signature_error)?;
+                Ok(verified.element())
             }
         }
     }
@@ -337,7 +367,7 @@ impl ServiceProvider {
     /// ID, Version, IssueInstant window, Destination = one of our SLO URLs, Issuer = IdP.
     fn common_checks(
         &self,
-        root: Node<'_, '_>,
+        root: Verified<'_, '_>,
         idp: &IdentityProvider,
         now: Timestamp,
         not_before: Timestamp,
@@ -368,13 +398,35 @@ impl ServiceProvider {
         if !self.config.slo.iter().any(|s| s.url == destination) {
             return Err(RejectReason::ResponseDestination);
         }
-        let issuer = saml::children(root, ASSERTION_NS, "Issuer")
-            .next()
-            .and_then(leaf_text)
+        let issuer = root
+            .child(ASSERTION_NS, "Issuer")
+            .and_then(verified_text)
             .ok_or(RejectReason::ResponseIssuer)?;
         if issuer != idp.entity_id().as_str() {
             return Err(RejectReason::IssuerMismatch);
         }
         Ok(())
+    }
+}
+
+/// A decoded logout message, before its tree is built.
+enum LogoutXml {
+    /// HTTP-Redirect: the query signature verified, the XML covered whole.
+    Redirect(VerifiedRedirect),
+    /// HTTP-POST: the enveloped signature is still to be verified.
+    Post(String),
+}
+
+/// A logout message's one parsed tree.
+enum LogoutDocument<'i> {
+    Redirect(VerifiedDocument<'i>),
+    Post(Document<'i>),
+}
+
+/// A logout signature that did not verify.
+fn logout_signature_error(error: dsig::DsigError) -> RejectReason {
+    RejectReason::Signature {
+        which: Signed::Response,
+        error,
     }
 }

@@ -528,14 +528,10 @@ async fn main() {
             Profile::Eidas => Some(Federation::Eidas),
             _ => None,
         };
-        idps.extend(
-            test_idp::trusted(t)
-                .into_iter()
-                .map(|i| match federation {
-                    Some(f) => i.with_federation(f),
-                    None => i,
-                }),
-        );
+        idps.extend(test_idp::trusted(t).into_iter().map(|i| match federation {
+            Some(f) => i.with_federation(f),
+            None => i,
+        }));
     }
     let idp_count = idps.len();
     let shared = shared_stores(&opts.store, &base_url);
