@@ -74,7 +74,7 @@ pub struct SignatureInfo {
 ///
 /// A plain node is not a `Verified`:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// use spid_sp::dsig::Verified;
 /// use spid_sp::xml::{self, Limits};
 ///
@@ -88,7 +88,7 @@ pub struct SignatureInfo {
 ///
 /// and none can be made outside the verifier:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0451
 /// use spid_sp::dsig::Verified;
 /// use spid_sp::xml::{self, Limits};
 ///
@@ -611,9 +611,9 @@ mod tests {
 
     #[test]
     fn the_wrapper_is_no_bigger_than_a_node_and_an_id() {
-        assert!(
-            std::mem::size_of::<Verified<'_, '_>>()
-                <= std::mem::size_of::<Node<'_, '_>>() + std::mem::size_of::<NodeId>()
+        assert_eq!(
+            std::mem::size_of::<Verified<'_, '_>>(),
+            std::mem::size_of::<(Node<'_, '_>, NodeId)>()
         );
     }
 }
