@@ -132,9 +132,7 @@ impl<'a, 'i: 'a> Verified<'a, 'i> {
     /// Whether this element is `(namespace, local)` (matched by namespace URI, never by
     /// prefix).
     pub fn is(self, namespace: &str, local: &str) -> bool {
-        self.node.is_element()
-            && self.node.tag_name().name() == local
-            && self.node.tag_name().namespace() == Some(namespace)
+        is_named(&self.node, namespace, local)
     }
 
     /// The value of the unqualified attribute `name`, as parsed (not trimmed).
@@ -157,18 +155,26 @@ impl<'a, 'i: 'a> Verified<'a, 'i> {
             .map(Verified::covered)
     }
 
-    /// The element children named `(namespace, local)`, in document order.
+    /// The element children named `(namespace, local)`, in document order (never the
+    /// enveloped signature).
     pub fn children_named(
         self,
         namespace: &'static str,
         local: &'static str,
     ) -> impl Iterator<Item = Verified<'a, 'i>> {
-        self.children().filter(move |c| c.is(namespace, local))
+        let excluded = self.excluded;
+        self.node
+            .children()
+            .filter(move |c| is_named(c, namespace, local) && Some(c.id()) != excluded)
+            .map(Verified::covered)
     }
 
-    /// The first element child named `(namespace, local)`.
+    /// The first element child named `(namespace, local)` (never the enveloped signature).
     pub fn child(self, namespace: &str, local: &str) -> Option<Verified<'a, 'i>> {
-        self.children().find(|c| c.is(namespace, local))
+        self.node
+            .children()
+            .find(|c| is_named(c, namespace, local) && Some(c.id()) != self.excluded)
+            .map(Verified::covered)
     }
 
     /// Whether the element has an element child (the enveloped signature not counted).
@@ -241,6 +247,13 @@ pub fn verify_redirect(
     min_rsa_bits: u32,
 ) -> Result<VerifiedRedirect, RedirectError> {
     redirect::verify_query(query, keys, min_rsa_bits).map(|message| VerifiedRedirect { message })
+}
+
+/// An element named `(namespace, local)`.
+fn is_named(node: &Node<'_, '_>, namespace: &str, local: &str) -> bool {
+    node.is_element()
+        && node.tag_name().name() == local
+        && node.tag_name().namespace() == Some(namespace)
 }
 
 fn is_ds<'a>(node: &Node<'a, '_>, local: &str) -> bool {
