@@ -173,54 +173,7 @@ impl ServiceProvider {
             issuer
         };
         let idp = self.usable_idp(&issuer).map_err(RejectReason::from)?;
-        let xml = self.logout_xml(incoming, idp)?;
-        let doc = self.parse_logout(&xml)?;
-        let root = self.verified_logout_root(&doc, idp)?;
-        if !root.is(PROTOCOL_NS, "LogoutRequest") {
-            return Err(RejectReason::NotAMessage("LogoutRequest"));
-        }
-        self.common_checks(
-            root,
-            idp,
-            now,
-            now.plus_seconds(-self.config.request_lifetime_secs),
-        )?;
-        if let Some(t) = root.attribute("NotOnOrAfter") {
-            let t = Timestamp::parse(t).map_err(|_| RejectReason::ConditionsNotOnOrAfter)?;
-            if now >= t.plus_seconds(self.config.clock_skew_secs) {
-                return Err(RejectReason::ConditionsNotOnOrAfter);
-            }
-        }
-        let id = root
-            .attribute("ID")
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned();
-        let key = format!("slo:{}:{}", idp.entity_id(), id);
-        match self.replay.insert_once(
-            &key,
-            now.plus_seconds(self.config.request_lifetime_secs),
-            now,
-        ) {
-            Ok(true) => {}
-            Ok(false) => return Err(RejectReason::Replay),
-            Err(e) => return Err(RejectReason::Store(e)),
-        }
-        let name_id = root
-            .child(ASSERTION_NS, "NameID")
-            .and_then(verified_text)
-            .filter(|n| !n.is_empty())
-            .ok_or(RejectReason::NameId)?;
-        let session_indexes = root
-            .children_named(PROTOCOL_NS, "SessionIndex")
-            .filter_map(verified_text)
-            .collect();
-        let info = LogoutRequestInfo {
-            id,
-            idp: idp.entity_id().clone(),
-            name_id,
-            session_indexes,
-        };
+        let info = self.verified_logout_request(incoming, idp, now)?;
 
         let endpoint = idp.slo(reply_binding).ok_or(RejectReason::Redirect(
             "no SingleLogoutService for the reply binding",
@@ -267,6 +220,65 @@ impl ServiceProvider {
             error,
         })?;
         Ok((info, outgoing))
+    }
+
+    /// The checks of an IdP-initiated LogoutRequest on its verified tree, in order: the
+    /// signature with `idp`'s keys, the message kind, [`Self::common_checks`],
+    /// `NotOnOrAfter`, single use of its ID, then the NameID and SessionIndex values.
+    fn verified_logout_request(
+        &self,
+        incoming: &Incoming,
+        idp: &IdentityProvider,
+        now: Timestamp,
+    ) -> Result<LogoutRequestInfo, RejectReason> {
+        let xml = self.logout_xml(incoming, idp)?;
+        let doc = self.parse_logout(&xml)?;
+        let root = self.verified_logout_root(&doc, idp)?;
+        if !root.is(PROTOCOL_NS, "LogoutRequest") {
+            return Err(RejectReason::NotAMessage("LogoutRequest"));
+        }
+        self.common_checks(
+            root,
+            idp,
+            now,
+            now.plus_seconds(-self.config.request_lifetime_secs),
+        )?;
+        if let Some(t) = root.attribute("NotOnOrAfter") {
+            let t = Timestamp::parse(t).map_err(|_| RejectReason::ConditionsNotOnOrAfter)?;
+            if now >= t.plus_seconds(self.config.clock_skew_secs) {
+                return Err(RejectReason::ConditionsNotOnOrAfter);
+            }
+        }
+        let id = root
+            .attribute("ID")
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        let key = format!("slo:{}:{}", idp.entity_id(), id);
+        match self.replay.insert_once(
+            &key,
+            now.plus_seconds(self.config.request_lifetime_secs),
+            now,
+        ) {
+            Ok(true) => {}
+            Ok(false) => return Err(RejectReason::Replay),
+            Err(e) => return Err(RejectReason::Store(e)),
+        }
+        let name_id = root
+            .child(ASSERTION_NS, "NameID")
+            .and_then(verified_text)
+            .filter(|n| !n.is_empty())
+            .ok_or(RejectReason::NameId)?;
+        let session_indexes = root
+            .children_named(PROTOCOL_NS, "SessionIndex")
+            .filter_map(verified_text)
+            .collect();
+        Ok(LogoutRequestInfo {
+            id,
+            idp: idp.entity_id().clone(),
+            name_id,
+            session_indexes,
+        })
     }
 
     /// The XML of a logout message: for the Redirect binding, its query signature verified
