@@ -442,3 +442,146 @@ fn logout_signature_error(error: dsig::DsigError) -> RejectReason {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::dsig::{SignatureAlgorithm, SignatureAnchor, SigningKey};
+    use crate::{FixedClock, SpConfig};
+
+    const SP: &str = "https://sp.logout.test/spid";
+    const SLO: &str = "https://sp.logout.test/spid/slo";
+    const IDP: &str = "https://idp.logout.test";
+    const NOW: &str = "2026-01-15T10:00:00Z";
+
+    fn key(name: &str) -> SigningKey {
+        let read = |ext: &str| std::fs::read(format!("tests/data/keys/{name}.{ext}.pem")).unwrap();
+        SigningKey::from_pem(&read("key"), &read("crt")).unwrap()
+    }
+
+    fn sp() -> ServiceProvider {
+        let config = SpConfig::builder(SP, key("sp"))
+            .assertion_consumer_service("https://sp.logout.test/spid/acs")
+            .attribute_service(0, "Servizi", &["fiscalNumber"])
+            .logout_service(Binding::Redirect, SLO)
+            .logout_service(Binding::Post, SLO)
+            .build()
+            .unwrap();
+        let idp = IdentityProvider::new(IDP, vec![key("idp").verification_key().unwrap()])
+            .with_sso(Binding::Redirect, "https://idp.logout.test/sso")
+            .with_slo(Binding::Redirect, "https://idp.logout.test/slo")
+            .with_slo(Binding::Post, "https://idp.logout.test/slo");
+        ServiceProvider::new(config, [idp])
+            .unwrap()
+            .with_clock(Arc::new(FixedClock(Timestamp::parse(NOW).unwrap())))
+    }
+
+    fn request(id: &str, extra: &str) -> String {
+        format!(
+            "<samlp:LogoutRequest xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" \
+             ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{NOW}\" Destination=\"{SLO}\">\
+             <saml:Issuer>{IDP}</saml:Issuer><saml:NameID Format=\"{NAMEID_TRANSIENT}\" \
+             NameQualifier=\"{IDP}\">_n1</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex>\
+             {extra}</samlp:LogoutRequest>"
+        )
+    }
+
+    fn post(xml: &str) -> Incoming {
+        Incoming::Post {
+            message: base64::engine::general_purpose::STANDARD.encode(xml),
+            relay_state: None,
+        }
+    }
+
+    fn signed_post(xml: &str, signer: &str) -> Incoming {
+        let anchor = SignatureAnchor::After(ASSERTION_NS, "Issuer");
+        post(
+            &dsig::sign_enveloped(xml, &key(signer), SignatureAlgorithm::RsaSha256, anchor)
+                .unwrap(),
+        )
+    }
+
+    fn signed_redirect(xml: &str, signer: &str) -> Incoming {
+        let query = redirect::signed_query(
+            "SAMLRequest",
+            xml,
+            None,
+            &key(signer),
+            SignatureAlgorithm::RsaSha256,
+        )
+        .unwrap();
+        Incoming::Redirect { query }
+    }
+
+    fn handle(incoming: &Incoming) -> Result<LogoutRequestInfo, RejectReason> {
+        sp().handle_logout_request(incoming, Binding::Redirect)
+            .map(|(info, _)| info)
+    }
+
+    #[test]
+    fn both_bindings_read_the_verified_request() {
+        for incoming in [
+            signed_post(&request("_p1", ""), "idp"),
+            signed_redirect(&request("_r1", ""), "idp"),
+        ] {
+            let info = handle(&incoming).unwrap();
+            assert_eq!(info.name_id, "_n1");
+            assert_eq!(info.session_indexes, ["_s1"]);
+        }
+    }
+
+    #[test]
+    fn logout_shape_and_signature_are_checked_before_any_value() {
+        let bad_signature = |r: Result<_, RejectReason>| {
+            matches!(
+                r,
+                Err(RejectReason::Signature {
+                    which: Signed::Response,
+                    ..
+                })
+            )
+        };
+        // POST: unsigned, signed by another key, a second signature, a duplicate ID.
+        assert_eq!(
+            handle(&post(&request("_p2", ""))),
+            Err(RejectReason::ResponseUnsigned)
+        );
+        assert!(bad_signature(handle(&signed_post(
+            &request("_p3", ""),
+            "attacker"
+        ))));
+        let extra = "<samlp:Extensions><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></samlp:Extensions>";
+        assert_eq!(
+            handle(&signed_post(&request("_p4", extra), "idp")),
+            Err(RejectReason::MisplacedSignature)
+        );
+        let duplicate = "<samlp:Extensions><x:E xmlns:x=\"urn:x\" ID=\"_d1\"/></samlp:Extensions>";
+        assert_eq!(
+            handle(&signed_post(&request("_d1", duplicate), "idp")),
+            Err(RejectReason::DuplicateId)
+        );
+        // Redirect: signed by another key, an embedded signature, a duplicate ID.
+        assert!(bad_signature(handle(&signed_redirect(
+            &request("_r2", ""),
+            "attacker"
+        ))));
+        assert_eq!(
+            handle(&signed_redirect(&request("_r3", extra), "idp")),
+            Err(RejectReason::MisplacedSignature)
+        );
+        assert_eq!(
+            handle(&signed_redirect(&request("_d1", duplicate), "idp")),
+            Err(RejectReason::DuplicateId)
+        );
+        // Verified, but not a LogoutRequest.
+        let other = request("_r5", "").replace("LogoutRequest", "LogoutResponse");
+        assert_eq!(
+            handle(&signed_redirect(&other, "idp")),
+            Err(RejectReason::NotAMessage("LogoutRequest"))
+        );
+    }
+}
