@@ -10,8 +10,8 @@
 //!
 //! The types carry what was verified: the shape checks see plain nodes (they only look at
 //! positions and names, and reject), the Assertion checks take a [`Verified`] Assertion,
-//! and the Response-level reads go through a [`ResponseEnvelope`], verified when the IdP
-//! signed the Response and explicitly [`Unverified`] when it did not.
+//! and the Response-level reads go through a `ResponseEnvelope`, verified when the IdP
+//! signed the Response and explicitly `Unverified` when it did not.
 
 pub(crate) mod checks;
 pub mod status;
