@@ -5,17 +5,18 @@
 use std::fmt::Write as _;
 
 use crate::binding::post::decode_post;
+use crate::binding::redirect::{VerifiedDocument, VerifiedRedirect};
 use crate::binding::{redirect, Incoming, Outgoing};
-use crate::dsig::{self, VerifyPolicy};
+use crate::dsig::{self, Verified, VerifyPolicy};
 use crate::error::{RejectReason, Signed, StartError};
 use crate::ids::{EntityId, RequestId};
 use crate::metadata::IdentityProvider;
-use crate::response::{check_unique_ids, leaf_text, reject_xml};
+use crate::response::{check_unique_ids, leaf_text, reject_xml, verified_text};
 use crate::saml::{self, Binding, ASSERTION_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS};
 use crate::sp::{ServiceProvider, SessionInfo};
 use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
-use crate::xml::{self, Node};
+use crate::xml::{self, Document, Node};
 
 /// What the SP keeps while waiting for the IdP's LogoutResponse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,19 +136,19 @@ impl ServiceProvider {
             .usable_idp(pending.idp.as_str())
             .map_err(RejectReason::from)?;
         let idp = &*idp;
-        let xml = self.verified_logout_xml(incoming, idp)?;
-        let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
-        let root = doc.root_element();
-        if !saml::is(&root, PROTOCOL_NS, "LogoutResponse") {
+        let xml = self.logout_xml(incoming, idp)?;
+        let doc = self.parse_logout(&xml)?;
+        let root = self.verified_logout_root(&doc, idp)?;
+        if !root.is(PROTOCOL_NS, "LogoutResponse") {
             return Err(RejectReason::NotAMessage("LogoutResponse"));
         }
         self.common_checks(root, idp, now, pending.issue_instant)?;
         if root.attribute("InResponseTo").map(str::trim) != Some(pending.request_id.as_str()) {
             return Err(RejectReason::ResponseInResponseTo);
         }
-        let status = saml::children(root, PROTOCOL_NS, "Status")
-            .next()
-            .and_then(|s| saml::children(s, PROTOCOL_NS, "StatusCode").next())
+        let status = root
+            .child(PROTOCOL_NS, "Status")
+            .and_then(|s| s.child(PROTOCOL_NS, "StatusCode"))
             .and_then(|c| c.attribute("Value"))
             .ok_or(RejectReason::ResponseStatus)?;
         Ok(if status.trim() == saml::STATUS_SUCCESS {
@@ -187,53 +188,7 @@ impl ServiceProvider {
         };
         let idp = self.usable_idp(&issuer).map_err(RejectReason::from)?;
         let idp = &*idp;
-        let xml = self.verified_logout_xml(incoming, idp)?;
-        let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
-        let root = doc.root_element();
-        if !saml::is(&root, PROTOCOL_NS, "LogoutRequest") {
-            return Err(RejectReason::NotAMessage("LogoutRequest"));
-        }
-        self.common_checks(
-            root,
-            idp,
-            now,
-            now.plus_seconds(-self.config.request_lifetime_secs),
-        )?;
-        if let Some(t) = root.attribute("NotOnOrAfter") {
-            let t = Timestamp::parse(t).map_err(|_| RejectReason::ConditionsNotOnOrAfter)?;
-            if now >= t.plus_seconds(self.config.clock_skew_secs) {
-                return Err(RejectReason::ConditionsNotOnOrAfter);
-            }
-        }
-        let id = root
-            .attribute("ID")
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned();
-        let key = format!("slo:{}:{}", idp.entity_id(), id);
-        match self.replay.insert_once(
-            &key,
-            now.plus_seconds(self.config.request_lifetime_secs),
-            now,
-        ) {
-            Ok(true) => {}
-            Ok(false) => return Err(RejectReason::Replay),
-            Err(e) => return Err(RejectReason::Store(e)),
-        }
-        let name_id = saml::children(root, ASSERTION_NS, "NameID")
-            .next()
-            .and_then(leaf_text)
-            .filter(|n| !n.is_empty())
-            .ok_or(RejectReason::NameId)?;
-        let session_indexes = saml::children(root, PROTOCOL_NS, "SessionIndex")
-            .filter_map(leaf_text)
-            .collect();
-        let info = LogoutRequestInfo {
-            id,
-            idp: idp.entity_id().clone(),
-            name_id,
-            session_indexes,
-        };
+        let info = self.verified_logout_request(incoming, idp, now)?;
 
         let endpoint = idp.slo(reply_binding).ok_or(RejectReason::Redirect(
             "no SingleLogoutService for the reply binding",
@@ -282,21 +237,79 @@ impl ServiceProvider {
         Ok((info, outgoing))
     }
 
-    /// The XML of a logout message whose signature verified with `idp`'s keys.
-    fn verified_logout_xml(
+    /// The checks of an IdP-initiated LogoutRequest on its verified tree, in order: the
+    /// signature with `idp`'s keys, the message kind, [`Self::common_checks`],
+    /// `NotOnOrAfter`, single use of its ID, then the NameID and SessionIndex values.
+    fn verified_logout_request(
         &self,
         incoming: &Incoming,
         idp: &IdentityProvider,
-    ) -> Result<String, RejectReason> {
-        let sig_err = |error| RejectReason::Signature {
-            which: Signed::Response,
-            error,
-        };
+        now: Timestamp,
+    ) -> Result<LogoutRequestInfo, RejectReason> {
+        let xml = self.logout_xml(incoming, idp)?;
+        let doc = self.parse_logout(&xml)?;
+        let root = self.verified_logout_root(&doc, idp)?;
+        if !root.is(PROTOCOL_NS, "LogoutRequest") {
+            return Err(RejectReason::NotAMessage("LogoutRequest"));
+        }
+        self.common_checks(
+            root,
+            idp,
+            now,
+            now.plus_seconds(-self.config.request_lifetime_secs),
+        )?;
+        if let Some(t) = root.attribute("NotOnOrAfter") {
+            let t = Timestamp::parse(t).map_err(|_| RejectReason::ConditionsNotOnOrAfter)?;
+            if now >= t.plus_seconds(self.config.clock_skew_secs) {
+                return Err(RejectReason::ConditionsNotOnOrAfter);
+            }
+        }
+        let id = root
+            .attribute("ID")
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        let key = format!("slo:{}:{}", idp.entity_id(), id);
+        match self.replay.insert_once(
+            &key,
+            now.plus_seconds(self.config.request_lifetime_secs),
+            now,
+        ) {
+            Ok(true) => {}
+            Ok(false) => return Err(RejectReason::Replay),
+            Err(e) => return Err(RejectReason::Store(e)),
+        }
+        let name_id = root
+            .child(ASSERTION_NS, "NameID")
+            .and_then(verified_text)
+            .filter(|n| !n.is_empty())
+            .ok_or(RejectReason::NameId)?;
+        let session_indexes = root
+            .children_named(PROTOCOL_NS, "SessionIndex")
+            .filter_map(verified_text)
+            .collect();
+        Ok(LogoutRequestInfo {
+            id,
+            idp: idp.entity_id().clone(),
+            name_id,
+            session_indexes,
+        })
+    }
+
+    /// The XML of a logout message: for the Redirect binding, its query signature verified
+    /// with `idp`'s keys; for the POST binding, decoded (its enveloped signature is verified
+    /// on the parsed tree, [`Self::verified_logout_root`]).
+    fn logout_xml(
+        &self,
+        incoming: &Incoming,
+        idp: &IdentityProvider,
+    ) -> Result<LogoutXml, RejectReason> {
         match incoming {
             Incoming::Redirect { query } => {
-                let msg = redirect::verify_query(query, idp.keys(), self.config.min_rsa_bits)
+                redirect::verify_redirect(query, idp.keys(), self.config.min_rsa_bits)
+                    .map(LogoutXml::Redirect)
                     .map_err(|e| match e {
-                        redirect::RedirectError::Signature(d) => sig_err(d),
+                        redirect::RedirectError::Signature(d) => logout_signature_error(d),
                         redirect::RedirectError::TooLarge => RejectReason::InputTooLarge,
                         redirect::RedirectError::Missing(_) => {
                             RejectReason::Redirect("missing parameter")
@@ -305,45 +318,75 @@ impl ServiceProvider {
                             RejectReason::Redirect("repeated parameter")
                         }
                         _ => RejectReason::Redirect("undecodable parameter"),
-                    })?;
-                let doc = xml::parse(&msg.xml, &self.config.limits).map_err(reject_xml)?;
-                if doc
+                    })
+            }
+            Incoming::Post { message, .. } => Ok(LogoutXml::Post(decode_post(
+                message,
+                self.config.limits.max_bytes,
+            )?)),
+        }
+    }
+
+    /// Parses a logout message once, under the configured limits.
+    fn parse_logout<'i>(&self, xml: &'i LogoutXml) -> Result<LogoutDocument<'i>, RejectReason> {
+        let limits = &self.config.limits;
+        match xml {
+            LogoutXml::Redirect(verified) => verified
+                .parse(limits)
+                .map(LogoutDocument::Redirect)
+                .map_err(reject_xml),
+            LogoutXml::Post(text) => xml::parse(text, limits)
+                .map(LogoutDocument::Post)
+                .map_err(reject_xml),
+        }
+    }
+
+    /// The root of a logout message whose signature verified with `idp`'s keys, after the
+    /// shape checks: unique IDs; for the Redirect binding no embedded signature alongside
+    /// the query signature; for the POST binding exactly one signature, a direct child of
+    /// the root, verified as enveloped.
+    fn verified_logout_root<'a, 'i>(
+        &self,
+        doc: &'a LogoutDocument<'i>,
+        idp: &IdentityProvider,
+    ) -> Result<Verified<'a, 'i>, RejectReason> {
+        match doc {
+            LogoutDocument::Redirect(verified) => {
+                if verified
+                    .document()
                     .descendants()
                     .any(|n| saml::is(&n, dsig::DSIG_NS, "Signature"))
                 {
                     return Err(RejectReason::MisplacedSignature);
                 }
-                check_unique_ids(&doc)?;
-                Ok(msg.xml)
+                check_unique_ids(verified.document())?;
+                Ok(verified.root())
             }
-            Incoming::Post { message, .. } => {
-                let xml = decode_post(message, self.config.limits.max_bytes)?;
-                {
-                    let doc = xml::parse(&xml, &self.config.limits).map_err(reject_xml)?;
-                    check_unique_ids(&doc)?;
-                    let root = doc.root_element();
-                    let sigs: Vec<Node<'_, '_>> = doc
-                        .descendants()
-                        .filter(|n| saml::is(n, dsig::DSIG_NS, "Signature"))
-                        .collect();
-                    let [sig] = sigs.as_slice() else {
-                        return Err(if sigs.is_empty() {
-                            RejectReason::ResponseUnsigned
-                        } else {
-                            RejectReason::MisplacedSignature
-                        });
-                    };
-                    if sig.parent_element() != Some(root) {
-                        return Err(RejectReason::MisplacedSignature);
-                    }
-                    let policy = VerifyPolicy {
-                        min_rsa_bits: self.config.min_rsa_bits,
-                        ..VerifyPolicy::default()
-                    };
-                    dsig::verify_enveloped(root, *sig, idp.keys(), &policy, &mut Vec::new())
-                        .map_err(sig_err)?;
+            LogoutDocument::Post(doc) => {
+                check_unique_ids(doc)?;
+                let root = doc.root_element();
+                let sigs: Vec<Node<'_, '_>> = doc
+                    .descendants()
+                    .filter(|n| saml::is(n, dsig::DSIG_NS, "Signature"))
+                    .collect();
+                let [sig] = sigs.as_slice() else {
+                    return Err(if sigs.is_empty() {
+                        RejectReason::ResponseUnsigned
+                    } else {
+                        RejectReason::MisplacedSignature
+                    });
+                };
+                if sig.parent_element() != Some(root) {
+                    return Err(RejectReason::MisplacedSignature);
                 }
-                Ok(xml)
+                let policy = VerifyPolicy {
+                    min_rsa_bits: self.config.min_rsa_bits,
+                    ..VerifyPolicy::default()
+                };
+                let verified =
+                    dsig::verify_enveloped(root, *sig, idp.keys(), &policy, &mut Vec::new())
+                        .map_err(logout_signature_error)?;
+                Ok(verified.element())
             }
         }
     }
@@ -351,7 +394,7 @@ impl ServiceProvider {
     /// ID, Version, IssueInstant window, Destination = one of our SLO URLs, Issuer = IdP.
     fn common_checks(
         &self,
-        root: Node<'_, '_>,
+        root: Verified<'_, '_>,
         idp: &IdentityProvider,
         now: Timestamp,
         not_before: Timestamp,
@@ -382,13 +425,178 @@ impl ServiceProvider {
         if !self.config.slo.iter().any(|s| s.url == destination) {
             return Err(RejectReason::ResponseDestination);
         }
-        let issuer = saml::children(root, ASSERTION_NS, "Issuer")
-            .next()
-            .and_then(leaf_text)
+        let issuer = root
+            .child(ASSERTION_NS, "Issuer")
+            .and_then(verified_text)
             .ok_or(RejectReason::ResponseIssuer)?;
         if issuer != idp.entity_id().as_str() {
             return Err(RejectReason::IssuerMismatch);
         }
         Ok(())
+    }
+}
+
+/// A decoded logout message, before its tree is built.
+enum LogoutXml {
+    /// HTTP-Redirect: the query signature verified, the XML covered whole.
+    Redirect(VerifiedRedirect),
+    /// HTTP-POST: the enveloped signature is still to be verified.
+    Post(String),
+}
+
+/// A logout message's one parsed tree.
+enum LogoutDocument<'i> {
+    Redirect(VerifiedDocument<'i>),
+    Post(Document<'i>),
+}
+
+/// A logout signature that did not verify.
+fn logout_signature_error(error: dsig::DsigError) -> RejectReason {
+    RejectReason::Signature {
+        which: Signed::Response,
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::dsig::{SignatureAlgorithm, SignatureAnchor, SigningKey};
+    use crate::{FixedClock, SpConfig};
+
+    const SP: &str = "https://sp.logout.test/spid";
+    const SLO: &str = "https://sp.logout.test/spid/slo";
+    const IDP: &str = "https://idp.logout.test";
+    const NOW: &str = "2026-01-15T10:00:00Z";
+
+    fn key(name: &str) -> SigningKey {
+        let read = |ext: &str| std::fs::read(format!("tests/data/keys/{name}.{ext}.pem")).unwrap();
+        SigningKey::from_pem(&read("key"), &read("crt")).unwrap()
+    }
+
+    fn sp() -> ServiceProvider {
+        let config = SpConfig::builder(SP, key("sp"))
+            .assertion_consumer_service("https://sp.logout.test/spid/acs")
+            .attribute_service(0, "Servizi", &["fiscalNumber"])
+            .logout_service(Binding::Redirect, SLO)
+            .logout_service(Binding::Post, SLO)
+            .build()
+            .unwrap();
+        let idp = IdentityProvider::new(IDP, vec![key("idp").verification_key().unwrap()])
+            .with_sso(Binding::Redirect, "https://idp.logout.test/sso")
+            .with_slo(Binding::Redirect, "https://idp.logout.test/slo")
+            .with_slo(Binding::Post, "https://idp.logout.test/slo");
+        ServiceProvider::new(config, [idp])
+            .unwrap()
+            .with_clock(Arc::new(FixedClock(Timestamp::parse(NOW).unwrap())))
+    }
+
+    fn request(id: &str, extra: &str) -> String {
+        format!(
+            "<samlp:LogoutRequest xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" \
+             ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{NOW}\" Destination=\"{SLO}\">\
+             <saml:Issuer>{IDP}</saml:Issuer><saml:NameID Format=\"{NAMEID_TRANSIENT}\" \
+             NameQualifier=\"{IDP}\">_n1</saml:NameID><samlp:SessionIndex>_s1</samlp:SessionIndex>\
+             {extra}</samlp:LogoutRequest>"
+        )
+    }
+
+    fn post(xml: &str) -> Incoming {
+        Incoming::Post {
+            message: base64::engine::general_purpose::STANDARD.encode(xml),
+            relay_state: None,
+        }
+    }
+
+    fn signed_post(xml: &str, signer: &str) -> Incoming {
+        let anchor = SignatureAnchor::After(ASSERTION_NS, "Issuer");
+        post(
+            &dsig::sign_enveloped(xml, &key(signer), SignatureAlgorithm::RsaSha256, anchor)
+                .unwrap(),
+        )
+    }
+
+    fn signed_redirect(xml: &str, signer: &str) -> Incoming {
+        let query = redirect::signed_query(
+            "SAMLRequest",
+            xml,
+            None,
+            &key(signer),
+            SignatureAlgorithm::RsaSha256,
+        )
+        .unwrap();
+        Incoming::Redirect { query }
+    }
+
+    fn handle(incoming: &Incoming) -> Result<LogoutRequestInfo, RejectReason> {
+        sp().handle_logout_request(incoming, Binding::Redirect)
+            .map(|(info, _)| info)
+    }
+
+    #[test]
+    fn both_bindings_read_the_verified_request() {
+        for incoming in [
+            signed_post(&request("_p1", ""), "idp"),
+            signed_redirect(&request("_r1", ""), "idp"),
+        ] {
+            let info = handle(&incoming).unwrap();
+            assert_eq!(info.name_id, "_n1");
+            assert_eq!(info.session_indexes, ["_s1"]);
+        }
+    }
+
+    #[test]
+    fn logout_shape_and_signature_are_checked_before_any_value() {
+        let bad_signature = |r: Result<_, RejectReason>| {
+            matches!(
+                r,
+                Err(RejectReason::Signature {
+                    which: Signed::Response,
+                    ..
+                })
+            )
+        };
+        // POST: unsigned, signed by another key, a second signature, a duplicate ID.
+        assert_eq!(
+            handle(&post(&request("_p2", ""))),
+            Err(RejectReason::ResponseUnsigned)
+        );
+        assert!(bad_signature(handle(&signed_post(
+            &request("_p3", ""),
+            "attacker"
+        ))));
+        let extra = "<samlp:Extensions><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></samlp:Extensions>";
+        assert_eq!(
+            handle(&signed_post(&request("_p4", extra), "idp")),
+            Err(RejectReason::MisplacedSignature)
+        );
+        let duplicate = "<samlp:Extensions><x:E xmlns:x=\"urn:x\" ID=\"_d1\"/></samlp:Extensions>";
+        assert_eq!(
+            handle(&signed_post(&request("_d1", duplicate), "idp")),
+            Err(RejectReason::DuplicateId)
+        );
+        // Redirect: signed by another key, an embedded signature, a duplicate ID.
+        assert!(bad_signature(handle(&signed_redirect(
+            &request("_r2", ""),
+            "attacker"
+        ))));
+        assert_eq!(
+            handle(&signed_redirect(&request("_r3", extra), "idp")),
+            Err(RejectReason::MisplacedSignature)
+        );
+        assert_eq!(
+            handle(&signed_redirect(&request("_d1", duplicate), "idp")),
+            Err(RejectReason::DuplicateId)
+        );
+        // Verified, but not a LogoutRequest.
+        let other = request("_r5", "").replace("LogoutRequest", "LogoutResponse");
+        assert_eq!(
+            handle(&signed_redirect(&other, "idp")),
+            Err(RejectReason::NotAMessage("LogoutRequest"))
+        );
     }
 }

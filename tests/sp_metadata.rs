@@ -261,7 +261,8 @@ fn signature_verifies_with_our_verifier() {
             &policy,
             &mut Vec::new(),
         )
-        .unwrap();
+        .unwrap()
+        .info();
         assert_eq!(info.algorithm, SignatureAlgorithm::RsaSha256);
 
         // One changed character breaks it.

@@ -13,7 +13,8 @@ use std::io::Read as _;
 
 use super::post::form_decode;
 use crate::b64;
-use crate::dsig::{DsigError, SignatureAlgorithm, SigningKey, VerificationKey};
+use crate::dsig::{DsigError, SignatureAlgorithm, SigningKey, VerificationKey, Verified};
+use crate::xml::{Document, Limits, XmlError};
 
 /// Maximum inflated size of a Redirect message (a DEFLATE bomb stops here).
 pub const MAX_INFLATED: usize = 64 * 1024;
@@ -275,6 +276,54 @@ pub fn verify_query(
     let mut msg = decode_unverified(query)?;
     msg.algorithm = Some(alg);
     Ok(msg)
+}
+
+/// An HTTP-Redirect message whose query signature verified: every byte of its XML is
+/// covered. Made only by [`verify_redirect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedRedirect {
+    message: RedirectMessage,
+}
+
+impl VerifiedRedirect {
+    /// The decoded message (its XML, RelayState and signature algorithm).
+    pub fn message(&self) -> &RedirectMessage {
+        &self.message
+    }
+
+    /// Parses the verified XML under `limits`; its tree is covered from the root down.
+    pub fn parse(&self, limits: &Limits) -> Result<VerifiedDocument<'_>, XmlError> {
+        crate::xml::parse(&self.message.xml, limits).map(|doc| VerifiedDocument { doc })
+    }
+}
+
+/// The tree of a [`VerifiedRedirect`] message.
+#[derive(Debug)]
+pub struct VerifiedDocument<'i> {
+    doc: Document<'i>,
+}
+
+impl<'i> VerifiedDocument<'i> {
+    /// The document, for structural checks (embedded signatures, unique IDs).
+    pub fn document(&self) -> &Document<'i> {
+        &self.doc
+    }
+
+    /// The document element, covered whole by the Redirect signature.
+    pub fn root(&self) -> Verified<'_, 'i> {
+        // Covered whole: the query signature is over the deflated XML itself.
+        Verified::covered(self.doc.root_element())
+    }
+}
+
+/// Verifies a signed HTTP-Redirect query with [`verify_query`] and keeps the
+/// message as the proof that its XML is covered.
+pub fn verify_redirect(
+    query: &str,
+    keys: &[VerificationKey],
+    min_rsa_bits: u32,
+) -> Result<VerifiedRedirect, RedirectError> {
+    verify_query(query, keys, min_rsa_bits).map(|message| VerifiedRedirect { message })
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //! external URIs, `Object`, `Manifest`, `RetrievalMethod`) is refused before any digest is
 //! computed. Keys never come from the message: `KeyInfo` is ignored.
 //!
+//! Verification hands back a [`Verified`] node, the only proof the SDK's checks accept that
+//! a value was read from signed data.
+//!
 //! This module imports no SAML or SPID type.
 
 pub mod keys;
@@ -16,7 +19,9 @@ mod verify;
 
 pub use keys::{KeyError, SigningKey, VerificationKey};
 pub use sign::{sign_element, sign_enveloped, SignatureAnchor};
-pub use verify::{find_signature, verify_enveloped, SignatureInfo, VerifyPolicy};
+pub use verify::{
+    find_signature, verify_enveloped, SignatureInfo, Verified, VerifiedSignature, VerifyPolicy,
+};
 
 /// The XML-DSig namespace.
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";

@@ -1,6 +1,9 @@
-//! Verification of one enveloped signature, after the structural policy has been applied.
+//! Verification of one enveloped signature, after the structural policy has been applied,
+//! and the proof of it: a [`Verified`] node, which only this module can make.
 
-use roxmltree::{Node, NodeType};
+use std::borrow::Cow;
+
+use roxmltree::{Node, NodeId, NodeType};
 
 use super::{
     decode_base64_ws, DigestAlgorithm, DsigError, SignatureAlgorithm, VerificationKey, DSIG_NS,
@@ -40,6 +43,169 @@ pub struct SignatureInfo {
     pub digest: DigestAlgorithm,
     /// Index, in the key list given, of the key that verified.
     pub key_index: usize,
+}
+
+/// An element whose content a verified signature covers: the proof that a value was read
+/// from signed data.
+///
+/// Only this module makes one: [`verify_enveloped`] for the element an enveloped signature
+/// signs, [`VerifiedDocument::root`](crate::binding::redirect::VerifiedDocument::root) for a message whose bytes an HTTP-Redirect signature
+/// covers, and the methods below for the element children of a `Verified` (the digest of
+/// an element covers its whole subtree). The enveloped `ds:Signature` itself, which the
+/// digest leaves out, is never handed out: [`Verified::children`] skips it. The checks
+/// that read values from a message take `Verified`, so reading from a node that no
+/// signature covers does not compile.
+///
+/// Zero-cost: a `Copy` pair of the node and the id of the excluded signature; no
+/// allocation, no walk beyond the one the read itself does.
+///
+/// ```
+/// use spid_sp::dsig::Verified;
+/// use spid_sp::xml::{self, Limits};
+///
+/// fn issuer(message: Verified<'_, '_>) -> Option<String> {
+///     let issuer = message.child("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")?;
+///     Some(issuer.text()?.trim().to_owned())
+/// }
+/// let doc = xml::parse("<m/>", &Limits::MESSAGE).unwrap();
+/// let _ = doc.root_element(); // a plain node: `issuer` cannot take it (below)
+/// ```
+///
+/// A plain node is not a `Verified`:
+///
+/// ```compile_fail,E0308
+/// use spid_sp::dsig::Verified;
+/// use spid_sp::xml::{self, Limits};
+///
+/// fn issuer(message: Verified<'_, '_>) -> Option<String> {
+///     let issuer = message.child("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")?;
+///     Some(issuer.text()?.trim().to_owned())
+/// }
+/// let doc = xml::parse("<m/>", &Limits::MESSAGE).unwrap();
+/// let _ = issuer(doc.root_element());
+/// ```
+///
+/// and none can be made outside the verifier:
+///
+/// ```compile_fail,E0451
+/// use spid_sp::dsig::Verified;
+/// use spid_sp::xml::{self, Limits};
+///
+/// let doc = xml::parse("<m/>", &Limits::MESSAGE).unwrap();
+/// let forged = Verified { node: doc.root_element(), excluded: None };
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified<'a, 'i> {
+    node: Node<'a, 'i>,
+    /// The enveloped signature the digest left out: a direct child of `node`, set on the
+    /// signed element only.
+    excluded: Option<NodeId>,
+}
+
+impl<'a, 'i: 'a> Verified<'a, 'i> {
+    /// The signed element, the enveloped signature its digest left out.
+    fn signed(node: Node<'a, 'i>, signature: Node<'a, 'i>) -> Self {
+        Verified {
+            node,
+            excluded: Some(signature.id()),
+        }
+    }
+
+    /// An element whose every byte a signature covers (no signature left out).
+    pub(crate) fn covered(node: Node<'a, 'i>) -> Self {
+        Verified {
+            node,
+            excluded: None,
+        }
+    }
+
+    /// The node itself, for APIs that take a plain node (canonicalization, comparisons).
+    ///
+    /// What is read through it is no longer guarded: its parent and siblings, and on the
+    /// signed element its `ds:Signature` child, are outside what the signature covers.
+    /// The SDK's checks never read values through it.
+    pub fn node(self) -> Node<'a, 'i> {
+        self.node
+    }
+
+    /// Whether this element is `(namespace, local)` (matched by namespace URI, never by
+    /// prefix).
+    pub fn is(self, namespace: &str, local: &str) -> bool {
+        is_named(&self.node, namespace, local)
+    }
+
+    /// The value of the unqualified attribute `name`, as parsed (not trimmed).
+    pub fn attribute(self, name: &str) -> Option<&'a str> {
+        self.node.attribute(name)
+    }
+
+    /// The text of a leaf element, as [`crate::xml::text`] reads it (comments never split
+    /// it); `None` if the element has element children.
+    pub fn text(self) -> Option<Cow<'a, str>> {
+        crate::xml::text(self.node)
+    }
+
+    /// The element children, in document order, without the enveloped signature.
+    pub fn children(self) -> impl Iterator<Item = Verified<'a, 'i>> {
+        let excluded = self.excluded;
+        self.node
+            .children()
+            .filter(move |c| c.is_element() && Some(c.id()) != excluded)
+            .map(Verified::covered)
+    }
+
+    /// The element children named `(namespace, local)`, in document order (never the
+    /// enveloped signature).
+    pub fn children_named(
+        self,
+        namespace: &'static str,
+        local: &'static str,
+    ) -> impl Iterator<Item = Verified<'a, 'i>> {
+        let excluded = self.excluded;
+        self.node
+            .children()
+            .filter(move |c| is_named(c, namespace, local) && Some(c.id()) != excluded)
+            .map(Verified::covered)
+    }
+
+    /// The first element child named `(namespace, local)` (never the enveloped signature).
+    pub fn child(self, namespace: &str, local: &str) -> Option<Verified<'a, 'i>> {
+        self.node
+            .children()
+            .find(|c| is_named(c, namespace, local) && Some(c.id()) != self.excluded)
+            .map(Verified::covered)
+    }
+
+    /// Whether the element has an element child (the enveloped signature not counted).
+    pub fn has_element_children(self) -> bool {
+        self.children().next().is_some()
+    }
+}
+
+/// A verified enveloped signature: what it used, and the element it covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedSignature<'a, 'i> {
+    info: SignatureInfo,
+    element: Verified<'a, 'i>,
+}
+
+impl<'a, 'i> VerifiedSignature<'a, 'i> {
+    /// The algorithms and the key that verified.
+    pub fn info(&self) -> SignatureInfo {
+        self.info
+    }
+
+    /// The signed element, to read its values from.
+    pub fn element(&self) -> Verified<'a, 'i> {
+        self.element
+    }
+}
+
+/// An element named `(namespace, local)`.
+fn is_named(node: &Node<'_, '_>, namespace: &str, local: &str) -> bool {
+    node.is_element()
+        && node.tag_name().name() == local
+        && node.tag_name().namespace() == Some(namespace)
 }
 
 fn is_ds<'a>(node: &Node<'a, '_>, local: &str) -> bool {
@@ -94,20 +260,21 @@ fn inclusive_prefixes<'a>(node: Node<'a, '_>) -> Result<Vec<&'a str>, DsigError>
     Ok(out)
 }
 
-/// Verifies `signature`, which must be a direct child of `signed`, against `keys`.
+/// Verifies `signature`, which must be a direct child of `signed`, against `keys`, and
+/// returns the proof that `signed` is covered.
 ///
 /// Checks, in order: the Signature/SignedInfo shape (no Object, Manifest or
 /// RetrievalMethod; KeyInfo ignored), the c14n and signature algorithms, exactly one
 /// Reference whose URI is `#` + the signed element's ID, transforms exactly
 /// [enveloped-signature, exc-c14n], the digest algorithm, the key size, the digest, then
 /// the RSA signature with each key in turn. `scratch` is reused for canonical bytes.
-pub fn verify_enveloped(
-    signed: Node<'_, '_>,
-    signature: Node<'_, '_>,
+pub fn verify_enveloped<'a, 'i>(
+    signed: Node<'a, 'i>,
+    signature: Node<'a, 'i>,
     keys: &[VerificationKey],
     policy: &VerifyPolicy,
     scratch: &mut Vec<u8>,
-) -> Result<SignatureInfo, DsigError> {
+) -> Result<VerifiedSignature<'a, 'i>, DsigError> {
     if keys.is_empty() {
         return Err(DsigError::NoKey);
     }
@@ -116,8 +283,46 @@ pub fn verify_enveloped(
             "signature is not a child of the signed element",
         ));
     }
+    let parts = signature_parts(signature)?;
+    let signed_info = parse_signed_info(parts.signed_info)?;
+    let whole_document = check_reference_uri(signed_info.reference, signed, policy)?;
+    let reference = parse_reference(signed_info.reference)?;
+    let signature_bytes = crate::xml::text(parts.signature_value)
+        .and_then(|t| decode_base64_ws(&t))
+        .ok_or(DsigError::Malformed("bad SignatureValue"))?;
+    check_key_sizes(keys, policy)?;
+    let apex = if whole_document {
+        signed.parent().unwrap_or(signed)
+    } else {
+        signed
+    };
+    check_digest(apex, signature, &reference, scratch)?;
+    let key_index = check_signature_value(
+        parts.signed_info,
+        &signed_info,
+        &signature_bytes,
+        keys,
+        policy,
+        scratch,
+    )?;
+    Ok(VerifiedSignature {
+        info: SignatureInfo {
+            algorithm: signed_info.algorithm,
+            digest: reference.digest,
+            key_index,
+        },
+        element: Verified::signed(signed, signature),
+    })
+}
 
-    // Signature: SignedInfo, SignatureValue, KeyInfo? and nothing else.
+/// The two parts of a `ds:Signature` that verification reads.
+struct SignatureParts<'a, 'i> {
+    signed_info: Node<'a, 'i>,
+    signature_value: Node<'a, 'i>,
+}
+
+/// Signature: SignedInfo, SignatureValue, KeyInfo? and nothing else.
+fn signature_parts<'a, 'i>(signature: Node<'a, 'i>) -> Result<SignatureParts<'a, 'i>, DsigError> {
     let mut parts = element_children(signature);
     let signed_info = parts.next().filter(|n| is_ds(n, "SignedInfo"));
     let signature_value = parts.next().filter(|n| is_ds(n, "SignatureValue"));
@@ -131,8 +336,22 @@ pub fn verify_enveloped(
             return Err(DsigError::Malformed("unexpected element in Signature"));
         }
     }
+    Ok(SignatureParts {
+        signed_info,
+        signature_value,
+    })
+}
 
-    // SignedInfo: CanonicalizationMethod, SignatureMethod, Reference.
+/// What SignedInfo says: its c14n prefixes, the signature algorithm, the one Reference.
+struct SignedInfo<'a, 'i> {
+    prefixes: Vec<&'a str>,
+    algorithm: SignatureAlgorithm,
+    reference: Node<'a, 'i>,
+}
+
+/// SignedInfo: CanonicalizationMethod (exc-c14n), SignatureMethod (on the allow-list, no
+/// parameters), exactly one Reference.
+fn parse_signed_info<'a, 'i>(signed_info: Node<'a, 'i>) -> Result<SignedInfo<'a, 'i>, DsigError> {
     let mut si = element_children(signed_info);
     let (Some(c14n_method), Some(sig_method)) = (si.next(), si.next()) else {
         return Err(DsigError::Malformed("incomplete SignedInfo"));
@@ -140,11 +359,11 @@ pub fn verify_enveloped(
     if !is_ds(&c14n_method, "CanonicalizationMethod") || !is_ds(&sig_method, "SignatureMethod") {
         return Err(DsigError::Malformed("unexpected SignedInfo content"));
     }
-    let references: Vec<Node<'_, '_>> = si.collect();
+    let (first_reference, second_reference) = (si.next(), si.next());
     if c14n_method.attribute("Algorithm") != Some(EXC_C14N) {
         return Err(DsigError::Algorithm);
     }
-    let si_prefixes = inclusive_prefixes(c14n_method)?;
+    let prefixes = inclusive_prefixes(c14n_method)?;
     let algorithm = sig_method
         .attribute("Algorithm")
         .and_then(SignatureAlgorithm::from_uri)
@@ -152,14 +371,26 @@ pub fn verify_enveloped(
     if element_children(sig_method).next().is_some() {
         return Err(DsigError::Algorithm); // HMACOutputLength and friends
     }
-    let [reference] = references.as_slice() else {
+    let (Some(reference), None) = (first_reference, second_reference) else {
         return Err(DsigError::Reference);
     };
-    if !is_ds(reference, "Reference") {
+    if !is_ds(&reference, "Reference") {
         return Err(DsigError::Malformed("unexpected SignedInfo content"));
     }
+    Ok(SignedInfo {
+        prefixes,
+        algorithm,
+        reference,
+    })
+}
 
-    // The reference must name the signed element itself.
+/// The reference must name the signed element itself: `#` + its ID, or `""` for the
+/// document element when the policy allows it. Returns whether it is the whole document.
+fn check_reference_uri(
+    reference: Node<'_, '_>,
+    signed: Node<'_, '_>,
+    policy: &VerifyPolicy,
+) -> Result<bool, DsigError> {
     let uri = reference.attribute("URI").ok_or(DsigError::Reference)?;
     let whole_document = uri.is_empty();
     if whole_document {
@@ -177,23 +408,50 @@ pub fn verify_enveloped(
             return Err(DsigError::Reference);
         }
     }
+    Ok(whole_document)
+}
 
-    // Transforms, DigestMethod, DigestValue.
-    let mut rc = element_children(*reference);
+/// What the Reference says: its c14n prefixes, the digest algorithm, the expected digest.
+struct Reference<'a> {
+    prefixes: Vec<&'a str>,
+    digest: DigestAlgorithm,
+    expected: Vec<u8>,
+}
+
+/// Reference: Transforms (exactly enveloped-signature then exc-c14n), DigestMethod (on
+/// the allow-list), DigestValue (base64 of the algorithm's length).
+fn parse_reference<'a>(reference: Node<'a, '_>) -> Result<Reference<'a>, DsigError> {
+    const SHAPE: &str = "Reference must hold Transforms, DigestMethod, DigestValue";
+    let mut rc = element_children(reference);
     let transforms = rc
         .next()
         .filter(|t| is_ds(t, "Transforms"))
         .ok_or(DsigError::Transforms)?;
     let (Some(digest_method), Some(digest_value), None) = (rc.next(), rc.next(), rc.next()) else {
-        return Err(DsigError::Malformed(
-            "Reference must hold Transforms, DigestMethod, DigestValue",
-        ));
+        return Err(DsigError::Malformed(SHAPE));
     };
     if !is_ds(&digest_method, "DigestMethod") || !is_ds(&digest_value, "DigestValue") {
-        return Err(DsigError::Malformed(
-            "Reference must hold Transforms, DigestMethod, DigestValue",
-        ));
+        return Err(DsigError::Malformed(SHAPE));
     }
+    let prefixes = check_transforms(transforms)?;
+    let digest = digest_method
+        .attribute("Algorithm")
+        .and_then(DigestAlgorithm::from_uri)
+        .ok_or(DsigError::Algorithm)?;
+    let expected = crate::xml::text(digest_value)
+        .and_then(|t| decode_base64_ws(&t))
+        .filter(|d| d.len() == digest.len())
+        .ok_or(DsigError::Malformed("bad DigestValue"))?;
+    Ok(Reference {
+        prefixes,
+        digest,
+        expected,
+    })
+}
+
+/// Transforms: exactly [enveloped-signature (no parameter), exc-c14n]; returns the
+/// exc-c14n inclusive prefixes.
+fn check_transforms<'a>(transforms: Node<'a, '_>) -> Result<Vec<&'a str>, DsigError> {
     let mut tr = element_children(transforms);
     let (Some(t1), Some(t2), None) = (tr.next(), tr.next(), tr.next()) else {
         return Err(DsigError::Transforms);
@@ -206,53 +464,61 @@ pub fn verify_enveloped(
     {
         return Err(DsigError::Transforms);
     }
-    let ref_prefixes = inclusive_prefixes(t2).map_err(|_| DsigError::Transforms)?;
-    let digest = digest_method
-        .attribute("Algorithm")
-        .and_then(DigestAlgorithm::from_uri)
-        .ok_or(DsigError::Algorithm)?;
-    let expected_digest = crate::xml::text(digest_value)
-        .and_then(|t| decode_base64_ws(&t))
-        .filter(|d| d.len() == digest.len())
-        .ok_or(DsigError::Malformed("bad DigestValue"))?;
-    let signature_bytes = crate::xml::text(signature_value)
-        .and_then(|t| decode_base64_ws(&t))
-        .ok_or(DsigError::Malformed("bad SignatureValue"))?;
+    inclusive_prefixes(t2).map_err(|_| DsigError::Transforms)
+}
 
-    // Keys: size policy, then the RSA length must match the signature length.
+/// Key size policy: refused only when no key reaches the minimum (weaker keys are then
+/// skipped when verifying).
+fn check_key_sizes(keys: &[VerificationKey], policy: &VerifyPolicy) -> Result<(), DsigError> {
     if let Some(weak) = keys.iter().find(|k| k.bits() < policy.min_rsa_bits) {
         if keys.iter().all(|k| k.bits() < policy.min_rsa_bits) {
             return Err(DsigError::WeakKey { bits: weak.bits() });
         }
     }
+    Ok(())
+}
 
-    // Digest of the signed element without its signature.
+/// The digest of `apex` canonicalized without `signature`, compared in constant time.
+fn check_digest(
+    apex: Node<'_, '_>,
+    signature: Node<'_, '_>,
+    reference: &Reference<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<(), DsigError> {
     scratch.clear();
-    let apex = if whole_document {
-        signed.parent().unwrap_or(signed)
-    } else {
-        signed
-    };
     c14n::canonicalize(
         apex,
         &C14nOptions {
             exclude: Some(signature.id()),
-            inclusive_prefixes: &ref_prefixes,
+            inclusive_prefixes: &reference.prefixes,
         },
         scratch,
     );
-    let actual = digest.digest(scratch);
-    if actual.len() != expected_digest.len() || !openssl::memcmp::eq(&actual, &expected_digest) {
+    let actual = reference.digest.digest(scratch);
+    if actual.len() != reference.expected.len()
+        || !openssl::memcmp::eq(&actual, &reference.expected)
+    {
         return Err(DsigError::DigestMismatch);
     }
+    Ok(())
+}
 
-    // The signature over the canonical SignedInfo.
+/// The RSA signature over the canonical SignedInfo, tried with each strong enough key of
+/// the right length in turn; returns the index of the key that verified.
+fn check_signature_value(
+    signed_info_node: Node<'_, '_>,
+    signed_info: &SignedInfo<'_, '_>,
+    signature_bytes: &[u8],
+    keys: &[VerificationKey],
+    policy: &VerifyPolicy,
+    scratch: &mut Vec<u8>,
+) -> Result<usize, DsigError> {
     scratch.clear();
     c14n::canonicalize(
-        signed_info,
+        signed_info_node,
         &C14nOptions {
             exclude: None,
-            inclusive_prefixes: &si_prefixes,
+            inclusive_prefixes: &signed_info.prefixes,
         },
         scratch,
     );
@@ -260,13 +526,60 @@ pub fn verify_enveloped(
         if key.bits() < policy.min_rsa_bits || signature_bytes.len() * 8 != key.bits() as usize {
             continue;
         }
-        if key.verify(algorithm, scratch, &signature_bytes) {
-            return Ok(SignatureInfo {
-                algorithm,
-                digest,
-                key_index,
-            });
+        if key.verify(signed_info.algorithm, scratch, signature_bytes) {
+            return Ok(key_index);
         }
     }
     Err(DsigError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml;
+    use crate::xml::Limits;
+
+    const DOC: &str = "<r xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" ID=\"r1\">\
+        <a>one</a><ds:Signature><ds:SignedInfo/></ds:Signature><b x=\"1\"><c>two</c></b></r>";
+
+    #[test]
+    fn verified_children_leave_out_the_enveloped_signature() {
+        let doc = xml::parse(DOC, &Limits::MESSAGE).unwrap();
+        let root = doc.root_element();
+        let sig = find_signature(root).unwrap().unwrap();
+        let verified = Verified::signed(root, sig);
+        let names: Vec<&str> = verified
+            .children()
+            .map(|c| c.node().tag_name().name())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(verified.child(DSIG_NS, "Signature").is_none());
+        assert_eq!(verified.children_named(DSIG_NS, "Signature").count(), 0);
+        // Below the signed element nothing is left out.
+        let b = verified.children().nth(1).unwrap();
+        assert_eq!(b.attribute("x"), Some("1"));
+        assert_eq!(b.children().next().unwrap().text().as_deref(), Some("two"));
+        assert!(b.has_element_children());
+        assert!(!b.children().next().unwrap().has_element_children());
+    }
+
+    #[test]
+    fn a_signed_element_with_only_its_signature_has_no_verified_children() {
+        let doc = xml::parse(
+            "<r xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:Signature/></r>",
+            &Limits::MESSAGE,
+        )
+        .unwrap();
+        let root = doc.root_element();
+        let sig = find_signature(root).unwrap().unwrap();
+        assert!(!Verified::signed(root, sig).has_element_children());
+    }
+
+    #[test]
+    fn the_wrapper_is_no_bigger_than_a_node_and_an_id() {
+        assert_eq!(
+            std::mem::size_of::<Verified<'_, '_>>(),
+            std::mem::size_of::<(Node<'_, '_>, NodeId)>()
+        );
+    }
 }

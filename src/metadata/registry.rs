@@ -358,7 +358,8 @@ pub fn verify_metadata(
             ..VerifyPolicy::default()
         };
         let info = dsig::verify_enveloped(root, signature, pins, &policy, &mut Vec::new())
-            .map_err(MetadataError::Signature)?;
+            .map_err(MetadataError::Signature)?
+            .info();
         pins.get(info.key_index).cloned()
     } else {
         None

@@ -1,67 +1,81 @@
 //! The SPID rules on a verified Response and Assertion, one function per rule, in the
 //! order they are applied. Each maps to AgID's spid-sp-test cases (numbers in the docs).
+//!
+//! Every function here reads a [`Verified`] node (the Assertion and what it contains) or
+//! the [`ResponseEnvelope`] (the Response, verified when it was signed): a plain,
+//! unverified node cannot be passed in.
 
 use std::collections::HashSet;
 
-use super::{leaf_text, Expected, VerifiedAssertion};
+use super::{trimmed, verified_text, Expected, ResponseEnvelope, VerifiedAssertion};
+use crate::dsig::Verified;
 use crate::error::RejectReason as R;
 use crate::identity::{Attributes, SPID_ATTRIBUTE_NAMES};
 use crate::level::SpidLevel;
-use crate::saml::{self, ASSERTION_NS, CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT};
+use crate::saml::{ASSERTION_NS, CM_BEARER, NAMEID_ENTITY, NAMEID_TRANSIENT};
 use crate::time::Timestamp;
-use crate::xml::Node;
 
 type Check<T = ()> = Result<T, R>;
 
 /// A present, non-empty, trimmed attribute value.
-fn attr<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
-    node.attribute(name)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+fn nonblank(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A present, non-empty, trimmed attribute of a verified element.
+fn attr<'a>(node: Verified<'a, '_>, name: &str) -> Option<&'a str> {
+    nonblank(node.attribute(name))
 }
 
 /// The only child element with this name (a second one is as bad as none).
-fn only_child<'a, 'i>(node: Node<'a, 'i>, local: &'static str) -> Option<Node<'a, 'i>> {
-    let mut it = saml::children(node, ASSERTION_NS, local);
+fn only_child<'a, 'i>(node: Verified<'a, 'i>, local: &'static str) -> Option<Verified<'a, 'i>> {
+    let mut it = node.children_named(ASSERTION_NS, local);
     let first = it.next()?;
     it.next().is_none().then_some(first)
 }
 
 /// No child element and no text: "empty" in AgID's test cases (attributes do not count).
-fn is_empty_element(node: Node<'_, '_>) -> bool {
-    !node.children().any(|c| c.is_element()) && leaf_text(node).unwrap_or_default().is_empty()
+fn is_empty_element(node: Verified<'_, '_>) -> bool {
+    !node.has_element_children() && verified_text(node).unwrap_or_default().is_empty()
 }
 
-fn instant(node: Node<'_, '_>, name: &str) -> Option<Timestamp> {
-    attr(node, name).and_then(|v| Timestamp::parse(v).ok())
+/// An instant attribute value: present, non-empty, valid.
+fn instant(value: Option<&str>) -> Option<Timestamp> {
+    nonblank(value).and_then(|v| Timestamp::parse(v).ok())
 }
 
 /// IssueInstant: present, valid, not before the request (minus skew), not after now (plus
 /// skew). Cases 11–15, 36–40, 110.
-fn issue_instant_ok(node: Node<'_, '_>, exp: &Expected<'_>) -> bool {
-    instant(node, "IssueInstant").is_some_and(|t| {
+fn issue_instant_ok(value: Option<&str>, exp: &Expected<'_>) -> bool {
+    instant(value).is_some_and(|t| {
         t >= exp.request_instant.plus_seconds(-exp.skew_secs)
             && t <= exp.now.plus_seconds(exp.skew_secs)
     })
 }
 
 /// Response-level rules (cases 8–31). Returns the Response ID.
-pub(crate) fn response(root: Node<'_, '_>, exp: &Expected<'_>) -> Check<String> {
-    let id = attr(root, "ID").ok_or(R::ResponseId)?;
-    if root.attribute("Version") != Some("2.0") {
+///
+/// Reads the [`ResponseEnvelope`]: when the Response is unsigned (allowed unless
+/// configured), these values are unverified cross-checks; the Assertion rules below
+/// re-check, on signed data, the request answered, the recipient and the issuer.
+pub(crate) fn response(envelope: ResponseEnvelope<'_, '_>, exp: &Expected<'_>) -> Check<String> {
+    let id = nonblank(envelope.attribute("ID")).ok_or(R::ResponseId)?;
+    if envelope.attribute("Version") != Some("2.0") {
         return Err(R::ResponseVersion);
     }
-    if !issue_instant_ok(root, exp) {
+    if !issue_instant_ok(envelope.attribute("IssueInstant"), exp) {
         return Err(R::ResponseIssueInstant);
     }
-    if attr(root, "InResponseTo") != Some(exp.request_id) {
+    if nonblank(envelope.attribute("InResponseTo")) != Some(exp.request_id) {
         return Err(R::ResponseInResponseTo);
     }
-    if attr(root, "Destination") != Some(exp.acs_url) {
+    if nonblank(envelope.attribute("Destination")) != Some(exp.acs_url) {
         return Err(R::ResponseDestination);
     }
-    let issuer = only_child(root, "Issuer").ok_or(R::ResponseIssuer)?;
-    let issuer_text = leaf_text(issuer)
+    let issuer = envelope
+        .only_child(ASSERTION_NS, "Issuer")
+        .ok_or(R::ResponseIssuer)?;
+    let issuer_text = trimmed(issuer.text())
         .filter(|t| !t.is_empty())
         .ok_or(R::ResponseIssuer)?;
     if issuer_text != exp.idp.entity_id().as_str() {
@@ -76,12 +90,12 @@ pub(crate) fn response(root: Node<'_, '_>, exp: &Expected<'_>) -> Check<String> 
 }
 
 /// Assertion-level rules (cases 33–99). Returns the values the login exposes.
-pub(crate) fn assertion(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<VerifiedAssertion> {
+pub(crate) fn assertion(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<VerifiedAssertion> {
     let assertion_id = attr(a, "ID").ok_or(R::AssertionId)?;
     if a.attribute("Version") != Some("2.0") {
         return Err(R::AssertionVersion);
     }
-    if !issue_instant_ok(a, exp) {
+    if !issue_instant_ok(a.attribute("IssueInstant"), exp) {
         return Err(R::AssertionIssueInstant);
     }
     assertion_issuer(a, exp)?;
@@ -104,9 +118,9 @@ pub(crate) fn assertion(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<VerifiedAs
 }
 
 /// Issuer present, = IdP, `Format` entity (required for SPID; CIE omits it). Cases 68–72.
-fn assertion_issuer(a: Node<'_, '_>, exp: &Expected<'_>) -> Check {
+fn assertion_issuer(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check {
     let issuer = only_child(a, "Issuer").ok_or(R::AssertionIssuer)?;
-    let text = leaf_text(issuer)
+    let text = verified_text(issuer)
         .filter(|t| !t.is_empty())
         .ok_or(R::AssertionIssuer)?;
     if text != exp.idp.entity_id().as_str() {
@@ -129,12 +143,12 @@ fn assertion_issuer(a: Node<'_, '_>, exp: &Expected<'_>) -> Check {
 /// Subject, NameID (transient, NameQualifier = the IdP's entityID), bearer
 /// SubjectConfirmation with Recipient, InResponseTo and NotOnOrAfter, and no NotBefore
 /// (SAML profiles §4.1.4.2). Cases 41–66.
-fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timestamp)> {
+fn subject(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timestamp)> {
     let subject = only_child(a, "Subject")
         .filter(|s| !is_empty_element(*s))
         .ok_or(R::Subject)?;
     let name_id = only_child(subject, "NameID").ok_or(R::NameId)?;
-    let value = leaf_text(name_id)
+    let value = verified_text(name_id)
         .filter(|t| !t.is_empty())
         .ok_or(R::NameId)?;
     if attr(name_id, "Format") != Some(NAMEID_TRANSIENT) {
@@ -159,7 +173,7 @@ fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timest
     if attr(data, "InResponseTo") != Some(exp.request_id) {
         return Err(R::SubjectInResponseTo);
     }
-    let not_on_or_after = instant(data, "NotOnOrAfter")
+    let not_on_or_after = instant(data.attribute("NotOnOrAfter"))
         .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
         .ok_or(R::SubjectNotOnOrAfter)?;
     if data.attribute("NotBefore").is_some() {
@@ -175,38 +189,39 @@ fn subject(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<(String, String, Timest
 /// assertion is single-use through the replay cache anyway. `ProxyRestriction` is
 /// rejected (SPID IdPs never send it; an SP that re-asserts identity downstream must not
 /// be told how), and so is any `saml:Condition` (an extension type the SP cannot evaluate).
-fn conditions(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
+fn conditions(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
     let conditions = only_child(a, "Conditions")
         .filter(|c| !is_empty_element(*c))
         .ok_or(R::Conditions)?;
-    instant(conditions, "NotBefore")
+    instant(conditions.attribute("NotBefore"))
         .filter(|t| *t <= exp.now.plus_seconds(exp.skew_secs))
         .ok_or(R::ConditionsNotBefore)?;
-    let not_on_or_after = instant(conditions, "NotOnOrAfter")
+    let not_on_or_after = instant(conditions.attribute("NotOnOrAfter"))
         .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
         .ok_or(R::ConditionsNotOnOrAfter)?;
     let mut one_time_use = 0;
-    for condition in conditions.children().filter(|c| c.is_element()) {
-        if saml::is(&condition, ASSERTION_NS, "AudienceRestriction") {
+    for condition in conditions.children() {
+        if condition.is(ASSERTION_NS, "AudienceRestriction") {
             continue;
         }
-        if saml::is(&condition, ASSERTION_NS, "OneTimeUse") && one_time_use == 0 {
+        if condition.is(ASSERTION_NS, "OneTimeUse") && one_time_use == 0 {
             one_time_use += 1;
             continue;
         }
         return Err(R::ConditionUnsupported);
     }
-    let mut restrictions =
-        saml::children(conditions, ASSERTION_NS, "AudienceRestriction").peekable();
+    let mut restrictions = conditions
+        .children_named(ASSERTION_NS, "AudienceRestriction")
+        .peekable();
     if restrictions.peek().is_none() {
         return Err(R::Audience);
     }
     for restriction in restrictions {
         let mut any = false;
         let mut matched = false;
-        for audience in saml::children(restriction, ASSERTION_NS, "Audience") {
+        for audience in restriction.children_named(ASSERTION_NS, "Audience") {
             any = true;
-            matched |= leaf_text(audience).as_deref() == Some(exp.sp_entity_id);
+            matched |= verified_text(audience).as_deref() == Some(exp.sp_entity_id);
         }
         if !any || !matched {
             return Err(R::Audience);
@@ -227,27 +242,27 @@ struct Authn {
 /// the request (cases 88–97); AuthnInstant present and valid, not after now (plus skew)
 /// and, when the request forced a new authentication, not before the request (minus
 /// skew); SessionNotOnOrAfter, if present, valid and not past (with skew).
-fn authn_statement(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
+fn authn_statement(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
     let statement = only_child(a, "AuthnStatement")
-        .filter(|s| !is_empty_element(*s) && s.children().any(|c| c.is_element()))
+        .filter(|s| !is_empty_element(*s) && s.has_element_children())
         .ok_or(R::AuthnStatement)?;
     let context = only_child(statement, "AuthnContext").ok_or(R::AuthnContext)?;
     let class_ref = only_child(context, "AuthnContextClassRef")
-        .and_then(leaf_text)
+        .and_then(verified_text)
         .filter(|t| !t.is_empty())
         .ok_or(R::AuthnContext)?;
     let level = SpidLevel::from_uri(&class_ref).ok_or(R::AuthnLevel)?;
     if !exp.level.accepts(exp.comparison, level) {
         return Err(R::AuthnLevel);
     }
-    let authn_instant = instant(statement, "AuthnInstant")
+    let authn_instant = instant(statement.attribute("AuthnInstant"))
         .filter(|t| *t <= exp.now.plus_seconds(exp.skew_secs))
         .filter(|t| !exp.force_authn || *t >= exp.request_instant.plus_seconds(-exp.skew_secs))
         .ok_or(R::AuthnInstant)?;
     let session_not_on_or_after = match statement.attribute("SessionNotOnOrAfter") {
         None => None,
         Some(_) => Some(
-            instant(statement, "SessionNotOnOrAfter")
+            instant(statement.attribute("SessionNotOnOrAfter"))
                 .filter(|t| exp.now < t.plus_seconds(exp.skew_secs))
                 .ok_or(R::SessionNotOnOrAfter)?,
         ),
@@ -265,17 +280,17 @@ fn authn_statement(a: Node<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
 /// values (cases 98, 99, 109). No Name appears twice (in one statement or across
 /// statements), and a SPID attribute (single-valued by the SPID rules) has one value:
 /// two `fiscalNumber`s must not leave the SP to pick one.
-fn attribute_statements(a: Node<'_, '_>) -> Check<Attributes> {
+fn attribute_statements(a: Verified<'_, '_>) -> Check<Attributes> {
     let mut attributes = Attributes::new();
     let mut names: HashSet<&str> = HashSet::new();
-    for statement in saml::children(a, ASSERTION_NS, "AttributeStatement") {
+    for statement in a.children_named(ASSERTION_NS, "AttributeStatement") {
         let mut count = 0;
-        for attribute in saml::children(statement, ASSERTION_NS, "Attribute") {
+        for attribute in statement.children_named(ASSERTION_NS, "Attribute") {
             count += 1;
             let name = attr(attribute, "Name").ok_or(R::AttributeValue)?;
             let mut values = Vec::new();
-            for value in saml::children(attribute, ASSERTION_NS, "AttributeValue") {
-                let text = leaf_text(value)
+            for value in attribute.children_named(ASSERTION_NS, "AttributeValue") {
+                let text = verified_text(value)
                     .filter(|t| !t.is_empty())
                     .ok_or(R::AttributeValue)?;
                 values.push(text);

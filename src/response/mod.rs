@@ -2,18 +2,24 @@
 //! every SPID rule, reading values only from the verified nodes of the one parsed tree.
 //!
 //! The order is fixed and documented (it decides which reason a multiply-broken message
-//! is rejected for): input and XML limits → document shape (one Response, unique IDs,
-//! signatures only where allowed, exactly one Assertion as a direct child) → schema
-//! structure (every element allowed where it is, `check_structure`) → Issuer pre-check →
-//! Response signature if present → Status (refusals) → Assertion signature (mandatory) →
-//! Response fields → Assertion fields (`checks.rs`).
+//! is rejected for): input and XML limits → pre-verification shape checks (one Response,
+//! unique IDs, signatures only where allowed, exactly one Assertion as a direct child,
+//! schema structure `check_structure`, Issuer pre-check) → Response signature if present →
+//! Status (refusals) → Assertion signature (mandatory) → Response fields → Assertion
+//! fields (`checks.rs`).
+//!
+//! The types carry what was verified: the shape checks see plain nodes (they only look at
+//! positions and names, and reject), the Assertion checks take a [`Verified`] Assertion,
+//! and the Response-level reads go through a `ResponseEnvelope`, verified when the IdP
+//! signed the Response and explicitly `Unverified` when it did not.
 
 pub(crate) mod checks;
 pub mod status;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-use crate::dsig::{self, VerifyPolicy, DSIG_NS as DS};
+use crate::dsig::{self, Verified, VerifyPolicy, DSIG_NS as DS};
 use crate::error::{LoginError, RejectReason, Signed};
 use crate::identity::Attributes;
 use crate::level::{Comparison, SpidLevel};
@@ -57,6 +63,78 @@ pub(crate) struct VerifiedAssertion {
     pub attributes: Attributes,
 }
 
+/// An element of a Response that no signature covers: the Response itself (and its
+/// children) when the IdP did not sign it.
+///
+/// SPID requires only the Assertion signature, so an unsigned Response is accepted unless
+/// `require_response_signature` is set. Its fields (ID, Version, IssueInstant,
+/// InResponseTo, Destination, Issuer, Status) are then read unverified, and used only as
+/// cross-checks: every value that matters to the login (the request it answers, the
+/// recipient, the issuer, the subject) is re-checked inside the signed Assertion, and an
+/// IdP refusal only ends the login.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unverified<'a, 'i>(Node<'a, 'i>);
+
+/// The Response element as the Response-level checks read it: [`Verified`] when its
+/// signature verified, [`Unverified`] when it carried none. A child keeps its parent's
+/// kind (a signed Response's children are covered by its signature, its `ds:Signature`
+/// left out).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ResponseEnvelope<'a, 'i> {
+    /// The Response signature verified.
+    Signed(Verified<'a, 'i>),
+    /// No Response signature: read for cross-checks only (see [`Unverified`]).
+    Unsigned(Unverified<'a, 'i>),
+}
+
+impl<'a, 'i: 'a> ResponseEnvelope<'a, 'i> {
+    pub(crate) fn is_signed(self) -> bool {
+        matches!(self, ResponseEnvelope::Signed(_))
+    }
+
+    /// The value of the unqualified attribute `name`, as parsed.
+    pub(crate) fn attribute(self, name: &str) -> Option<&'a str> {
+        match self {
+            ResponseEnvelope::Signed(v) => v.attribute(name),
+            ResponseEnvelope::Unsigned(Unverified(n)) => n.attribute(name),
+        }
+    }
+
+    /// The text of a leaf element ([`xml::text`]).
+    pub(crate) fn text(self) -> Option<Cow<'a, str>> {
+        match self {
+            ResponseEnvelope::Signed(v) => v.text(),
+            ResponseEnvelope::Unsigned(Unverified(n)) => xml::text(n),
+        }
+    }
+
+    /// The first element child named `(ns, local)`.
+    pub(crate) fn child(self, ns: &'static str, local: &'static str) -> Option<Self> {
+        self.only_or_first(ns, local, false)
+    }
+
+    /// The only element child named `(ns, local)` (a second one is as bad as none).
+    pub(crate) fn only_child(self, ns: &'static str, local: &'static str) -> Option<Self> {
+        self.only_or_first(ns, local, true)
+    }
+
+    fn only_or_first(self, ns: &'static str, local: &'static str, only: bool) -> Option<Self> {
+        match self {
+            ResponseEnvelope::Signed(v) => {
+                let mut it = v.children_named(ns, local);
+                let first = it.next()?;
+                (!only || it.next().is_none()).then_some(ResponseEnvelope::Signed(first))
+            }
+            ResponseEnvelope::Unsigned(Unverified(n)) => {
+                let mut it = saml::children(n, ns, local);
+                let first = it.next()?;
+                (!only || it.next().is_none())
+                    .then_some(ResponseEnvelope::Unsigned(Unverified(first)))
+            }
+        }
+    }
+}
+
 pub(crate) fn reject_xml(e: XmlError) -> RejectReason {
     match e {
         XmlError::Encoding => RejectReason::InputEncoding,
@@ -72,55 +150,100 @@ pub(crate) fn verify(
     exp: &Expected<'_>,
 ) -> Result<VerifiedAssertion, LoginError> {
     let doc = xml::parse(text, limits).map_err(reject_xml)?;
-    let root = doc.root_element();
-    if !saml::is(&root, PROTOCOL_NS, "Response") {
-        return Err(RejectReason::NotAMessage("Response").into());
-    }
-    check_unique_ids(&doc)?;
-    check_signature_placement(&doc, root)?;
-    let assertion = single_assertion(&doc, root)?;
-    check_structure(root)?;
-    issuer_precheck(root, assertion, exp)?;
+    let shape = pre_verification_shape(&doc, exp)?;
 
     let policy = VerifyPolicy {
         min_rsa_bits: exp.min_rsa_bits,
         ..VerifyPolicy::default()
     };
     let mut scratch = Vec::with_capacity(text.len());
-    let response_signature =
-        dsig::find_signature(root).map_err(|_| RejectReason::MisplacedSignature)?;
-    if let Some(sig) = response_signature {
-        dsig::verify_enveloped(root, sig, exp.idp.keys(), &policy, &mut scratch).map_err(
-            |error| RejectReason::Signature {
-                which: Signed::Response,
-                error,
-            },
-        )?;
-    }
-
-    check_status(root, exp)?;
-
-    let assertion = assertion.ok_or(RejectReason::AssertionCount)?;
-    let sig = dsig::find_signature(assertion)
-        .map_err(|_| RejectReason::MisplacedSignature)?
-        .ok_or(RejectReason::AssertionUnsigned)?;
-    dsig::verify_enveloped(assertion, sig, exp.idp.keys(), &policy, &mut scratch).map_err(
-        |error| RejectReason::Signature {
-            which: Signed::Assertion,
-            error,
-        },
-    )?;
-    if exp.require_response_signature && response_signature.is_none() {
+    let envelope = verify_response_signature(shape.response, exp, &policy, &mut scratch)?;
+    check_status(envelope, exp)?;
+    let assertion = verify_assertion_signature(shape.assertion, exp, &policy, &mut scratch)?;
+    if exp.require_response_signature && !envelope.is_signed() {
         return Err(RejectReason::ResponseUnsigned.into());
     }
 
-    let response_id = checks::response(root, exp)?;
+    let response_id = checks::response(envelope, exp)?;
     let mut verified = checks::assertion(assertion, exp)?;
     verified.response_id = response_id;
     Ok(verified)
 }
 
-/// Every `ID`, `Id`, `id` and `xml:id` value in the document is distinct.
+/// The Response and its Assertion as the shape checks found them: plain nodes, whose
+/// position only is known good. Values are read from them only after verification,
+/// through [`Verified`] and [`ResponseEnvelope`].
+struct Shape<'a, 'i> {
+    response: Node<'a, 'i>,
+    assertion: Option<Node<'a, 'i>>,
+}
+
+/// The pre-verification shape checks (anti-XSW), run on purpose before any cryptography:
+/// they look at names and positions only, and reject. One `samlp:Response` document
+/// element, unique IDs, signatures only where allowed, at most one Assertion (a direct
+/// child), schema structure, then the Issuer pre-check (a wrong IdP is named before its
+/// keys are tried).
+fn pre_verification_shape<'a, 'i>(
+    doc: &'a Document<'i>,
+    exp: &Expected<'_>,
+) -> Result<Shape<'a, 'i>, RejectReason> {
+    let root = doc.root_element();
+    if !saml::is(&root, PROTOCOL_NS, "Response") {
+        return Err(RejectReason::NotAMessage("Response"));
+    }
+    check_unique_ids(doc)?;
+    check_signature_placement(doc, root)?;
+    let assertion = single_assertion(doc, root)?;
+    check_structure(root)?;
+    issuer_precheck(root, assertion, exp)?;
+    Ok(Shape {
+        response: root,
+        assertion,
+    })
+}
+
+/// The Response signature, verified when present: a [`ResponseEnvelope::Signed`]; an
+/// unsigned Response is [`ResponseEnvelope::Unsigned`] (whether that is allowed is
+/// decided after the Assertion signature, as before).
+fn verify_response_signature<'a, 'i>(
+    response: Node<'a, 'i>,
+    exp: &Expected<'_>,
+    policy: &VerifyPolicy,
+    scratch: &mut Vec<u8>,
+) -> Result<ResponseEnvelope<'a, 'i>, RejectReason> {
+    let signature = dsig::find_signature(response).map_err(|_| RejectReason::MisplacedSignature)?;
+    let Some(signature) = signature else {
+        return Ok(ResponseEnvelope::Unsigned(Unverified(response)));
+    };
+    let verified = dsig::verify_enveloped(response, signature, exp.idp.keys(), policy, scratch)
+        .map_err(|error| RejectReason::Signature {
+            which: Signed::Response,
+            error,
+        })?;
+    Ok(ResponseEnvelope::Signed(verified.element()))
+}
+
+/// The Assertion signature, mandatory.
+fn verify_assertion_signature<'a, 'i>(
+    assertion: Option<Node<'a, 'i>>,
+    exp: &Expected<'_>,
+    policy: &VerifyPolicy,
+    scratch: &mut Vec<u8>,
+) -> Result<Verified<'a, 'i>, RejectReason> {
+    let assertion = assertion.ok_or(RejectReason::AssertionCount)?;
+    let signature = dsig::find_signature(assertion)
+        .map_err(|_| RejectReason::MisplacedSignature)?
+        .ok_or(RejectReason::AssertionUnsigned)?;
+    let verified = dsig::verify_enveloped(assertion, signature, exp.idp.keys(), policy, scratch)
+        .map_err(|error| RejectReason::Signature {
+            which: Signed::Assertion,
+            error,
+        })?;
+    Ok(verified.element())
+}
+
+/// Pre-verification shape check: every `ID`, `Id`, `id` and `xml:id` value in the document
+/// is distinct.
 pub(crate) fn check_unique_ids(doc: &Document<'_>) -> Result<(), RejectReason> {
     let mut seen: HashSet<&str> = HashSet::new();
     for node in doc.descendants().filter(|n| n.is_element()) {
@@ -137,8 +260,9 @@ pub(crate) fn check_unique_ids(doc: &Document<'_>) -> Result<(), RejectReason> {
     Ok(())
 }
 
-/// A `ds:Signature` may only be a direct child of the document element or of an Assertion
-/// that is a direct child of it, and at most one per element.
+/// Pre-verification shape check: a `ds:Signature` may only be a direct child of the
+/// document element or of an Assertion that is a direct child of it, and at most one per
+/// element.
 fn check_signature_placement(doc: &Document<'_>, root: Node<'_, '_>) -> Result<(), RejectReason> {
     let mut parents = Vec::with_capacity(2);
     for sig in doc
@@ -159,8 +283,8 @@ fn check_signature_placement(doc: &Document<'_>, root: Node<'_, '_>) -> Result<(
     Ok(())
 }
 
-/// The one Assertion, a direct child of the Response; no encrypted or nested ones, no
-/// nested Responses anywhere.
+/// Pre-verification shape check: the one Assertion, a direct child of the Response; no
+/// encrypted or nested ones, no nested Responses anywhere.
 fn single_assertion<'a, 'i>(
     doc: &'a Document<'i>,
     root: Node<'a, 'i>,
@@ -336,9 +460,9 @@ impl Particle {
     }
 }
 
-/// Schema-strict structure: every element of the Response is one the SAML 2.0 schemas
-/// (saml-schema-protocol-2.0, saml-schema-assertion-2.0, as SPID profiles them) allow at
-/// its position — known names in their namespaces, in sequence order, at most as many as
+/// Pre-verification shape check, schema-strict structure: every element of the Response is
+/// one the SAML 2.0 schemas (saml-schema-protocol-2.0, saml-schema-assertion-2.0, as SPID
+/// profiles them) allow at its position — known names in their namespaces, in sequence order, at most as many as
 /// allowed — with no text in element-only content and no element in text-only content.
 /// Runs before any value is read; absent required elements are left to the field checks
 /// that name them (`subject`, `audience`...), so that their codes stay specific.
@@ -428,12 +552,26 @@ fn static_name(node: Node<'_, '_>) -> &'static str {
         .unwrap_or("element")
 }
 
-/// The trimmed text of a leaf element; `None` for an element with element children.
+/// The trimmed text of a leaf element; `None` for an element with element children. For
+/// plain nodes: the pre-verification Issuer reads only.
 pub(crate) fn leaf_text(node: Node<'_, '_>) -> Option<String> {
-    xml::text(node).map(|t| t.trim().to_owned())
+    trimmed(xml::text(node))
 }
 
-/// A non-empty Issuer that names another entity than the IdP the request went to.
+/// The trimmed text of a verified leaf element; `None` for an element with element
+/// children.
+pub(crate) fn verified_text(node: Verified<'_, '_>) -> Option<String> {
+    trimmed(node.text())
+}
+
+/// A leaf text, trimmed and owned.
+pub(crate) fn trimmed(text: Option<Cow<'_, str>>) -> Option<String> {
+    text.map(|t| t.trim().to_owned())
+}
+
+/// Pre-verification: a non-empty Issuer that names another entity than the IdP the request
+/// went to is rejected before its keys are tried. Reads unverified text and only rejects;
+/// the Issuers are re-checked on the verified nodes (`checks::response`, `checks::assertion`).
 fn issuer_precheck(
     root: Node<'_, '_>,
     assertion: Option<Node<'_, '_>>,
@@ -451,13 +589,14 @@ fn issuer_precheck(
 }
 
 /// Success continues; anything else is the IdP's refusal (after checking it answers the
-/// pending request).
-fn check_status(root: Node<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError> {
-    let status = saml::children(root, PROTOCOL_NS, "Status")
-        .next()
+/// pending request). Reads the Response's Status, verified only if the Response was signed
+/// (see [`Unverified`]: a refusal ends the login, it grants nothing).
+fn check_status(envelope: ResponseEnvelope<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError> {
+    let status = envelope
+        .child(PROTOCOL_NS, "Status")
         .ok_or(RejectReason::ResponseStatus)?;
-    let code = saml::children(status, PROTOCOL_NS, "StatusCode")
-        .next()
+    let code = status
+        .child(PROTOCOL_NS, "StatusCode")
         .ok_or(RejectReason::ResponseStatus)?;
     let value = code
         .attribute("Value")
@@ -466,23 +605,20 @@ fn check_status(root: Node<'_, '_>, exp: &Expected<'_>) -> Result<(), LoginError
         .ok_or(RejectReason::ResponseStatus)?;
     if value == saml::STATUS_SUCCESS {
         // A second-level code under Success has no meaning for an authentication answer.
-        if saml::children(code, PROTOCOL_NS, "StatusCode")
-            .next()
-            .is_some()
-        {
+        if code.child(PROTOCOL_NS, "StatusCode").is_some() {
             return Err(RejectReason::ResponseStatus.into());
         }
         return Ok(());
     }
-    if root.attribute("InResponseTo").map(str::trim) != Some(exp.request_id) {
+    if envelope.attribute("InResponseTo").map(str::trim) != Some(exp.request_id) {
         return Err(RejectReason::ResponseInResponseTo.into());
     }
-    let sub = saml::children(code, PROTOCOL_NS, "StatusCode")
-        .next()
+    let sub = code
+        .child(PROTOCOL_NS, "StatusCode")
         .and_then(|s| s.attribute("Value"));
-    let message = saml::children(status, PROTOCOL_NS, "StatusMessage")
-        .next()
-        .and_then(leaf_text);
+    let message = status
+        .child(PROTOCOL_NS, "StatusMessage")
+        .and_then(|m| trimmed(m.text()));
     Err(LoginError::Refused(IdpRefusal::new(
         value,
         sub,
