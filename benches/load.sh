@@ -35,7 +35,7 @@ if ! command -v redis-server >/dev/null; then
 fi
 
 log "building (release)"
-cargo build --release -q --features axum,redis,test-idp \
+cargo build --release -q --features axum,redis,test-idp,config \
     --example demo-sp --example load --example sign-response
 BIN="$ROOT/target/release/examples"
 

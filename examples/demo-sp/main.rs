@@ -13,7 +13,13 @@
 //! spid-sp-test) completes the login. With the embedded defaults the demo also mounts a
 //! local test IdP, "Test IdP (local)" under `/test-idp` (see `test_idp.rs`: not an
 //! accredited identity provider), so a complete login works on a fresh machine.
+//!
+//! The SP itself (entityID, endpoints, requested attributes, organisation, contact,
+//! billing) is an `spid_sp::SpDescription`: one TOML file per `--profile` in `profiles/`,
+//! embedded at build time, or the user's own file with `--config` (see
+//! `description.rs`).
 
+mod description;
 mod pages;
 mod test_idp;
 
@@ -25,12 +31,9 @@ use axum::routing::get;
 use axum::Router;
 use spid_sp::axum::{AtLeast, SpidAuth};
 use spid_sp::federation::Federation;
-use spid_sp::metadata::{
-    Billing, Contact, IdentityProvider, Organization, SpMetadata, SpProfile, EIDAS_FULL_ATTRIBUTES,
-    EIDAS_FULL_INDEX, EIDAS_MINIMUM_ATTRIBUTES, EIDAS_MINIMUM_INDEX,
-};
+use spid_sp::metadata::{IdentityProvider, SpProfile};
 use spid_sp::{
-    Binding, Comparison, LoginOptions, ServiceProvider, SigningKey, SpConfig, SpidLevel,
+    Binding, Comparison, LoginOptions, ServiceProvider, SigningKey, SpDescription, SpidLevel,
 };
 
 /// The IdP metadata snapshots shipped with the repository.
@@ -64,6 +67,9 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
   --idp-metadata FILE    DEMO_SP_IDP_METADATA  extra trusted IdP metadata, repeatable (the
                                                env var takes a list separated by ':')
   --profile NAME         DEMO_SP_PROFILE       spid-public (default), spid-private, cie, eidas
+  --config FILE          DEMO_SP_CONFIG        the SP from your own description (TOML, or JSON;
+                                               `{base_url}` in its URLs is the base URL) instead
+                                               of a --profile: see examples/demo-sp/profiles/
   --level 1|2|3          DEMO_SP_LEVEL         SPID level requested (default 2)
   --binding post|redirect DEMO_SP_BINDING      AuthnRequest binding (default post)
   --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory)
@@ -81,7 +87,8 @@ struct Options {
     bind: SocketAddr,
     base_url: Option<String>,
     idp_metadata: Vec<PathBuf>,
-    profile: Profile,
+    /// The SP description: a `--profile`'s embedded one, or `--config`.
+    sp: SpSource,
     level: SpidLevel,
     binding: Binding,
     key_dir: PathBuf,
@@ -91,43 +98,13 @@ struct Options {
     store: String,
 }
 
-/// `--profile`: which metadata the SP publishes and how logins behave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Profile {
-    SpidPublic,
-    SpidPrivate,
-    Cie,
-    Eidas,
-}
-
-impl Profile {
-    fn parse(s: &str) -> Option<Profile> {
-        match s {
-            "spid-public" => Some(Profile::SpidPublic),
-            "spid-private" => Some(Profile::SpidPrivate),
-            "cie" => Some(Profile::Cie),
-            "eidas" => Some(Profile::Eidas),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Profile::SpidPublic => "spid-public",
-            Profile::SpidPrivate => "spid-private",
-            Profile::Cie => "cie",
-            Profile::Eidas => "eidas",
-        }
-    }
-
-    fn metadata_profile(self) -> SpProfile {
-        match self {
-            Profile::SpidPublic => SpProfile::SpidPublic,
-            Profile::SpidPrivate => SpProfile::SpidPrivate,
-            Profile::Cie => SpProfile::CiePublic,
-            Profile::Eidas => SpProfile::Eidas,
-        }
-    }
+/// Where the SP description comes from.
+#[derive(Debug)]
+enum SpSource {
+    /// `--profile NAME`: the embedded `profiles/NAME.toml`.
+    Profile(&'static str, &'static str),
+    /// `--config FILE`.
+    File(PathBuf),
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -142,7 +119,8 @@ fn parse_options() -> Options {
     let mut idp_metadata: Vec<PathBuf> = env("DEMO_SP_IDP_METADATA")
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
-    let mut profile = env("DEMO_SP_PROFILE").unwrap_or_else(|| "spid-public".into());
+    let mut profile = env("DEMO_SP_PROFILE");
+    let mut config = env("DEMO_SP_CONFIG").map(PathBuf::from);
     let mut level = env("DEMO_SP_LEVEL").unwrap_or_else(|| "2".into());
     let mut binding = env("DEMO_SP_BINDING").unwrap_or_else(|| "post".into());
     let mut store = env("DEMO_SP_STORE").unwrap_or_else(|| "memory".into());
@@ -172,7 +150,8 @@ fn parse_options() -> Options {
             "--bind" => bind = value(),
             "--base-url" => base_url = Some(value()),
             "--idp-metadata" => idp_metadata.push(PathBuf::from(value())),
-            "--profile" => profile = value(),
+            "--profile" => profile = Some(value()),
+            "--config" => config = Some(PathBuf::from(value())),
             "--level" => level = value(),
             "--binding" => binding = value(),
             "--store" => store = value(),
@@ -186,11 +165,21 @@ fn parse_options() -> Options {
     let bind: SocketAddr = bind
         .parse()
         .unwrap_or_else(|_| fail(format!("--bind: not an address: {bind}")));
-    let profile = Profile::parse(&profile).unwrap_or_else(|| {
-        fail(format!(
-            "--profile: unknown profile {profile} (spid-public, spid-private, cie, eidas)"
-        ))
-    });
+    let sp = match (config, profile) {
+        (Some(_), Some(_)) => fail(
+            "--profile and --config exclude each other (the description's metadata.profile is the profile)",
+        ),
+        (Some(path), None) => SpSource::File(path),
+        (None, profile) => {
+            let name = profile.unwrap_or_else(|| "spid-public".into());
+            let (name, toml) = description::embedded(&name).unwrap_or_else(|| {
+                    fail(format!(
+                        "--profile: unknown profile {name} (spid-public, spid-private, cie, eidas)"
+                    ))
+                });
+            SpSource::Profile(name, toml)
+        }
+    };
     let level = level
         .parse::<u8>()
         .ok()
@@ -221,7 +210,7 @@ fn parse_options() -> Options {
         bind,
         base_url: base_url.map(|u| u.trim_end_matches('/').to_owned()),
         idp_metadata,
-        profile,
+        sp,
         level,
         binding,
         key_dir,
@@ -344,87 +333,31 @@ fn trusted_idps(extra: &[PathBuf]) -> Vec<IdentityProvider> {
     idps
 }
 
-/// The SP configuration of a profile.
-fn sp_config(profile: Profile, base_url: &str, key: SigningKey) -> SpConfig {
-    let spid_attributes = ["fiscalNumber", "name", "familyName", "dateOfBirth", "email"];
-    let mut b = SpConfig::builder(base_url, key)
-        .assertion_consumer_service(format!("{base_url}/spid/acs"))
-        .logout_service(Binding::Redirect, format!("{base_url}/spid/slo"))
-        .logout_service(Binding::Post, format!("{base_url}/spid/slo"));
-    b = match profile {
-        Profile::SpidPublic | Profile::SpidPrivate => {
-            b.attribute_service(0, "Servizi online", &spid_attributes)
-        }
-        Profile::Cie => b.attribute_service(
-            0,
-            "Servizi online",
-            &["name", "familyName", "dateOfBirth", "fiscalNumber"],
-        ),
-        Profile::Eidas => b
-            .attribute_service(0, "Servizi online", &spid_attributes)
-            .attribute_service(
-                EIDAS_MINIMUM_INDEX,
-                "eIDAS Natural Person Minimum Attribute Set",
-                &EIDAS_MINIMUM_ATTRIBUTES,
-            )
-            .attribute_service(
-                EIDAS_FULL_INDEX,
-                "eIDAS Natural Person Full Attribute Set",
-                &EIDAS_FULL_ATTRIBUTES,
-            ),
+/// The SP description of `source`, with `{base_url}` replaced.
+fn sp_description(source: &SpSource, base_url: &str) -> SpDescription {
+    let description = match source {
+        SpSource::Profile(name, toml) => SpDescription::from_toml_str(toml)
+            .unwrap_or_else(|e| fail(format!("profile {name}: {e}"))),
+        SpSource::File(path) => SpDescription::load(path)
+            .unwrap_or_else(|e| fail(format!("--config {}: {e}", path.display()))),
     };
-    b.build()
-        .unwrap_or_else(|e| fail(format!("configuration: {e}")))
+    let description = description::with_base_url(description, base_url);
+    let acs = format!("{base_url}/spid/acs");
+    if description.assertion_consumer_services.first() != Some(&acs) {
+        eprintln!("demo-sp: warning: the description's first ACS is not {acs}, where the demo receives logins");
+    }
+    description
 }
 
-/// The signed SP metadata of a profile (demo organisation data).
-fn sp_metadata(profile: Profile, base_url: &str, config: &SpConfig) -> String {
-    let organization = Organization {
-        name: "Demo spid-sp".into(),
-        display_name: "Demo spid-sp (solo per prove)".into(),
-        url: format!("{base_url}/"),
-        ..Default::default()
-    };
-    let public = Contact {
-        email: "spid-demo@example.it".into(),
-        phone: Some("+390612345678".into()),
-        ipa_code: Some("c_h501".into()),
-        municipality: Some("H501".into()),
-        province: Some("RM".into()),
-        ..Default::default()
-    };
-    let metadata = match profile {
-        Profile::SpidPublic | Profile::Cie | Profile::Eidas => {
-            SpMetadata::new(profile.metadata_profile(), organization, public)
-        }
-        Profile::SpidPrivate => {
-            let contact = Contact {
-                email: "spid-demo@example.it".into(),
-                phone: Some("+390612345678".into()),
-                vat_number: Some("IT12345678903".into()),
-                fiscal_code: Some("12345678903".into()),
-                ..Default::default()
-            };
-            let mut m = SpMetadata::new(profile.metadata_profile(), organization, contact);
-            m.billing = Some(Billing {
-                vat_country: "IT".into(),
-                vat_code: "12345678903".into(),
-                fiscal_code: None,
-                company_name: "Demo spid-sp".into(),
-                address: "Via Roma".into(),
-                number: Some("1".into()),
-                postal_code: "00100".into(),
-                municipality: "Roma".into(),
-                province: Some("RM".into()),
-                country: "IT".into(),
-                email: "fatture@example.it".into(),
-            });
-            m
-        }
-    };
-    metadata
-        .to_xml(config)
-        .unwrap_or_else(|e| fail(format!("metadata: {e}")))
+/// The signing key: the description's `key_file` and `certificate_file` when it has
+/// them, else the demo key of `--key-dir`.
+fn sp_key(description: &SpDescription, key_dir: &Path, base_url: &str) -> SigningKey {
+    if description.key_file.is_none() && description.certificate_file.is_none() {
+        return demo_key(key_dir, base_url);
+    }
+    description
+        .signing_key()
+        .unwrap_or_else(|e| fail(format!("--config: {e}")))
 }
 
 /// `--store redis://…`: pending logins, replay cache and sessions shared by every
@@ -508,9 +441,18 @@ async fn main() {
         format!("http://{host}:{}", local.port())
     });
 
-    let key = demo_key(&opts.key_dir, &base_url);
-    let config = sp_config(opts.profile, &base_url, key);
-    let metadata_xml = sp_metadata(opts.profile, &base_url, &config);
+    let description = sp_description(&opts.sp, &base_url);
+    let sp_metadata = description
+        .sp_metadata()
+        .unwrap_or_else(|e| fail(format!("metadata: {e}")));
+    let key = sp_key(&description, &opts.key_dir, &base_url);
+    let config = description
+        .sp_config(key)
+        .unwrap_or_else(|e| fail(format!("configuration: {e}")));
+    let metadata_xml = sp_metadata
+        .to_xml(&config)
+        .unwrap_or_else(|e| fail(format!("metadata: {e}")));
+    let profile = sp_metadata.profile;
     let test_idp_decision = test_idp::wanted(
         opts.test_idp,
         !opts.idp_metadata.is_empty(),
@@ -524,8 +466,8 @@ async fn main() {
     if let Some(t) = &test_idp {
         // Under the eIDAS profile the local test IdP plays the Italian eIDAS node: only
         // the node's logins may carry an eIDAS identifier (the foreign test user's key).
-        let federation = match opts.profile {
-            Profile::Eidas => Some(Federation::Eidas),
+        let federation = match profile {
+            SpProfile::Eidas => Some(Federation::Eidas),
             _ => None,
         };
         idps.extend(test_idp::trusted(t).into_iter().map(|i| match federation {
@@ -540,7 +482,6 @@ async fn main() {
         sp = sp.with_replay_cache(s.replay.clone());
     }
 
-    let profile = opts.profile;
     let login_options = LoginOptions {
         level: opts.level,
         comparison: Comparison::Minimum,
@@ -572,12 +513,16 @@ async fn main() {
             builder.allow_test_idp(spid_sp::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
     }
     let auth = builder.build();
-    let site = Arc::new(pages::Site::new(&auth, profile.name(), &base_url));
+    let site = Arc::new(pages::Site::new(
+        &auth,
+        description::demo_name(profile),
+        &base_url,
+    ));
     let router = app(&auth, site, test_idp.as_ref().map(|t| t.routes()));
 
     println!(
         "demo-sp: profile {}, level {}, binding {}, {} trusted identity providers",
-        profile.name(),
+        description::demo_name(profile),
         opts.level.number(),
         match opts.binding {
             Binding::Redirect => "redirect",

@@ -60,7 +60,7 @@ pub(super) fn deliver(outgoing: &Outgoing) -> Result<Response, AuthError> {
     }
 }
 
-pub(super) fn html_response(status: StatusCode, html: String) -> Response {
+pub(crate) fn html_response(status: StatusCode, html: String) -> Response {
     let mut res = (status, html).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -69,7 +69,7 @@ pub(super) fn html_response(status: StatusCode, html: String) -> Response {
     res
 }
 
-pub(super) fn redirect(status: StatusCode, location: &str) -> Result<Response, AuthError> {
+pub(crate) fn redirect(status: StatusCode, location: &str) -> Result<Response, AuthError> {
     let value = HeaderValue::from_str(location)
         .map_err(|_| AuthError::BadRequest("redirect target not encodable"))?;
     let mut res = status.into_response();
@@ -77,13 +77,13 @@ pub(super) fn redirect(status: StatusCode, location: &str) -> Result<Response, A
     Ok(res)
 }
 
-pub(super) fn append_header(res: &mut Response, name: HeaderName, value: &str) {
+pub(crate) fn append_header(res: &mut Response, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         res.headers_mut().append(name, v);
     }
 }
 
-pub(super) fn no_store(res: &mut Response) {
+pub(crate) fn no_store(res: &mut Response) {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(

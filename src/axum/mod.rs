@@ -110,6 +110,9 @@ pub use session::Session;
 
 pub(crate) use http::peer_addr;
 use http::*;
+/// Reused by the test IdP's HTTP server (`crate::test_idp::server`).
+#[cfg(feature = "test-idp")]
+pub(crate) use http::{append_header, html_response, no_store, redirect};
 use login::*;
 use logout::*;
 
