@@ -49,6 +49,14 @@ install_system_packages
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all-features -- -D warnings
+# Library users pay only for what they use: each feature set alone must build clean.
+feature_sets() {
+  local f
+  for f in "" axum redis cli test-idp config; do
+    cargo clippy --quiet --lib --no-default-features --features "$f" -- -D warnings || return 1
+  done
+}
+step "cargo clippy (library alone and per feature)" feature_sets
 step "cargo test (all features)" cargo test --all-features
 step "doc examples and docs build" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features -q
 

@@ -171,6 +171,7 @@ pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
 /// Whether `error` is one of the refusals of documents the parser alone accepts: the
 /// well-formedness rules it is more lenient about than XML (and libxml2), and the CR it
 /// does not normalize.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn stricter_than_parser(error: &XmlError) -> bool {
     let XmlError::Malformed(message) = error else {
         return false;
