@@ -525,7 +525,7 @@ pub const BUTTON_CSS: &str = r#".spid-sp-buttons{display:flex;flex-direction:col
 .spid-sp-chooser[open]>summary::after{border-top-color:transparent;border-bottom-color:currentColor;transform:translateY(-.2em)}
 .spid-sp-panel{margin-top:.4rem;max-width:22rem;background:#fff;border:1px solid #c5d0dc;border-radius:4px;box-shadow:0 2px 6px rgba(0,0,0,.15)}
 .spid-sp-idps,.spid-sp-help,.spid-sp-others ul{list-style:none;margin:0;padding:0}
-.spid-sp-idp{display:flex;align-items:center;gap:.6em;padding:.7em 1em;border-bottom:1px solid #e3e9ef;color:#0066cc;font-weight:600;text-decoration:none}
+.spid-sp-idp{display:flex;flex-wrap:wrap;align-items:center;gap:.2em .6em;padding:.7em 1em;border-bottom:1px solid #e3e9ef;color:#0066cc;font-weight:600;text-decoration:none}
 .spid-sp-idp:hover{background:#e6f0fa;text-decoration:underline}
 .spid-sp-idp-logo{width:1.5em;height:1.5em}
 .spid-sp-test-mark{font-weight:400;color:#a4000f}
