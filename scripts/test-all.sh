@@ -68,6 +68,7 @@ SUITES=(
   tests/conformance.sh            # demo SP end to end, 4 profiles x 2 bindings, spid-sp-test
   tests/browser.sh                # headless Chromium through the demo
   tests/e2e.sh                    # headless Chromium: full login with the local test IdP
+  tests/button.sh                 # headless Chromium + axe-core: the login buttons
   tests/redis.sh                  # two demo instances on a real redis-server
 )
 for suite in "${SUITES[@]}"; do

@@ -3,60 +3,27 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use spid_sp::axum::{AuthError, Pages, Session, SpidAuth};
-use spid_sp::federation::Federation;
 use spid_sp::xml::writer::{attr, text};
 
-/// What the pages need: the IdP lists and the login URLs.
+/// What the pages need.
 pub struct Site {
     auth: SpidAuth,
     profile: &'static str,
     base_url: String,
-    /// SPID IdPs (registry snapshot + extra trusted ones): (entityID, name), by name.
-    spid: Vec<(String, String)>,
-    cie: Option<(String, String)>,
-    cie_test: Option<(String, String)>,
-    eidas: Option<(String, String)>,
 }
 
 impl Site {
     pub fn new(auth: &SpidAuth, profile: &'static str, base_url: &str) -> Site {
-        let sp = auth.service_provider();
-        let mut spid = Vec::new();
-        let mut cie = None;
-        let mut cie_test = None;
-        let mut eidas = None;
-        for idp in sp.idps() {
-            let id = idp.entity_id().as_str().to_owned();
-            let name = idp.display_name().unwrap_or(&id).to_owned();
-            match idp.federation() {
-                Federation::Spid => spid.push((id, name)),
-                Federation::Cie if id.contains("preproduzione") => cie_test = Some((id, name)),
-                Federation::Cie => cie = Some((id, name)),
-                Federation::Eidas => eidas = Some((id, name)),
-            }
-        }
-        // The local test IdP (when trusted) first: the one login that completes offline.
-        spid.sort_by_key(|(id, name)| {
-            let test = sp.idp(id).is_some_and(|i| i.is_test_idp());
-            (!test, name.to_lowercase())
-        });
         Site {
             auth: auth.clone(),
             profile,
             base_url: base_url.to_owned(),
-            spid,
-            cie,
-            cie_test,
-            eidas,
         }
-    }
-
-    fn login(&self, idp: &str) -> String {
-        self.auth.login_url(idp, None, Some("/me"))
     }
 }
 
@@ -74,8 +41,20 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
-/// `/`: the login buttons, or a link to the user's page when logged in.
-pub async fn home(State(site): State<Arc<Site>>, session: Option<Session>) -> Html<String> {
+/// The query of `/`: where to go after the login (the level guard sends users here
+/// with `?next=`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct HomeQuery {
+    next: Option<String>,
+}
+
+/// `/`: the SDK's login buttons, or a link to the user's page when logged in.
+pub async fn home(
+    State(site): State<Arc<Site>>,
+    session: Option<Session>,
+    query: Result<Query<HomeQuery>, QueryRejection>,
+) -> Html<String> {
+    let next = query.ok().and_then(|q| q.0.next);
     let mut b = String::new();
     b.push_str("<h1>Accedi al servizio</h1>");
     if let Some(s) = &session {
@@ -88,54 +67,24 @@ pub async fn home(State(site): State<Arc<Site>>, session: Option<Session>) -> Ht
     let _ = write!(
         b,
         "<p>Scegli come accedere. Profilo del service provider: <strong>{}</strong>. \
-         <a href=\"/spid/metadata\">Metadati</a>.</p><div class=\"buttons\">",
+         <a href=\"/spid/metadata\">Metadati</a>.</p>",
         text(site.profile)
     );
-    // SPID: a disclosure with the IdPs of the registry (works without JavaScript).
+    // The SDK's component: SPID (IdPs of the running set, random order), CIE, eIDAS.
     b.push_str(
-        "<details class=\"spid\"><summary class=\"button spid-button\">Entra con SPID</summary>\
-         <nav aria-label=\"Gestori di identità SPID\"><ul class=\"idps\">",
+        &site
+            .auth
+            .login_buttons()
+            .next(next.as_deref().unwrap_or("/me"))
+            .render(),
     );
-    for (id, name) in &site.spid {
-        let _ = write!(
-            b,
-            "<li><a href=\"{}\" data-entity-id=\"{}\">{}</a></li>",
-            attr(&site.login(id)),
-            attr(id),
-            text(name)
-        );
-    }
-    b.push_str(
-        "</ul><p class=\"small\"><a href=\"https://www.spid.gov.it/cos-e-spid/come-attivare-spid/\">Non hai SPID?</a></p></nav></details>",
-    );
-    if let Some((id, _)) = &site.cie {
-        let _ = write!(
-            b,
-            "<a class=\"button cie-button\" href=\"{}\">Entra con CIE</a>",
-            attr(&site.login(id))
-        );
-    }
-    if let Some((id, _)) = &site.eidas {
-        let _ = write!(
-            b,
-            "<a class=\"button eidas-button\" href=\"{}\" lang=\"en\">Login with eIDAS</a>",
-            attr(&site.login(id))
-        );
-    }
-    b.push_str("</div>");
-    if let Some((id, _)) = &site.cie_test {
-        let _ = write!(
-            b,
-            "<p class=\"small\"><a href=\"{}\">CIE – ambiente di pre-produzione</a></p>",
-            attr(&site.login(id))
-        );
-    }
-    let local = if site
-        .auth
-        .service_provider()
-        .idps()
-        .iter()
-        .any(|i| i.is_test_idp())
+    let local = if site.auth.allows_test_idp()
+        && site
+            .auth
+            .service_provider()
+            .idps()
+            .iter()
+            .any(|i| i.is_test_idp())
     {
         "Per completare un accesso in locale scegli <strong>Test IdP (local)</strong> \
          nell'elenco SPID: è un IdP di prova dell'SDK, non un gestore accreditato."
@@ -278,15 +227,8 @@ main { background: #fff; border-radius: .5rem; box-shadow: 0 1px 3px rgba(0,0,0,
 h1 { font-size: 1.6rem; margin-top: .25rem; }
 a { color: var(--blue-dark); }
 :focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
-.buttons { display: flex; flex-direction: column; gap: .75rem; max-width: 22rem; }
 .button { display: inline-block; padding: .7rem 1.1rem; border-radius: .3rem; border: 0; background: var(--blue); color: #fff; font: inherit; font-weight: 600; text-decoration: none; cursor: pointer; }
 .button:hover { background: var(--blue-dark); }
-summary.button { list-style: none; } summary.button::-webkit-details-marker { display: none; }
-summary.button::after { content: " ▾"; } details[open] summary.button::after { content: " ▴"; }
-.cie-button { background: #1b5e9c; } .eidas-button { background: #003399; }
-ul.idps { list-style: none; padding: 0; margin: .5rem 0; border: 1px solid #c5d0dc; border-radius: .3rem; }
-ul.idps li a { display: block; padding: .55rem .9rem; border-bottom: 1px solid #e3e9ef; }
-ul.idps li:last-child a { border-bottom: 0; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
 .facts dt { font-weight: 600; } .facts dd { margin: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e9ef; overflow-wrap: anywhere; }

@@ -42,6 +42,14 @@
 //! | `/complete?handoff=TOKEN` | GET | binds the login to the browser that started it, creates the session, 303 to `next` |
 //! | `/logout` | POST | closes the session and starts SP-initiated single logout; only from the SP's own pages (`Sec-Fetch-Site: same-origin` or the SP's `Origin`), 403 otherwise |
 //! | `/slo` | GET, POST | IdP-initiated LogoutRequest, and the LogoutResponse to ours (both bindings) |
+//! | `/button.css` | GET | the stylesheet of the login buttons ([`SpidAuth::login_buttons`]) |
+//!
+//! # Login buttons
+//!
+//! [`SpidAuth::login_buttons`] renders the IdP chooser for the application's login page:
+//! "Entra con SPID" with the IdPs trusted right now in random order and by name, "Entra
+//! con CIE" and "Login with eIDAS" beside it when such IdPs are trusted; no JavaScript,
+//! nothing fetched from another site (see [`LoginButtons`]).
 //!
 //! # Why the return from the IdP works in today's browsers
 //!
@@ -95,6 +103,7 @@
 //! 503 when a store is down).
 
 mod builder;
+mod button;
 mod error;
 mod guard;
 mod http;
@@ -103,6 +112,7 @@ mod logout;
 mod session;
 
 pub use crate::store::{MemorySessionStore, SessionStore};
+pub use button::{ButtonLanguage, ButtonSize, LoginButtons, BUTTON_CSS};
 pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
@@ -268,6 +278,7 @@ impl SpidAuth {
             .route(&format!("{p}/complete"), get(complete))
             .route(&format!("{p}/logout"), post(logout))
             .route(&format!("{p}/slo"), get(slo_get).post(slo_post))
+            .route(&format!("{p}/button.css"), get(button::stylesheet))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(Extension(self.clone()))
     }

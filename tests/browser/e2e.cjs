@@ -88,9 +88,10 @@ async function main() {
   check('home page answers 200', res && res.status() === 200);
   await page.getByText('Entra con SPID').click();
   const testIdpLink = page.locator(`a[data-entity-id="${IDP}"]`);
-  check('SPID list shows "Test IdP (local)"', (await testIdpLink.textContent()) === 'Test IdP (local)');
+  check('SPID list shows "Test IdP (local)"',
+    (await testIdpLink.locator('.spid-sp-idp-name').textContent()) === 'Test IdP (local)');
   check('the test IdP is first in the list',
-    (await page.locator('ul.idps li a').first().getAttribute('data-entity-id')) === IDP);
+    (await page.locator('ul.spid-sp-idps li a').first().getAttribute('data-entity-id')) === IDP);
   await screenshot(page, 'home-spid-list');
 
   // 2. → the test IdP's login form (HTTP-POST AuthnRequest, verified against the SP metadata).
