@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use spid_sp::axum::{AuthError, Pages, Session, SpidAuth};
-use spid_sp::federation::Federation;
 use spid_sp::xml::writer::{attr, text};
+use spid_sp::Federation;
 
 /// What the pages need: the IdP lists and the login URLs.
 pub struct Site {

@@ -6,12 +6,12 @@ use std::borrow::Cow;
 
 use roxmltree::{Document, Node, NodeType, ParsingOptions};
 
-#[cfg(test)]
-use super::wellformed::*;
-use super::wellformed::{check_declaration, find, is_space, PI_COLON, RESERVED_PI};
 pub(crate) use super::wellformed::prescan;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use super::wellformed::stricter_than_parser;
+#[cfg(test)]
+use super::wellformed::*;
+use super::wellformed::{check_declaration, find, is_space, PI_COLON, RESERVED_PI};
 
 /// Limits applied to every document before and while it is parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
