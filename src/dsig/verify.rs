@@ -87,15 +87,6 @@ impl<'a, 'i: 'a> Verified<'a, 'i> {
         }
     }
 
-    /// The node itself, for APIs that take a plain node (canonicalization, comparisons).
-    ///
-    /// What is read through it is no longer guarded: its parent and siblings, and on the
-    /// signed element its `ds:Signature` child, are outside what the signature covers.
-    /// The SDK's checks never read values through it.
-    pub fn node(self) -> Node<'a, 'i> {
-        self.node
-    }
-
     /// Whether this element is `(namespace, local)` (matched by namespace URI, never by
     /// prefix).
     pub fn is(self, namespace: &str, local: &str) -> bool {
@@ -518,7 +509,7 @@ mod tests {
         let verified = Verified::signed(root, sig);
         let names: Vec<&str> = verified
             .children()
-            .map(|c| c.node().tag_name().name())
+            .map(|c| c.node.tag_name().name())
             .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(verified.child(DSIG_NS, "Signature").is_none());
