@@ -21,9 +21,10 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
+use spid_sp::fuzzing::tree::{self, C14nOptions};
 use spid_sp::metadata::{Contact, IdentityProvider, Organization, SpMetadata, SpProfile};
 use spid_sp::store::{ReplayCache, StoreError};
-use spid_sp::xml::{self, C14nOptions, Limits};
+use spid_sp::xml::Limits;
 use spid_sp::{
     Binding, Comparison, EntityId, FixedClock, Incoming, LoginOptions, PendingLogin, RelayState,
     RequestId, ServiceProvider, SigningKey, SpConfig, SpidLevel, Timestamp,
@@ -159,21 +160,21 @@ fn registry(c: &mut Criterion) {
 
 fn c14n(c: &mut Criterion) {
     let text = data("benches/data/response.xml");
-    let doc = xml::parse(&text, &Limits::MESSAGE).expect("parse");
+    let doc = tree::parse(&text, &Limits::MESSAGE).expect("parse");
     let mut out = Vec::with_capacity(text.len());
-    xml::canonicalize(doc.root_element(), &C14nOptions::default(), &mut out);
+    tree::canonicalize(doc.root_element(), &C14nOptions::default(), &mut out);
     let mut g = c.benchmark_group("c14n");
     g.throughput(Throughput::Bytes(out.len() as u64));
     g.bench_function("response (exc-c14n)", |b| {
         b.iter(|| {
             out.clear();
-            xml::canonicalize(doc.root_element(), &C14nOptions::default(), &mut out);
+            tree::canonicalize(doc.root_element(), &C14nOptions::default(), &mut out);
             black_box(out.len())
         })
     });
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("parse (hardened reader)", |b| {
-        b.iter(|| xml::parse(black_box(&text), &Limits::MESSAGE).map(|d| d.descendants().count()))
+        b.iter(|| tree::parse(black_box(&text), &Limits::MESSAGE).map(|d| d.descendants().count()))
     });
     g.finish();
 }

@@ -7,7 +7,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use spid_sp::xml::{self, Limits};
+use spid_sp::fuzzing::tree;
+use spid_sp::xml::Limits;
 
 fn hostile() -> Vec<(&'static str, Limits, String)> {
     let message = Limits::MESSAGE;
@@ -122,7 +123,10 @@ fn worst_accepted(name: &'static str, limits: Limits) -> (&'static str, Limits, 
         nodes += 1;
     }
     doc.push_str(&close);
-    assert!(xml::parse(&doc, &limits).is_ok(), "{name} must be accepted");
+    assert!(
+        tree::parse(&doc, &limits).is_ok(),
+        "{name} must be accepted"
+    );
     (name, limits, doc)
 }
 
@@ -131,7 +135,7 @@ fn refusals(c: &mut Criterion) {
     group.sample_size(10);
     for (name, limits, doc) in hostile() {
         group.bench_function(name, |b| {
-            b.iter(|| black_box(xml::parse(black_box(&doc), &limits).is_err()))
+            b.iter(|| black_box(tree::parse(black_box(&doc), &limits).is_err()))
         });
     }
     let utf16: Vec<u8> = "<r/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
@@ -139,10 +143,10 @@ fn refusals(c: &mut Criterion) {
     invalid.extend_from_slice(&[0xC3u8; 200_000]);
     invalid.extend_from_slice(b"</r>");
     group.bench_function("invalid UTF-8 (200 KB)", |b| {
-        b.iter(|| black_box(xml::reader::decode_utf8(black_box(&invalid)).is_err()))
+        b.iter(|| black_box(tree::decode_utf8(black_box(&invalid)).is_err()))
     });
     group.bench_function("UTF-16 document", |b| {
-        b.iter(|| black_box(xml::reader::decode_utf8(black_box(&utf16)).is_err()))
+        b.iter(|| black_box(tree::decode_utf8(black_box(&utf16)).is_err()))
     });
     group.finish();
 }

@@ -305,7 +305,7 @@ fn run(a: &Args) -> Res<ExitCode> {
                     login.level(),
                     login.key().map(|k| k.to_string())
                 );
-                println!("NameID: {}", login.session().name_id);
+                println!("NameID: {}", login.session().name_id.as_str());
                 for (name, values) in login.identity().attributes().iter() {
                     println!("  {name} = {}", values.join(", "));
                 }
@@ -325,7 +325,7 @@ fn run(a: &Args) -> Res<ExitCode> {
                  ReplayCache trait (the same Response is verified N times)",
                 || {
                     let login = sp.finish_login(&incoming, pending.clone())?;
-                    black_box(login.session().name_id.len());
+                    black_box(login.session().name_id.as_str().len());
                     black_box(login.identity().attributes().len());
                     black_box(login);
                     Ok(())

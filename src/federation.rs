@@ -17,7 +17,7 @@ pub enum Federation {
 
 /// The rules that differ between federations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rules {
+pub struct FederationRules {
     /// `ForceAuthn="true"` on every request (CIE), not only at L2/L3 (SPID).
     pub force_authn_always: bool,
     /// Comparisons the IdP accepts.
@@ -31,7 +31,7 @@ pub struct Rules {
     pub attribute_service_indexes: Option<&'static [u16]>,
 }
 
-impl Rules {
+impl FederationRules {
     /// Whether a request at `level` carries `ForceAuthn="true"`: always when the
     /// federation says so (CIE, the eIDAS node), otherwise at L2 and L3 (SPID). The
     /// verifier derives the same answer to check the Response's `AuthnInstant`.
@@ -49,23 +49,23 @@ const ALL: &[Comparison] = &[
 
 impl Federation {
     /// The rules of this federation.
-    pub const fn rules(self) -> Rules {
+    pub const fn rules(self) -> FederationRules {
         match self {
-            Federation::Spid => Rules {
+            Federation::Spid => FederationRules {
                 force_authn_always: false,
                 comparisons: ALL,
                 assertion_issuer_format_required: true,
                 single_logout: true,
                 attribute_service_indexes: None,
             },
-            Federation::Cie => Rules {
+            Federation::Cie => FederationRules {
                 force_authn_always: true,
                 comparisons: &[Comparison::Exact, Comparison::Minimum],
                 assertion_issuer_format_required: false,
                 single_logout: false,
                 attribute_service_indexes: None,
             },
-            Federation::Eidas => Rules {
+            Federation::Eidas => FederationRules {
                 force_authn_always: true,
                 comparisons: ALL,
                 assertion_issuer_format_required: true,

@@ -1,9 +1,13 @@
-//! Entry points shared by the fuzz targets (`fuzz/fuzz_targets/*.rs`, one line each) and
-//! the corpus replay test (`tests/fuzz_corpus.rs`), so both run exactly the same code.
+//! Test and fuzzing hooks, not an API: hidden from the docs, behind the `fuzzing` cargo
+//! feature, and free to change with any release.
 //!
-//! Not an API: hidden from the docs, behind the `fuzzing` cargo feature. The service
-//! provider set up here trusts a key whose private half is in this file: it is public and
-//! must never be trusted by anything else.
+//! Entry points shared by the fuzz targets (`fuzz/fuzz_targets/*.rs`, one line each) and
+//! the corpus replay test (`tests/fuzz_corpus.rs`), so both run exactly the same code; and,
+//! in [`tree`], the crate-visible node-level functions (parser types included) that the
+//! integration tests, benches and fuzz targets call directly.
+//!
+//! The service provider set up here trusts a key whose private half is in this file: it is
+//! public and must never be trusted by anything else.
 //!
 //! Every function takes arbitrary bytes and must return normally. Besides "no panic, no
 //! hang", some check invariants and panic when one breaks (that is how a fuzzer reports
@@ -26,6 +30,54 @@ use crate::{
     Binding, Comparison, EntityId, FixedClock, Incoming, LoginOptions, PendingLogin, RelayState,
     RequestId, ServiceProvider, SpConfig, SpidLevel, Timestamp,
 };
+
+/// The node-level layer under the public string-level API: the XML reader's tree
+/// (`roxmltree` types), canonicalization of a node, enveloped-signature verification of
+/// an element and the [`Verified`](tree::Verified) proof it returns. Crate-visible in the
+/// library; re-exported here for tests, benches and fuzz targets only.
+///
+/// A plain node is not a `Verified`, so a check that takes one cannot read from unsigned
+/// data:
+///
+/// ```
+/// use spid_sp::fuzzing::tree::{self, Verified};
+/// use spid_sp::xml::Limits;
+///
+/// fn issuer(message: Verified<'_, '_>) -> Option<String> {
+///     let issuer = message.child("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")?;
+///     Some(issuer.text()?.trim().to_owned())
+/// }
+/// let doc = tree::parse("<m/>", &Limits::MESSAGE).unwrap();
+/// let _ = doc.root_element(); // a plain node: `issuer` cannot take it (below)
+/// ```
+///
+/// ```compile_fail,E0308
+/// use spid_sp::fuzzing::tree::{self, Verified};
+/// use spid_sp::xml::Limits;
+///
+/// fn issuer(message: Verified<'_, '_>) -> Option<String> {
+///     let issuer = message.child("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")?;
+///     Some(issuer.text()?.trim().to_owned())
+/// }
+/// let doc = tree::parse("<m/>", &Limits::MESSAGE).unwrap();
+/// let _ = issuer(doc.root_element());
+/// ```
+///
+/// and none can be made outside the verifier:
+///
+/// ```compile_fail,E0451
+/// use spid_sp::fuzzing::tree::{self, Verified};
+/// use spid_sp::xml::Limits;
+///
+/// let doc = tree::parse("<m/>", &Limits::MESSAGE).unwrap();
+/// let forged = Verified { node: doc.root_element(), excluded: None };
+/// ```
+pub mod tree {
+    pub use crate::dsig::verify::{find_signature, verify_enveloped, Verified, VerifiedSignature};
+    pub use crate::xml::c14n::{canonicalize, C14nOptions};
+    pub use crate::xml::reader::{decode_utf8, parse, text};
+    pub use roxmltree::{Document, Node, NodeId};
+}
 
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);

@@ -4,6 +4,31 @@ use std::fmt;
 
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident) => {
+        string_newtype!(@base $(#[$doc])* $name);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+    // Personal data: neither `Display` nor a `Debug` that shows the value.
+    (@redacted $(#[$doc:meta])* $name:ident) => {
+        string_newtype!(@base $(#[$doc])* $name);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    };
+    (@base $(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -18,18 +43,6 @@ macro_rules! string_newtype {
             /// The value.
             pub fn as_str(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
             }
         }
 
@@ -59,6 +72,20 @@ string_newtype!(
 string_newtype!(
     /// The opaque RelayState token sent with a request and echoed back by the IdP.
     RelayState
+);
+string_newtype!(
+    /// The `ID` of a verified Assertion: the replay cache keys on it (with the IdP), and
+    /// the 24-month transaction log records it.
+    AssertionId
+);
+string_newtype!(
+    @redacted
+    /// The value of a `saml:NameID`: the IdP's (transient, pseudonymous) identifier of
+    /// the user's session, which single logout needs.
+    ///
+    /// Personal data: no `Display`, and `Debug` shows `NameId(..)` only; read it with
+    /// [`NameId::as_str`].
+    NameId
 );
 
 /// The system's random number generator failed: nothing that needs an unguessable value
@@ -138,6 +165,15 @@ mod tests {
         assert_eq!(a.as_str().len(), 41);
         assert!(a.as_str().starts_with('_'));
         assert_eq!(RelayState::random().unwrap().as_str().len(), 32);
+    }
+
+    #[test]
+    fn name_id_debug_is_redacted() {
+        let n = NameId::new("_secret-transient-id");
+        assert_eq!(format!("{n:?}"), "NameId(..)");
+        assert_eq!(n.as_str(), "_secret-transient-id");
+        let a = AssertionId::new("_a1");
+        assert_eq!(format!("{a:?} {a}"), "AssertionId(\"_a1\") _a1");
     }
 
     #[test]

@@ -32,6 +32,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     deny(
@@ -42,57 +43,133 @@
     )
 )]
 
+// One public name per type. The core vocabulary lives in private modules and is
+// re-exported here, once; the public modules below are namespaces whose items are not
+// re-exported at the root. No type of the XML parser (roxmltree) is part of the API: the
+// node-level functions are crate-visible, reachable by tests and fuzz targets through the
+// hidden `fuzzing` module only.
+
 mod authn_request;
-#[cfg(feature = "axum")]
-pub mod axum;
 mod b64;
+mod binding_kind;
+mod config;
+#[cfg(feature = "config")]
+mod description;
+mod error;
+mod federation;
+mod identity;
+mod idp_set;
+mod ids;
+mod level;
+mod logout;
+mod pending;
+mod printable;
+mod response;
+mod sp;
+mod time;
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 pub mod binding;
 pub mod certificates;
-mod config;
 pub mod danger;
 pub mod dsig;
-mod error;
-pub mod federation;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod identity;
-mod idp_set;
-pub mod ids;
-pub mod level;
-pub mod logout;
 pub mod metadata;
-mod pending;
-mod printable;
-pub mod response;
 pub mod saml;
-mod sp;
 pub mod store;
 #[cfg(feature = "test-idp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
 pub mod test_idp;
-pub mod time;
 pub mod xml;
 
 pub use authn_request::{AcsChoice, LoginOptions, Purpose};
-pub use binding::{Binding, Delivery, Incoming, Outgoing};
+pub use binding::message::{Delivery, Incoming, Outgoing};
+pub use binding_kind::Binding;
 pub use config::{
     AssertionConsumerService, AttributeService, ConfigError, LogoutService, SpConfig,
     SpConfigBuilder,
 };
 #[cfg(feature = "config")]
-pub use config::{
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use description::{
     AttributeServiceDescription, CertificateDescription, DescriptionError,
     LogoutServiceDescription, MetadataDescription, SpDescription,
 };
-pub use dsig::{SigningKey, VerificationKey};
-pub use error::IdpRefusal;
-pub use error::{LoginError, RejectReason, Signed, StartError};
-pub use federation::Federation;
-pub use identity::{FiscalCode, Identity, IdentityKey};
+pub use dsig::keys::{KeyError, SigningKey, VerificationKey};
+pub use error::{IdpRefusal, LoginError, RejectReason, Signed, StartError};
+pub use federation::{Federation, FederationRules};
+pub use identity::{
+    Attributes, CnsError, Domicile, EidasIdError, EidasPersonId, FiscalCode, FiscalCodeError,
+    FiscalCodeKind, Gender, IdCard, Identity, IdentityKey, IdentitySource, VatNumber,
+    SPID_ATTRIBUTE_NAMES,
+};
 pub use idp_set::IdpSet;
-pub use ids::{EntityId, RelayState, RequestId};
+pub use ids::{AssertionId, EntityId, NameId, RandomError, RelayState, RequestId};
 pub use level::{Comparison, SpidLevel};
 pub use logout::{LogoutOutcome, LogoutRequestInfo, PendingLogout};
 pub use pending::PendingLogin;
 pub use sp::{ServiceProvider, SessionInfo, VerifiedLogin};
-pub use time::{Clock, FixedClock, SystemClock, Timestamp};
+pub use time::{Clock, Date, FixedClock, SystemClock, TimeFormatError, Timestamp};
+
+/// The former duplicate paths are gone (one public name per type); each is a compile
+/// error, e.g. the module paths of root types:
+///
+/// ```compile_fail,E0603
+/// use spid_sp::level::SpidLevel;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::identity::Identity;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::binding::Incoming;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::dsig::SigningKey;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::axum::SessionStore;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::store::memory::MemoryPendingStore;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::response::status::IdpRefusal;
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::saml::Binding;
+/// ```
+///
+/// and no type of the XML parser is public:
+///
+/// ```compile_fail,E0603
+/// use spid_sp::xml::Node;
+/// ```
+///
+/// ```compile_fail,E0603
+/// let _ = spid_sp::xml::parse("<a/>", &spid_sp::xml::Limits::MESSAGE);
+/// ```
+///
+/// ```compile_fail,E0603
+/// use spid_sp::dsig::Verified;
+/// ```
+///
+/// while the root names compile:
+///
+/// ```
+/// use spid_sp::{Identity, Incoming, SigningKey, SpidLevel};
+/// use spid_sp::store::{MemoryPendingStore, SessionStore};
+/// use spid_sp::xml::{Limits, XmlError};
+/// ```
+#[cfg(doctest)]
+pub struct FormerPaths;

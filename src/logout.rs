@@ -9,7 +9,7 @@ use crate::binding::redirect::{VerifiedDocument, VerifiedRedirect};
 use crate::binding::{redirect, Incoming, Outgoing};
 use crate::dsig::{self, Verified, VerifyPolicy};
 use crate::error::{RejectReason, Signed, StartError};
-use crate::ids::{EntityId, RequestId};
+use crate::ids::{EntityId, NameId, RequestId};
 use crate::metadata::IdentityProvider;
 use crate::response::{check_unique_ids, leaf_text, reject_xml, verified_text};
 use crate::saml::{self, Binding, ASSERTION_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS};
@@ -58,7 +58,7 @@ pub struct LogoutRequestInfo {
     /// The IdP.
     pub idp: EntityId,
     /// The NameID to log out.
-    pub name_id: String,
+    pub name_id: NameId,
     /// The SessionIndex values, if any.
     pub session_indexes: Vec<String>,
 }
@@ -97,7 +97,7 @@ impl ServiceProvider {
             attr(sp),
             text(sp),
             attr(&session.name_qualifier),
-            text(&session.name_id),
+            text(session.name_id.as_str()),
         );
         if let Some(si) = &session.session_index {
             let _ = write!(x, "<samlp:SessionIndex>{}</samlp:SessionIndex>", text(si));
@@ -283,6 +283,7 @@ impl ServiceProvider {
             .child(ASSERTION_NS, "NameID")
             .and_then(verified_text)
             .filter(|n| !n.is_empty())
+            .map(NameId::new)
             .ok_or(RejectReason::NameId)?;
         let session_indexes = root
             .children_named(PROTOCOL_NS, "SessionIndex")
@@ -544,7 +545,7 @@ mod tests {
             signed_redirect(&request("_r1", ""), "idp"),
         ] {
             let info = handle(&incoming).unwrap();
-            assert_eq!(info.name_id, "_n1");
+            assert_eq!(info.name_id.as_str(), "_n1");
             assert_eq!(info.session_indexes, ["_s1"]);
         }
     }

@@ -1,4 +1,5 @@
-//! SAML 2.0 vocabulary: namespaces, formats, bindings.
+//! SAML 2.0 vocabulary: the URIs of namespaces, formats and statuses (the
+//! [`crate::Binding`] enum is public at the crate root).
 
 /// `samlp:` protocol namespace.
 pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -30,8 +31,8 @@ pub const STATUS_RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder
 /// Status `PartialLogout` (second level).
 pub const STATUS_PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
 
-/// A SAML binding (defined with the bindings, [`crate::binding::Binding`]).
-pub use crate::binding::Binding;
+/// The SAML bindings, for the crate's own paths (public as `spid_sp::Binding`).
+pub(crate) use crate::binding_kind::Binding;
 
 /// Element lookup by (namespace URI, local name): the only way the SDK matches XML names.
 pub(crate) fn is<'a>(node: &roxmltree::Node<'a, '_>, ns: &str, local: &str) -> bool {

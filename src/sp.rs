@@ -11,7 +11,7 @@ use crate::error::{LoginError, RejectReason, StartError};
 use crate::federation::Federation;
 use crate::identity::{Identity, IdentityKey};
 use crate::idp_set::IdpSet;
-use crate::ids::{EntityId, RelayState, RequestId};
+use crate::ids::{AssertionId, EntityId, NameId, RelayState, RequestId};
 use crate::level::SpidLevel;
 use crate::metadata::IdentityProvider;
 use crate::pending::PendingLogin;
@@ -26,7 +26,7 @@ pub struct SessionInfo {
     /// The IdP.
     pub idp: EntityId,
     /// The transient NameID value.
-    pub name_id: String,
+    pub name_id: NameId,
     /// The NameID's NameQualifier.
     pub name_qualifier: String,
     /// The SessionIndex (L1 logins).
@@ -42,7 +42,7 @@ pub struct VerifiedLogin {
     identity: Identity,
     level: SpidLevel,
     session: SessionInfo,
-    assertion_id: String,
+    assertion_id: AssertionId,
     response_id: String,
     request_id: RequestId,
     authn_instant: Option<Timestamp>,
@@ -97,7 +97,7 @@ impl VerifiedLogin {
         &self.session
     }
     /// The Assertion ID.
-    pub fn assertion_id(&self) -> &str {
+    pub fn assertion_id(&self) -> &AssertionId {
         &self.assertion_id
     }
     /// The Response ID.
@@ -209,6 +209,7 @@ impl ServiceProvider {
     /// this, such an IdP loaded by mistake logs no one in: `start_login`,
     /// `finish_login` and the logout operations refuse it.
     #[cfg(feature = "test-idp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
     pub fn allow_test_idp(mut self, mode: crate::metadata::idp::TestIdpMode) -> Self {
         let crate::metadata::idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
         self.allow_test_idp = true;
@@ -431,11 +432,11 @@ impl ServiceProvider {
             level: verified.level,
             session: SessionInfo {
                 idp: pending.idp,
-                name_id: verified.name_id,
+                name_id: NameId::new(verified.name_id),
                 name_qualifier: verified.name_qualifier,
                 session_index: verified.session_index,
             },
-            assertion_id: verified.assertion_id,
+            assertion_id: AssertionId::new(verified.assertion_id),
             response_id: verified.response_id,
             request_id: pending.request_id,
             authn_instant: Some(verified.authn_instant),

@@ -16,11 +16,12 @@ use common::{enc, form, keypair, Reply};
 use spid_sp::axum::{AtLeast, Session, SpidAuth, SpidAuthBuilder};
 use spid_sp::binding::redirect;
 use spid_sp::dsig::{self, SignatureAlgorithm, SignatureAnchor};
+use spid_sp::fuzzing::tree;
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::saml::{ASSERTION_NS, PROTOCOL_NS};
 use spid_sp::store::{MemoryPendingStore, PendingStore};
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
-use spid_sp::xml::{self, Limits};
+use spid_sp::xml::Limits;
 use spid_sp::{
     Binding, Comparison, FixedClock, LoginOptions, ServiceProvider, SpConfig, SpidLevel,
 };
@@ -278,7 +279,7 @@ fn request_id(page: &Reply) -> String {
             .unwrap(),
     )
     .unwrap();
-    let doc = xml::parse(&xml, &Limits::MESSAGE).unwrap();
+    let doc = tree::parse(&xml, &Limits::MESSAGE).unwrap();
     doc.root_element().attribute("ID").unwrap().to_owned()
 }
 
@@ -543,7 +544,7 @@ async fn sp_initiated_logout_and_the_idp_answer() {
 
     let (_, query) = loc.split_once('?').unwrap();
     let request = redirect::decode_unverified(query).unwrap().xml;
-    let doc = xml::parse(&request, &Limits::MESSAGE).unwrap();
+    let doc = tree::parse(&request, &Limits::MESSAGE).unwrap();
     let request_id = doc.root_element().attribute("ID").unwrap();
     let answer = format!(
         "<samlp:LogoutResponse xmlns:samlp=\"{PROTOCOL_NS}\" xmlns:saml=\"{ASSERTION_NS}\" ID=\"_lr1\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}/spid/slo\" InResponseTo=\"{request_id}\">\

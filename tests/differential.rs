@@ -40,7 +40,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use spid_sp::dsig::{self, SignatureAlgorithm, SignatureAnchor, VerifyPolicy, DSIG_NS};
-use spid_sp::xml::{self, C14nOptions, Limits};
+use spid_sp::fuzzing::tree::{self, C14nOptions};
+use spid_sp::xml::Limits;
 
 /// A small deterministic PRNG (xorshift64*): no dependency, reproducible from the seed.
 struct Rng(u64);
@@ -500,14 +501,14 @@ fn id_attr(ns: &str, local: &str) -> String {
 }
 
 fn canonical(text: &str, apex_root: bool) -> Vec<u8> {
-    let doc = xml::parse(text, &Limits::METADATA).unwrap();
+    let doc = tree::parse(text, &Limits::METADATA).unwrap();
     let mut out = Vec::new();
     let apex = if apex_root {
         doc.root()
     } else {
         doc.root_element()
     };
-    xml::canonicalize(apex, &C14nOptions::default(), &mut out);
+    tree::canonicalize(apex, &C14nOptions::default(), &mut out);
     out
 }
 
@@ -558,7 +559,7 @@ fn check_document(seed: u64, keys: &Keys, tally: &mut Tally) {
     // Both renderings: a comment can be what separates a reference from a lone CR.
     let with_comments = render(&doc, true, None);
     for text in [&plain, &with_comments] {
-        if let Err(e) = xml::parse(text, &Limits::METADATA) {
+        if let Err(e) = tree::parse(text, &Limits::METADATA) {
             if e.to_string()
                 .contains("carriage return next to a character reference")
             {
@@ -688,15 +689,15 @@ fn check_document(seed: u64, keys: &Keys, tally: &mut Tally) {
 /// Verifies the signature on the element with `id`; returns whether the DigestValue
 /// equals our own digest of the element (it must, for the signature to verify).
 fn verify_ours(signed: &str, id: &str, key: &spid_sp::VerificationKey) -> Result<bool, String> {
-    let doc = xml::parse(signed, &Limits::METADATA).map_err(|e| e.to_string())?;
+    let doc = tree::parse(signed, &Limits::METADATA).map_err(|e| e.to_string())?;
     let element = doc
         .descendants()
         .find(|n| n.is_element() && n.attribute("ID") == Some(id))
         .ok_or("signed element not found")?;
-    let sig = dsig::find_signature(element)
+    let sig = tree::find_signature(element)
         .map_err(|e| e.to_string())?
         .ok_or("no signature")?;
-    dsig::verify_enveloped(
+    tree::verify_enveloped(
         element,
         sig,
         std::slice::from_ref(key),
@@ -722,7 +723,7 @@ fn verify_ours(signed: &str, id: &str, key: &spid_sp::VerificationKey) -> Result
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
     let mut canonical = Vec::new();
-    xml::canonicalize(
+    tree::canonicalize(
         element,
         &C14nOptions {
             exclude: Some(sig.id()),
@@ -734,7 +735,7 @@ fn verify_ours(signed: &str, id: &str, key: &spid_sp::VerificationKey) -> Result
     let theirs = sig
         .descendants()
         .find(|n| n.has_tag_name((DSIG_NS, "DigestValue")))
-        .and_then(|n| xml::text(n))
+        .and_then(|n| tree::text(n))
         .and_then(|t| dsig::decode_base64_ws(&t))
         .ok_or("no DigestValue")?;
     Ok(ours.as_slice() == theirs.as_slice())
@@ -842,10 +843,10 @@ fn the_generator_is_deterministic_and_well_formed() {
         let doc = Generator::document(seed);
         let a = render(&doc, true, None);
         assert_eq!(a, render(&Generator::document(seed), true, None));
-        match xml::parse(&a, &Limits::METADATA) {
+        match tree::parse(&a, &Limits::METADATA) {
             Ok(_) => {
                 let plain = render(&doc, false, None);
-                if xml::parse(&plain, &Limits::METADATA).is_ok() {
+                if tree::parse(&plain, &Limits::METADATA).is_ok() {
                     let _ = canonical(&plain, true);
                 }
             }
@@ -870,7 +871,7 @@ fn recorded_vectors() {
         if path.extension().is_some_and(|e| e == "xml") {
             let text = std::fs::read_to_string(&path).unwrap();
             if let Ok(message) = std::fs::read_to_string(path.with_extension("refused")) {
-                let err = xml::parse(&text, &Limits::METADATA).unwrap_err();
+                let err = tree::parse(&text, &Limits::METADATA).unwrap_err();
                 assert!(
                     err.to_string().contains(message.trim()),
                     "{}: {err}",
@@ -1280,7 +1281,7 @@ fn well_formedness_agrees_with_libxml2() {
         }
         let verdicts = xmllint_rejects(&dir, &names);
         for ((name, text), libxml2_rejects) in names.iter().zip(&texts).zip(verdicts) {
-            let ours = xml::parse(text, &Limits::METADATA);
+            let ours = tree::parse(text, &Limits::METADATA);
             match (libxml2_rejects, ours) {
                 (Some(why), Ok(_)) => failures.push(format!(
                     "{}: libxml2: {why}\n  {text:?}",
@@ -1343,7 +1344,7 @@ fn recorded_well_formedness_vectors() {
         let text = std::fs::read_to_string(dir.join(&file)).unwrap();
         match (
             expect.strip_prefix("refuse:"),
-            xml::parse(&text, &Limits::METADATA),
+            tree::parse(&text, &Limits::METADATA),
         ) {
             (None, Ok(_)) => assert_eq!(expect, "accept", "{name}"),
             (None, Err(e)) => panic!("{name}: refused: {e}"),

@@ -2,24 +2,24 @@
 //! registry aggregate and the eIDAS-node metadata (signed by AgID's and the node's
 //! tooling), documents signed by the `xmlsec1` CLI, and our signatures checked by `xmlsec1`.
 
-use spid_sp::dsig::{
-    self, SignatureAlgorithm, SignatureAnchor, SigningKey, VerificationKey, VerifyPolicy,
-};
-use spid_sp::xml::{self, Limits};
+use spid_sp::dsig::{self, SignatureAlgorithm, SignatureAnchor, VerifyPolicy};
+use spid_sp::fuzzing::tree;
+use spid_sp::xml::Limits;
+use spid_sp::{SigningKey, VerificationKey};
 
-fn embedded_key(signature: xml::Node<'_, '_>) -> VerificationKey {
+fn embedded_key(signature: tree::Node<'_, '_>) -> VerificationKey {
     let cert = signature
         .descendants()
         .find(|n| n.has_tag_name((dsig::DSIG_NS, "X509Certificate")))
         .expect("embedded certificate");
-    VerificationKey::from_certificate_base64(&xml::text(cert).unwrap()).unwrap()
+    VerificationKey::from_certificate_base64(&tree::text(cert).unwrap()).unwrap()
 }
 
 /// Every signature in a metadata file, verified with the certificate it embeds (this
 /// tests canonicalization and digests against real-world signers, not trust).
 fn verify_all_signatures(path: &str) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
-    let doc = xml::parse(&text, &Limits::METADATA).unwrap();
+    let doc = tree::parse(&text, &Limits::METADATA).unwrap();
     let policy = VerifyPolicy {
         allow_whole_document: true,
         ..VerifyPolicy::default()
@@ -38,7 +38,7 @@ fn verify_all_signatures(path: &str) -> usize {
         if signed.parent().map(|p| p.is_root()) != Some(true) {
             policy.allow_whole_document = false;
         }
-        match dsig::verify_enveloped(signed, sig, &[key], &policy, &mut scratch) {
+        match tree::verify_enveloped(signed, sig, &[key], &policy, &mut scratch) {
             Ok(_) => n += 1,
             Err(dsig::DsigError::Reference) if !policy.allow_whole_document => {
                 // A non-root URI="" signature: refused by policy (Intesi's inner signature).
@@ -81,11 +81,11 @@ fn sign_then_verify_round_trip() {
         SignatureAnchor::After("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer"),
     )
     .unwrap();
-    let doc = xml::parse(&signed, &Limits::MESSAGE).unwrap();
+    let doc = tree::parse(&signed, &Limits::MESSAGE).unwrap();
     let root = doc.root_element();
-    let sig = dsig::find_signature(root).unwrap().unwrap();
+    let sig = tree::find_signature(root).unwrap().unwrap();
     let vk = key.verification_key().unwrap();
-    dsig::verify_enveloped(
+    tree::verify_enveloped(
         root,
         sig,
         std::slice::from_ref(&vk),
@@ -95,11 +95,11 @@ fn sign_then_verify_round_trip() {
     .unwrap();
     // Tampering anywhere in the signed element breaks it.
     let tampered = signed.replace("https://sp.example", "https://sp.evil");
-    let doc = xml::parse(&tampered, &Limits::MESSAGE).unwrap();
+    let doc = tree::parse(&tampered, &Limits::MESSAGE).unwrap();
     let root = doc.root_element();
-    let sig = dsig::find_signature(root).unwrap().unwrap();
+    let sig = tree::find_signature(root).unwrap().unwrap();
     assert_eq!(
-        dsig::verify_enveloped(root, sig, &[vk], &VerifyPolicy::default(), &mut Vec::new()),
+        tree::verify_enveloped(root, sig, &[vk], &VerifyPolicy::default(), &mut Vec::new()),
         Err(dsig::DsigError::DigestMismatch)
     );
 }

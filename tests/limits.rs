@@ -9,9 +9,10 @@ mod common;
 
 use base64::Engine as _;
 use common::*;
+use spid_sp::fuzzing::tree::{self, Document};
 use spid_sp::metadata::{IdentityProvider, MetadataError};
 use spid_sp::test_idp::ResponseSpec;
-use spid_sp::xml::{self, Document, Limits, XmlError};
+use spid_sp::xml::{Limits, XmlError};
 use spid_sp::{Incoming, LoginError, LoginOptions, RejectReason, SpConfig, SpidLevel};
 
 const MB: usize = 1024 * 1024;
@@ -72,7 +73,7 @@ fn a_12_mb_body_is_refused_before_decoding() {
     );
     let doc = format!("<r>{}</r>", "x".repeat(12 * MB));
     assert_eq!(
-        xml::parse(&doc, &Limits::MESSAGE).unwrap_err(),
+        tree::parse(&doc, &Limits::MESSAGE).unwrap_err(),
         XmlError::TooLarge { limit: 256 * 1024 }
     );
     assert_eq!(
@@ -136,7 +137,7 @@ fn deep_nesting_is_refused_without_recursion() {
         ("<a>".repeat(1_000_000), &big),
     ] {
         assert_eq!(
-            xml::parse(&doc, limits).unwrap_err(),
+            tree::parse(&doc, limits).unwrap_err(),
             XmlError::TooDeep { limit: 32 }
         );
     }
@@ -206,17 +207,17 @@ fn quadratic_shapes_are_refused_before_the_tree_builder_runs() {
         ),
     ];
     for (name, doc, limits, expected) in cases {
-        assert_eq!(xml::parse(&doc, limits).unwrap_err(), expected, "{name}");
+        assert_eq!(tree::parse(&doc, limits).unwrap_err(), expected, "{name}");
     }
     // Huge attribute values are linear work: they parse (within the byte limit) or are
     // refused for size.
     let value = "&amp;&#x9;".repeat(12_000);
     let doc = format!("<r a=\"{value}\" b=\"{value}\"/>");
-    let parsed = xml::parse(&doc, &Limits::MESSAGE).unwrap();
+    let parsed = tree::parse(&doc, &Limits::MESSAGE).unwrap();
     assert_eq!(parsed.root_element().attribute("a").unwrap().len(), 24_000);
     let doc = format!("<r a=\"{}\"/>", "v".repeat(9 * MB));
     assert_eq!(
-        xml::parse(&doc, &Limits::METADATA).unwrap_err(),
+        tree::parse(&doc, &Limits::METADATA).unwrap_err(),
         XmlError::TooLarge { limit: 8 * MB }
     );
 }
@@ -235,22 +236,22 @@ fn well_formedness_and_comment_checks_are_linear() {
     // character of text at the end (every comment would be a candidate for a naive
     // sibling search).
     let comments = " <!---->".repeat(240_000);
-    xml::parse(&format!("<r>{comments}</r>"), &strict).unwrap();
+    tree::parse(&format!("<r>{comments}</r>"), &strict).unwrap();
     assert_eq!(
-        xml::parse(&format!("<r>{comments}x</r>"), &strict).unwrap_err(),
+        tree::parse(&format!("<r>{comments}x</r>"), &strict).unwrap_err(),
         XmlError::CommentInText
     );
     // Character references: 1M valid ones, one run of 7 MB of digits, 2M bare `&#`.
     let refs = "&#x41;".repeat(1_000_000);
     let text = format!("<r a='{}'>{refs}</r>", &refs[..60_000]);
-    let doc = xml::parse(&text, &strict).unwrap();
-    assert_eq!(xml::text(doc.root_element()).unwrap().len(), 1_000_000);
+    let doc = tree::parse(&text, &strict).unwrap();
+    assert_eq!(tree::text(doc.root_element()).unwrap().len(), 1_000_000);
     assert_eq!(
-        xml::parse(&format!("<r>&#{};</r>", "9".repeat(7 * MB)), &strict).unwrap_err(),
+        tree::parse(&format!("<r>&#{};</r>", "9".repeat(7 * MB)), &strict).unwrap_err(),
         XmlError::Malformed("character reference to a character XML forbids".into())
     );
     assert!(matches!(
-        xml::parse(&format!("<r>{}</r>", "&#".repeat(2 * MB)), &strict),
+        tree::parse(&format!("<r>{}</r>", "&#".repeat(2 * MB)), &strict),
         Err(XmlError::Malformed(_))
     ));
     // A declaration with megabytes of whitespace.
@@ -259,7 +260,7 @@ fn well_formedness_and_comment_checks_are_linear() {
         " ".repeat(3 * MB),
         "\n".repeat(3 * MB)
     );
-    xml::parse(&decl, &strict).unwrap();
+    tree::parse(&decl, &strict).unwrap();
 }
 
 #[test]
@@ -282,10 +283,7 @@ fn invalid_utf8_and_utf16_are_refused() {
             rejected(w.sp.finish_login(&incoming, pending)),
             RejectReason::InputEncoding
         );
-        assert_eq!(
-            xml::reader::decode_utf8(bytes).err(),
-            Some(XmlError::Encoding)
-        );
+        assert_eq!(tree::decode_utf8(bytes).err(), Some(XmlError::Encoding));
     }
     // Not base64 at all.
     let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
@@ -317,7 +315,7 @@ fn run_all_hostile_inputs() {
         (redeclaring_siblings(8 * MB), &Limits::METADATA),
     ];
     for (doc, limits) in &docs {
-        assert!(xml::parse(doc, limits).is_err());
+        assert!(tree::parse(doc, limits).is_err());
         let _ = IdentityProvider::from_metadata(doc);
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{enc, Reply};
-use spid_sp::axum::SessionStore;
+use spid_sp::store::SessionStore;
 use spid_sp::store::{PendingStore, RedisStore, ReplayCache};
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
 use spid_sp::{

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use spid_sp::dsig::{self, SignatureAlgorithm, SignatureAnchor, VerifyPolicy};
+use spid_sp::fuzzing::tree;
 use spid_sp::metadata::{
     check_sp_metadata, check_sp_metadata_at, Billing, Contact, MetadataBuildError, Organization,
     Severity, SpMetadata, SpProfile, EIDAS_FULL_ATTRIBUTES, EIDAS_FULL_INDEX,
@@ -245,16 +246,16 @@ fn signature_verifies_with_our_verifier() {
     let policy = VerifyPolicy::default();
     for profile in SpProfile::ALL {
         let xml = generate(profile);
-        let doc = spid_sp::xml::parse(&xml, &spid_sp::xml::Limits::METADATA).unwrap();
+        let doc = tree::parse(&xml, &spid_sp::xml::Limits::METADATA).unwrap();
         let root = doc.root_element();
-        let sig = dsig::find_signature(root).unwrap().expect("signed");
+        let sig = tree::find_signature(root).unwrap().expect("signed");
         // First child, embedded certificate = the signing key's.
         assert_eq!(root.first_element_child(), Some(sig));
         assert!(xml.contains(&format!(
             "<ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
             sp_key().certificate_base64()
         )));
-        let info = dsig::verify_enveloped(
+        let info = tree::verify_enveloped(
             root,
             sig,
             std::slice::from_ref(&key),
@@ -267,11 +268,11 @@ fn signature_verifies_with_our_verifier() {
 
         // One changed character breaks it.
         let tampered = xml.replacen("Servizi online", "Servizi 0nline", 1);
-        let doc = spid_sp::xml::parse(&tampered, &spid_sp::xml::Limits::METADATA).unwrap();
+        let doc = tree::parse(&tampered, &spid_sp::xml::Limits::METADATA).unwrap();
         let root = doc.root_element();
-        let sig = dsig::find_signature(root).unwrap().unwrap();
+        let sig = tree::find_signature(root).unwrap().unwrap();
         let keys = std::slice::from_ref(&key);
-        assert!(dsig::verify_enveloped(root, sig, keys, &policy, &mut Vec::new()).is_err());
+        assert!(tree::verify_enveloped(root, sig, keys, &policy, &mut Vec::new()).is_err());
     }
 }
 

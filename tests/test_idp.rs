@@ -336,7 +336,7 @@ fn single_logout_both_ways_both_bindings() {
         let (info, answer) =
             p.sp.handle_logout_request(&incoming(&out), binding)
                 .unwrap();
-        assert_eq!(info.name_id, spec.name_id);
+        assert_eq!(info.name_id.as_str(), spec.name_id);
         let resp = p
             .idp
             .verify_logout_response(&p.trusted, &incoming(&answer), &slo, now())
@@ -485,7 +485,7 @@ mod http {
         let idp = TestIdp::new(idp_url.clone(), keypair("idp", 2048));
         let idps = IdentityProvider::from_metadata(&idp.marked_metadata(&idp_url)).unwrap();
         let pending = Arc::new(MemoryPendingStore::default());
-        let sessions = Arc::new(spid_sp::axum::MemorySessionStore::default());
+        let sessions = Arc::new(spid_sp::store::MemorySessionStore::default());
         let make = |prefix: &str, allow: bool| {
             let (config, _) = sp_config(&base, sp_key.clone());
             let sp = ServiceProvider::new(config, idps.clone())

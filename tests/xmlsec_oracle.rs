@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use spid_sp::dsig::{self, DSIG_NS};
-use spid_sp::xml::{self, C14nOptions, Limits};
+use spid_sp::fuzzing::tree::{self, C14nOptions};
+use spid_sp::xml::Limits;
 
 const DATA: &str = "tests/data";
 const ID_ATTRS: [&str; 6] = [
@@ -85,7 +86,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Checks every signature in `file` against xmlsec1; returns how many were compared.
 fn compare_all_signatures(file: &Path, cert: &Path, extra_id_attr: Option<&str>) -> usize {
     let text = std::fs::read_to_string(file).unwrap();
-    let doc = xml::parse(&text, &Limits::METADATA).unwrap();
+    let doc = tree::parse(&text, &Limits::METADATA).unwrap();
     let mut n = 0;
     for sig in doc
         .descendants()
@@ -106,7 +107,7 @@ fn compare_all_signatures(file: &Path, cert: &Path, extra_id_attr: Option<&str>)
             .map(|p| p.split_whitespace().collect())
             .unwrap_or_default();
         let mut ours = Vec::new();
-        xml::canonicalize(
+        tree::canonicalize(
             signed,
             &C14nOptions {
                 exclude: Some(sig.id()),

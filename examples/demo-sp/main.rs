@@ -30,8 +30,8 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use spid_sp::axum::{AtLeast, SpidAuth};
-use spid_sp::federation::Federation;
 use spid_sp::metadata::{IdentityProvider, SpProfile};
+use spid_sp::Federation;
 use spid_sp::{
     Binding, Comparison, LoginOptions, ServiceProvider, SigningKey, SpDescription, SpidLevel,
 };
@@ -364,7 +364,7 @@ fn sp_key(description: &SpDescription, key_dir: &Path, base_url: &str) -> Signin
 /// instance with the same Redis and entityID.
 struct SharedStores {
     pending: Arc<dyn spid_sp::store::PendingStore>,
-    sessions: Arc<dyn spid_sp::axum::SessionStore>,
+    sessions: Arc<dyn spid_sp::store::SessionStore>,
     replay: Arc<dyn spid_sp::store::ReplayCache>,
 }
 

@@ -92,6 +92,7 @@ impl SpidAuthBuilder {
     /// are refused at `/login`, at the ACS and at `/slo`, so test-IdP metadata loaded
     /// into a production SP by mistake logs no one in. Only with the `test-idp` feature.
     #[cfg(feature = "test-idp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
     pub fn allow_test_idp(mut self, mode: crate::metadata::idp::TestIdpMode) -> Self {
         let crate::metadata::idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp = mode;
         self.inner.allow_test_idp = true;

@@ -325,7 +325,7 @@ pub(super) fn try_complete(
         .sessions
         .put(&format!("sess:{session_hash}"), &json, data.expires, now)?;
     inner.sessions.put(
-        &name_id_key(data.info.idp.as_str(), &data.info.name_id),
+        &name_id_key(data.info.idp.as_str(), data.info.name_id.as_str()),
         &session_hash,
         data.expires,
         now,

@@ -173,7 +173,7 @@ pub(super) fn idp_logout(
     let now = auth.now();
     if let Some(h) = inner
         .sessions
-        .take(&name_id_key(info.idp.as_str(), &info.name_id), now)?
+        .take(&name_id_key(info.idp.as_str(), info.name_id.as_str()), now)?
     {
         inner.sessions.remove(&format!("sess:{h}"))?;
     }

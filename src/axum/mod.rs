@@ -111,7 +111,7 @@ mod login;
 mod logout;
 mod session;
 
-pub use crate::store::{MemorySessionStore, SessionStore};
+pub(crate) use crate::store::{MemorySessionStore, SessionStore};
 pub use button::{ButtonLanguage, ButtonSize, LoginButtons, BUTTON_CSS};
 pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
@@ -427,9 +427,10 @@ impl SpidAuth {
     /// Removes a session and its NameID index entry.
     fn drop_session(&self, token_hash: &str, data: &SessionData) -> Result<(), StoreError> {
         self.inner.sessions.remove(&format!("sess:{token_hash}"))?;
-        self.inner
-            .sessions
-            .remove(&name_id_key(data.info.idp.as_str(), &data.info.name_id))
+        self.inner.sessions.remove(&name_id_key(
+            data.info.idp.as_str(),
+            data.info.name_id.as_str(),
+        ))
     }
 }
 

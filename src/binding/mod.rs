@@ -1,5 +1,7 @@
 //! The SAML HTTP bindings, in one place: what the SP sends through the browser
-//! ([`Outgoing`], delivered as a [`Delivery`]) and what comes back ([`Incoming`]).
+//! ([`crate::Outgoing`], delivered as a [`crate::Delivery`]) and what comes back
+//! ([`crate::Incoming`]). Those message types and [`crate::Binding`] are public at the
+//! crate root; this module is the namespace of the two bindings' functions.
 //!
 //! - [`post`]: HTTP-POST. Form bodies, the auto-submitting HTML form, the bounded decoding of
 //!   the posted field, the unverified `InResponseTo` lookup key.
@@ -9,135 +11,9 @@
 //! The signature primitives (RSA over bytes, the XML-DSig enveloped signature, the algorithm
 //! allow-list) are [`crate::dsig`]'s; this module only calls them.
 
+pub(crate) mod message;
 pub mod post;
 pub mod redirect;
 
-use crate::dsig::{self, SignatureAlgorithm, SigningKey};
-
-/// A SAML binding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Binding {
-    /// HTTP-Redirect: the message DEFLATEd in the query string, signed in the query.
-    Redirect,
-    /// HTTP-POST: an auto-submitting form, enveloped XML signature.
-    Post,
-    /// SOAP (listed in some metadata; never used by SPID IdPs).
-    Soap,
-}
-
-impl Binding {
-    /// The binding URI.
-    pub const fn uri(self) -> &'static str {
-        match self {
-            Binding::Redirect => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
-            Binding::Post => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
-            Binding::Soap => "urn:oasis:names:tc:SAML:2.0:bindings:SOAP",
-        }
-    }
-
-    /// The binding named by `uri`.
-    pub fn from_uri(uri: &str) -> Option<Binding> {
-        match uri {
-            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" => Some(Binding::Redirect),
-            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" => Some(Binding::Post),
-            "urn:oasis:names:tc:SAML:2.0:bindings:SOAP" => Some(Binding::Soap),
-            _ => None,
-        }
-    }
-}
-
-/// A signed message ready to be delivered through the browser.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outgoing {
-    xml: String,
-    delivery: Delivery,
-}
-
-/// How the message reaches the other party.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    /// Answer `302 Found` with this `Location`.
-    Redirect {
-        /// The full URL, query signature included.
-        url: String,
-    },
-    /// Answer `200` with an auto-submitting form ([`Outgoing::html_form`]).
-    Post {
-        /// The form action (the IdP endpoint).
-        action: String,
-        /// `SAMLRequest` or `SAMLResponse`.
-        field: &'static str,
-        /// Base64 of the signed XML.
-        value: String,
-        /// The RelayState field, if any.
-        relay_state: Option<String>,
-    },
-}
-
-impl Outgoing {
-    /// Signs `xml` for `binding` and addresses it to `endpoint`. `field` is `SAMLRequest`
-    /// or `SAMLResponse`.
-    pub(crate) fn sign(
-        xml: String,
-        binding: Binding,
-        endpoint: &str,
-        field: &'static str,
-        relay_state: Option<&str>,
-        key: &SigningKey,
-    ) -> Result<Outgoing, dsig::DsigError> {
-        let alg = SignatureAlgorithm::RsaSha256;
-        match binding {
-            Binding::Redirect => {
-                let query = redirect::signed_query(field, &xml, relay_state, key, alg)?;
-                let sep = if endpoint.contains('?') { '&' } else { '?' };
-                Ok(Outgoing {
-                    xml,
-                    delivery: Delivery::Redirect {
-                        url: format!("{endpoint}{sep}{query}"),
-                    },
-                })
-            }
-            Binding::Post | Binding::Soap => {
-                let (xml, delivery) = post::sign(xml, endpoint, field, relay_state, key, alg)?;
-                Ok(Outgoing { xml, delivery })
-            }
-        }
-    }
-
-    /// The message XML as sent (signed, for POST): keep it for the 24-month log AgID
-    /// requires.
-    pub fn xml(&self) -> &str {
-        &self.xml
-    }
-
-    /// How to deliver it.
-    pub fn delivery(&self) -> &Delivery {
-        &self.delivery
-    }
-
-    /// The Redirect URL, for the Redirect binding.
-    pub fn redirect_url(&self) -> Option<&str> {
-        match &self.delivery {
-            Delivery::Redirect { url } => Some(url),
-            Delivery::Post { .. } => None,
-        }
-    }
-}
-
-/// A message received from the browser.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Incoming {
-    /// HTTP-POST: the base64 `SAMLResponse`/`SAMLRequest` field and the RelayState.
-    Post {
-        /// The base64 message, as posted.
-        message: String,
-        /// The RelayState, as posted.
-        relay_state: Option<String>,
-    },
-    /// HTTP-Redirect: the raw query string (still percent-encoded).
-    Redirect {
-        /// The raw query string.
-        query: String,
-    },
-}
+pub(crate) use crate::saml::Binding;
+pub(crate) use message::{Delivery, Incoming, Outgoing};

@@ -292,14 +292,14 @@ impl VerifiedRedirect {
     }
 
     /// Parses the verified XML under `limits`; its tree is covered from the root down.
-    pub fn parse(&self, limits: &Limits) -> Result<VerifiedDocument<'_>, XmlError> {
+    pub(crate) fn parse(&self, limits: &Limits) -> Result<VerifiedDocument<'_>, XmlError> {
         crate::xml::parse(&self.message.xml, limits).map(|doc| VerifiedDocument { doc })
     }
 }
 
 /// The tree of a [`VerifiedRedirect`] message.
 #[derive(Debug)]
-pub struct VerifiedDocument<'i> {
+pub(crate) struct VerifiedDocument<'i> {
     doc: Document<'i>,
 }
 

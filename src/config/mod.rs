@@ -1,14 +1,5 @@
-//! SP configuration: built once, validated, then shared by every login; with the `config`
-//! feature, also described in a JSON or TOML file ([`SpDescription`]).
-
-#[cfg(feature = "config")]
-mod description;
-
-#[cfg(feature = "config")]
-pub use description::{
-    AttributeServiceDescription, CertificateDescription, DescriptionError,
-    LogoutServiceDescription, MetadataDescription, SpDescription,
-};
+//! SP configuration: built once, validated, then shared by every login (with the `config`
+//! feature, also loaded from a description file: `SpDescription`).
 
 use crate::dsig::SigningKey;
 use crate::ids::EntityId;

@@ -1,6 +1,8 @@
 //! XML-DSig for SAML: enveloped signatures (verify and sign) and the RSA primitives the
 //! HTTP-Redirect query signature uses ([`crate::binding::redirect`] decides which octets
-//! are signed), narrowed to what the SAML profiles use.
+//! are signed), narrowed to what the SAML profiles use. The keys themselves,
+//! [`crate::SigningKey`] and [`crate::VerificationKey`], are public at the crate root
+//! (every configuration needs them).
 //!
 //! Accepted: exclusive c14n (with `InclusiveNamespaces`), the enveloped-signature transform,
 //! RSA PKCS#1 v1.5 with SHA-256/384/512, one same-document `#ID` reference to the element
@@ -8,20 +10,50 @@
 //! external URIs, `Object`, `Manifest`, `RetrievalMethod`) is refused before any digest is
 //! computed. Keys never come from the message: `KeyInfo` is ignored.
 //!
-//! Verification hands back a [`Verified`] node, the only proof the SDK's checks accept that
-//! a value was read from signed data.
+//! The public functions work on text: [`sign_enveloped`] and [`sign_element`] sign a
+//! document, [`verify_document`] verifies the enveloped signature of a document element.
+//! Inside the crate, verification hands back a verified node, the only proof the SDK's
+//! checks accept that a value was read from signed data.
 //!
 //! This module imports no SAML or SPID type.
 
-pub mod keys;
+pub(crate) mod keys;
 mod sign;
-mod verify;
+pub(crate) mod verify;
 
-pub use keys::{KeyError, SigningKey, VerificationKey};
+pub(crate) use keys::{KeyError, SigningKey, VerificationKey};
 pub use sign::{sign_element, sign_enveloped, SignatureAnchor};
-pub use verify::{
-    find_signature, verify_enveloped, SignatureInfo, Verified, VerifiedSignature, VerifyPolicy,
-};
+pub(crate) use verify::{find_signature, verify_enveloped, Verified};
+pub use verify::{SignatureInfo, VerifyPolicy};
+
+use crate::xml::{self, Limits};
+
+/// Verifies the enveloped signature of the document element of `xml` against `keys`, with
+/// the rules of [`VerifyPolicy`] and the SDK's allow-lists (see the module documentation),
+/// after the document passed [`xml::check`] under `limits`.
+///
+/// On success the signature covers the document element and everything in it except the
+/// `ds:Signature` itself: values read afterwards from the document element's subtree are
+/// signed, provided the reader sees the same tree. Use limits that refuse comments inside
+/// text values ([`Limits::MESSAGE`] does) unless your reader handles them as
+/// canonicalization does (comment injection), and read from this same text.
+///
+/// A document the XML reader refuses is [`DsigError::Malformed`]; [`xml::check`] tells
+/// why. A document element without a signature is [`DsigError::Malformed`] too.
+pub fn verify_document(
+    xml: &str,
+    limits: &Limits,
+    keys: &[VerificationKey],
+    policy: &VerifyPolicy,
+) -> Result<SignatureInfo, DsigError> {
+    let doc = xml::parse(xml, limits)
+        .map_err(|_| DsigError::Malformed("document refused by the XML reader"))?;
+    let root = doc.root_element();
+    let signature =
+        find_signature(root)?.ok_or(DsigError::Malformed("the document element is not signed"))?;
+    let verified = verify_enveloped(root, signature, keys, policy, &mut Vec::new())?;
+    Ok(verified.info())
+}
 
 /// The XML-DSig namespace.
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";

@@ -49,7 +49,7 @@ pub struct SignatureInfo {
 /// from signed data.
 ///
 /// Only this module makes one: [`verify_enveloped`] for the element an enveloped signature
-/// signs, [`VerifiedDocument::root`](crate::binding::redirect::VerifiedDocument::root) for a message whose bytes an HTTP-Redirect signature
+/// signs, `VerifiedDocument::root` (in `binding::redirect`) for a message whose bytes an HTTP-Redirect signature
 /// covers, and the methods below for the element children of a `Verified` (the digest of
 /// an element covers its whole subtree). The enveloped `ds:Signature` itself, which the
 /// digest leaves out, is never handed out: [`Verified::children`] skips it. The checks
@@ -59,41 +59,9 @@ pub struct SignatureInfo {
 /// Zero-cost: a `Copy` pair of the node and the id of the excluded signature; no
 /// allocation, no walk beyond the one the read itself does.
 ///
-/// ```
-/// use spid_sp::dsig::Verified;
-/// use spid_sp::xml::{self, Limits};
-///
-/// fn issuer(message: Verified<'_, '_>) -> Option<String> {
-///     let issuer = message.child("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")?;
-///     Some(issuer.text()?.trim().to_owned())
-/// }
-/// let doc = xml::parse("<m/>", &Limits::MESSAGE).unwrap();
-/// let _ = doc.root_element(); // a plain node: `issuer` cannot take it (below)
-/// ```
-///
-/// A plain node is not a `Verified`:
-///
-/// ```compile_fail,E0308
-/// use spid_sp::dsig::Verified;
-/// use spid_sp::xml::{self, Limits};
-///
-/// fn issuer(message: Verified<'_, '_>) -> Option<String> {
-///     let issuer = message.child("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")?;
-///     Some(issuer.text()?.trim().to_owned())
-/// }
-/// let doc = xml::parse("<m/>", &Limits::MESSAGE).unwrap();
-/// let _ = issuer(doc.root_element());
-/// ```
-///
-/// and none can be made outside the verifier:
-///
-/// ```compile_fail,E0451
-/// use spid_sp::dsig::Verified;
-/// use spid_sp::xml::{self, Limits};
-///
-/// let doc = xml::parse("<m/>", &Limits::MESSAGE).unwrap();
-/// let forged = Verified { node: doc.root_element(), excluded: None };
-/// ```
+/// Crate-visible (it holds parser nodes); its compile-fail tests, which show that a plain
+/// node is not a `Verified` and that none can be made outside this module, run on the
+/// `spid_sp::fuzzing::tree` re-export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verified<'a, 'i> {
     node: Node<'a, 'i>,
@@ -117,15 +85,6 @@ impl<'a, 'i: 'a> Verified<'a, 'i> {
             node,
             excluded: None,
         }
-    }
-
-    /// The node itself, for APIs that take a plain node (canonicalization, comparisons).
-    ///
-    /// What is read through it is no longer guarded: its parent and siblings, and on the
-    /// signed element its `ds:Signature` child, are outside what the signature covers.
-    /// The SDK's checks never read values through it.
-    pub fn node(self) -> Node<'a, 'i> {
-        self.node
     }
 
     /// Whether this element is `(namespace, local)` (matched by namespace URI, never by
@@ -550,7 +509,7 @@ mod tests {
         let verified = Verified::signed(root, sig);
         let names: Vec<&str> = verified
             .children()
-            .map(|c| c.node().tag_name().name())
+            .map(|c| c.node.tag_name().name())
             .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(verified.child(DSIG_NS, "Signature").is_none());

@@ -5,7 +5,7 @@
 
 mod refusal;
 
-pub use refusal::{IdpRefusal, SUCCESS};
+pub use refusal::IdpRefusal;
 
 use crate::dsig::DsigError;
 use crate::xml::XmlError;

@@ -3,9 +3,6 @@
 
 use std::fmt;
 
-/// `urn:oasis:names:tc:SAML:2.0:status:Success`.
-pub const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-
 /// The IdP said no. Carries what the user should be told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

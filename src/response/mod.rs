@@ -14,12 +14,12 @@
 //! signed the Response and explicitly `Unverified` when it did not.
 
 pub(crate) mod checks;
-pub mod status;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::dsig::{self, Verified, VerifyPolicy, DSIG_NS as DS};
+use crate::error::IdpRefusal;
 use crate::error::{LoginError, RejectReason, Signed};
 use crate::identity::Attributes;
 use crate::level::{Comparison, SpidLevel};
@@ -27,7 +27,6 @@ use crate::metadata::IdentityProvider;
 use crate::saml::{self, ASSERTION_NS, ASSERTION_NS as SA, PROTOCOL_NS, PROTOCOL_NS as SP};
 use crate::time::Timestamp;
 use crate::xml::{self, Document, Limits, Node, XmlError};
-use status::IdpRefusal;
 
 /// What the response is checked against: the pending request and the SP's settings.
 #[derive(Clone, Copy, Debug)]
@@ -42,7 +41,7 @@ pub(crate) struct Expected<'a> {
     pub now: Timestamp,
     pub skew_secs: i64,
     /// The request carried `ForceAuthn="true"` (derived as `start_login` does:
-    /// [`crate::federation::Rules::force_authn`]).
+    /// [`crate::FederationRules::force_authn`]).
     pub force_authn: bool,
     pub require_response_signature: bool,
     pub min_rsa_bits: u32,

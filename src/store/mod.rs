@@ -1,13 +1,15 @@
 //! Server-side state: the replay cache (single use of each request and assertion) and the
-//! pending-login store. Traits here, in-memory defaults in [`memory`]; a Redis
+//! pending-login store. Traits here, in-memory defaults ([`MemoryPendingStore`],
+//! [`MemoryReplayCache`], [`MemorySessionStore`]); a Redis
 //! implementation lives behind the `redis` feature.
 
-pub mod memory;
+mod memory;
 #[cfg(feature = "redis")]
-pub mod redis;
+mod redis;
 mod session;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisStore;
 pub use memory::{MemoryPendingStore, MemoryReplayCache};
 pub use session::{MemorySessionStore, SessionStore};

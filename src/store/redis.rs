@@ -1,43 +1,4 @@
-//! Redis-backed stores (feature `redis`): one [`RedisStore`] is the pending-login store,
-//! the replay cache and (with the `axum` feature) the integration's session store, so that
-//! several SP instances behind a load balancer share one login state.
-//!
-//! ```no_run
-//! # fn demo(sp: spid_sp::ServiceProvider) -> Result<(), spid_sp::store::StoreError> {
-//! use std::sync::Arc;
-//! use spid_sp::store::RedisStore;
-//!
-//! let store = Arc::new(RedisStore::for_sp("redis://127.0.0.1:6379", sp.config().entity_id().as_str())?);
-//! let sp = sp.with_replay_cache(store.clone());
-//! // with the axum integration:
-//! // SpidAuth::builder(sp).pending_store(store.clone()).session_store(store).build()
-//! # Ok(()) }
-//! ```
-//!
-//! # Semantics
-//!
-//! - Every entry has a time-to-live (`PX`): `expires − now` of the call, so Redis drops
-//!   it on its own. The expiry is also stored with the value and checked against the
-//!   caller's clock on reads, so a Redis store behaves like the in-memory ones.
-//! - Consumption is atomic on the server: [`ReplayCache::insert_once`] is one
-//!   `SET key 1 NX PX ttl` and `take` is one `GETDEL` (Redis ≥ 6.2): of two instances
-//!   receiving the same Response at the same time, exactly one wins.
-//! - Pending logins are bounded per client ([`PendingStore::put_for_client`]): one
-//!   `EVAL` keeps each client's pending logins in a sorted set `PREFIX:pclient:CLIENT`
-//!   (the client is a hash, never an address) and evicts its oldest beyond the cap.
-//! - Keys are `PREFIX:replay:…`, `PREFIX:pending:…` and `PREFIX:kv:…`; the prefix
-//!   defaults to `spid-sp:` and 16 hex digits of the SHA-256 of the SP's entityID
-//!   ([`RedisStore::default_prefix`]), so several SPs can share one Redis. Cookie values
-//!   never reach Redis (the integration stores their SHA-256).
-//! - Calls are synchronous (redis's blocking client, no async runtime) and bounded by a
-//!   timeout (default 2 s, connect and each reply). Connections are pooled; one that
-//!   fails is dropped, and the next call connects again: when Redis comes back the store
-//!   works again without a restart. After a failed connection attempt, calls fail at
-//!   once for 250 ms instead of each waiting for its own attempt. A pooled connection found dead (Redis restarted) is
-//!   retried once on a fresh one. Any other failure is a [`StoreError`] — the ACS fails
-//!   closed (HTTP 503 in the axum integration, nothing accepted).
-//! - The axum integration runs every handler that touches a store on tokio's blocking
-//!   pool (`spawn_blocking`), so waiting on Redis never stalls the async workers.
+//! Redis-backed stores (feature `redis`): [`RedisStore`].
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -59,7 +20,48 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_AFTER: Duration = Duration::from_millis(250);
 
 /// Pending logins, replay cache and sessions in one Redis, shared by every SP instance
-/// that uses the same URL and prefix. See the [module docs](self).
+/// that uses the same URL and prefix.
+///
+/// One `RedisStore` is the pending-login store,
+/// the replay cache and (with the `axum` feature) the integration's session store, so that
+/// several SP instances behind a load balancer share one login state.
+///
+/// ```no_run
+/// # fn demo(sp: spid_sp::ServiceProvider) -> Result<(), spid_sp::store::StoreError> {
+/// use std::sync::Arc;
+/// use spid_sp::store::RedisStore;
+///
+/// let store = Arc::new(RedisStore::for_sp("redis://127.0.0.1:6379", sp.config().entity_id().as_str())?);
+/// let sp = sp.with_replay_cache(store.clone());
+/// // with the axum integration:
+/// // SpidAuth::builder(sp).pending_store(store.clone()).session_store(store).build()
+/// # Ok(()) }
+/// ```
+///
+/// # Semantics
+///
+/// - Every entry has a time-to-live (`PX`): `expires − now` of the call, so Redis drops
+///   it on its own. The expiry is also stored with the value and checked against the
+///   caller's clock on reads, so a Redis store behaves like the in-memory ones.
+/// - Consumption is atomic on the server: [`ReplayCache::insert_once`] is one
+///   `SET key 1 NX PX ttl` and `take` is one `GETDEL` (Redis ≥ 6.2): of two instances
+///   receiving the same Response at the same time, exactly one wins.
+/// - Pending logins are bounded per client ([`PendingStore::put_for_client`]): one
+///   `EVAL` keeps each client's pending logins in a sorted set `PREFIX:pclient:CLIENT`
+///   (the client is a hash, never an address) and evicts its oldest beyond the cap.
+/// - Keys are `PREFIX:replay:…`, `PREFIX:pending:…` and `PREFIX:kv:…`; the prefix
+///   defaults to `spid-sp:` and 16 hex digits of the SHA-256 of the SP's entityID
+///   ([`RedisStore::default_prefix`]), so several SPs can share one Redis. Cookie values
+///   never reach Redis (the integration stores their SHA-256).
+/// - Calls are synchronous (redis's blocking client, no async runtime) and bounded by a
+///   timeout (default 2 s, connect and each reply). Connections are pooled; one that
+///   fails is dropped, and the next call connects again: when Redis comes back the store
+///   works again without a restart. After a failed connection attempt, calls fail at
+///   once for 250 ms instead of each waiting for its own attempt. A pooled connection found dead (Redis restarted) is
+///   retried once on a fresh one. Any other failure is a [`StoreError`] — the ACS fails
+///   closed (HTTP 503 in the axum integration, nothing accepted).
+/// - The axum integration runs every handler that touches a store on tokio's blocking
+///   pool (`spawn_blocking`), so waiting on Redis never stalls the async workers.
 pub struct RedisStore {
     client: redis::Client,
     prefix: String,

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 
 mod messages;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "test-idp", feature = "axum"))))]
 pub mod server;
 mod sp_metadata;
 mod users;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, SpConfig};
 use crate::certificates::{CertificateError, CertificateRequest, Sector};
+use crate::config::{ConfigError, SpConfig};
 use crate::dsig::{KeyError, SigningKey};
 use crate::metadata::{Billing, Contact, Organization, SpMetadata, SpProfile};
 use crate::saml::Binding;
