@@ -139,13 +139,14 @@ use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, post};
 use ::axum::Router;
 
-use crate::binding::{Binding, Delivery, Incoming, Outgoing};
+use crate::binding::{Delivery, Incoming, Outgoing};
 use crate::error::IdpRefusal;
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::ids::RequestId;
 use crate::level::SpidLevel;
 use crate::logout::PendingLogout;
 use crate::metadata::IdentityProvider;
+use crate::saml::Binding;
 use crate::sp::{ServiceProvider, VerifiedLogin};
 use crate::store::{MemoryPendingStore, PendingStore, StoreError};
 use crate::time::Timestamp;

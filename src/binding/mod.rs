@@ -15,5 +15,4 @@ pub(crate) mod message;
 pub mod post;
 pub mod redirect;
 
-pub(crate) use crate::saml::Binding;
 pub(crate) use message::{Delivery, Incoming, Outgoing};

@@ -11,9 +11,10 @@ use ::axum::response::Response;
 
 use super::{Shared, TestIdpServer, REFUSAL_CODES, TEST_LABEL};
 use crate::axum::{append_header, html_response, no_store, redirect};
-use crate::binding::{Binding, Delivery, Outgoing};
+use crate::binding::{Delivery, Outgoing};
 use crate::ids::random_token_or_abort as random_token;
 use crate::level::{Comparison, SpidLevel};
+use crate::saml::Binding;
 use crate::test_idp::{AuthnRequestIn, RequestError, TEST_USERS};
 use crate::xml::writer::{attr, text};
 

@@ -8,7 +8,8 @@ use ::axum::response::Response;
 
 use super::pages::{deliver, error_page, html, layout, request_error};
 use super::{Shared, TestIdpServer, MAX_ENTRIES, PENDING_SECS};
-use crate::binding::{Binding, Incoming};
+use crate::binding::Incoming;
+use crate::saml::Binding;
 use crate::test_idp::RequestError;
 use crate::xml::writer::{attr, text};
 
