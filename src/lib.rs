@@ -75,6 +75,7 @@ pub mod xml;
 
 pub use authn_request::{AcsChoice, LoginOptions, Purpose};
 pub use binding::{Binding, Delivery, Incoming, Outgoing};
+pub use config::PublishedCertificate;
 pub use config::{
     AssertionConsumerService, AttributeService, ConfigError, LogoutService, SpConfig,
     SpConfigBuilder,

@@ -289,7 +289,9 @@ impl SpMetadata {
     }
 
     /// Signed metadata for the SP described by `config`: entityID, signing certificate in
-    /// `KeyDescriptor use="signing"` and in the signature's `KeyInfo`, every
+    /// `KeyDescriptor use="signing"` and in the signature's `KeyInfo` (then one more
+    /// `KeyDescriptor use="signing"` per certificate of
+    /// [`SpConfig::published_certificates`], for a key rollover), every
     /// SingleLogoutService, every AssertionConsumerService (HTTP-POST, index 0 is the
     /// default), every AttributeConsumingService (for [`SpProfile::Eidas`], 99 and 100 are
     /// added with the default sets when the configuration lacks them: add them to the
