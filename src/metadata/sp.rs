@@ -3,6 +3,7 @@
 //! and [`check_sp_metadata`], our own rules applied to any SP metadata file.
 
 mod check;
+mod diff;
 mod profile;
 mod validate;
 mod writer;
@@ -15,6 +16,7 @@ use crate::dsig::{self, DsigError, SignatureAlgorithm, SignatureAnchor};
 use crate::time::{Clock, SystemClock, Timestamp};
 
 pub use check::{check_sp_metadata, check_sp_metadata_at, MetadataProblem, Severity};
+pub use diff::{diff_sp_metadata, SpMetadataChange, SpMetadataSection};
 
 /// The attributes CIE ID releases (and the only ones a CIE SP may request).
 pub const CIE_ATTRIBUTE_NAMES: [&str; 4] = ["name", "familyName", "dateOfBirth", "fiscalNumber"];
