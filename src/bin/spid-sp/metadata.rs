@@ -151,7 +151,8 @@ fn metadata_check(profile: &str, at: Option<&str>, file: &Path) -> Outcome {
 fn changes(old: &Path, new: &Path) -> Result<Vec<metadata::SpMetadataChange>, Failure> {
     let a = read_text(old)?;
     let b = read_text(new)?;
-    metadata::diff_sp_metadata(&a, &b).map_err(|e| usage(format!("{}/{}: {e}", old.display(), new.display())))
+    metadata::diff_sp_metadata(&a, &b)
+        .map_err(|e| usage(format!("{}/{}: {e}", old.display(), new.display())))
 }
 
 fn metadata_diff(old: &Path, new: &Path) -> Outcome {
@@ -233,7 +234,10 @@ fn sp_certificates(text: &str) -> Vec<VerificationKey> {
         let Some(end) = after.find('<') else { break };
         let b64: String = after.get(..end).unwrap_or("").split_whitespace().collect();
         if let Ok(k) = VerificationKey::from_certificate_base64(&b64) {
-            if !out.iter().any(|o: &VerificationKey| o.fingerprint() == k.fingerprint()) {
+            if !out
+                .iter()
+                .any(|o: &VerificationKey| o.fingerprint() == k.fingerprint())
+            {
                 out.push(k);
             }
         }

@@ -161,7 +161,13 @@ fn idps_of(
     match source {
         Some(source) => metadata::verify_metadata(source, &bytes, trust, now)
             .map(|v| v.idps().to_vec())
-            .map_err(|e| usage(format!("{}: {e}{}", path.display(), pin_hint(trust, source)))),
+            .map_err(|e| {
+                usage(format!(
+                    "{}: {e}{}",
+                    path.display(),
+                    pin_hint(trust, source)
+                ))
+            }),
         None => {
             let text = String::from_utf8(bytes)
                 .map_err(|_| usage(format!("{}: not UTF-8", path.display())))?;
@@ -181,7 +187,9 @@ fn diff(
     let trust = trust_of(pins)?;
     let now = instant(at)?;
     if source.is_none() {
-        eprintln!("spid-sp: note: comparing without verifying signatures (--verify-as SOURCE to verify)");
+        eprintln!(
+            "spid-sp: note: comparing without verifying signatures (--verify-as SOURCE to verify)"
+        );
     }
     let a = idps_of(old, source, &trust, now)?;
     let b = idps_of(new, source, &trust, now)?;

@@ -162,7 +162,10 @@ fn facts(text: &str) -> Result<Facts, MetadataError> {
     }
     for contact in saml::children(root, METADATA_NS, "ContactPerson") {
         let kind = contact.attribute("contactType").unwrap_or("?");
-        for c in contact.descendants().filter(|c| c.is_element() && *c != contact) {
+        for c in contact
+            .descendants()
+            .filter(|c| c.is_element() && *c != contact)
+        {
             if c.children().any(|x| x.is_element()) {
                 continue;
             }
