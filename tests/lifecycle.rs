@@ -230,6 +230,64 @@ fn sp_key_rollover_publishes_two_keys_then_switches() {
     assert!(matches!(err(b), ConfigError::Invalid(_)));
 }
 
+/// The rollover's two metadata documents with Avviso 29 v3 certificates (old key signing
+/// with the new one published; then the reverse), written to
+/// `target/sp-metadata/spid-sp-public-rollover-{1,2}.xml` for
+/// tests/conformance-metadata.sh, which runs AgID's spid-sp-test on them.
+#[test]
+fn rollover_sample_for_spid_sp_test() {
+    use spid_sp::certificates::{generate_self_signed_at, CertificateRequest, Sector};
+    const ENTITY: &str = "https://servizi.comune.esempio.it/spid";
+    let mut req = CertificateRequest::new(
+        Sector::Public,
+        "Comune di Esempio",
+        "Comune di Esempio",
+        ENTITY,
+        "PA:IT-c_x000",
+        "Roma",
+    );
+    req.key_bits = 2048;
+    let key = || {
+        let (k, c) = generate_self_signed_at(&req, now()).unwrap();
+        SigningKey::new(k, c).unwrap()
+    };
+    let (old_key, new_key) = (key(), key());
+    let metadata = SpMetadata::new(
+        SpProfile::SpidPublic,
+        Organization {
+            name: "Comune di Esempio".into(),
+            display_name: "Comune di Esempio".into(),
+            url: "https://www.comune.esempio.it".into(),
+            ..Default::default()
+        },
+        Contact {
+            email: "spid@comune.esempio.it".into(),
+            phone: Some("+390612345678".into()),
+            ipa_code: Some("c_x000".into()),
+            ..Default::default()
+        },
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("sp-metadata");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (step, signing, published) in [(1, &old_key, &new_key), (2, &new_key, &old_key)] {
+        let config = SpConfig::builder(ENTITY, signing.clone())
+            .assertion_consumer_service(format!("{ENTITY}/acs"))
+            .logout_service(Binding::Redirect, format!("{ENTITY}/slo"))
+            .logout_service(Binding::Post, format!("{ENTITY}/slo"))
+            .attribute_service(0, "Servizi online", &["fiscalNumber", "name", "familyName"])
+            .also_publish(published.certificate())
+            .build()
+            .unwrap();
+        let xml = metadata.to_xml_at(&config, now()).unwrap();
+        let problems = check_sp_metadata_at(&xml, SpProfile::SpidPublic, now());
+        assert!(problems.is_empty(), "step {step}: {problems:?}");
+        std::fs::write(dir.join(format!("spid-sp-public-rollover-{step}.xml")), xml).unwrap();
+    }
+}
+
 #[test]
 fn sp_certificate_expiry_fires_at_the_horizon() {
     let key = keypair_until("sp-expiring", days(20));

@@ -287,7 +287,7 @@ impl SpConfigBuilder {
                 "a published certificate is not a readable RSA certificate",
             ));
         }
-        check_published(&c)?;
+        check_published(c)?;
         if c.signing_key.bits() < 2048 {
             return Err(ConfigError::Invalid(
                 "the signing key must be RSA with at least 2048 bits",
