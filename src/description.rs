@@ -30,6 +30,7 @@ const MAX_FILE: u64 = 1024 * 1024;
 /// | --- | --- |
 /// | `entity_id` | the SP entityID |
 /// | `key_file`, `certificate_file` | PEM files of the signing key and its certificate; [`SpDescription::load`] resolves them relative to the description file |
+/// | `published_certificate_files` | optional PEM certificates listed in the metadata beside the signing one during a key rollover ([`crate::SpConfigBuilder::also_publish`]); resolved the same way |
 /// | `assertion_consumer_services` | URLs; the first is index 0, the default |
 /// | `single_logout_services` | `{binding, url}`; `binding` is `redirect`, `post`, `http-redirect`, `http-post` or a SAML binding URI |
 /// | `attribute_services` | `{index, name, attributes}` |
@@ -100,6 +101,10 @@ pub struct SpDescription {
     pub key_file: Option<PathBuf>,
     /// PEM file of the signing key's certificate.
     pub certificate_file: Option<PathBuf>,
+    /// PEM certificates listed in the metadata beside the signing one (SP key rollover:
+    /// the next certificate before the switch, the previous one after it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published_certificate_files: Vec<PathBuf>,
     /// AssertionConsumerService URLs: the first is index 0 (the default).
     #[serde(default)]
     pub assertion_consumer_services: Vec<String>,
@@ -305,6 +310,9 @@ impl SpDescription {
                 *f = dir.join(&*f);
             }
         }
+        for f in &mut description.published_certificate_files {
+            *f = dir.join(&*f);
+        }
         Ok(description)
     }
 
@@ -328,13 +336,23 @@ impl SpDescription {
         })
     }
 
-    /// The validated [`SpConfig`] with `key` as the signing key.
+    /// The validated [`SpConfig`] with `key` as the signing key (and the
+    /// `published_certificate_files`, read here, listed beside it).
     pub fn sp_config(&self, key: SigningKey) -> Result<SpConfig, DescriptionError> {
         let entity_id = self
             .entity_id
             .clone()
             .ok_or(DescriptionError::Missing("entity_id"))?;
         let mut builder = SpConfig::builder(entity_id, key);
+        for (i, path) in self.published_certificate_files.iter().enumerate() {
+            let pem = read_limited(path)?;
+            let cert =
+                openssl::x509::X509::from_pem(&pem).map_err(|_| DescriptionError::Invalid {
+                    field: format!("published_certificate_files[{i}]"),
+                    reason: "not a PEM certificate".to_owned(),
+                })?;
+            builder = builder.also_publish(&cert);
+        }
         for url in &self.assertion_consumer_services {
             builder = builder.assertion_consumer_service(url.clone());
         }

@@ -102,6 +102,14 @@ impl IdpSet {
     }
 }
 
+/// The registry refresher installs what it verified here (feature `refresh`).
+#[cfg(feature = "refresh")]
+impl crate::metadata::IdpSink for IdpSet {
+    fn replace_idps(&self, idps: Vec<IdentityProvider>) -> Result<(), ConfigError> {
+        self.replace(idps)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

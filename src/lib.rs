@@ -90,8 +90,8 @@ pub use authn_request::{AcsChoice, LoginOptions, Purpose};
 pub use binding::message::{Delivery, Incoming, Outgoing};
 pub use binding_kind::Binding;
 pub use config::{
-    AssertionConsumerService, AttributeService, ConfigError, LogoutService, SpConfig,
-    SpConfigBuilder,
+    AssertionConsumerService, AttributeService, ConfigError, LogoutService, PublishedCertificate,
+    SpConfig, SpConfigBuilder,
 };
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]

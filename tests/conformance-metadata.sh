@@ -7,6 +7,7 @@
 # 2. Runs spid-sp-test (through tests/spid-sp-test.sh: venv under target/, xmlsec1 via
 #    apt-get when missing) with --extra on each file and its profile; requires 0 failures.
 # 3. Negative control: a tampered copy must fail (the gate is not vacuous).
+# 4. SP key rollover: two-key metadata (spid-sp-public, both steps) must pass too.
 #
 # Usage: tests/conformance-metadata.sh [--no-generate]
 # Env:   PROFILES="spid-sp-public ..." (default: all five), CARGO (default cargo),
@@ -44,17 +45,19 @@ counts() {
   sed -n 's/^conformance: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$1" | tail -1
 }
 
-for profile in $PROFILES; do
-  file="$OUT/$profile.xml"
-  logf="$OUT/$profile.spid-sp-test.log"
+# Runs spid-sp-test on $OUT/NAME.xml with PROFILE and adds up the counts.
+run_case() {
+  local name="$1" profile="$2"
+  file="$OUT/$name.xml"
+  logf="$OUT/$name.spid-sp-test.log"
   if [ ! -f "$file" ]; then
     log "$file missing"
     failed=$((failed + 1))
-    summary+=("$(printf '  %-18s %s' "$profile" "metadata file missing")")
-    continue
+    summary+=("$(printf '  %-28s %s' "$name" "metadata file missing")")
+    return
   fi
   "$HERE/spid-sp-test.sh" --metadata-url "file://$file" --profile "$profile" --extra \
-    --no-responses --report "$OUT/$profile.report.json" >"$logf" 2>&1
+    --no-responses --report "$OUT/$name.report.json" >"$logf" 2>&1
   rc=$?
   read -r p f <<<"$(counts "$logf")"
   if [ -z "${p:-}" ]; then
@@ -66,13 +69,33 @@ for profile in $PROFILES; do
   fi
   passed=$((passed + p))
   failed=$((failed + f))
-  summary+=("$(printf '  %-18s %5s passed %5s failed' "$profile" "$p" "$f")")
+  summary+=("$(printf '  %-28s %5s passed %5s failed' "$name" "$p" "$f")")
   if [ "$f" != 0 ]; then
-    log "$profile: failures (full log: $logf)"
+    log "$name: failures (full log: $logf)"
     grep -E 'FAIL|CRITICAL|Error|Traceback' "$logf" | head -40 >&2
   fi
   unset p f
+}
+
+for profile in $PROFILES; do
+  run_case "$profile" "$profile"
 done
+
+# SP key rollover: two signing KeyDescriptors (old key signing with the new one published,
+# then the reverse), written by `cargo test --test lifecycle rollover_sample_for_spid_sp_test`.
+case " $PROFILES " in
+  *" spid-sp-public "*)
+    if [ "$GENERATE" = 1 ]; then
+      log "generating the rollover metadata (cargo test --test lifecycle)"
+      rm -f "$OUT"/spid-sp-public-rollover-*.xml
+      (cd "$ROOT" && "${CARGO:-cargo}" test --quiet --test lifecycle rollover_sample_for_spid_sp_test -- --exact >&2) ||
+        log "generating the rollover metadata failed"
+    fi
+    for step in 1 2; do
+      run_case "spid-sp-public-rollover-$step" spid-sp-public
+    done
+    ;;
+esac
 
 # Negative control: one byte changed after signing must make the signature check fail.
 control="$OUT/negative-control-tampered.xml"

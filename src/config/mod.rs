@@ -65,12 +65,33 @@ pub struct SpConfig {
     pub(crate) require_identity_key: bool,
     pub(crate) min_rsa_bits: u32,
     pub(crate) limits: Limits,
+    pub(crate) published: Vec<PublishedCertificate>,
+}
+
+/// A certificate listed in the SP metadata beside the signing one (SP key rollover): the
+/// next key before the switch, the previous one after it. Never used to sign.
+#[derive(Clone, Debug)]
+pub struct PublishedCertificate {
+    base64: String,
+    key: crate::dsig::VerificationKey,
+}
+
+impl PublishedCertificate {
+    /// The certificate, base64 DER (as written in `ds:X509Certificate`).
+    pub fn certificate_base64(&self) -> &str {
+        &self.base64
+    }
+    /// Its public key, subject, fingerprint and `notAfter`.
+    pub fn key(&self) -> &crate::dsig::VerificationKey {
+        &self.key
+    }
 }
 
 impl SpConfig {
     /// Starts a configuration: the entityID and the signing key are required.
     pub fn builder(entity_id: impl Into<String>, signing_key: SigningKey) -> SpConfigBuilder {
         SpConfigBuilder {
+            bad_published: false,
             config: SpConfig {
                 entity_id: EntityId::new(entity_id),
                 signing_key,
@@ -83,6 +104,7 @@ impl SpConfig {
                 require_identity_key: true,
                 min_rsa_bits: 2048,
                 limits: Limits::MESSAGE,
+                published: Vec::new(),
             },
         }
     }
@@ -115,6 +137,11 @@ impl SpConfig {
     pub fn request_lifetime_secs(&self) -> i64 {
         self.request_lifetime_secs
     }
+    /// The certificates the metadata lists beside the signing one
+    /// ([`SpConfigBuilder::also_publish`]), in the order given.
+    pub fn published_certificates(&self) -> &[PublishedCertificate] {
+        &self.published
+    }
     /// The ACS with this index.
     pub fn acs(&self, index: u16) -> Option<&AssertionConsumerService> {
         self.acs.iter().find(|a| a.index == index)
@@ -126,6 +153,7 @@ impl SpConfig {
 #[must_use]
 pub struct SpConfigBuilder {
     config: SpConfig,
+    bad_published: bool,
 }
 
 impl SpConfigBuilder {
@@ -188,6 +216,32 @@ impl SpConfigBuilder {
         self
     }
 
+    /// Lists `certificate` in the SP metadata as a second `KeyDescriptor use="signing"`
+    /// beside the signing key's (SP key rollover, see docs/lifecycle.md): publish the
+    /// **next** certificate while the old key still signs, then switch the signing key and
+    /// publish the **previous** one until every IdP has reloaded the metadata. The
+    /// certificate is never used to sign. [`SpConfigBuilder::build`] refuses one that is
+    /// not RSA of at least 2048 bits, that is the signing certificate, or that is given
+    /// twice; at most 3.
+    pub fn also_publish(mut self, certificate: &openssl::x509::X509Ref) -> Self {
+        let base64 = certificate
+            .to_der()
+            .map(|der| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(der)
+            })
+            .unwrap_or_default();
+        match crate::dsig::VerificationKey::from_x509(certificate) {
+            Ok(key) if !base64.is_empty() => self
+                .config
+                .published
+                .push(PublishedCertificate { base64, key }),
+            // Recorded as unusable: build() refuses it.
+            _ => self.bad_published = true,
+        }
+        self
+    }
+
     /// XML limits for incoming messages (default [`Limits::MESSAGE`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
@@ -196,7 +250,7 @@ impl SpConfigBuilder {
 
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<SpConfig, ConfigError> {
-        let c = self.config;
+        let c = &self.config;
         if c.entity_id.as_str().trim().is_empty() {
             return Err(ConfigError::Missing("entity ID"));
         }
@@ -219,6 +273,12 @@ impl SpConfigBuilder {
                 "an attribute service requests no attribute",
             ));
         }
+        if self.bad_published {
+            return Err(ConfigError::Invalid(
+                "a published certificate is not a readable RSA certificate",
+            ));
+        }
+        check_published(c)?;
         if c.signing_key.bits() < 2048 {
             return Err(ConfigError::Invalid(
                 "the signing key must be RSA with at least 2048 bits",
@@ -234,6 +294,32 @@ impl SpConfigBuilder {
                 "request lifetime must be between 30 s and 1 day",
             ));
         }
-        Ok(c)
+        Ok(self.config)
     }
+}
+
+/// At most three published certificates, each RSA ≥ 2048, none the signing certificate,
+/// none twice.
+fn check_published(c: &SpConfig) -> Result<(), ConfigError> {
+    if c.published.len() > 3 {
+        return Err(ConfigError::Invalid(
+            "at most 3 certificates can be published beside the signing one",
+        ));
+    }
+    let signing = c.signing_key.verification_key().ok();
+    let mut seen: Vec<&[u8; 32]> = signing.iter().map(|k| k.fingerprint()).collect();
+    for p in &c.published {
+        if p.key.bits() < 2048 {
+            return Err(ConfigError::Invalid(
+                "a published certificate must be RSA with at least 2048 bits",
+            ));
+        }
+        if seen.contains(&p.key.fingerprint()) {
+            return Err(ConfigError::Invalid(
+                "a published certificate is the signing certificate or is given twice",
+            ));
+        }
+        seen.push(p.key.fingerprint());
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! and [`check_sp_metadata`], our own rules applied to any SP metadata file.
 
 mod check;
+mod diff;
 mod profile;
 mod validate;
 mod writer;
@@ -15,6 +16,7 @@ use crate::dsig::{self, DsigError, SignatureAlgorithm, SignatureAnchor};
 use crate::time::{Clock, SystemClock, Timestamp};
 
 pub use check::{check_sp_metadata, check_sp_metadata_at, MetadataProblem, Severity};
+pub use diff::{diff_sp_metadata, SpMetadataChange, SpMetadataSection};
 
 /// The attributes CIE ID releases (and the only ones a CIE SP may request).
 pub const CIE_ATTRIBUTE_NAMES: [&str; 4] = ["name", "familyName", "dateOfBirth", "fiscalNumber"];
@@ -289,7 +291,9 @@ impl SpMetadata {
     }
 
     /// Signed metadata for the SP described by `config`: entityID, signing certificate in
-    /// `KeyDescriptor use="signing"` and in the signature's `KeyInfo`, every
+    /// `KeyDescriptor use="signing"` and in the signature's `KeyInfo` (then one more
+    /// `KeyDescriptor use="signing"` per certificate of
+    /// [`SpConfig::published_certificates`], for a key rollover), every
     /// SingleLogoutService, every AssertionConsumerService (HTTP-POST, index 0 is the
     /// default), every AttributeConsumingService (for [`SpProfile::Eidas`], 99 and 100 are
     /// added with the default sets when the configuration lacks them: add them to the

@@ -72,17 +72,40 @@ use crate::federation::Federation;
 use crate::metadata::MetadataError;
 use crate::time::Timestamp;
 
+mod events;
+#[cfg(feature = "refresh")]
+mod list;
 #[cfg(feature = "refresh")]
 mod refresh;
+#[cfg(feature = "refresh")]
+mod refresher;
 mod set;
 mod verify;
 mod warnings;
 
+pub use events::{diff_idps, expiry_events, sp_certificate_events, KeySummary, RegistryEvent};
 #[cfg(feature = "refresh")]
-pub use refresh::{fetch_verified, FetchError, Fetcher, PlainHttp, RefreshError};
+pub use list::{IdpList, IdpListEntry, IdpListError};
+#[cfg(feature = "refresh")]
+pub use refresh::{fetch_verified, FetchError, Fetcher, PlainHttp, RefreshError, MAX_REDIRECTS};
+#[cfg(feature = "refresh")]
+pub use refresher::{IdpSink, RefreshReport, Refresher, RefresherHandle};
 pub use set::{LoadOutcome, Registry};
 pub use verify::{check_not_older, verify_metadata, DroppedEntity, VerifiedMetadata};
 pub use warnings::{idp_warnings, RegistryWarning};
+
+/// The SPID registry's signed SAML aggregate of the accredited IdPs (the endpoint since
+/// 2024; the older `/metadata/idp/spid-entities-idps.xml` answers with a redirect).
+/// Verify it against AgID's registry certificate, pinned
+/// ([`RegistryTrust::with_spid_pin`]).
+pub const SPID_REGISTRY_AGGREGATE_URL: &str = "https://registry.spid.gov.it/entities-idp";
+/// The registry's former aggregate URL, which redirects (followed over https only).
+pub const SPID_REGISTRY_LEGACY_AGGREGATE_URL: &str =
+    "https://registry.spid.gov.it/metadata/idp/spid-entities-idps.xml";
+/// The registry's JSON list of IdPs named by AgID's Avviso SPID n.42 (the login button's
+/// source): unsigned, so read as names and a cross-check only (`IdpList`, feature
+/// `refresh`).
+pub const SPID_REGISTRY_JSON_URL: &str = "https://registry.spid.gov.it/entities-idp?&output=json";
 
 /// The default warning horizon: certificates and documents expiring within 30 days.
 pub const EXPIRY_HORIZON_SECS: i64 = 30 * 86_400;

@@ -31,6 +31,12 @@ pub enum FetchError {
     /// Larger than the metadata size limit.
     #[error("document larger than {0} bytes")]
     TooLarge(usize),
+    /// A redirect without a usable `Location` (missing, relative, or not http(s)).
+    #[error("unusable redirect")]
+    BadRedirect,
+    /// More than [`MAX_REDIRECTS`] redirects.
+    #[error("too many redirects")]
+    TooManyRedirects,
     /// Connection, TLS, timeout or protocol failure.
     #[error("download failed: {0}")]
     Transport(String),
@@ -75,7 +81,8 @@ impl Fetcher {
             .build();
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
-            .max_redirects(3)
+            // Redirects are followed by `fetch_located`, which checks every hop.
+            .max_redirects(0)
             .http_status_as_error(false)
             .tls_config(tls)
             .user_agent(concat!("spid-sp/", env!("CARGO_PKG_VERSION")))
@@ -98,57 +105,107 @@ impl Fetcher {
     }
 
     /// Downloads `url` over https (plain http only from a loopback host, and only
-    /// with [`Fetcher::allow_plain_http`]).
+    /// with [`Fetcher::allow_plain_http`]). Redirects are followed (at most 3), each hop
+    /// under the same rule.
     pub fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        if url.starts_with("http://") {
-            if !self.plain_http_loopback {
-                return Err(FetchError::PlainHttp);
-            }
-            if !is_loopback_http(url) {
-                return Err(FetchError::PlainHttp);
-            }
-            return self.fetch_inner(url, false);
-        }
-        self.fetch_inner(url, true)
+        self.fetch_located(url, false).map(|(body, _)| body)
     }
 
     /// Downloads `url` over https only (redirects included).
     pub fn fetch_https(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        if !url.starts_with("https://") {
-            return Err(FetchError::InsecureUnsigned);
-        }
-        self.fetch_inner(url, true)
+        self.fetch_located(url, true).map(|(body, _)| body)
     }
 
-    fn fetch_inner(&self, url: &str, https_only: bool) -> Result<Vec<u8>, FetchError> {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(FetchError::Scheme);
+    /// Whether `url` may be requested: https always; plain http only from a loopback
+    /// host with [`Fetcher::allow_plain_http`], and never when `https_only`.
+    fn check_url(&self, url: &str, https_only: bool) -> Result<(), FetchError> {
+        if url.starts_with("https://") {
+            return Ok(());
         }
-        let response = self
-            .agent
-            .get(url)
-            .config()
-            .https_only(https_only)
-            .build()
-            .call()
-            .map_err(|e| FetchError::Transport(crate::printable::printable(&e.to_string(), 300)))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(FetchError::Status(status));
+        if !url.starts_with("http://") {
+            return Err(if https_only {
+                FetchError::InsecureUnsigned
+            } else {
+                FetchError::Scheme
+            });
         }
-        let mut body = Vec::new();
-        let limit = u64::try_from(self.max_bytes).unwrap_or(u64::MAX);
-        response
-            .into_body()
-            .into_reader()
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut body)
-            .map_err(|e| FetchError::Transport(crate::printable::printable(&e.to_string(), 300)))?;
-        if body.len() > self.max_bytes {
-            return Err(FetchError::TooLarge(self.max_bytes));
+        if https_only {
+            return Err(FetchError::InsecureUnsigned);
         }
-        Ok(body)
+        if !self.plain_http_loopback || !is_loopback_http(url) {
+            return Err(FetchError::PlainHttp);
+        }
+        Ok(())
     }
+
+    /// Downloads `url`, following at most [`MAX_REDIRECTS`] redirects itself so that
+    /// every hop is checked ([`Fetcher::check_url`]) before it is requested; returns the
+    /// body and the URL it finally came from.
+    pub(crate) fn fetch_located(
+        &self,
+        url: &str,
+        https_only: bool,
+    ) -> Result<(Vec<u8>, String), FetchError> {
+        let mut current = url.to_owned();
+        for _ in 0..=MAX_REDIRECTS {
+            self.check_url(&current, https_only)?;
+            let response = self.agent.get(current.as_str()).call().map_err(|e| {
+                FetchError::Transport(crate::printable::printable(&e.to_string(), 300))
+            })?;
+            let status = response.status().as_u16();
+            if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or(FetchError::BadRedirect)?;
+                current = resolve_location(&current, location).ok_or(FetchError::BadRedirect)?;
+                continue;
+            }
+            if status != 200 {
+                return Err(FetchError::Status(status));
+            }
+            let mut body = Vec::new();
+            let limit = u64::try_from(self.max_bytes).unwrap_or(u64::MAX);
+            response
+                .into_body()
+                .into_reader()
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut body)
+                .map_err(|e| {
+                    FetchError::Transport(crate::printable::printable(&e.to_string(), 300))
+                })?;
+            if body.len() > self.max_bytes {
+                return Err(FetchError::TooLarge(self.max_bytes));
+            }
+            return Ok((body, current));
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+}
+
+/// At most this many redirects per download.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The absolute URL a `Location` header points to from `base`: an absolute http(s) URL,
+/// or an absolute path on the same origin. Anything else (relative paths,
+/// scheme-relative `//host`, control characters) is refused.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    if location.is_empty() || location.len() > 2048 || location.chars().any(char::is_control) {
+        return None;
+    }
+    if location.starts_with("https://") || location.starts_with("http://") {
+        return Some(location.to_owned());
+    }
+    if location.starts_with('/') && !location.starts_with("//") {
+        let scheme_end = base.find("://")?.checked_add(3)?;
+        let rest = base.get(scheme_end..)?;
+        let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let origin = base.get(..scheme_end.checked_add(authority_len)?)?;
+        return Some(format!("{origin}{location}"));
+    }
+    None
 }
 
 /// `http://HOST[:PORT]/...` with HOST `localhost`, `127.x.y.z` or `[::1]`.
@@ -187,11 +244,7 @@ pub fn fetch_verified(
     fetcher: &Fetcher,
     now: Timestamp,
 ) -> Result<(Vec<u8>, VerifiedMetadata), RefreshError> {
-    let bytes = if source.is_signed() {
-        fetcher.fetch(url)?
-    } else {
-        fetcher.fetch_https(url)?
-    };
+    let (bytes, _) = fetcher.fetch_located(url, !source.is_signed())?;
     let verified = super::verify_metadata(source, &bytes, trust, now)?;
     Ok((bytes, verified))
 }

@@ -108,17 +108,22 @@ impl SpMetadata {
                 ("WantAssertionsSigned", "true"),
             ],
         );
-        w.open("md:KeyDescriptor", &[("use", "signing")]);
-        w.open("ds:KeyInfo", &[]);
-        w.open("ds:X509Data", &[]);
-        w.leaf(
-            "ds:X509Certificate",
-            &[],
-            config.signing_key().certificate_base64(),
+        // The signing key first, then the certificates published for a rollover.
+        let certificates = std::iter::once(config.signing_key().certificate_base64()).chain(
+            config
+                .published_certificates()
+                .iter()
+                .map(|p| p.certificate_base64()),
         );
-        w.close("ds:X509Data");
-        w.close("ds:KeyInfo");
-        w.close("md:KeyDescriptor");
+        for certificate in certificates {
+            w.open("md:KeyDescriptor", &[("use", "signing")]);
+            w.open("ds:KeyInfo", &[]);
+            w.open("ds:X509Data", &[]);
+            w.leaf("ds:X509Certificate", &[], certificate);
+            w.close("ds:X509Data");
+            w.close("ds:KeyInfo");
+            w.close("md:KeyDescriptor");
+        }
         for s in slo {
             w.empty(
                 "md:SingleLogoutService",
