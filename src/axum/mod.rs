@@ -100,6 +100,7 @@ mod guard;
 mod http;
 mod login;
 mod logout;
+mod observe;
 mod session;
 
 pub use crate::store::{MemorySessionStore, SessionStore};
@@ -115,6 +116,7 @@ use http::*;
 pub(crate) use http::{append_header, html_response, no_store, redirect};
 use login::*;
 use logout::*;
+use observe::*;
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -195,6 +197,8 @@ struct Inner {
     extra_origins: Vec<String>,
     /// Every origin accepted on `POST /logout` (set by `build`).
     origins: Vec<String>,
+    /// A trusted header with the request ID ([`SpidAuthBuilder::request_id_header`]).
+    request_id_header: Option<HeaderName>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -244,6 +248,7 @@ impl SpidAuth {
                 proxy_header: None,
                 extra_origins: Vec::new(),
                 origins: Vec::new(),
+                request_id_header: None,
             },
         }
     }
@@ -269,6 +274,10 @@ impl SpidAuth {
             .route(&format!("{p}/logout"), post(logout))
             .route(&format!("{p}/slo"), get(slo_get).post(slo_post))
             .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(::axum::middleware::from_fn_with_state(
+                self.clone(),
+                trace_request,
+            ))
             .layer(Extension(self.clone()))
     }
 
@@ -351,6 +360,7 @@ impl SpidAuth {
     }
 
     fn error_response(&self, err: &AuthError) -> Response {
+        log_auth_error(self, err);
         let mut res = html_response(err.status(), self.inner.pages.error(err));
         no_store(&mut res);
         res
