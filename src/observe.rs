@@ -13,7 +13,6 @@ use crate::binding::Binding;
 use crate::error::{LoginError, RejectReason, StartError};
 use crate::level::SpidLevel;
 use crate::metrics::Metrics;
-use crate::sp::VerifiedLogin;
 
 /// Targets of the events, for `RUST_LOG` filters (`spid_sp=info` takes them all).
 pub(crate) const LOGIN: &str = "spid_sp::login";
@@ -55,11 +54,19 @@ pub(crate) struct LoginAttempt<'a> {
     pub level: SpidLevel,
 }
 
+/// What an accepted login adds to its event (no personal data: the level and, at DEBUG,
+/// the message IDs).
+pub(crate) struct Accepted<'a> {
+    pub achieved_level: SpidLevel,
+    pub response_id: &'a str,
+    pub assertion_id: &'a str,
+}
+
 /// The one event (and metric) of a `finish_login` call.
 pub(crate) fn login_outcome(
     metrics: &Metrics,
     attempt: &LoginAttempt<'_>,
-    result: &Result<VerifiedLogin, LoginError>,
+    result: Result<Accepted<'_>, &LoginError>,
     elapsed: Duration,
 ) {
     let LoginAttempt {
@@ -85,15 +92,15 @@ pub(crate) fn login_outcome(
                 request_id,
                 idp,
                 level = level_n,
-                achieved_level = login.level().number(),
+                achieved_level = login.achieved_level.number(),
                 duration_us,
                 "login accepted"
             );
             tracing::debug!(
                 target: LOGIN,
                 request_id,
-                response_id = login.response_id(),
-                assertion_id = login.assertion_id(),
+                response_id = login.response_id,
+                assertion_id = login.assertion_id,
                 "login message IDs"
             );
         }

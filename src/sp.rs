@@ -449,7 +449,12 @@ impl ServiceProvider {
             idp_label: self.idp_label(idp.as_str()),
             level,
         };
-        observe::login_outcome(&self.metrics, &attempt, &result, started.elapsed());
+        let outcome = result.as_ref().map(|login| observe::Accepted {
+            achieved_level: login.level,
+            response_id: &login.response_id,
+            assertion_id: &login.assertion_id,
+        });
+        observe::login_outcome(&self.metrics, &attempt, outcome, started.elapsed());
         result
     }
 

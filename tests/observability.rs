@@ -254,6 +254,86 @@ fn an_unknown_idp_is_not_written_and_the_audit_hook_counts() {
         .contains("\nspid_sp_audit_errors_total 2\n"));
 }
 
+#[test]
+fn logout_steps_and_registry_loads_are_one_event_each() {
+    capture();
+    let w = world_at(now());
+    let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let id = pending.request_id().as_str().to_owned();
+    let relay = pending.relay_state().as_str().to_owned();
+    let s = spec(&id, SpidLevel::L2);
+    let name_id = s.name_id.clone();
+    let login =
+        w.sp.finish_login(&post(&w.idp.response(&s).unwrap(), Some(&relay)), pending)
+            .unwrap();
+
+    // SP-initiated: the request is signed (event `sent` with our request ID), and a
+    // LogoutResponse that is not even XML is rejected with its code.
+    let (_, pending) =
+        w.sp.start_logout(login.session(), spid_sp::Binding::Redirect)
+            .unwrap();
+    let logout_id = pending.request_id().as_str().to_owned();
+    let err =
+        w.sp.finish_logout(&post("not xml", None), pending)
+            .unwrap_err();
+    let steps: Vec<(String, String)> = events()
+        .into_iter()
+        .filter(|e| e["target"] == "spid_sp::logout" && field(e, "request_id") == Some(&logout_id))
+        .map(|e| {
+            assert_eq!(field(&e, "idp"), Some(IDP), "{e}");
+            (
+                field(&e, "step").unwrap().to_owned(),
+                field(&e, "code").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("start".to_owned(), "sent".to_owned()),
+            ("response".to_owned(), err.code().to_owned())
+        ]
+    );
+
+    // IdP-initiated, from no trusted IdP: one event, the IdP `unknown`, the issuer unsaid.
+    let forged = "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+        xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_forged-logout-1\" Version=\"2.0\" \
+        IssueInstant=\"2026-01-15T10:00:00Z\"><saml:Issuer>https://forger.example</saml:Issuer>\
+        <saml:NameID>x</saml:NameID></samlp:LogoutRequest>";
+    let err =
+        w.sp.handle_logout_request(&post(forged, None), spid_sp::Binding::Redirect)
+            .unwrap_err();
+    assert_eq!(err.code(), "unknown-idp");
+    let text = captured_text();
+    assert!(!text.contains("forger.example") && !text.contains("_forged-logout-1"));
+    assert!(events().iter().any(|e| field(e, "step") == Some("request")
+        && field(e, "code") == Some("unknown-idp")
+        && field(e, "idp") == Some("unknown")));
+    let metrics = w.sp.metrics().render_prometheus();
+    assert!(metrics.contains(&format!(
+        "spid_sp_logouts_total{{idp=\"{IDP}\",step=\"start\",code=\"sent\"}} 1\n"
+    )));
+    assert!(metrics.contains(
+        "spid_sp_logouts_total{idp=\"unknown\",step=\"request\",code=\"unknown-idp\"} 1\n"
+    ));
+
+    // A registry document that does not verify: one WARN event with its code.
+    let mut registry = spid_sp::metadata::Registry::new(spid_sp::metadata::RegistryTrust::new());
+    let source = spid_sp::metadata::MetadataSource::Cie;
+    assert!(registry.load(source, b"<not-metadata/>", now()).is_err());
+    let refused: Vec<Value> = events()
+        .into_iter()
+        .filter(|e| e["target"] == "spid_sp::registry" && field(e, "result") == Some("refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(field(&refused[0], "source"), Some("cie"));
+    assert_eq!(field(&refused[0], "code"), Some("metadata-refused"));
+    assert_eq!(refused[0]["level"], "WARN");
+    assert_eq!(refused[0]["span"]["name"], "registry_load");
+
+    assert_nothing_personal(&[name_id]);
+}
+
 // ---------------------------------------------------------------------------------------
 // The metrics route over a socket, and the http span
 // ---------------------------------------------------------------------------------------
