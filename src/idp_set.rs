@@ -67,10 +67,13 @@ impl IdpSet {
         idps: impl IntoIterator<Item = IdentityProvider>,
     ) -> Result<(), ConfigError> {
         let map = Arc::new(map_of(idps)?);
+        let idps = map.len();
         // A poisoned lock only means a writer panicked between two whole maps: the map in
         // it is still a complete one, so take the lock back.
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         *current = map;
+        drop(current);
+        tracing::info!(target: "spid_sp::registry", idps, "trusted identity providers replaced");
         Ok(())
     }
 

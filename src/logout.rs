@@ -3,6 +3,7 @@
 //! Responses (one signature, a direct child of the root, referencing the root's ID).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::binding::post::decode_post;
 use crate::binding::redirect::{VerifiedDocument, VerifiedRedirect};
@@ -11,6 +12,7 @@ use crate::dsig::{self, Verified, VerifyPolicy};
 use crate::error::{RejectReason, Signed, StartError};
 use crate::ids::{EntityId, NameId, RequestId};
 use crate::metadata::IdentityProvider;
+use crate::observe::{self, LogoutFailure};
 use crate::response::{check_unique_ids, leaf_text, reject_xml, verified_text};
 use crate::saml::{self, Binding, ASSERTION_NS, NAMEID_ENTITY, NAMEID_TRANSIENT, PROTOCOL_NS};
 use crate::sp::{ServiceProvider, SessionInfo};
@@ -75,7 +77,41 @@ impl std::fmt::Debug for LogoutRequestInfo {
 impl ServiceProvider {
     /// Builds and signs a LogoutRequest for a login's session. `binding` picks the IdP's
     /// SingleLogoutService.
+    ///
+    /// Traced: a `start_logout` span and one event (docs/observability.md).
     pub fn start_logout(
+        &self,
+        session: &SessionInfo,
+        binding: Binding,
+    ) -> Result<(Outgoing, PendingLogout), StartError> {
+        let idp = self.idp_label(session.idp.as_str());
+        let span = tracing::info_span!(target: observe::LOGOUT, "start_logout", idp);
+        let _entered = span.enter();
+        let result = self.sign_logout_request(session, binding);
+        self.logout_event(
+            "start",
+            idp,
+            result.as_ref().ok().map(|(_, p)| p.request_id.as_str()),
+            result
+                .as_ref()
+                .map(|_| "sent")
+                .map_err(|e| e as &dyn LogoutFailure),
+        );
+        result
+    }
+
+    /// One logout event and metric, with a trusted IdP (or `unknown`).
+    fn logout_event(
+        &self,
+        step: &'static str,
+        idp: &str,
+        request_id: Option<&str>,
+        outcome: Result<&'static str, &dyn LogoutFailure>,
+    ) {
+        observe::logout_outcome(&self.metrics, step, idp, idp, request_id, outcome);
+    }
+
+    fn sign_logout_request(
         &self,
         session: &SessionInfo,
         binding: Binding,
@@ -123,7 +159,34 @@ impl ServiceProvider {
     }
 
     /// Verifies the IdP's LogoutResponse to a pending logout.
+    ///
+    /// Traced: a `finish_logout` span and one event (docs/observability.md).
     pub fn finish_logout(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogout,
+    ) -> Result<LogoutOutcome, RejectReason> {
+        let request_id = pending.request_id.clone();
+        let idp = pending.idp.clone();
+        let idp = self.idp_label(idp.as_str());
+        let span = tracing::info_span!(
+            target: observe::LOGOUT,
+            "finish_logout",
+            request_id = request_id.as_str(),
+            idp,
+        );
+        let _entered = span.enter();
+        let result = self.verify_logout_response(incoming, pending);
+        let outcome = match &result {
+            Ok(LogoutOutcome::Complete) => Ok("complete"),
+            Ok(LogoutOutcome::Partial) => Ok("partial"),
+            Err(e) => Err(e as &dyn LogoutFailure),
+        };
+        self.logout_event("response", idp, Some(request_id.as_str()), outcome);
+        result
+    }
+
+    fn verify_logout_response(
         &self,
         incoming: &Incoming,
         pending: PendingLogout,
@@ -161,10 +224,43 @@ impl ServiceProvider {
     /// Verifies an IdP-initiated LogoutRequest and builds the signed LogoutResponse to
     /// send back (Success: the SP must answer even for sessions it no longer has). The
     /// application closes the local sessions of [`LogoutRequestInfo::name_id`].
+    ///
+    /// Traced: a `logout_request` span and one event; the IdP's LogoutRequest ID at DEBUG
+    /// only (docs/observability.md).
     pub fn handle_logout_request(
         &self,
         incoming: &Incoming,
         reply_binding: Binding,
+    ) -> Result<(LogoutRequestInfo, Outgoing), RejectReason> {
+        let span = tracing::info_span!(
+            target: observe::LOGOUT,
+            "logout_request",
+            idp = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        // The trusted IdP named by the message, once known (before that: `unknown`).
+        let mut seen: Option<Arc<IdentityProvider>> = None;
+        let result = self.answer_logout_request(incoming, reply_binding, &mut seen);
+        let idp = seen
+            .as_ref()
+            .map_or(observe::UNKNOWN_IDP, |i| i.entity_id().as_str());
+        span.record("idp", idp);
+        if let Ok((info, _)) = &result {
+            tracing::debug!(target: observe::LOGOUT, idp, logout_request_id = info.id.as_str(), "IdP LogoutRequest ID");
+        }
+        let outcome = match &result {
+            Ok(_) => Ok("accepted"),
+            Err(e) => Err(e as &dyn LogoutFailure),
+        };
+        self.logout_event("request", idp, None, outcome);
+        result
+    }
+
+    fn answer_logout_request(
+        &self,
+        incoming: &Incoming,
+        reply_binding: Binding,
+        seen: &mut Option<Arc<IdentityProvider>>,
     ) -> Result<(LogoutRequestInfo, Outgoing), RejectReason> {
         let now = self.clock.now();
         // The Issuer names the IdP whose keys verify the message: read it unverified, then
@@ -187,7 +283,7 @@ impl ServiceProvider {
             issuer
         };
         let idp = self.usable_idp(&issuer).map_err(RejectReason::from)?;
-        let idp = &*idp;
+        let idp = &**seen.insert(idp);
         let info = self.verified_logout_request(incoming, idp, now)?;
 
         let endpoint = idp.slo(reply_binding).ok_or(RejectReason::Redirect(

@@ -2,6 +2,7 @@
 //! `finish_login(incoming, kept)` → a verified login or a typed reason why not.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
 use crate::binding::post::decode_post;
@@ -14,6 +15,8 @@ use crate::idp_set::IdpSet;
 use crate::ids::{AssertionId, EntityId, NameId, RelayState, RequestId};
 use crate::level::SpidLevel;
 use crate::metadata::IdentityProvider;
+use crate::metrics::Metrics;
+use crate::observe::{self, LoginAttempt};
 use crate::pending::PendingLogin;
 use crate::response::{self, Expected};
 use crate::store::{MemoryReplayCache, ReplayCache};
@@ -171,6 +174,7 @@ pub struct ServiceProvider {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Arc<dyn ReplayCache>,
     pub(crate) allow_test_idp: bool,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for ServiceProvider {
@@ -202,6 +206,7 @@ impl ServiceProvider {
             clock: Arc::new(SystemClock),
             replay: Arc::new(MemoryReplayCache::default()),
             allow_test_idp: false,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 
@@ -243,6 +248,30 @@ impl ServiceProvider {
         self
     }
 
+    /// Shares `metrics` (e.g. one set of counters for several service providers).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The counters of this service provider and its clones: login outcomes, verification
+    /// latency, store and audit-log errors (docs/observability.md). Render them with
+    /// [`Metrics::render_prometheus`], or serve them with the axum integration's
+    /// `SpidAuth::metrics_router`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// `entity_id` if it is a trusted IdP now, else `unknown`: what logs and metric
+    /// labels may show of an entityID that may come from the caller.
+    pub(crate) fn idp_label<'a>(&self, entity_id: &'a str) -> &'a str {
+        if self.idps.get(entity_id).is_some() {
+            entity_id
+        } else {
+            observe::UNKNOWN_IDP
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &SpConfig {
         &self.config
@@ -272,7 +301,36 @@ impl ServiceProvider {
 
     /// Builds and signs an AuthnRequest for `idp`. Returns what to send to the browser and
     /// what to keep server-side (store it under [`PendingLogin::request_id`]).
+    ///
+    /// Traced: a `start_login` span and one event (`authentication request signed` or
+    /// `login not started`, with the code), see docs/observability.md.
     pub fn start_login(
+        &self,
+        idp: &str,
+        options: &LoginOptions,
+    ) -> Result<(Outgoing, PendingLogin), StartError> {
+        let started = Instant::now();
+        let idp_shown = self.idp_label(idp);
+        let span = tracing::info_span!(
+            target: observe::LOGIN,
+            "start_login",
+            idp = idp_shown,
+            level = options.level.number(),
+            binding = observe::binding_name(options.binding),
+        );
+        let _entered = span.enter();
+        let result = self.sign_authn_request(idp, options);
+        observe::login_started(
+            idp_shown,
+            options.level,
+            options.binding,
+            result.as_ref().map(|(_, p)| p.request_id.as_str()),
+            started.elapsed(),
+        );
+        result
+    }
+
+    fn sign_authn_request(
         &self,
         idp: &str,
         options: &LoginOptions,
@@ -363,7 +421,45 @@ impl ServiceProvider {
 
     /// Verifies the IdP's Response against the pending login it answers (taken by value:
     /// a pending login is consumed by one attempt).
+    ///
+    /// Traced and counted: a `finish_login` span and exactly one outcome event (`login
+    /// accepted`, `login refused by the identity provider`, `login rejected`), with the
+    /// request ID, the IdP, the level, the outcome code and the duration; never personal
+    /// data (docs/observability.md).
     pub fn finish_login(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogin,
+    ) -> Result<VerifiedLogin, LoginError> {
+        let started = Instant::now();
+        let request_id = pending.request_id.clone();
+        let idp = pending.idp.clone();
+        let level = pending.level;
+        let span = tracing::info_span!(
+            target: observe::LOGIN,
+            "finish_login",
+            request_id = request_id.as_str(),
+            idp = idp.as_str(),
+            level = level.number(),
+        );
+        let _entered = span.enter();
+        let result = self.verify_login(incoming, pending);
+        let attempt = LoginAttempt {
+            request_id: request_id.as_str(),
+            idp: idp.as_str(),
+            idp_label: self.idp_label(idp.as_str()),
+            level,
+        };
+        let outcome = result.as_ref().map(|login| observe::Accepted {
+            achieved_level: login.level,
+            response_id: &login.response_id,
+            assertion_id: login.assertion_id.as_str(),
+        });
+        observe::login_outcome(&self.metrics, &attempt, outcome, started.elapsed());
+        result
+    }
+
+    fn verify_login(
         &self,
         incoming: &Incoming,
         pending: PendingLogin,

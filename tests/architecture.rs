@@ -12,7 +12,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Ground floor: bytes, time, identifiers, XML and signatures. No SPID types.
     (
         "ground",
-        &["printable", "b64", "time", "ids", "xml", "dsig"],
+        &["printable", "b64", "time", "ids", "metrics", "xml", "dsig"],
     ),
     // The SAML/SPID vocabulary.
     (
@@ -27,7 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["error", "binding", "authn_request", "response", "pending"],
     ),
     // The SP ceremony: login, logout, the stores it uses.
-    ("ceremony", &["idp_set", "sp", "logout", "store"]),
+    ("ceremony", &["idp_set", "observe", "sp", "logout", "store"]),
     // Integrations: the web layer, the explicitly unverified decoder.
     ("integrations", &["axum", "danger", "description"]),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).

@@ -79,6 +79,10 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
                                                on with a loopback --bind, a loopback base URL
                                                and no --idp-metadata; loopback clients only)
   -h, --help             this text
+
+Logs: the SDK's events (docs/observability.md) on stderr, filtered by RUST_LOG (default
+info; e.g. RUST_LOG=spid_sp=debug), as JSON lines with LOG_FORMAT=json. With a loopback
+listener the Prometheus metrics are at /metrics.
 ";
 
 /// Command line and environment, parsed.
@@ -421,8 +425,25 @@ async fn area_l3(
     pages::area_l3(&site, &session)
 }
 
+/// Prints the SDK's `tracing` events on stderr: `RUST_LOG` filters them (default `info`),
+/// `LOG_FORMAT=json` writes JSON lines.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let _ = if json {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
+}
+
 #[tokio::main]
 async fn main() {
+    init_logging();
     let opts = parse_options();
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
@@ -518,7 +539,12 @@ async fn main() {
         description::demo_name(profile),
         &base_url,
     ));
-    let router = app(&auth, site, test_idp.as_ref().map(|t| t.routes()));
+    let mut router = app(&auth, site, test_idp.as_ref().map(|t| t.routes()));
+    if local.ip().is_loopback() {
+        // A demo on loopback only: in production, serve the metrics on an internal
+        // listener (docs/observability.md).
+        router = router.merge(auth.metrics_router("/metrics"));
+    }
 
     println!(
         "demo-sp: profile {}, level {}, binding {}, {} trusted identity providers",

@@ -140,6 +140,17 @@ impl SpidAuthBuilder {
         }
         self
     }
+    /// Take each request's ID (the `http_request_id` of the `http` span, echoed in the
+    /// `x-request-id` response header) from this header, e.g. `x-request-id` set by a
+    /// trusted reverse proxy, so that its logs and the SP's share one ID. Only set it
+    /// when a proxy you run sets (or strips) the header on every request. A missing,
+    /// repeated or malformed value (not 1–64 characters of `A-Z a-z 0-9 . _ : -`) is
+    /// replaced by a generated ID. Default: every request gets a generated ID and any
+    /// incoming header is ignored.
+    pub fn request_id_header(mut self, name: HeaderName) -> Self {
+        self.inner.request_id_header = Some(name);
+        self
+    }
     /// The integration.
     pub fn build(mut self) -> SpidAuth {
         let mut origins: Vec<String> = self

@@ -31,7 +31,9 @@ pub(super) async fn blocking(
     f: impl FnOnce(&SpidAuth) -> Response + Send + 'static,
 ) -> Response {
     let a = auth.clone();
-    match ::tokio::task::spawn_blocking(move || f(&a)).await {
+    // The request's `http` span follows the work onto the blocking pool.
+    let span = tracing::Span::current();
+    match ::tokio::task::spawn_blocking(move || span.in_scope(|| f(&a))).await {
         Ok(res) => res,
         Err(_) => auth.error_response(&AuthError::Store(worker_failed())),
     }
@@ -171,7 +173,11 @@ pub(super) fn is_token(s: &str) -> bool {
 
 /// 256 random bits, hex.
 pub(super) fn token_string() -> Result<String, AuthError> {
-    crate::ids::random_token("", 32).map_err(|_| AuthError::Start(StartError::Random))
+    crate::ids::random_token("", 32).map_err(|_| {
+        // A `Start` error this layer makes itself: logged here (see `log_auth_error`).
+        log_own_start_error(&StartError::Random);
+        AuthError::Start(StartError::Random)
+    })
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {

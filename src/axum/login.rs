@@ -102,10 +102,11 @@ pub(super) fn try_start(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or(AuthError::BadRequest("missing idp parameter"))?;
-    let idp = inner
-        .sp
-        .idp(idp_id)
-        .ok_or(AuthError::Start(StartError::UnknownIdp))?;
+    let idp = inner.sp.idp(idp_id).ok_or_else(|| {
+        // A `Start` error this layer makes itself: logged here, without the value.
+        log_own_start_error(&StartError::UnknownIdp);
+        AuthError::Start(StartError::UnknownIdp)
+    })?;
     auth.check_idp(&idp)?;
     let mut options = inner.login_options.clone();
     if let Some(level) = p.level.as_deref().filter(|s| !s.is_empty()) {

@@ -109,6 +109,7 @@ mod guard;
 mod http;
 mod login;
 mod logout;
+mod observe;
 mod session;
 
 pub(crate) use crate::store::{MemorySessionStore, SessionStore};
@@ -125,6 +126,7 @@ use http::*;
 pub(crate) use http::{append_header, html_response, no_store, redirect};
 use login::*;
 use logout::*;
+use observe::*;
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -206,6 +208,8 @@ struct Inner {
     extra_origins: Vec<String>,
     /// Every origin accepted on `POST /logout` (set by `build`).
     origins: Vec<String>,
+    /// A trusted header with the request ID ([`SpidAuthBuilder::request_id_header`]).
+    request_id_header: Option<HeaderName>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -255,6 +259,7 @@ impl SpidAuth {
                 proxy_header: None,
                 extra_origins: Vec::new(),
                 origins: Vec::new(),
+                request_id_header: None,
             },
         }
     }
@@ -281,6 +286,10 @@ impl SpidAuth {
             .route(&format!("{p}/slo"), get(slo_get).post(slo_post))
             .route(&format!("{p}/button.css"), get(button::stylesheet))
             .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(::axum::middleware::from_fn_with_state(
+                self.clone(),
+                trace_request,
+            ))
             .layer(Extension(self.clone()))
     }
 
@@ -363,6 +372,7 @@ impl SpidAuth {
     }
 
     fn error_response(&self, err: &AuthError) -> Response {
+        log_auth_error(self, err);
         let mut res = html_response(err.status(), self.inner.pages.error(err));
         no_store(&mut res);
         res

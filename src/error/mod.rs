@@ -329,6 +329,17 @@ pub enum LoginError {
     Rejected(RejectReason),
 }
 
+impl LoginError {
+    /// A stable short code for logs and metrics: the refusal's code ([`IdpRefusal::code`],
+    /// `nrNN` or `refused`) or the rejection's ([`RejectReason::code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoginError::Refused(r) => r.code(),
+            LoginError::Rejected(r) => r.code(),
+        }
+    }
+}
+
 impl From<RejectReason> for LoginError {
     fn from(r: RejectReason) -> Self {
         LoginError::Rejected(r)
@@ -357,4 +368,18 @@ pub enum StartError {
     /// The system's random number generator failed: no ID is issued (fail closed).
     #[error("random number generator unavailable")]
     Random,
+}
+
+impl StartError {
+    /// A stable short code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StartError::UnknownIdp => "unknown-idp",
+            StartError::NoEndpoint => "no-endpoint",
+            StartError::InvalidOptions(_) => "invalid-options",
+            StartError::Signing(_) => "signing-failed",
+            StartError::TestIdpRefused => "test-idp-refused",
+            StartError::Random => "random-unavailable",
+        }
+    }
 }

@@ -38,6 +38,21 @@ impl IdpRefusal {
         self.error_code
     }
 
+    /// A stable short code for logs and metrics: `nr01`–`nr30` for SPID's error numbers,
+    /// `nr-other` for another number, `refused` when the IdP sent none. Never the status
+    /// URIs or message (unsigned input).
+    pub fn code(&self) -> &'static str {
+        const NR: [&str; 31] = [
+            "nr00", "nr01", "nr02", "nr03", "nr04", "nr05", "nr06", "nr07", "nr08", "nr09", "nr10",
+            "nr11", "nr12", "nr13", "nr14", "nr15", "nr16", "nr17", "nr18", "nr19", "nr20", "nr21",
+            "nr22", "nr23", "nr24", "nr25", "nr26", "nr27", "nr28", "nr29", "nr30",
+        ];
+        match self.error_code {
+            Some(n) => NR.get(usize::from(n)).copied().unwrap_or("nr-other"),
+            None => "refused",
+        }
+    }
+
     /// Whether the user chose to stop (cancelled, or denied consent): not an error to
     /// alarm anyone about.
     pub fn is_user_choice(&self) -> bool {
@@ -136,6 +151,12 @@ mod tests {
             Some("ErrorCode nr22"),
         );
         assert_eq!(r.error_code(), Some(22));
+        assert_eq!(r.code(), "nr22");
+        assert_eq!(
+            IdpRefusal::new("x", None, Some("ErrorCode nr99")).code(),
+            "nr-other"
+        );
+        assert_eq!(IdpRefusal::new("x", None, None).code(), "refused");
         assert!(r.is_user_choice());
         assert!(r.message_it().contains("consenso"));
         assert_eq!(

@@ -58,7 +58,27 @@ enum Command {
     Verify(verify::VerifyArgs),
 }
 
+/// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
+/// stderr when `RUST_LOG` is set (e.g. `RUST_LOG=spid_sp=info`; without it the output is
+/// the command's own), as JSON lines with `LOG_FORMAT=json`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let Ok(filter) = EnvFilter::try_from_default_env() else {
+        return;
+    };
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let _ = if json {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
+}
+
 fn main() -> ExitCode {
+    init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keygen(a) => keygen::keygen(a),

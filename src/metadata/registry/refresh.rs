@@ -260,7 +260,19 @@ impl Registry {
         fetcher: &Fetcher,
         now: Timestamp,
     ) -> Result<LoadOutcome, RefreshError> {
-        let (_, verified) = fetch_verified(source, url, &self.trust, fetcher, now)?;
-        Ok(self.install(verified)?)
+        let span = tracing::info_span!(
+            target: super::set::TARGET,
+            "registry_refresh",
+            source = source.as_str()
+        );
+        let _entered = span.enter();
+        let result = fetch_verified(source, url, &self.trust, fetcher, now)
+            .and_then(|(_, verified)| Ok(self.install_verified(verified)?));
+        let code = |e: &RefreshError| match e {
+            RefreshError::Fetch(_) => "fetch-failed",
+            RefreshError::Rejected(r) => super::set::registry_code(r),
+        };
+        self.installed_event(source, result.as_ref().map_err(|e| (code(e), e as _)));
+        result
     }
 }

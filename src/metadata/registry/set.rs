@@ -11,6 +11,19 @@ use super::{
 use crate::metadata::IdentityProvider;
 use crate::time::Timestamp;
 
+/// The target of the registry's events.
+pub(super) const TARGET: &str = "spid_sp::registry";
+
+/// A short stable code of a registry error, for logs.
+pub(super) fn registry_code(e: &RegistryError) -> &'static str {
+    match e {
+        RegistryError::Metadata(_) => "metadata-refused",
+        RegistryError::DuplicateEntity(_) => "duplicate-entity",
+        RegistryError::UnknownSource => "unknown-source",
+        RegistryError::Rollback(_) => "rollback",
+    }
+}
+
 /// What changed when a document was loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadOutcome {
@@ -69,21 +82,82 @@ impl Registry {
 
     /// Verifies `bytes` as `source` metadata at `now` and, only if they pass, installs
     /// them in place of that source's previous copy. On error nothing changes.
+    ///
+    /// Traced: a `registry_load` span and one event (docs/observability.md).
     pub fn load(
         &mut self,
         source: MetadataSource,
         bytes: &[u8],
         now: Timestamp,
     ) -> Result<LoadOutcome, RegistryError> {
-        let verified = verify_metadata(source, bytes, &self.trust, now)?;
-        self.install(verified)
+        let span = tracing::info_span!(target: TARGET, "registry_load", source = source.as_str());
+        let _entered = span.enter();
+        let result = verify_metadata(source, bytes, &self.trust, now)
+            .and_then(|verified| self.install_verified(verified));
+        self.installed_event(
+            source,
+            result.as_ref().map_err(|e| (registry_code(e), e as _)),
+        );
+        result
+    }
+
+    /// The one event of a load, install or refresh.
+    pub(super) fn installed_event(
+        &self,
+        source: MetadataSource,
+        result: Result<&LoadOutcome, (&'static str, &dyn std::fmt::Display)>,
+    ) {
+        let source = source.as_str();
+        match result {
+            Ok(outcome) => {
+                let outcome = match outcome {
+                    LoadOutcome::Added => "added",
+                    LoadOutcome::Replaced => "replaced",
+                    LoadOutcome::Unchanged => "unchanged",
+                };
+                tracing::info!(
+                    target: TARGET,
+                    source,
+                    result = "installed",
+                    code = outcome,
+                    idps = self.idps().count(),
+                    "registry document installed"
+                );
+            }
+            Err((code, reason)) => tracing::warn!(
+                target: TARGET,
+                source,
+                result = "refused",
+                code,
+                %reason,
+                "registry document refused; the copy in use stays"
+            ),
+        }
     }
 
     /// Installs a verified document in place of its source's previous copy. Refused (and
     /// nothing changes) when one of its entityIDs belongs to another loaded source, when
     /// it is older than the copy in use ([`check_not_older`]), or when it lists a retired
     /// key ([`Registry::retired_keys`]).
+    ///
+    /// Traced: a `registry_install` span and one event (docs/observability.md).
     pub fn install(&mut self, verified: VerifiedMetadata) -> Result<LoadOutcome, RegistryError> {
+        let source = verified.source;
+        let span =
+            tracing::info_span!(target: TARGET, "registry_install", source = source.as_str());
+        let _entered = span.enter();
+        let result = self.install_verified(verified);
+        self.installed_event(
+            source,
+            result.as_ref().map_err(|e| (registry_code(e), e as _)),
+        );
+        result
+    }
+
+    pub(super) fn install_verified(
+        &mut self,
+        verified: VerifiedMetadata,
+    ) -> Result<LoadOutcome, RegistryError> {
         if let Some(retired) = self.retired.get(&verified.source) {
             for idp in verified.idps() {
                 if idp.keys().iter().any(|k| retired.contains(k.fingerprint())) {
