@@ -245,6 +245,14 @@ impl Refresher {
         events.extend(expiry_events(&self.registry, now, self.horizon_secs));
         events.extend(sp_certificate_events(&self.sp_keys, now, self.horizon_secs));
         for e in &events {
+            // Operators see every lifecycle event once; entityIDs and certificate subjects
+            // are public registry data, never personal data.
+            match e {
+                RegistryEvent::RefreshFailed { .. } => {
+                    tracing::warn!(target: super::set::TARGET, code = e.code(), "{e}")
+                }
+                _ => tracing::info!(target: super::set::TARGET, code = e.code(), "{e}"),
+            }
             for f in &self.callbacks {
                 f(e);
             }
