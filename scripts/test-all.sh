@@ -121,6 +121,11 @@ print(max((pkgs[i].get("rust_version") or "1.0" for i in seen if i != m["resolve
 }
 step "MSRV (rust-version) proven by a build" msrv_check
 
+# The public API against its committed snapshot (what `cargo semver-checks` would compare
+# with a published baseline): a change fails until the snapshot is regenerated with
+# `python3 scripts/public-api.py --update` and the change has a CHANGELOG.md entry.
+step "public API unchanged (docs/public-api.txt)" python3 scripts/public-api.py --check
+
 # Suites driving external tools (each prints its own "N passed, M failed"). Listed
 # explicitly: tests/spid-sp-test.sh is a helper the suites call, not a suite.
 SUITES=(
