@@ -134,3 +134,53 @@ fn every_documented_flag_exists() {
         );
     }
 }
+
+/// `verify` on an old Response without `--at`: the check runs now, the rebuilt request
+/// is 10 minutes old, so the Response was issued before it. The verdict says "expired"
+/// with its own code and names the options, not "IssueInstant out of window".
+#[test]
+fn an_old_response_is_reported_as_expired() {
+    let base = [
+        "verify",
+        "--response",
+        "tests/data/responses/valid-both-signed.xml",
+        "--idp-metadata",
+        "tests/data/idp-metadata.xml",
+        "--request-id",
+        "_7d1f5ac0c8e9b6a4f2e1d3c5b7a9e8f60123456789",
+        "--acs",
+        "https://sp.test.example/spid/acs",
+        "--sp-entity-id",
+        "https://sp.test.example/spid",
+    ];
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(base)
+            .args(extra)
+            .current_dir(ROOT)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("response expired") && stderr.contains("[response-expired]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--at"), "names the option: {stderr}");
+    assert!(!stderr.contains("out of window"), "{stderr}");
+    // At the time it was made, the same file verifies.
+    let out = run(&[
+        "--at",
+        "2026-01-15T10:01:00Z",
+        "--issued-at",
+        "2026-01-15T10:00:00Z",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
