@@ -16,7 +16,10 @@
 //!     .build();
 //!
 //! async fn me(session: Session) -> String {
-//!     format!("{:?} at {}", session.key(), session.level())
+//!     // The fiscal code (or eIDAS identifier) as text; `None` only for SPs that turned
+//!     // off `require_identity_key`.
+//!     let key = session.key().map_or("(no key)", |k| k.as_str());
+//!     format!("{key} at {}", session.level())
 //! }
 //! async fn payments(AtLeast(session): AtLeast<2>) -> String {
 //!     format!("level {}", session.level())

@@ -210,6 +210,22 @@ mod tests {
     }
 
     #[test]
+    fn the_key_prints_as_text() {
+        let now = t("2026-01-15T10:00:10Z");
+        let login = login("valid-both-signed.xml", Federation::Spid);
+        let s = Session::from_login(&login, None, now, now.plus_seconds(3600));
+        let key = s.key().unwrap();
+        assert_eq!(key.as_str(), "RSSMRA80A01H501U");
+        assert_eq!(key.to_string(), "RSSMRA80A01H501U");
+        assert_ne!(format!("{:?}", s.key()), "RSSMRA80A01H501U");
+        // The handler the module docs and the README show prints the text, not `Debug`.
+        for doc in [include_str!("mod.rs"), include_str!("../../README.md")] {
+            assert!(!doc.contains("{:?} at {}\", session.key()"));
+            assert!(doc.contains("session.key().map_or(\"(no key)\", |k| k.as_str())"));
+        }
+    }
+
+    #[test]
     fn stored_session_keeps_the_federation_key_rules() {
         let now = t("2026-01-15T10:00:10Z");
         let eidas = login("valid-eidas-user.xml", Federation::Eidas);
