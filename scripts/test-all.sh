@@ -60,6 +60,72 @@ step "cargo clippy (library alone and per feature)" feature_sets
 step "cargo test (all features)" cargo test --all-features
 step "doc examples and docs build" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features -q
 
+# The crate as published (Cargo.toml `include`): only the library, the CLI, the embedded
+# pins and the documents are packaged (no tests/, vectors, target/), and the package
+# builds on its own with every feature. About 10 s with a warm target/ (it reuses the
+# dependencies built above).
+package_check() {
+  local list f
+  list=$(cargo package --list --all-features --allow-dirty 2>/dev/null) || return 1
+  if grep -Ev '^(src/.+\.rs|metadata/(SOURCES\.md|[a-z-]+\.pem)|docs/[a-z-]+\.md|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|LICENSE|SECURITY\.md|CHANGELOG\.md|\.cargo_vcs_info\.json)$' <<<"$list"; then
+    echo "unexpected files in the package (above): adjust include in Cargo.toml"
+    return 1
+  fi
+  for f in LICENSE SECURITY.md README.md CHANGELOG.md; do
+    [ "$f" = CHANGELOG.md ] && [ ! -f CHANGELOG.md ] && continue
+    grep -qx "$f" <<<"$list" || { echo "$f missing from the package"; return 1; }
+  done
+  grep -q "EUROPEAN UNION PUBLIC LICENCE v. 1.2" LICENSE || { echo "LICENSE is not the EUPL-1.2 text"; return 1; }
+  cargo publish --dry-run --all-features --allow-dirty --quiet
+}
+step "cargo publish --dry-run (all features) and the package list" package_check
+
+# MSRV: `rust-version` must be at least every normal dependency's own (Cargo.lock), and
+# proven by a build: either it is this toolchain's version (every step above builds with
+# it), or that toolchain is installed and checks the crate with every feature.
+msrv_check() {
+  local msrv rustc_v floor
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+  rustc_v=$(rustc --version | awk '{split($2, v, "."); print v[1] "." v[2]}')
+  floor=$(cargo metadata --format-version 1 --all-features --locked 2>/dev/null | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+pkgs = {p["id"]: p for p in m["packages"]}
+nodes = {n["id"]: n for n in m["resolve"]["nodes"]}
+seen, todo = set(), [m["resolve"]["root"]]
+while todo:
+    i = todo.pop()
+    if i in seen:
+        continue
+    seen.add(i)
+    for d in nodes[i]["deps"]:
+        if any(k["kind"] in (None, "build") for k in d["dep_kinds"]):
+            todo.append(d["pkg"])
+key = lambda v: tuple(int(x) for x in v.split(".")[:2])
+print(max((pkgs[i].get("rust_version") or "1.0" for i in seen if i != m["resolve"]["root"]), key=key))
+') || return 1
+  ver() { awk -F. '{printf "%d%04d\n", $1, $2}' <<<"$1"; }
+  echo "rust-version $msrv, dependencies need $floor, toolchain $rustc_v"
+  if [ "$(ver "$msrv")" -lt "$(ver "$floor")" ]; then
+    echo "rust-version $msrv is below what the dependencies need ($floor)"
+    return 1
+  fi
+  if [ "$msrv" = "$rustc_v" ]; then
+    return 0
+  elif rustup toolchain list 2>/dev/null | grep -q "^$msrv"; then
+    cargo "+$msrv" check --quiet --locked --all-features --lib --bins
+  else
+    echo "rust-version $msrv is not tested: install toolchain $msrv (rustup toolchain install $msrv)"
+    [ "${CI:-}" != true ]
+  fi
+}
+step "MSRV (rust-version) proven by a build" msrv_check
+
+# The public API against its committed snapshot (what `cargo semver-checks` would compare
+# with a published baseline): a change fails until the snapshot is regenerated with
+# `python3 scripts/public-api.py --update` and the change has a CHANGELOG.md entry.
+step "public API unchanged (docs/public-api.txt)" python3 scripts/public-api.py --check
+
 # Suites driving external tools (each prints its own "N passed, M failed"). Listed
 # explicitly: tests/spid-sp-test.sh is a helper the suites call, not a suite.
 SUITES=(

@@ -12,6 +12,7 @@
 //! let key = SigningKey::from_pem(&std::fs::read("sp.key.pem")?, &std::fs::read("sp.crt.pem")?)?;
 //! let config = SpConfig::builder("https://sp.example.it/spid", key)
 //!     .assertion_consumer_service("https://sp.example.it/spid/acs")
+//!     .logout_service(spid_sp::Binding::Redirect, "https://sp.example.it/spid/slo") // metadata needs one
 //!     .attribute_service(0, "Servizi online", &["fiscalNumber", "name", "familyName"])
 //!     .build()?;
 //! let idps = IdentityProvider::from_metadata(&std::fs::read_to_string("metadata/spid-entities-idps.xml")?)?;
@@ -32,6 +33,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// docs.rs (`--cfg docsrs`, nightly): every item behind a cargo feature is labelled with it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),

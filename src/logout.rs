@@ -512,8 +512,11 @@ impl ServiceProvider {
             .attribute("IssueInstant")
             .and_then(|t| Timestamp::parse(t).ok())
             .ok_or(RejectReason::ResponseIssueInstant)?;
-        if instant < not_before.plus_seconds(-skew) || instant > now.plus_seconds(skew) {
+        if instant > now.plus_seconds(skew) {
             return Err(RejectReason::ResponseIssueInstant);
+        }
+        if instant < not_before.plus_seconds(-skew) {
+            return Err(RejectReason::ResponseExpired);
         }
         let destination = root
             .attribute("Destination")

@@ -1110,3 +1110,45 @@ async fn the_test_idp_answers_loopback_peers_only() {
         "fail closed"
     );
 }
+
+/// A body the ACS cannot read (not UTF-8, or over the 1 MiB limit) gets the HTML error
+/// page with a 4xx status, like any other malformed message, not axum's plain text.
+#[tokio::test]
+async fn unreadable_acs_bodies_get_the_error_page() {
+    let h = start(SpidLevel::L2).await;
+    let addr = h.addr;
+    let raw = |body: Vec<u8>| {
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read as _, Write as _};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let head = format!(
+                "POST /spid/acs HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            // The server may answer (and close) before reading a body over the limit.
+            let _ = s.write_all(&body);
+            let mut reply = Vec::new();
+            let _ = s.read_to_end(&mut reply);
+            String::from_utf8_lossy(&reply).into_owned()
+        })
+    };
+    for (body, code) in [
+        (b"SAMLResponse=\xff\xfe\xfd".to_vec(), "input-encoding"),
+        (vec![b'a'; 2 * 1024 * 1024], "input-too-large"),
+    ] {
+        let reply = raw(body).await.unwrap();
+        let status = reply.split(' ').nth(1).unwrap_or("");
+        assert_eq!(status, "400", "{reply:.300}");
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains("content-type: text/html"),
+            "{reply:.300}"
+        );
+        assert!(
+            reply.contains("<!DOCTYPE html>") && reply.contains(code),
+            "{reply:.600}"
+        );
+    }
+}

@@ -242,6 +242,7 @@ fn every_rejection_reason_of_a_response_has_a_vector() {
         "response-id",
         "response-version",
         "response-issue-instant",
+        "response-expired",
         "response-in-response-to",
         "response-destination",
         "response-issuer",
@@ -250,6 +251,7 @@ fn every_rejection_reason_of_a_response_has_a_vector() {
         // cannot point at an empty or missing ID: those vectors fail signature-reference).
         "assertion-version",
         "assertion-issue-instant",
+        "assertion-expired",
         "assertion-issuer",
         "assertion-issuer-format",
         "subject",

@@ -66,6 +66,14 @@ impl SpidAuthBuilder {
         self.inner.session_secs = secs.max(60);
         self
     }
+    /// The idle timeout of a session, in seconds (default 30 minutes,
+    /// [`DEFAULT_SESSION_IDLE_SECS`]; at least 60): a session not used for this long
+    /// ends, whatever its absolute lifetime ([`SpidAuthBuilder::session_lifetime_secs`]).
+    /// Uses are recorded at most once a minute.
+    pub fn session_idle_timeout_secs(mut self, secs: i64) -> Self {
+        self.inner.idle_secs = secs.max(60);
+        self
+    }
     /// The binding of SP-initiated LogoutRequests (default HTTP-Redirect; the other one
     /// is used when the IdP has no endpoint for it).
     pub fn logout_binding(mut self, binding: Binding) -> Self {

@@ -180,7 +180,14 @@ pub(super) fn try_start(
     Ok(res)
 }
 
-pub(super) async fn acs(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
+pub(super) async fn acs(
+    Extension(auth): Extension<SpidAuth>,
+    body: Result<String, ::axum::extract::rejection::StringRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return auth.error_response(&body_error(&e)),
+    };
     blocking(auth, move |a| match try_acs(a, &body) {
         Ok(res) => res,
         Err(e) => a.error_response(&e),
@@ -343,4 +350,14 @@ pub(super) fn try_complete(
     );
     no_store(&mut res);
     Ok(res)
+}
+
+/// A POST body the endpoint could not read (over [`MAX_BODY`], not UTF-8): the error page
+/// like any other malformed message, not axum's plain-text rejection.
+pub(super) fn body_error(e: &::axum::extract::rejection::StringRejection) -> AuthError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AuthError::Rejected(RejectReason::InputTooLarge)
+    } else {
+        AuthError::Rejected(RejectReason::InputEncoding)
+    }
 }

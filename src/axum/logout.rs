@@ -106,7 +106,14 @@ pub(super) async fn slo_get(
     blocking(auth, move |a| slo(a, kind, &incoming, Binding::Redirect)).await
 }
 
-pub(super) async fn slo_post(Extension(auth): Extension<SpidAuth>, body: String) -> Response {
+pub(super) async fn slo_post(
+    Extension(auth): Extension<SpidAuth>,
+    body: Result<String, ::axum::extract::rejection::StringRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return auth.error_response(&body_error(&e)),
+    };
     let kind = message_kind(&body);
     match Incoming::from_form(&body) {
         Some(incoming) => blocking(auth, move |a| slo(a, kind, &incoming, Binding::Post)).await,

@@ -16,7 +16,10 @@
 //!     .build();
 //!
 //! async fn me(session: Session) -> String {
-//!     format!("{:?} at {}", session.key(), session.level())
+//!     // The fiscal code (or eIDAS identifier) as text; `None` only for SPs that turned
+//!     // off `require_identity_key`.
+//!     let key = session.key().map_or("(no key)", |k| k.as_str());
+//!     format!("{key} at {}", session.level())
 //! }
 //! async fn payments(AtLeast(session): AtLeast<2>) -> String {
 //!     format!("level {}", session.level())
@@ -164,6 +167,10 @@ const MAX_BODY: usize = 1024 * 1024;
 const HANDOFF_SECS: i64 = 120;
 /// Longest `next` path kept.
 const MAX_NEXT: usize = 1024;
+/// Default idle timeout of a session ([`SpidAuthBuilder::session_idle_timeout_secs`]).
+pub const DEFAULT_SESSION_IDLE_SECS: i64 = 30 * 60;
+/// A session's last use is written back at most this often (bounds store writes).
+const IDLE_TOUCH_SECS: i64 = 60;
 /// Default bound on the pending logins of one client
 /// ([`SpidAuthBuilder::pending_per_client`]).
 pub const DEFAULT_PENDING_PER_CLIENT: usize = 32;
@@ -198,6 +205,8 @@ struct Inner {
     after_login: String,
     after_logout: String,
     session_secs: i64,
+    /// Idle timeout: a session unused this long ends (besides `session_secs`).
+    idle_secs: i64,
     logout_binding: Binding,
     pages: Arc<dyn Pages>,
     allow_test_idp: bool,
@@ -251,6 +260,7 @@ impl SpidAuth {
                 after_login: "/".into(),
                 after_logout: "/".into(),
                 session_secs: 8 * 3600,
+                idle_secs: DEFAULT_SESSION_IDLE_SECS,
                 logout_binding: Binding::Redirect,
                 pages: Arc::new(DefaultPages),
                 allow_test_idp: false,
@@ -348,7 +358,39 @@ impl SpidAuth {
         };
         let data: SessionData =
             serde_json::from_str(&json).map_err(|_| AuthError::Store(corrupt()))?;
-        Ok((data.expires > now).then(|| Session::from_data(data)))
+        if data.expires <= now || !self.touch(&hash(&token), &data, now)? {
+            return Ok(None);
+        }
+        Ok(Some(Session::from_data(data)))
+    }
+
+    /// The idle timeout: whether the session was used within the last `idle_secs`, and
+    /// if so records this use. The last use is kept under its own key (`seen:`), whose
+    /// expiry is the idle deadline: a use racing a logout can only write that key, never
+    /// bring the removed session back. A session idle too long is removed.
+    fn touch(
+        &self,
+        token_hash: &str,
+        data: &SessionData,
+        now: Timestamp,
+    ) -> Result<bool, AuthError> {
+        let inner = &self.inner;
+        let key = format!("seen:{token_hash}");
+        let last = match inner.sessions.get(&key, now)? {
+            Some(t) => Timestamp::parse(&t).map_err(|_| AuthError::Store(corrupt()))?,
+            // Not used since the login (or the mark expired: then `created` is old too).
+            None => data.created,
+        };
+        if now >= last.plus_seconds(inner.idle_secs) {
+            self.drop_session(token_hash, data)?;
+            inner.sessions.remove(&key)?;
+            return Ok(false);
+        }
+        if now >= last.plus_seconds(IDLE_TOUCH_SECS) {
+            let until = now.plus_seconds(inner.idle_secs).min(data.expires);
+            inner.sessions.put(&key, &now.to_string(), until, now)?;
+        }
+        Ok(true)
     }
 
     fn cookie_name(&self, base: &str) -> String {

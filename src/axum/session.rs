@@ -209,6 +209,119 @@ mod tests {
         assert_eq!(s.expires(), now.plus_seconds(8 * 3600));
     }
 
+    /// A clock the test moves.
+    struct Steps(std::sync::Mutex<Timestamp>);
+    impl crate::time::Clock for Steps {
+        fn now(&self) -> Timestamp {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    #[test]
+    fn idle_sessions_end() {
+        use crate::axum::{hash, SpidAuth, SESSION_COOKIE};
+        use ::axum::http::{header, HeaderMap, HeaderValue};
+
+        let start = t("2026-01-15T10:00:10Z");
+        let clock = Arc::new(Steps(std::sync::Mutex::new(start)));
+        let set = |at: Timestamp| *clock.0.lock().unwrap() = at;
+        let verified = login("valid-both-signed.xml", Federation::Spid);
+        let sp = ServiceProvider::new(verified_config(), idps()).unwrap();
+        let sp = sp.with_clock(clock.clone());
+        let idle = 30 * 60;
+        let auth = SpidAuth::builder(sp).build();
+        assert_eq!(auth.inner.idle_secs, crate::axum::DEFAULT_SESSION_IDLE_SECS);
+        assert_eq!(crate::axum::DEFAULT_SESSION_IDLE_SECS, idle);
+
+        let token = "a".repeat(64);
+        let mut headers = HeaderMap::new();
+        let cookie = format!("__Host-{SESSION_COOKIE}={token}");
+        headers.insert(header::COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        let store = |auth: &SpidAuth| {
+            let s = Session::from_login(&verified, None, start, start.plus_seconds(8 * 3600));
+            let json = serde_json::to_string(s.data()).unwrap();
+            let key = format!("sess:{}", hash(&token));
+            auth.inner
+                .sessions
+                .put(&key, &json, s.expires(), start)
+                .unwrap();
+        };
+        store(&auth);
+
+        // Used every 20 minutes: alive for two hours, past several idle periods.
+        for minutes in (20..=120).step_by(20) {
+            set(start.plus_seconds(minutes * 60));
+            assert!(auth.session(&headers).unwrap().is_some(), "{minutes} min");
+        }
+        // Then 31 minutes without a request: gone, and stays gone.
+        set(start.plus_seconds(120 * 60 + idle + 60));
+        assert!(auth.session(&headers).unwrap().is_none());
+        set(start.plus_seconds(120 * 60 + idle + 120));
+        assert!(auth.session(&headers).unwrap().is_none());
+
+        // Never used after the login: it ends `idle` after its creation.
+        store(&auth);
+        set(start.plus_seconds(idle - 1));
+        let fresh = SpidAuth::builder(
+            ServiceProvider::new(verified_config(), idps())
+                .unwrap()
+                .with_clock(clock.clone()),
+        )
+        .session_store(auth.inner.sessions.clone())
+        .build();
+        store(&fresh);
+        assert!(fresh.session(&headers).unwrap().is_some());
+        fresh
+            .inner
+            .sessions
+            .remove(&format!("seen:{}", hash(&token)))
+            .unwrap();
+        set(start.plus_seconds(idle));
+        assert!(fresh.session(&headers).unwrap().is_none());
+
+        // A longer idle timeout is a builder option.
+        let patient = SpidAuth::builder(
+            ServiceProvider::new(verified_config(), idps())
+                .unwrap()
+                .with_clock(clock.clone()),
+        )
+        .session_idle_timeout_secs(4 * 3600)
+        .build();
+        store(&patient);
+        set(start.plus_seconds(3 * 3600));
+        assert!(patient.session(&headers).unwrap().is_some());
+    }
+
+    fn verified_config() -> SpConfig {
+        let key = SigningKey::from_pem(&data("keys/sp.key.pem"), &data("keys/sp.crt.pem")).unwrap();
+        SpConfig::builder("https://sp.test.example/spid", key)
+            .assertion_consumer_service("https://sp.test.example/spid/acs")
+            .attribute_service(0, "Test", &["fiscalNumber"])
+            .build()
+            .unwrap()
+    }
+
+    fn idps() -> Vec<IdentityProvider> {
+        let metadata = String::from_utf8(data("idp-metadata.xml")).unwrap();
+        IdentityProvider::from_metadata(&metadata).unwrap()
+    }
+
+    #[test]
+    fn the_key_prints_as_text() {
+        let now = t("2026-01-15T10:00:10Z");
+        let login = login("valid-both-signed.xml", Federation::Spid);
+        let s = Session::from_login(&login, None, now, now.plus_seconds(3600));
+        let key = s.key().unwrap();
+        assert_eq!(key.as_str(), "RSSMRA80A01H501U");
+        assert_eq!(key.to_string(), "RSSMRA80A01H501U");
+        assert_ne!(format!("{:?}", s.key()), "RSSMRA80A01H501U");
+        // The handler the module docs and the README show prints the text, not `Debug`.
+        for doc in [include_str!("mod.rs"), include_str!("../../README.md")] {
+            assert!(!doc.contains("{:?} at {}\", session.key()"));
+            assert!(doc.contains("session.key().map_or(\"(no key)\", |k| k.as_str())"));
+        }
+    }
+
     #[test]
     fn stored_session_keeps_the_federation_key_rules() {
         let now = t("2026-01-15T10:00:10Z");

@@ -346,7 +346,7 @@ mod tests {
             while text.len() < n {
                 x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
                 text.push(char::from(b'a' + (x >> 16) as u8 % 26));
-                if x % 7 == 0 {
+                if x.is_multiple_of(7) {
                     text.push_str("<saml:Issuer>");
                 }
             }

@@ -141,10 +141,10 @@ pub fn check_certificate_at(
     now: Timestamp,
 ) -> Vec<CertificateProblem> {
     let mut problems = check_certificate(cert, sector);
-    if asn1_to_timestamp(cert.not_after()).map_or(true, |t| t <= now) {
+    if asn1_to_timestamp(cert.not_after()).is_none_or(|t| t <= now) {
         problems.push(CertificateProblem::Expired);
     }
-    if asn1_to_timestamp(cert.not_before()).map_or(true, |t| t > now) {
+    if asn1_to_timestamp(cert.not_before()).is_none_or(|t| t > now) {
         problems.push(CertificateProblem::NotYetValid);
     }
     problems

@@ -84,9 +84,13 @@ pub enum RejectReason {
     /// Version is not 2.0.
     #[error("response version is not 2.0")]
     ResponseVersion,
-    /// Response IssueInstant missing, malformed or outside the window.
-    #[error("response IssueInstant missing, malformed or out of window")]
+    /// Response IssueInstant missing, malformed or after now (plus the skew).
+    #[error("response IssueInstant missing, malformed or in the future")]
     ResponseIssueInstant,
+    /// Response IssueInstant before the request it answers (minus the skew): an old
+    /// Response, expired or replayed (or, offline, verified at the wrong time).
+    #[error("response expired: issued before the login request it answers")]
+    ResponseExpired,
     /// InResponseTo missing or not the pending request.
     #[error("response InResponseTo does not match the request")]
     ResponseInResponseTo,
@@ -105,9 +109,13 @@ pub enum RejectReason {
     /// Assertion Version is not 2.0.
     #[error("assertion version is not 2.0")]
     AssertionVersion,
-    /// Assertion IssueInstant missing, malformed or outside the window.
-    #[error("assertion IssueInstant missing, malformed or out of window")]
+    /// Assertion IssueInstant missing, malformed or after now (plus the skew).
+    #[error("assertion IssueInstant missing, malformed or in the future")]
     AssertionIssueInstant,
+    /// Assertion IssueInstant before the request it answers (minus the skew): an old
+    /// Assertion, expired or replayed.
+    #[error("assertion expired: issued before the login request it answers")]
+    AssertionExpired,
     /// Assertion Issuer missing or empty.
     #[error("assertion Issuer missing")]
     AssertionIssuer,
@@ -259,6 +267,7 @@ impl RejectReason {
             ResponseId => "response-id",
             ResponseVersion => "response-version",
             ResponseIssueInstant => "response-issue-instant",
+            ResponseExpired => "response-expired",
             ResponseInResponseTo => "response-in-response-to",
             ResponseDestination => "response-destination",
             ResponseIssuer => "response-issuer",
@@ -266,6 +275,7 @@ impl RejectReason {
             AssertionId => "assertion-id",
             AssertionVersion => "assertion-version",
             AssertionIssueInstant => "assertion-issue-instant",
+            AssertionExpired => "assertion-expired",
             AssertionIssuer => "assertion-issuer",
             AssertionIssuerFormat => "assertion-issuer-format",
             Subject => "subject",

@@ -122,6 +122,17 @@ pub enum IdentityKey {
     Eidas(EidasPersonId),
 }
 
+impl IdentityKey {
+    /// The key as text, what [`Display`](fmt::Display) prints: the bare codice fiscale (no
+    /// `TINIT-`) or the eIDAS identifier as received. The value to store an account under.
+    pub fn as_str(&self) -> &str {
+        match self {
+            IdentityKey::FiscalCode(cf) => cf.as_str(),
+            IdentityKey::Eidas(id) => id.as_str(),
+        }
+    }
+}
+
 /// Displays the bare codice fiscale (no `TINIT-`) or the eIDAS identifier as received.
 impl fmt::Display for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

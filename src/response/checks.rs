@@ -44,13 +44,19 @@ fn instant(value: Option<&str>) -> Option<Timestamp> {
     nonblank(value).and_then(|v| Timestamp::parse(v).ok())
 }
 
-/// IssueInstant: present, valid, not before the request (minus skew), not after now (plus
-/// skew). Cases 11–15, 36–40, 110.
-fn issue_instant_ok(value: Option<&str>, exp: &Expected<'_>) -> bool {
-    instant(value).is_some_and(|t| {
-        t >= exp.request_instant.plus_seconds(-exp.skew_secs)
-            && t <= exp.now.plus_seconds(exp.skew_secs)
-    })
+/// IssueInstant: present, valid, not after now (plus skew) — else `bad` — and not before
+/// the request (minus skew) — else `expired`: a message issued before the request it
+/// answers is an old one (expired, or replayed), told apart so that logs and the CLI say
+/// so. Cases 11–15, 36–40, 110.
+fn issue_instant(value: Option<&str>, exp: &Expected<'_>, bad: R, expired: R) -> Check<()> {
+    let t = instant(value).ok_or_else(|| bad.clone())?;
+    if t > exp.now.plus_seconds(exp.skew_secs) {
+        return Err(bad);
+    }
+    if t < exp.request_instant.plus_seconds(-exp.skew_secs) {
+        return Err(expired);
+    }
+    Ok(())
 }
 
 /// Response-level rules (cases 8–31). Returns the Response ID.
@@ -63,9 +69,12 @@ pub(crate) fn response(envelope: ResponseEnvelope<'_, '_>, exp: &Expected<'_>) -
     if envelope.attribute("Version") != Some("2.0") {
         return Err(R::ResponseVersion);
     }
-    if !issue_instant_ok(envelope.attribute("IssueInstant"), exp) {
-        return Err(R::ResponseIssueInstant);
-    }
+    issue_instant(
+        envelope.attribute("IssueInstant"),
+        exp,
+        R::ResponseIssueInstant,
+        R::ResponseExpired,
+    )?;
     if nonblank(envelope.attribute("InResponseTo")) != Some(exp.request_id) {
         return Err(R::ResponseInResponseTo);
     }
@@ -95,9 +104,12 @@ pub(crate) fn assertion(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Verifi
     if a.attribute("Version") != Some("2.0") {
         return Err(R::AssertionVersion);
     }
-    if !issue_instant_ok(a.attribute("IssueInstant"), exp) {
-        return Err(R::AssertionIssueInstant);
-    }
+    issue_instant(
+        a.attribute("IssueInstant"),
+        exp,
+        R::AssertionIssueInstant,
+        R::AssertionExpired,
+    )?;
     assertion_issuer(a, exp)?;
     let (name_id, name_qualifier, scd_not_on_or_after) = subject(a, exp)?;
     let conditions_not_on_or_after = conditions(a, exp)?;

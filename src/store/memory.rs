@@ -35,7 +35,7 @@ impl<V> Map<V> {
 
     fn maybe_sweep(&mut self, now: Timestamp, capacity: usize) {
         self.ops = self.ops.wrapping_add(1);
-        if self.ops % SWEEP_EVERY == 0 || self.entries.len() >= capacity {
+        if self.ops.is_multiple_of(SWEEP_EVERY) || self.entries.len() >= capacity {
             self.entries.retain(|_, (exp, _)| *exp > now);
         }
     }
@@ -104,7 +104,7 @@ impl Pending {
     /// [`Map::maybe_sweep`], and the client queues with it.
     fn maybe_sweep(&mut self, now: Timestamp, capacity: usize) {
         self.map.ops = self.map.ops.wrapping_add(1);
-        if self.map.ops % SWEEP_EVERY == 0 || self.map.entries.len() >= capacity {
+        if self.map.ops.is_multiple_of(SWEEP_EVERY) || self.map.entries.len() >= capacity {
             let entries = &mut self.map.entries;
             entries.retain(|_, (exp, _)| *exp > now);
             self.clients.retain(|_, q| {

@@ -84,9 +84,8 @@ pub fn is_loopback_url(url: &str) -> bool {
             None => (authority, None),
         }
     };
-    let port_ok = port.map_or(true, |p| {
-        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
-    });
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     let host = host.to_ascii_lowercase();
     let host_ok = host == "localhost"
         || host.ends_with(".localhost")

@@ -7,6 +7,13 @@ use std::path::Path;
 
 use spid_sp::{Clock, SystemClock, Timestamp};
 
+/// Exit status when standard output is closed before everything was written (e.g. piped
+/// into `head`): what a shell reports for a tool killed by `SIGPIPE` (128 + 13), so
+/// `set -o pipefail` scripts see the same status as with other Unix tools. Nothing is
+/// printed. Never 0: the output was cut, and a verdict printed after the cut (exit 1)
+/// must not turn into a success.
+pub(crate) const BROKEN_PIPE: u8 = 141;
+
 /// Largest file the tool reads (metadata aggregates are ~120 KB today).
 const MAX_FILE: u64 = 16 * 1024 * 1024;
 
@@ -144,4 +151,25 @@ pub(crate) fn print_json(value: &serde_json::Value) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+/// Writes to standard output (the `println!` of every command, see `main.rs`). A closed
+/// pipe exits quietly with [`BROKEN_PIPE`]; another write error exits 2 with one line.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(i32::from(BROKEN_PIPE));
+        }
+        write_stderr(format_args!(
+            "spid-sp: cannot write standard output: {}\n",
+            io_reason(&e)
+        ));
+        std::process::exit(2);
+    }
+}
+
+/// Writes to standard error, ignoring errors (there is nowhere left to report them).
+pub(crate) fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
 }

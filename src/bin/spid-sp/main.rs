@@ -3,7 +3,8 @@
 //!
 //! Exit status: 0 success; 1 the thing checked is not valid (a rejected Response, a
 //! non-compliant certificate, metadata with errors, a registry document that does not
-//! verify); 2 the command could not run (bad arguments, unreadable file, malformed input).
+//! verify); 2 the command could not run (bad arguments, unreadable file, malformed input);
+//! 141 standard output closed early (`| head`), nothing more printed.
 #![forbid(unsafe_code)]
 #![deny(
     clippy::unwrap_used,
@@ -11,6 +12,32 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+/// Standard output that may be closed early (`spid-sp registry list | head`): these
+/// shadow `std`'s `println!`/`print!` in every module below, which would panic on a
+/// broken pipe. A closed pipe ends the process quietly with [`io::BROKEN_PIPE`]; any
+/// other write error is reported on one line (exit 2).
+macro_rules! println {
+    () => {
+        $crate::io::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::io::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+/// See `println!` above.
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::io::write_stdout(format_args!($($arg)*))
+    };
+}
+/// Standard error never panics either (a closed stderr loses the message, nothing else).
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        $crate::io::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 // One module per command; `args` holds the clap types several commands share, `io` the
 // input/output helpers and the failure type, `config` the SP description file.

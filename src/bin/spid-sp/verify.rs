@@ -8,8 +8,8 @@ use serde_json::json;
 use spid_sp::certificates::{self, CertificateRequest, Sector};
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::{
-    Comparison, EntityId, FixedClock, Incoming, LoginError, PendingLogin, RelayState, RequestId,
-    ServiceProvider, SigningKey, SpConfig, SpidLevel,
+    Comparison, EntityId, FixedClock, Incoming, LoginError, PendingLogin, RejectReason, RelayState,
+    RequestId, ServiceProvider, SigningKey, SpConfig, SpidLevel,
 };
 
 use crate::io::{instant, invalid, print_json, read_input, read_text, usage, Failure, Outcome};
@@ -184,7 +184,17 @@ pub(crate) fn verify(a: VerifyArgs) -> Outcome {
             Ok(())
         }
         Err(LoginError::Rejected(reason)) => {
-            Err(invalid(format!("rejected: {reason} [{}]", reason.code())))
+            // An old Response checked now: say which options set the time of the check.
+            let hint = match (&reason, &a.at) {
+                (RejectReason::ResponseExpired | RejectReason::AssertionExpired, None) => {
+                    " (verified at the current time, with the request 10 minutes before it: pass --at and --issued-at for an older Response)"
+                }
+                _ => "",
+            };
+            Err(invalid(format!(
+                "rejected: {reason} [{}]{hint}",
+                reason.code()
+            )))
         }
         Err(LoginError::Refused(refusal)) => Err(invalid(format!(
             "refused by the identity provider: {}{}",
