@@ -42,6 +42,7 @@
     )
 )]
 
+pub mod audit;
 mod authn_request;
 #[cfg(feature = "axum")]
 pub mod axum;

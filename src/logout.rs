@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use crate::audit::record::{self as audit_record, RecordKind};
+use crate::audit::Outcome;
 use crate::binding::post::decode_post;
 use crate::binding::redirect::{VerifiedDocument, VerifiedRedirect};
 use crate::binding::{redirect, Incoming, Outgoing};
@@ -111,6 +113,20 @@ impl ServiceProvider {
             None,
             &self.config.signing_key,
         )?;
+        self.audit(|| {
+            let mut r = audit_record::sent(
+                RecordKind::LogoutRequestSent,
+                now,
+                idp.entity_id().as_str(),
+                binding,
+                id.as_str(),
+                outgoing.xml(),
+            );
+            r.assertion_subject = Some(session.name_id.clone());
+            r.assertion_subject_name_qualifier = Some(session.name_qualifier.clone());
+            r
+        })
+        .map_err(|()| StartError::Audit)?;
         Ok((
             outgoing,
             PendingLogout {
@@ -122,8 +138,43 @@ impl ServiceProvider {
         ))
     }
 
-    /// Verifies the IdP's LogoutResponse to a pending logout.
+    /// Verifies the IdP's LogoutResponse to a pending logout (and records it, whatever
+    /// the outcome, when a registry is set).
     pub fn finish_logout(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogout,
+    ) -> Result<LogoutOutcome, RejectReason> {
+        let now = self.clock.now();
+        let (request_id, idp) = (pending.request_id.clone(), pending.idp.clone());
+        let result = self.verify_logout_response(incoming, pending);
+        self.audit(|| {
+            let outcome = match &result {
+                Ok(LogoutOutcome::Complete) => Outcome::Accepted,
+                Ok(LogoutOutcome::Partial) => Outcome::Refused {
+                    status: "partial-logout".into(),
+                    sub_status: None,
+                    error_code: None,
+                },
+                Err(e) => Outcome::rejected(e),
+            };
+            let mut r = audit_record::received(
+                RecordKind::LogoutResponseReceived,
+                outcome,
+                now,
+                Some(idp.as_str()),
+                incoming,
+                &self.config.limits,
+            );
+            r.verified = result.is_ok();
+            r.authn_req_id = Some(request_id.as_str().to_owned());
+            r
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)?;
+        result
+    }
+
+    fn verify_logout_response(
         &self,
         incoming: &Incoming,
         pending: PendingLogout,
@@ -161,7 +212,55 @@ impl ServiceProvider {
     /// Verifies an IdP-initiated LogoutRequest and builds the signed LogoutResponse to
     /// send back (Success: the SP must answer even for sessions it no longer has). The
     /// application closes the local sessions of [`LogoutRequestInfo::name_id`].
+    ///
+    /// With a registry, the LogoutRequest received (whatever the outcome) and the
+    /// LogoutResponse sent are recorded; when they cannot be, no answer is sent
+    /// ([`RejectReason::AuditUnavailable`]).
     pub fn handle_logout_request(
+        &self,
+        incoming: &Incoming,
+        reply_binding: Binding,
+    ) -> Result<(LogoutRequestInfo, Outgoing), RejectReason> {
+        let now = self.clock.now();
+        let result = self.answer_logout_request(incoming, reply_binding);
+        self.audit(|| {
+            let outcome = match &result {
+                Ok(_) => Outcome::Accepted,
+                Err(e) => Outcome::rejected(e),
+            };
+            let mut r = audit_record::received(
+                RecordKind::LogoutRequestReceived,
+                outcome,
+                now,
+                result.as_ref().ok().map(|(info, _)| info.idp.as_str()),
+                incoming,
+                &self.config.limits,
+            );
+            r.verified = result.is_ok();
+            r
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)?;
+        if let Ok((info, outgoing)) = &result {
+            self.audit(|| {
+                let mut r = audit_record::sent(
+                    RecordKind::LogoutResponseSent,
+                    now,
+                    info.idp.as_str(),
+                    reply_binding,
+                    &info.id,
+                    outgoing.xml(),
+                );
+                // The columns of a logout: the request answered, and this response.
+                r.authn_req_issue_instant = None;
+                r.fill_from_xml(outgoing.xml(), &self.config.limits);
+                r
+            })
+            .map_err(|()| RejectReason::AuditUnavailable)?;
+        }
+        result
+    }
+
+    fn answer_logout_request(
         &self,
         incoming: &Incoming,
         reply_binding: Binding,

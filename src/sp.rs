@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::audit::record::{self as audit_record, RecordKind};
+use crate::audit::{AuditLog, Outcome, TransactionRecord};
 use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
 use crate::binding::post::decode_post;
 use crate::binding::{Incoming, Outgoing};
@@ -171,6 +173,7 @@ pub struct ServiceProvider {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) replay: Arc<dyn ReplayCache>,
     pub(crate) allow_test_idp: bool,
+    pub(crate) audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl std::fmt::Debug for ServiceProvider {
@@ -202,6 +205,7 @@ impl ServiceProvider {
             clock: Arc::new(SystemClock),
             replay: Arc::new(MemoryReplayCache::default()),
             allow_test_idp: false,
+            audit: None,
         })
     }
 
@@ -240,6 +244,24 @@ impl ServiceProvider {
     pub fn with_replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
         self.replay = cache;
         self
+    }
+
+    /// Writes every login and logout message to the transaction registry AgID requires
+    /// (24 months): the AuthnRequest as sent, the Response as received whatever the
+    /// outcome, the logout messages both ways. When `log` refuses a record the operation
+    /// fails ([`StartError::Audit`], [`RejectReason::AuditUnavailable`]): nothing is sent
+    /// or accepted that the registry does not hold.
+    pub fn with_audit(mut self, log: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Appends a record when a registry is set; `Err` when it refused it.
+    pub(crate) fn audit(&self, record: impl FnOnce() -> TransactionRecord) -> Result<(), ()> {
+        match &self.audit {
+            Some(log) => log.append(record()).map_err(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// The configuration.
@@ -357,12 +379,83 @@ impl ServiceProvider {
             relay_state,
             data: None,
         };
+        self.audit(|| {
+            let mut r = audit_record::sent(
+                RecordKind::AuthnRequestSent,
+                now,
+                provider.entity_id().as_str(),
+                options.binding,
+                pending.request_id.as_str(),
+                outgoing.xml(),
+            );
+            r.level = Some(options.level.number());
+            r
+        })
+        .map_err(|()| StartError::Audit)?;
         Ok((outgoing, pending))
     }
 
     /// Verifies the IdP's Response against the pending login it answers (taken by value:
     /// a pending login is consumed by one attempt).
+    ///
+    /// With a registry ([`ServiceProvider::with_audit`]) every outcome leaves one
+    /// `response-received` record, written after the replay keys are consumed (the record
+    /// states the final outcome); when it cannot be written the result is
+    /// [`RejectReason::AuditUnavailable`] and the user starts a new login.
     pub fn finish_login(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogin,
+    ) -> Result<VerifiedLogin, LoginError> {
+        if self.audit.is_none() {
+            return self.verify_login(incoming, pending);
+        }
+        let now = self.clock.now();
+        let (request_id, idp) = (pending.request_id.clone(), pending.idp.clone());
+        let request_instant = pending.issue_instant;
+        let result = self.verify_login(incoming, pending);
+        self.audit(|| {
+            let mut r = match &result {
+                Ok(login) => self.accepted_record(login, now),
+                Err(e) => audit_record::received(
+                    RecordKind::ResponseReceived,
+                    Outcome::of_login_error(e),
+                    now,
+                    Some(idp.as_str()),
+                    incoming,
+                    &self.config.limits,
+                ),
+            };
+            r.authn_req_id = Some(request_id.as_str().to_owned());
+            r.authn_req_issue_instant = Some(request_instant.to_string());
+            r
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)?;
+        result
+    }
+
+    /// The record of an accepted login: index fields from the verified login.
+    fn accepted_record(&self, login: &VerifiedLogin, now: Timestamp) -> TransactionRecord {
+        let mut r = TransactionRecord::new(RecordKind::ResponseReceived, Outcome::Accepted, now);
+        r.idp = Some(login.idp().as_str().to_owned());
+        r.level = Some(login.level().number());
+        r.binding = Some("post".into());
+        r.resp_id = Some(login.response_id.clone());
+        r.resp_issuer = Some(login.idp().as_str().to_owned());
+        r.assertion_id = Some(login.assertion_id.clone());
+        r.assertion_subject = Some(login.session.name_id.clone());
+        r.assertion_subject_name_qualifier = Some(login.session.name_qualifier.clone());
+        r.fiscal_code = login.identity.fiscal_code().map(|c| c.as_str().to_owned());
+        // The IssueInstant: from the document that verified.
+        r.fill_from_xml(&login.response_xml, &self.config.limits);
+        r.payload = Some(crate::audit::Payload {
+            format: crate::audit::PayloadFormat::Xml,
+            data: login.response_xml.clone(),
+        });
+        r
+    }
+
+    fn verify_login(
         &self,
         incoming: &Incoming,
         pending: PendingLogin,

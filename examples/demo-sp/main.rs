@@ -19,6 +19,8 @@
 //! embedded at build time, or the user's own file with `--config` (see
 //! `description.rs`).
 
+#[cfg(feature = "audit")]
+mod audit;
 mod description;
 mod pages;
 mod test_idp;
@@ -75,6 +77,10 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
   --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory)
   --key-dir DIR          DEMO_SP_KEY_DIR       demo SP key and certificate, created when missing
                                                (default <repo>/target/demo-sp)
+  --audit-dir DIR        DEMO_SP_AUDIT_DIR     the transaction registry (default <key dir>/audit;
+                                               checkpoint key created in the key dir)
+  --audit-encrypt-to PEM DEMO_SP_AUDIT_ENCRYPT_TO  encrypt payloads to this offline RSA public key
+  --no-audit             DEMO_SP_AUDIT=0       no registry (benchmarks only)
   --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
                                                on with a loopback --bind, a loopback base URL
                                                and no --idp-metadata; loopback clients only)
@@ -96,6 +102,11 @@ struct Options {
     test_idp: Option<bool>,
     /// `--store`: `memory` or a `redis://` URL.
     store: String,
+    /// `--audit-dir` (`None`: `--no-audit`).
+    audit_dir: Option<PathBuf>,
+    /// `--audit-encrypt-to`.
+    #[cfg_attr(not(feature = "audit"), allow(dead_code))]
+    audit_encrypt_to: Option<PathBuf>,
 }
 
 /// Where the SP description comes from.
@@ -127,6 +138,9 @@ fn parse_options() -> Options {
     let mut key_dir = env("DEMO_SP_KEY_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
+    let mut audit_dir = env("DEMO_SP_AUDIT_DIR").map(PathBuf::from);
+    let mut audit_encrypt_to = env("DEMO_SP_AUDIT_ENCRYPT_TO").map(PathBuf::from);
+    let mut audit = env("DEMO_SP_AUDIT").map_or(true, |v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
     let mut test_idp =
         env("DEMO_SP_TEST_IDP").map(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
 
@@ -156,6 +170,9 @@ fn parse_options() -> Options {
             "--binding" => binding = value(),
             "--store" => store = value(),
             "--key-dir" => key_dir = PathBuf::from(value()),
+            "--audit-dir" => audit_dir = Some(PathBuf::from(value())),
+            "--audit-encrypt-to" => audit_encrypt_to = Some(PathBuf::from(value())),
+            "--no-audit" if inline.is_none() => audit = false,
             "--test-idp" if inline.is_none() => test_idp = Some(true),
             "--no-test-idp" if inline.is_none() => test_idp = Some(false),
             _ => fail(format!("unknown option {arg} (see --help)")),
@@ -213,6 +230,8 @@ fn parse_options() -> Options {
         sp,
         level,
         binding,
+        audit_dir: audit.then(|| audit_dir.unwrap_or_else(|| key_dir.join("audit"))),
+        audit_encrypt_to,
         key_dir,
         test_idp,
         store,
@@ -481,6 +500,10 @@ async fn main() {
     if let Some(s) = &shared {
         sp = sp.with_replay_cache(s.replay.clone());
     }
+    #[cfg(feature = "audit")]
+    let registry = opts.audit_dir.as_ref().map(|dir| {
+        audit::open(dir, &opts.key_dir, opts.audit_encrypt_to.as_deref())
+    });
 
     let login_options = LoginOptions {
         level: opts.level,
@@ -512,6 +535,11 @@ async fn main() {
         builder =
             builder.allow_test_idp(spid_sp::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
     }
+    #[cfg(feature = "audit")]
+    if let Some(r) = &registry {
+        builder = builder.audit_log(audit::as_log(r));
+        audit::spawn_sealer(r);
+    }
     let auth = builder.build();
     let site = Arc::new(pages::Site::new(
         &auth,
@@ -540,6 +568,13 @@ async fn main() {
             "demo-sp: no local test IdP: {why} (it needs a loopback listener, a loopback base URL and no --idp-metadata)"
         ),
         (None, Ok(())) => {}
+    }
+    match &opts.audit_dir {
+        Some(dir) if cfg!(feature = "audit") => {
+            println!("demo-sp: transaction registry in {}", dir.display())
+        }
+        Some(_) => println!("demo-sp: no transaction registry (built without the audit feature)"),
+        None => println!("demo-sp: no transaction registry (--no-audit)"),
     }
     println!("demo-sp: listening on {local}; open {base_url}/ in a browser");
 
@@ -575,5 +610,11 @@ async fn main() {
     .await
     {
         fail(format!("server error: {e}"));
+    }
+    #[cfg(feature = "audit")]
+    if let Some(r) = &registry {
+        if let Err(e) = r.checkpoint() {
+            eprintln!("demo-sp: final audit checkpoint failed: {e}");
+        }
     }
 }

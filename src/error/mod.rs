@@ -216,6 +216,10 @@ pub enum RejectReason {
     /// (`ServiceProvider::allow_test_idp`, feature `test-idp`).
     #[error("test identity provider not enabled")]
     TestIdpRefused,
+    /// The transaction registry could not record the message: nothing is accepted (a
+    /// portal must not admit someone it cannot account for).
+    #[error("transaction registry unavailable")]
+    AuditUnavailable,
 }
 
 impl From<crate::ids::RandomError> for StartError {
@@ -300,6 +304,7 @@ impl RejectReason {
             LogoutMismatch => "logout-mismatch",
             Redirect(_) => "redirect-binding",
             TestIdpRefused => "test-idp-refused",
+            AuditUnavailable => "audit-unavailable",
         }
     }
 
@@ -309,6 +314,7 @@ impl RejectReason {
         matches!(
             self,
             RejectReason::Store(_)
+                | RejectReason::AuditUnavailable
                 | RejectReason::Signature {
                     error: DsigError::NoKey | DsigError::Crypto,
                     ..
@@ -357,4 +363,7 @@ pub enum StartError {
     /// The system's random number generator failed: no ID is issued (fail closed).
     #[error("random number generator unavailable")]
     Random,
+    /// The transaction registry could not record the request: it is not sent.
+    #[error("transaction registry unavailable")]
+    Audit,
 }
