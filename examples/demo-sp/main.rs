@@ -140,7 +140,9 @@ fn parse_options() -> Options {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
     let mut audit_dir = env("DEMO_SP_AUDIT_DIR").map(PathBuf::from);
     let mut audit_encrypt_to = env("DEMO_SP_AUDIT_ENCRYPT_TO").map(PathBuf::from);
-    let mut audit = env("DEMO_SP_AUDIT").map_or(true, |v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
+    let mut audit = env("DEMO_SP_AUDIT").map_or(true, |v| {
+        !matches!(v.as_str(), "0" | "false" | "no" | "off")
+    });
     let mut test_idp =
         env("DEMO_SP_TEST_IDP").map(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
 
@@ -501,9 +503,10 @@ async fn main() {
         sp = sp.with_replay_cache(s.replay.clone());
     }
     #[cfg(feature = "audit")]
-    let registry = opts.audit_dir.as_ref().map(|dir| {
-        audit::open(dir, &opts.key_dir, opts.audit_encrypt_to.as_deref())
-    });
+    let registry = opts
+        .audit_dir
+        .as_ref()
+        .map(|dir| audit::open(dir, &opts.key_dir, opts.audit_encrypt_to.as_deref()));
 
     let login_options = LoginOptions {
         level: opts.level,

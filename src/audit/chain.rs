@@ -325,7 +325,12 @@ impl<S: EntryStore> ChainedLog<S> {
             if !st.writing {
                 st.writing = true;
                 let batch = std::mem::take(&mut st.queue);
-                let start = (st.seq, st.prev.clone(), st.since_checkpoint, st.last_checkpoint);
+                let start = (
+                    st.seq,
+                    st.prev.clone(),
+                    st.since_checkpoint,
+                    st.last_checkpoint,
+                );
                 drop(st);
                 let written = self.write_batch(&batch, start);
                 st = self.lock()?;

@@ -53,7 +53,9 @@ pub struct PayloadDecryptor {
 
 impl std::fmt::Debug for PayloadEncryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PayloadEncryptor").field("id", &self.id).finish()
+        f.debug_struct("PayloadEncryptor")
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -110,8 +112,15 @@ impl PayloadEncryptor {
         openssl::rand::rand_bytes(&mut key).map_err(|_| err("random generator failed"))?;
         openssl::rand::rand_bytes(&mut iv).map_err(|_| err("random generator failed"))?;
         let mut tag = [0u8; 16];
-        let ciphertext = encrypt_aead(Cipher::aes_256_gcm(), &key, Some(&iv), AAD, &plain, &mut tag)
-            .map_err(|_| err("AES-GCM failed"))?;
+        let ciphertext = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &key,
+            Some(&iv),
+            AAD,
+            &plain,
+            &mut tag,
+        )
+        .map_err(|_| err("AES-GCM failed"))?;
         let mut enc = Encrypter::new(&self.key).map_err(|_| err("RSA unavailable"))?;
         enc.set_rsa_padding(Padding::PKCS1_OAEP)
             .and_then(|()| enc.set_rsa_oaep_md(MessageDigest::sha256()))
@@ -166,7 +175,9 @@ impl PayloadDecryptor {
 
     /// The public key, SPKI PEM (what the SP is configured with).
     pub fn public_pem(&self) -> Result<Vec<u8>, AuditError> {
-        self.key.public_key_to_pem().map_err(|_| err("cannot encode"))
+        self.key
+            .public_key_to_pem()
+            .map_err(|_| err("cannot encode"))
     }
 
     /// Decrypts one payload (fails on a wrong key or any altered byte).
@@ -183,7 +194,9 @@ impl PayloadDecryptor {
             .and_then(|()| dec.set_rsa_oaep_md(MessageDigest::sha256()))
             .and_then(|()| dec.set_rsa_mgf1_md(MessageDigest::sha256()))
             .map_err(|_| err("RSA-OAEP unavailable"))?;
-        let len = dec.decrypt_len(&wrapped).map_err(|_| err("unwrap failed"))?;
+        let len = dec
+            .decrypt_len(&wrapped)
+            .map_err(|_| err("unwrap failed"))?;
         let mut key = vec![0u8; len];
         let n = dec
             .decrypt(&wrapped, &mut key)

@@ -82,7 +82,12 @@ impl FileStore {
         self.dir.join(format!("{day}.{}.jsonl", self.writer))
     }
 
-    fn write_day(&self, open: &mut Option<Open>, day: &str, bytes: &[u8]) -> Result<(), AuditError> {
+    fn write_day(
+        &self,
+        open: &mut Option<Open>,
+        day: &str,
+        bytes: &[u8],
+    ) -> Result<(), AuditError> {
         if open.as_ref().map_or(true, |o| o.day != day) {
             let path = self.file_for(day);
             let file = OpenOptions::new()
@@ -126,7 +131,6 @@ impl FileStore {
         }
     }
 }
-
 
 impl EntryStore for FileStore {
     fn store(&self, entries: &[Entry]) -> Result<(), AuditError> {
@@ -200,7 +204,10 @@ pub fn scan_dir(dir: &Path) -> Result<DirContents, AuditError> {
         let path = item.path();
         if name == PRUNED {
             c.pruned = Some(path);
-        } else if let Some(w) = name.strip_prefix("head.").and_then(|n| n.strip_suffix(".json")) {
+        } else if let Some(w) = name
+            .strip_prefix("head.")
+            .and_then(|n| n.strip_suffix(".json"))
+        {
             if valid_writer(w) {
                 c.heads.insert(w.into(), path);
             }
@@ -310,7 +317,9 @@ pub fn prune_dir(
 ) -> Result<PruneReport, AuditError> {
     let report = verify_dir(dir, &key.verifier()?)?;
     if let Some(p) = report.problems.first() {
-        return Err(AuditError(format!("the registry does not verify, not pruned: {p}")));
+        return Err(AuditError(format!(
+            "the registry does not verify, not pruned: {p}"
+        )));
     }
     let contents = scan_dir(dir)?;
     let cutoff = before.to_string();
@@ -327,7 +336,10 @@ pub fn prune_dir(
         };
         let mut last: Option<(u64, String)> = None;
         for_each_line(last_file, |l| {
-            if let Some(e) = serde_json::from_str::<Entry>(&l.text).ok().filter(|_| l.complete) {
+            if let Some(e) = serde_json::from_str::<Entry>(&l.text)
+                .ok()
+                .filter(|_| l.complete)
+            {
                 last = Some((e.seq, e.hash));
             }
         })?;

@@ -30,7 +30,7 @@ pub use record::{Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord}
 
 #[cfg(feature = "audit")]
 pub use chain::{
-    CheckpointPolicy, ChainedLog, Entry, EntryBody, EntryStore, Pruned, ENTRY_VERSION,
+    ChainedLog, CheckpointPolicy, Entry, EntryBody, EntryStore, Pruned, ENTRY_VERSION,
 };
 #[cfg(feature = "audit")]
 pub use crypt::{EncryptedPayload, PayloadDecryptor, PayloadEncryptor};
@@ -42,7 +42,9 @@ pub use file::{
 #[cfg(feature = "audit")]
 pub use keys::{CheckpointKey, CheckpointVerifier};
 #[cfg(feature = "audit")]
-pub use verify::{verify_entries, ChainVerifier, Line, Problem, ProblemKind, VerifyReport, WriterReport};
+pub use verify::{
+    verify_entries, ChainVerifier, Line, Problem, ProblemKind, VerifyReport, WriterReport,
+};
 
 /// The registry could not take a record (disk full, database down, key unusable). The
 /// operation that produced the record fails closed. Carries no personal data.

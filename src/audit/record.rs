@@ -58,10 +58,16 @@ pub enum Outcome {
         /// The top-level StatusCode.
         status: String,
         /// The second-level StatusCode, if any.
-        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
         sub_status: Option<String>,
         /// The SPID `ErrorCode nrNN` number, if the StatusMessage carries one.
-        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
         error_code: Option<u8>,
     },
     /// The message failed a check: the reason's stable code ([`RejectReason::code`]).
@@ -157,24 +163,41 @@ pub struct TransactionRecord {
     /// When the SP sent or received it (UTC, `YYYY-MM-DDThh:mm:ss.sssZ`).
     pub time: String,
     /// The IdP's entityID (the one the request went to, or the unverified Issuer).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub idp: Option<String>,
     /// The SPID level requested (sent) or obtained (accepted), 1–3.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub level: Option<u8>,
     /// The binding (`post` or `redirect`).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub binding: Option<String>,
     /// The AuthnRequest (or LogoutRequest) ID.
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "AuthnReq_ID", default, skip_serializing_if = "Option::is_none")
+        serde(
+            rename = "AuthnReq_ID",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub authn_req_id: Option<String>,
     /// Its IssueInstant.
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "AuthnReq_IssueInstant", default, skip_serializing_if = "Option::is_none")
+        serde(
+            rename = "AuthnReq_IssueInstant",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub authn_req_issue_instant: Option<String>,
     /// The Response (or LogoutResponse) ID.
@@ -186,25 +209,41 @@ pub struct TransactionRecord {
     /// Its IssueInstant.
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "Resp_IssueInstant", default, skip_serializing_if = "Option::is_none")
+        serde(
+            rename = "Resp_IssueInstant",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub resp_issue_instant: Option<String>,
     /// Its Issuer.
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "Resp_Issuer", default, skip_serializing_if = "Option::is_none")
+        serde(
+            rename = "Resp_Issuer",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub resp_issuer: Option<String>,
     /// The Assertion ID.
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "Assertion_ID", default, skip_serializing_if = "Option::is_none")
+        serde(
+            rename = "Assertion_ID",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub assertion_id: Option<String>,
     /// The Assertion's Subject NameID (or the LogoutRequest's NameID).
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "Assertion_subject", default, skip_serializing_if = "Option::is_none")
+        serde(
+            rename = "Assertion_subject",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )
     )]
     pub assertion_subject: Option<String>,
     /// The NameID's NameQualifier.
@@ -218,12 +257,18 @@ pub struct TransactionRecord {
     )]
     pub assertion_subject_name_qualifier: Option<String>,
     /// The fiscal code of an accepted login, when the identity carries one.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub fiscal_code: Option<String>,
     /// Whether the index fields come from a verified message.
     pub verified: bool,
     /// The message as sent or received.
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub payload: Option<Payload>,
 }
 
@@ -360,7 +405,9 @@ impl TransactionRecord {
             );
             fill(
                 &mut self.assertion_subject_name_qualifier,
-                name_id.attribute("NameQualifier").map(|v| v.trim().to_owned()),
+                name_id
+                    .attribute("NameQualifier")
+                    .map(|v| v.trim().to_owned()),
             );
         }
     }

@@ -72,7 +72,13 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} writer {}", self.kind.code(), self.location, self.writer)?;
+        write!(
+            f,
+            "{}: {} writer {}",
+            self.kind.code(),
+            self.location,
+            self.writer
+        )?;
         if let Some(s) = self.seq {
             write!(f, " seq {s}")?;
         }
@@ -220,7 +226,9 @@ impl<'k> ChainVerifier<'k> {
     pub fn head(&mut self, writer: &str, line: &Line) {
         let entry = serde_json::from_str::<Entry>(&line.text).ok();
         let good = entry.as_ref().is_some_and(|e| {
-            e.writer == writer && e.checkpoint_verifies(self.key) && e.compute_hash().ok() == Some(e.hash.clone())
+            e.writer == writer
+                && e.checkpoint_verifies(self.key)
+                && e.compute_hash().ok() == Some(e.hash.clone())
         });
         if !good {
             self.extra.push(problem(
@@ -410,10 +418,10 @@ impl<'k> ChainVerifier<'k> {
             }
             st.report.torn_tail = st.torn.take();
             if let Some(last) = st.last_seq {
-                let first_unsigned = st.report.sealed_through.map_or(
-                    st.report.pruned_before.unwrap_or(0),
-                    |s| s + 1,
-                );
+                let first_unsigned = st
+                    .report
+                    .sealed_through
+                    .map_or(st.report.pruned_before.unwrap_or(0), |s| s + 1);
                 if first_unsigned <= last {
                     st.report.unsigned_tail = Some((first_unsigned, last));
                 }
