@@ -434,6 +434,21 @@ impl ServiceProvider {
         result
     }
 
+    /// Records a Response that reached no pending login (`code`: why), when a registry
+    /// is set.
+    pub(crate) fn record_unmatched_response(&self, incoming: &Incoming, code: &str) -> Result<(), ()> {
+        self.audit(|| {
+            audit_record::received(
+                RecordKind::ResponseReceived,
+                Outcome::Rejected { code: code.into() },
+                self.clock.now(),
+                None,
+                incoming,
+                &self.config.limits,
+            )
+        })
+    }
+
     /// The record of an accepted login: index fields from the verified login.
     fn accepted_record(&self, login: &VerifiedLogin, now: Timestamp) -> TransactionRecord {
         let mut r = TransactionRecord::new(RecordKind::ResponseReceived, Outcome::Accepted, now);
