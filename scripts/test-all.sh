@@ -69,6 +69,7 @@ SUITES=(
   tests/browser.sh                # headless Chromium through the demo
   tests/e2e.sh                    # headless Chromium: full login with the local test IdP
   tests/redis.sh                  # two demo instances on a real redis-server
+  tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then

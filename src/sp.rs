@@ -434,9 +434,15 @@ impl ServiceProvider {
         result
     }
 
-    /// Records a Response that reached no pending login (`code`: why), when a registry
-    /// is set.
-    pub(crate) fn record_unmatched_response(&self, incoming: &Incoming, code: &str) -> Result<(), ()> {
+    /// Records a Response that an integration refused before [`Self::finish_login`]
+    /// (no pending login for it, another browser…; `code` says why), so the registry
+    /// holds every Response received. Without a registry, does nothing. `Err` (answer
+    /// 503): the registry could not write it.
+    pub fn record_unmatched_response(
+        &self,
+        incoming: &Incoming,
+        code: &str,
+    ) -> Result<(), RejectReason> {
         self.audit(|| {
             audit_record::received(
                 RecordKind::ResponseReceived,
@@ -447,6 +453,7 @@ impl ServiceProvider {
                 &self.config.limits,
             )
         })
+        .map_err(|()| RejectReason::AuditUnavailable)
     }
 
     /// The record of an accepted login: index fields from the verified login.

@@ -216,7 +216,7 @@ pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError
     let (pending, aux) = matched.map_err(|e: AuthError| {
         match inner.sp.record_unmatched_response(&incoming, e.code()) {
             Ok(()) => e,
-            Err(()) => AuthError::Rejected(RejectReason::AuditUnavailable),
+            Err(r) => AuthError::Rejected(r),
         }
     })?;
     let login = inner
