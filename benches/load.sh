@@ -105,7 +105,8 @@ for run in "${RUNS[@]}"; do
     port=$(free_port)
     base="http://127.0.0.1:$port"
     "$BIN/demo-sp" --bind "127.0.0.1:$port" --base-url "$base" --idp-metadata "$WORK/idp.xml" \
-        --key-dir "$WORK/sp-key" --store "$STORE_ARG" "${AUDIT_ARGS[@]}" >"$WORK/sp-$label.out" 2>"$WORK/sp-$label.err" &
+        --key-dir "$WORK/sp-key" --store "$STORE_ARG" "${AUDIT_ARGS[@]}" \
+        --pending-per-client "$((LOGINS + 1))" >"$WORK/sp-$label.out" 2>"$WORK/sp-$label.err" &
     SP_PID=$!; PIDS+=("$SP_PID")
     wait_port "$port" "$SP_PID"
     log "store $store, registry $audit: SP pid $SP_PID${REDIS_PID:+, redis pid $REDIS_PID}, $LOGINS logins, concurrency $CONCURRENCY"

@@ -468,8 +468,13 @@ impl ServiceProvider {
         r.assertion_subject = Some(login.session.name_id.clone());
         r.assertion_subject_name_qualifier = Some(login.session.name_qualifier.clone());
         r.fiscal_code = login.identity.fiscal_code().map(|c| c.as_str().to_owned());
-        // The IssueInstant: from the document that verified.
-        r.fill_from_xml(&login.response_xml, &self.config.limits);
+        // The IssueInstant of the document that verified (the root's, read without a
+        // second parse: the verifier already checked it).
+        if let crate::xml::reader::RootAttribute::Found(t) =
+            crate::xml::reader::root_attribute(&login.response_xml, "IssueInstant")
+        {
+            r.resp_issue_instant = Some(t.trim().to_owned());
+        }
         r.payload = Some(crate::audit::Payload {
             format: crate::audit::PayloadFormat::Xml,
             data: login.response_xml.clone(),

@@ -61,7 +61,7 @@ start_demo() { # label
   port=$(free_port)
   base="http://127.0.0.1:$port"
   "$BIN/examples/demo-sp" --bind "127.0.0.1:$port" --base-url "$base" --idp-metadata "$WORK/idp.xml" \
-    --key-dir "$WORK/sp-key" --audit-dir "$WORK/audit" >"$WORK/demo-$1.log" 2>&1 &
+    --key-dir "$WORK/sp-key" --audit-dir "$WORK/audit" --pending-per-client 1000 >"$WORK/demo-$1.log" 2>&1 &
   SP_PID=$!; PIDS+=("$SP_PID")
   wait_port "$port" "$SP_PID"
 }

@@ -81,6 +81,8 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
                                                checkpoint key created in the key dir)
   --audit-encrypt-to PEM DEMO_SP_AUDIT_ENCRYPT_TO  encrypt payloads to this offline RSA public key
   --no-audit             DEMO_SP_AUDIT=0       no registry (benchmarks only)
+  --pending-per-client N DEMO_SP_PENDING_PER_CLIENT  pending logins kept per client (default 32;
+                                               benches/load.sh raises it: one client, N logins)
   --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
                                                on with a loopback --bind, a loopback base URL
                                                and no --idp-metadata; loopback clients only)
@@ -104,6 +106,8 @@ struct Options {
     store: String,
     /// `--audit-dir` (`None`: `--no-audit`).
     audit_dir: Option<PathBuf>,
+    /// `--pending-per-client`.
+    pending_per_client: Option<usize>,
     /// `--audit-encrypt-to`.
     #[cfg_attr(not(feature = "audit"), allow(dead_code))]
     audit_encrypt_to: Option<PathBuf>,
@@ -139,6 +143,7 @@ fn parse_options() -> Options {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
     let mut audit_dir = env("DEMO_SP_AUDIT_DIR").map(PathBuf::from);
+    let mut pending_per_client = env("DEMO_SP_PENDING_PER_CLIENT");
     let mut audit_encrypt_to = env("DEMO_SP_AUDIT_ENCRYPT_TO").map(PathBuf::from);
     let mut audit = env("DEMO_SP_AUDIT").map_or(true, |v| {
         !matches!(v.as_str(), "0" | "false" | "no" | "off")
@@ -175,6 +180,7 @@ fn parse_options() -> Options {
             "--audit-dir" => audit_dir = Some(PathBuf::from(value())),
             "--audit-encrypt-to" => audit_encrypt_to = Some(PathBuf::from(value())),
             "--no-audit" if inline.is_none() => audit = false,
+            "--pending-per-client" => pending_per_client = Some(value()),
             "--test-idp" if inline.is_none() => test_idp = Some(true),
             "--no-test-idp" if inline.is_none() => test_idp = Some(false),
             _ => fail(format!("unknown option {arg} (see --help)")),
@@ -234,6 +240,10 @@ fn parse_options() -> Options {
         binding,
         audit_dir: audit.then(|| audit_dir.unwrap_or_else(|| key_dir.join("audit"))),
         audit_encrypt_to,
+        pending_per_client: pending_per_client.map(|n| {
+            n.parse()
+                .unwrap_or_else(|_| fail(format!("--pending-per-client: not a number: {n}")))
+        }),
         key_dir,
         test_idp,
         store,
@@ -537,6 +547,9 @@ async fn main() {
     if test_idp.is_some() {
         builder =
             builder.allow_test_idp(spid_sp::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
+    }
+    if let Some(n) = opts.pending_per_client {
+        builder = builder.pending_per_client(n);
     }
     #[cfg(feature = "audit")]
     if let Some(r) = &registry {

@@ -148,11 +148,7 @@ impl Entry {
 
     /// What a checkpoint signs: writer, seq, prev and time.
     pub fn checkpoint_message(&self) -> Vec<u8> {
-        format!(
-            "spid-sp-audit/checkpoint/v{}\0{}\0{}\0{}\0{}",
-            self.v, self.writer, self.seq, self.prev, self.time
-        )
-        .into_bytes()
+        checkpoint_message(self.v, &self.writer, self.seq, &self.prev, &self.time)
     }
 
     /// Whether this is a checkpoint whose signature verifies with `key`.
@@ -166,15 +162,38 @@ impl Entry {
     }
 }
 
+/// One entry ready to be stored: its sequence number, UTC time (`YYYY-MM-DD…`, the
+/// file backend's day), hash, whether it is a checkpoint, and the line to store (the
+/// canonical JSON of the [`Entry`], no newline).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The writer.
+    pub writer: String,
+    /// The sequence number.
+    pub seq: u64,
+    /// The entry's time.
+    pub time: String,
+    /// The entry's hash.
+    pub hash: String,
+    /// Whether it is a checkpoint.
+    pub checkpoint: bool,
+    /// The line.
+    pub line: String,
+}
+
+fn checkpoint_message(v: u8, writer: &str, seq: u64, prev: &str, time: &str) -> Vec<u8> {
+    format!("spid-sp-audit/checkpoint/v{v}\0{writer}\0{seq}\0{prev}\0{time}").into_bytes()
+}
+
 /// Where a [`ChainedLog`] keeps its entries.
 pub trait EntryStore: Send + Sync {
     /// Writes `entries` durably, in order, all or none: on `Err` none of them may be
     /// read back later (the log does not advance its chain).
-    fn store(&self, entries: &[Entry]) -> Result<(), AuditError>;
+    fn store(&self, entries: &[StoredEntry]) -> Result<(), AuditError>;
 
     /// Called after a checkpoint was stored: a backend may keep it apart as the latest
     /// known head, so a verifier can tell a truncated log. Best effort.
-    fn sealed(&self, _checkpoint: &Entry) {}
+    fn sealed(&self, _checkpoint: &StoredEntry) {}
 }
 
 /// When [`ChainedLog`] writes a checkpoint: after `every_records` records, or at the
@@ -198,7 +217,8 @@ impl Default for CheckpointPolicy {
 }
 
 enum Item {
-    Record(Box<TransactionRecord>, Option<EncryptedPayload>),
+    /// The canonical JSON of an [`EntryBody::Record`].
+    Record(String),
     Seal,
 }
 
@@ -365,84 +385,87 @@ impl<S: EntryStore> ChainedLog<S> {
         (mut seq, mut prev, mut since, mut last): (u64, String, u64, Timestamp),
     ) -> Result<(u64, String, u64, Timestamp), AuditError> {
         let now = self.clock.now();
+        let time = now.to_string();
         let mut entries = Vec::with_capacity(batch.len() + 1);
         let mut seal = false;
         for (_, item) in batch {
             match item {
-                Item::Record(record, sealed) => {
-                    let entry = self.entry(
-                        seq,
-                        &prev,
-                        now,
-                        EntryBody::Record {
-                            record: record.clone(),
-                            sealed: sealed.clone(),
-                        },
-                    )?;
-                    prev.clone_from(&entry.hash);
+                Item::Record(body) => {
+                    let e = self.compose(seq, &time, &prev, body, false);
+                    prev.clone_from(&e.hash);
                     seq += 1;
                     since += 1;
-                    entries.push(entry);
+                    entries.push(e);
                 }
                 Item::Seal => seal = true,
             }
         }
         let due = since >= self.policy.every_records
             || (since > 0 && now.unix_seconds() - last.unix_seconds() >= self.policy.every_secs);
-        let mut checkpoint = None;
+        let mut checkpoint = false;
         if since > 0 && (seal || due) {
-            let mut cp = Entry {
-                v: ENTRY_VERSION,
-                writer: self.writer.clone(),
-                seq,
-                time: now.to_string(),
-                prev: prev.clone(),
-                body: EntryBody::Checkpoint {
-                    key_id: self.key.id().into(),
-                    sig: String::new(),
-                },
-                hash: String::new(),
-            };
-            let sig = STANDARD.encode(self.key.sign(&cp.checkpoint_message())?);
-            cp.body = EntryBody::Checkpoint {
+            let message = checkpoint_message(ENTRY_VERSION, &self.writer, seq, &prev, &time);
+            let body = EntryBody::Checkpoint {
                 key_id: self.key.id().into(),
-                sig,
+                sig: STANDARD.encode(self.key.sign(&message)?),
             };
-            cp.hash = cp.compute_hash()?;
-            prev.clone_from(&cp.hash);
+            let body = serde_json::to_string(&body)
+                .map_err(|_| AuditError("cannot serialise a checkpoint".into()))?;
+            let e = self.compose(seq, &time, &prev, &body, true);
+            prev.clone_from(&e.hash);
             seq += 1;
             since = 0;
             last = now;
-            entries.push(cp.clone());
-            checkpoint = Some(cp);
+            entries.push(e);
+            checkpoint = true;
         }
         if !entries.is_empty() {
             self.store.store(&entries)?;
         }
-        if let Some(cp) = &checkpoint {
+        if let Some(cp) = entries.last().filter(|_| checkpoint) {
             self.store.sealed(cp);
         }
         Ok((seq, prev, since, last))
     }
 
-    fn entry(
+    /// The canonical line of an entry, written directly: exactly what serde writes for
+    /// [`Entry`] (field order, compact), so the verifier's re-serialisation matches. The
+    /// writer ID and the time need no JSON escaping ([`valid_writer`], `Timestamp`).
+    fn compose(
         &self,
         seq: u64,
+        time: &str,
         prev: &str,
-        now: Timestamp,
-        body: EntryBody,
-    ) -> Result<Entry, AuditError> {
-        let mut e = Entry {
-            v: ENTRY_VERSION,
+        body: &str,
+        checkpoint: bool,
+    ) -> StoredEntry {
+        let mut line = String::with_capacity(body.len() + 256);
+        line.push_str("{\"v\":");
+        line.push_str(&ENTRY_VERSION.to_string());
+        line.push_str(",\"writer\":\"");
+        line.push_str(&self.writer);
+        line.push_str("\",\"seq\":");
+        line.push_str(&seq.to_string());
+        line.push_str(",\"time\":\"");
+        line.push_str(time);
+        line.push_str("\",\"prev\":\"");
+        line.push_str(prev);
+        line.push_str("\",\"body\":");
+        line.push_str(body);
+        line.push('}');
+        let hash = hex(&openssl::sha::sha256(line.as_bytes()));
+        line.pop();
+        line.push_str(",\"hash\":\"");
+        line.push_str(&hash);
+        line.push_str("\"}");
+        StoredEntry {
             writer: self.writer.clone(),
             seq,
-            time: now.to_string(),
-            prev: prev.into(),
-            body,
-            hash: String::new(),
-        };
-        e.hash = e.compute_hash()?;
-        Ok(e)
+            time: time.to_owned(),
+            hash,
+            checkpoint,
+            line,
+        }
     }
 }
 
@@ -457,6 +480,12 @@ impl<S: EntryStore> AuditLog for ChainedLog<S> {
             }
             (Some(_), None) => None,
         };
-        self.submit(Item::Record(Box::new(record), sealed))
+        // Serialise outside the lock too: the writer only frames and hashes.
+        let body = serde_json::to_string(&EntryBody::Record {
+            record: Box::new(record),
+            sealed,
+        })
+        .map_err(|_| AuditError("cannot serialise a record".into()))?;
+        self.submit(Item::Record(body))
     }
 }

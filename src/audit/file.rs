@@ -11,7 +11,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::chain::{valid_writer, Entry, EntryStore, Pruned};
+use super::chain::{valid_writer, Entry, EntryStore, Pruned, StoredEntry};
 use super::keys::{CheckpointKey, CheckpointVerifier};
 use super::verify::{ChainVerifier, Line, VerifyReport};
 use super::AuditError;
@@ -133,7 +133,7 @@ impl FileStore {
 }
 
 impl EntryStore for FileStore {
-    fn store(&self, entries: &[Entry]) -> Result<(), AuditError> {
+    fn store(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
         let mut guard = self
             .state
             .lock()
@@ -148,11 +148,16 @@ impl EntryStore for FileStore {
         let mut groups: Vec<(String, Vec<u8>)> = Vec::new();
         for e in entries {
             let day = e.time.get(..10).unwrap_or("0000-00-00").to_owned();
-            let mut line = e.to_line()?.into_bytes();
-            line.push(b'\n');
             match groups.last_mut() {
-                Some((d, bytes)) if *d == day => bytes.extend_from_slice(&line),
-                _ => groups.push((day, line)),
+                Some((d, bytes)) if *d == day => {
+                    bytes.extend_from_slice(e.line.as_bytes());
+                    bytes.push(b'\n');
+                }
+                _ => {
+                    let mut bytes = e.line.clone().into_bytes();
+                    bytes.push(b'\n');
+                    groups.push((day, bytes));
+                }
             }
         }
         for (i, (day, bytes)) in groups.iter().enumerate() {
@@ -167,10 +172,8 @@ impl EntryStore for FileStore {
         Ok(())
     }
 
-    fn sealed(&self, checkpoint: &Entry) {
-        let Ok(line) = checkpoint.to_line() else {
-            return;
-        };
+    fn sealed(&self, checkpoint: &StoredEntry) {
+        let line = &checkpoint.line;
         let path = self.dir.join(format!("head.{}.json", self.writer));
         let tmp = self.dir.join(format!(".head.{}.json.tmp", self.writer));
         let _ = File::create(&tmp)
