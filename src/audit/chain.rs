@@ -35,7 +35,7 @@ pub struct Entry {
     pub seq: u64,
     /// When the entry was written (UTC).
     pub time: String,
-    /// The previous entry's hash ([`GENESIS`] zeros for the first).
+    /// The previous entry's hash (64 zeros for the first).
     pub prev: String,
     /// A record or a checkpoint.
     pub body: EntryBody,
