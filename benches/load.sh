@@ -4,6 +4,12 @@
 #
 #   bash benches/load.sh                    # both stores, 20000 logins each
 #   LOGINS=50000 CONCURRENCY=32 STORES="redis" bash benches/load.sh
+#   CONCURRENCY=32 STORES=memory bash benches/load.sh --audit-dir target/load-audit
+#
+# With --audit-dir DIR, each store is run twice in the same invocation: without the
+# transaction registry (--no-audit) and with the file registry in DIR (wiped first and
+# removed at the end unless KEEP_AUDIT=1), and the ratio of the two throughputs is
+# printed (docs/audit.md). Without it the demo runs with --no-audit.
 #
 # Per store: start redis-server (Redis run only) and the demo SP (release build), let
 # examples/load.rs start N logins, pre-sign N Responses with a test IdP key, post them
@@ -21,6 +27,14 @@ MAX_SECS="${MAX_SECS:-300}"
 STORES="${STORES:-memory redis}"
 WORK="$ROOT/target/load"
 IDP="https://idp.load.test"
+AUDIT_DIR=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --audit-dir) AUDIT_DIR="$2"; shift 2 ;;
+        --audit-dir=*) AUDIT_DIR="${1#*=}"; shift ;;
+        *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
 
 log() { echo "load.sh: $*" >&2; }
 
@@ -35,9 +49,13 @@ if ! command -v redis-server >/dev/null; then
 fi
 
 log "building (release)"
-cargo build --release -q --features axum,redis,test-idp,config \
+cargo build --release -q --features axum,redis,test-idp,config,audit \
     --example demo-sp --example load --example sign-response
 BIN="$ROOT/target/release/examples"
+if [ -n "$AUDIT_DIR" ]; then
+    # The verifier (debug build, shared with `cargo test --all-features`).
+    cargo build -q --all-features --bin spid-sp
+fi
 
 rm -rf "$WORK"; mkdir -p "$WORK"
 PIDS=()
@@ -59,7 +77,21 @@ wait_port() { # port pid
 
 RESULTS=()
 status=0
+RUNS=()
 for store in $STORES; do
+    RUNS+=("$store:none")
+    [ -n "$AUDIT_DIR" ] && RUNS+=("$store:file")
+done
+for run in "${RUNS[@]}"; do
+    store="${run%%:*}"
+    audit="${run##*:}"
+    AUDIT_ARGS=(--no-audit)
+    label="$store"
+    if [ "$audit" = file ]; then
+        rm -rf "$AUDIT_DIR"; mkdir -p "$AUDIT_DIR"
+        AUDIT_ARGS=(--audit-dir "$AUDIT_DIR")
+        label="$store+audit-file"
+    fi
     REDIS_PID=""
     STORE_ARG=memory
     if [ "$store" = redis ]; then
@@ -73,23 +105,46 @@ for store in $STORES; do
     port=$(free_port)
     base="http://127.0.0.1:$port"
     "$BIN/demo-sp" --bind "127.0.0.1:$port" --base-url "$base" --idp-metadata "$WORK/idp.xml" \
-        --key-dir "$WORK/sp-key" --store "$STORE_ARG" >"$WORK/sp-$store.out" 2>"$WORK/sp-$store.err" &
+        --key-dir "$WORK/sp-key" --store "$STORE_ARG" "${AUDIT_ARGS[@]}" \
+        --pending-per-client "$((LOGINS + 1))" >"$WORK/sp-$label.out" 2>"$WORK/sp-$label.err" &
     SP_PID=$!; PIDS+=("$SP_PID")
     wait_port "$port" "$SP_PID"
-    log "store $store: SP pid $SP_PID${REDIS_PID:+, redis pid $REDIS_PID}, $LOGINS logins, concurrency $CONCURRENCY"
+    log "store $store, registry $audit: SP pid $SP_PID${REDIS_PID:+, redis pid $REDIS_PID}, $LOGINS logins, concurrency $CONCURRENCY"
     args=(--sp "127.0.0.1:$port" --base-url "$base" --idp-dir "$WORK/idp" --idp-entity-id "$IDP"
           --logins "$LOGINS" --concurrency "$CONCURRENCY" --max-secs "$MAX_SECS"
-          --sp-pid "$SP_PID" --label "$store")
+          --sp-pid "$SP_PID" --label "$label")
     [ -n "$REDIS_PID" ] && args+=(--redis-pid "$REDIS_PID")
     if line=$("$BIN/load" "${args[@]}"); then :; else status=1; fi
     echo "$line"
     RESULTS+=("$line")
     kill "$SP_PID" 2>/dev/null || true; wait "$SP_PID" 2>/dev/null || true
     [ -n "$REDIS_PID" ] && { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; }
+    if [ "$audit" = file ]; then
+        log "registry: $(du -sh "$AUDIT_DIR" | cut -f1) in $AUDIT_DIR"
+        "$ROOT/target/debug/spid-sp" audit verify --checkpoint-key "$WORK/sp-key/audit-checkpoint.pub.pem" \
+            "$AUDIT_DIR" | tail -1 >&2 || status=1
+        [ "${KEEP_AUDIT:-0}" = 1 ] || rm -rf "$AUDIT_DIR"
+    fi
 done
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 for r in "${RESULTS[@]}"; do echo "$r"; done
+if [ -n "$AUDIT_DIR" ]; then
+    for store in $STORES; do
+        printf '%s\n' "${RESULTS[@]}" | python3 -c '
+import re, sys
+store = sys.argv[1]
+rate = {}
+for line in sys.stdin:
+    m = re.search(r"label=(\S+) .*logins_per_sec=(\d+)", line)
+    if m:
+        rate[m.group(1)] = int(m.group(2))
+a, b = rate.get(store), rate.get(store + "+audit-file")
+if a and b:
+    print(f"audit: store {store}: file registry keeps {100 * b / a:.1f}% of the no-registry throughput ({b} vs {a} logins/s)")
+' "$store"
+    done
+fi
 [ "$status" = 0 ] && echo "load: done, 0 errors" || echo "load: ERRORS (see above)"
 exit "$status"

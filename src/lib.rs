@@ -72,6 +72,7 @@ mod response;
 mod sp;
 mod time;
 
+pub mod audit;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;

@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::audit::record::{self as audit_record, RecordKind};
+use crate::audit::Outcome;
 use crate::binding::post::decode_post;
 use crate::binding::redirect::{VerifiedDocument, VerifiedRedirect};
 use crate::binding::{redirect, Incoming, Outgoing};
@@ -147,6 +149,20 @@ impl ServiceProvider {
             None,
             &self.config.signing_key,
         )?;
+        self.audit(|| {
+            let mut r = audit_record::sent(
+                RecordKind::LogoutRequestSent,
+                now,
+                idp.entity_id().as_str(),
+                binding,
+                id.as_str(),
+                outgoing.xml(),
+            );
+            r.assertion_subject = Some(session.name_id.as_str().to_owned());
+            r.assertion_subject_name_qualifier = Some(session.name_qualifier.clone());
+            r
+        })
+        .map_err(|()| StartError::Audit)?;
         Ok((
             outgoing,
             PendingLogout {
@@ -161,6 +177,9 @@ impl ServiceProvider {
     /// Verifies the IdP's LogoutResponse to a pending logout.
     ///
     /// Traced: a `finish_logout` span and one event (docs/observability.md).
+    ///
+    /// Verifies the IdP's LogoutResponse to a pending logout (and records it, whatever
+    /// the outcome, when a registry is set).
     pub fn finish_logout(
         &self,
         incoming: &Incoming,
@@ -176,13 +195,48 @@ impl ServiceProvider {
             idp,
         );
         let _entered = span.enter();
-        let result = self.verify_logout_response(incoming, pending);
+        let result = self.verify_and_record_logout_response(incoming, pending);
         let outcome = match &result {
             Ok(LogoutOutcome::Complete) => Ok("complete"),
             Ok(LogoutOutcome::Partial) => Ok("partial"),
             Err(e) => Err(e as &dyn LogoutFailure),
         };
         self.logout_event("response", idp, Some(request_id.as_str()), outcome);
+        result
+    }
+
+    /// [`Self::verify_logout_response`], recorded in the registry when one is set.
+    fn verify_and_record_logout_response(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogout,
+    ) -> Result<LogoutOutcome, RejectReason> {
+        let now = self.clock.now();
+        let (request_id, idp) = (pending.request_id.clone(), pending.idp.clone());
+        let result = self.verify_logout_response(incoming, pending);
+        self.audit(|| {
+            let outcome = match &result {
+                Ok(LogoutOutcome::Complete) => Outcome::Accepted,
+                Ok(LogoutOutcome::Partial) => Outcome::Refused {
+                    status: "partial-logout".into(),
+                    sub_status: None,
+                    error_code: None,
+                },
+                Err(e) => Outcome::rejected(e),
+            };
+            let mut r = audit_record::received(
+                RecordKind::LogoutResponseReceived,
+                outcome,
+                now,
+                Some(idp.as_str()),
+                incoming,
+                &self.config.limits,
+            );
+            r.verified = result.is_ok();
+            r.authn_req_id = Some(request_id.as_str().to_owned());
+            r
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)?;
         result
     }
 
@@ -227,6 +281,10 @@ impl ServiceProvider {
     ///
     /// Traced: a `logout_request` span and one event; the IdP's LogoutRequest ID at DEBUG
     /// only (docs/observability.md).
+    ///
+    /// With a registry, the LogoutRequest received (whatever the outcome) and the
+    /// LogoutResponse sent are recorded; when they cannot be, no answer is sent
+    /// ([`RejectReason::AuditUnavailable`]).
     pub fn handle_logout_request(
         &self,
         incoming: &Incoming,
@@ -240,7 +298,7 @@ impl ServiceProvider {
         let _entered = span.enter();
         // The trusted IdP named by the message, once known (before that: `unknown`).
         let mut seen: Option<Arc<IdentityProvider>> = None;
-        let result = self.answer_logout_request(incoming, reply_binding, &mut seen);
+        let result = self.answer_and_record_logout_request(incoming, reply_binding, &mut seen);
         let idp = seen
             .as_ref()
             .map_or(observe::UNKNOWN_IDP, |i| i.entity_id().as_str());
@@ -253,6 +311,52 @@ impl ServiceProvider {
             Err(e) => Err(e as &dyn LogoutFailure),
         };
         self.logout_event("request", idp, None, outcome);
+        result
+    }
+
+    /// [`Self::answer_logout_request`], recorded in the registry when one is set.
+    fn answer_and_record_logout_request(
+        &self,
+        incoming: &Incoming,
+        reply_binding: Binding,
+        seen: &mut Option<Arc<IdentityProvider>>,
+    ) -> Result<(LogoutRequestInfo, Outgoing), RejectReason> {
+        let now = self.clock.now();
+        let result = self.answer_logout_request(incoming, reply_binding, seen);
+        self.audit(|| {
+            let outcome = match &result {
+                Ok(_) => Outcome::Accepted,
+                Err(e) => Outcome::rejected(e),
+            };
+            let mut r = audit_record::received(
+                RecordKind::LogoutRequestReceived,
+                outcome,
+                now,
+                result.as_ref().ok().map(|(info, _)| info.idp.as_str()),
+                incoming,
+                &self.config.limits,
+            );
+            r.verified = result.is_ok();
+            r
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)?;
+        if let Ok((info, outgoing)) = &result {
+            self.audit(|| {
+                let mut r = audit_record::sent(
+                    RecordKind::LogoutResponseSent,
+                    now,
+                    info.idp.as_str(),
+                    reply_binding,
+                    &info.id,
+                    outgoing.xml(),
+                );
+                // The columns of a logout: the request answered, and this response.
+                r.authn_req_issue_instant = None;
+                r.fill_from_xml(outgoing.xml(), &self.config.limits);
+                r
+            })
+            .map_err(|()| RejectReason::AuditUnavailable)?;
+        }
         result
     }
 

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::audit::record::{self as audit_record, RecordKind};
+use crate::audit::{AuditLog, Outcome, TransactionRecord};
 use crate::authn_request::{self, AcsChoice, AuthnRequestData, LoginOptions};
 use crate::binding::post::decode_post;
 use crate::binding::{Incoming, Outgoing};
@@ -175,6 +177,7 @@ pub struct ServiceProvider {
     pub(crate) replay: Arc<dyn ReplayCache>,
     pub(crate) allow_test_idp: bool,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl std::fmt::Debug for ServiceProvider {
@@ -207,6 +210,7 @@ impl ServiceProvider {
             replay: Arc::new(MemoryReplayCache::default()),
             allow_test_idp: false,
             metrics: Arc::new(Metrics::new()),
+            audit: None,
         })
     }
 
@@ -269,6 +273,28 @@ impl ServiceProvider {
             entity_id
         } else {
             observe::UNKNOWN_IDP
+        }
+    }
+
+    /// Writes every login and logout message to the transaction registry AgID requires
+    /// (24 months): the AuthnRequest as sent, the Response as received whatever the
+    /// outcome, the logout messages both ways. When `log` refuses a record the operation
+    /// fails ([`StartError::Audit`], [`RejectReason::AuditUnavailable`]): nothing is sent
+    /// or accepted that the registry does not hold.
+    pub fn with_audit(mut self, log: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Appends a record when a registry is set; `Err` when it refused it.
+    pub(crate) fn audit(&self, record: impl FnOnce() -> TransactionRecord) -> Result<(), ()> {
+        match &self.audit {
+            Some(log) => log.append(record()).map_err(|e| {
+                // Counted and logged once here; the caller turns it into the 503 outcome.
+                self.metrics.record_audit_error();
+                tracing::error!(target: observe::LOGIN, error = %e, "transaction registry write failed");
+            }),
+            None => Ok(()),
         }
     }
 
@@ -416,6 +442,19 @@ impl ServiceProvider {
             relay_state,
             data: None,
         };
+        self.audit(|| {
+            let mut r = audit_record::sent(
+                RecordKind::AuthnRequestSent,
+                now,
+                provider.entity_id().as_str(),
+                options.binding,
+                pending.request_id.as_str(),
+                outgoing.xml(),
+            );
+            r.level = Some(options.level.number());
+            r
+        })
+        .map_err(|()| StartError::Audit)?;
         Ok((outgoing, pending))
     }
 
@@ -426,6 +465,11 @@ impl ServiceProvider {
     /// accepted`, `login refused by the identity provider`, `login rejected`), with the
     /// request ID, the IdP, the level, the outcome code and the duration; never personal
     /// data (docs/observability.md).
+    ///
+    /// With a registry ([`ServiceProvider::with_audit`]) every outcome leaves one
+    /// `response-received` record, written after the replay keys are consumed (the record
+    /// states the final outcome); when it cannot be written the result is
+    /// [`RejectReason::AuditUnavailable`] and the user starts a new login.
     pub fn finish_login(
         &self,
         incoming: &Incoming,
@@ -443,7 +487,7 @@ impl ServiceProvider {
             level = level.number(),
         );
         let _entered = span.enter();
-        let result = self.verify_login(incoming, pending);
+        let result = self.verify_and_record(incoming, pending);
         let attempt = LoginAttempt {
             request_id: request_id.as_str(),
             idp: idp.as_str(),
@@ -457,6 +501,87 @@ impl ServiceProvider {
         });
         observe::login_outcome(&self.metrics, &attempt, outcome, started.elapsed());
         result
+    }
+
+    /// [`Self::verify_login`], recorded in the registry when one is set.
+    fn verify_and_record(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogin,
+    ) -> Result<VerifiedLogin, LoginError> {
+        if self.audit.is_none() {
+            return self.verify_login(incoming, pending);
+        }
+        let now = self.clock.now();
+        let (request_id, idp) = (pending.request_id.clone(), pending.idp.clone());
+        let request_instant = pending.issue_instant;
+        let result = self.verify_login(incoming, pending);
+        self.audit(|| {
+            let mut r = match &result {
+                Ok(login) => self.accepted_record(login, now),
+                Err(e) => audit_record::received(
+                    RecordKind::ResponseReceived,
+                    Outcome::of_login_error(e),
+                    now,
+                    Some(idp.as_str()),
+                    incoming,
+                    &self.config.limits,
+                ),
+            };
+            r.authn_req_id = Some(request_id.as_str().to_owned());
+            r.authn_req_issue_instant = Some(request_instant.to_string());
+            r
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)?;
+        result
+    }
+
+    /// Records a Response that an integration refused before [`Self::finish_login`]
+    /// (no pending login for it, another browser…; `code` says why), so the registry
+    /// holds every Response received. Without a registry, does nothing. `Err` (answer
+    /// 503): the registry could not write it.
+    pub fn record_unmatched_response(
+        &self,
+        incoming: &Incoming,
+        code: &str,
+    ) -> Result<(), RejectReason> {
+        self.audit(|| {
+            audit_record::received(
+                RecordKind::ResponseReceived,
+                Outcome::Rejected { code: code.into() },
+                self.clock.now(),
+                None,
+                incoming,
+                &self.config.limits,
+            )
+        })
+        .map_err(|()| RejectReason::AuditUnavailable)
+    }
+
+    /// The record of an accepted login: index fields from the verified login.
+    fn accepted_record(&self, login: &VerifiedLogin, now: Timestamp) -> TransactionRecord {
+        let mut r = TransactionRecord::new(RecordKind::ResponseReceived, Outcome::Accepted, now);
+        r.idp = Some(login.idp().as_str().to_owned());
+        r.level = Some(login.level().number());
+        r.binding = Some("post".into());
+        r.resp_id = Some(login.response_id.clone());
+        r.resp_issuer = Some(login.idp().as_str().to_owned());
+        r.assertion_id = Some(login.assertion_id.as_str().to_owned());
+        r.assertion_subject = Some(login.session.name_id.as_str().to_owned());
+        r.assertion_subject_name_qualifier = Some(login.session.name_qualifier.clone());
+        r.fiscal_code = login.identity.fiscal_code().map(|c| c.as_str().to_owned());
+        // The IssueInstant of the document that verified (the root's, read without a
+        // second parse: the verifier already checked it).
+        if let crate::xml::reader::RootAttribute::Found(t) =
+            crate::xml::reader::root_attribute(&login.response_xml, "IssueInstant")
+        {
+            r.resp_issue_instant = Some(t.trim().to_owned());
+        }
+        r.payload = Some(crate::audit::Payload {
+            format: crate::audit::PayloadFormat::Xml,
+            data: login.response_xml.clone(),
+        });
+        r
     }
 
     fn verify_login(

@@ -27,7 +27,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["error", "binding", "authn_request", "response", "pending"],
     ),
     // The SP ceremony: login, logout, the stores it uses.
-    ("ceremony", &["idp_set", "observe", "sp", "logout", "store"]),
+    (
+        "ceremony",
+        &["idp_set", "observe", "audit", "sp", "logout", "store"],
+    ),
     // Integrations: the web layer, the explicitly unverified decoder.
     ("integrations", &["axum", "danger", "description"]),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).

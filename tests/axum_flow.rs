@@ -1152,3 +1152,33 @@ async fn unreadable_acs_bodies_get_the_error_page() {
         );
     }
 }
+
+/// The registry of [`a_registry_that_cannot_write_stops_the_login_with_503`].
+static AUDIT: std::sync::OnceLock<Arc<spid_sp::audit::MemoryAuditLog>> = std::sync::OnceLock::new();
+
+#[tokio::test]
+async fn a_registry_that_cannot_write_stops_the_login_with_503() {
+    let audit = AUDIT.get_or_init(Default::default).clone();
+    let h = start_opts(Opts {
+        builder: Some(|b| b.audit_log(AUDIT.get_or_init(Default::default).clone())),
+        ..Opts::default()
+    })
+    .await;
+    let (id, relay, _) = h.begin(&format!("idp={}", enc(IDP)), None).await;
+    let response = h.response(&id, SpidLevel::L1);
+    audit.set_failing(true);
+    let acs = form(&[("SAMLResponse", &response), ("RelayState", &relay)]);
+    let r = h.post("/spid/acs", &[], &acs).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("temporaneamente") && r.body.contains("audit-unavailable"));
+    assert!(r.header("set-cookie").is_none() && r.header("location").is_none());
+    // No request leaves either.
+    let r = h.get(&format!("/spid/login?idp={}", enc(IDP)), &[]).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    // Recovery without restart: the registry works again, a new login completes.
+    audit.set_failing(false);
+    let (session, _, _) = h.login(&format!("idp={}", enc(IDP)), SpidLevel::L1).await;
+    assert!(!session.is_empty());
+    let kinds: Vec<_> = audit.records().iter().map(|r| r.outcome.name()).collect();
+    assert_eq!(kinds, ["sent", "sent", "accepted"]);
+}

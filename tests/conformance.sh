@@ -11,7 +11,10 @@
 #
 # Env: CONFORMANCE_PROFILES (default "spid-public cie eidas spid-private", demo names),
 #      CONFORMANCE_BINDINGS (default "post redirect"),
-#      CONFORMANCE_TEST_NAMES (only these response cases, e.g. "1 2 xsw1"; default all).
+#      CONFORMANCE_TEST_NAMES (only these response cases, e.g. "1 2 xsw1"; default all),
+#      CONFORMANCE_AUDIT_RUN (default spid-public-post): after this run, the transaction
+#      registry must verify (`spid-sp audit verify`) and hold exactly one Response record
+#      per response case, with the outcome the SP answered (one more check).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,12 +44,50 @@ free_port() {
 
 # Same features as the test suite's `cargo test --all-features`, so the build is shared.
 log "building the demo SP"
-if ! cargo build -q --all-features --example demo-sp; then
+if ! cargo build -q --all-features --example demo-sp --bin spid-sp; then
   log "cargo build failed"
   echo "conformance: 0 passed, 1 failed"
   exit 1
 fi
 DEMO="$ROOT/target/debug/examples/demo-sp"
+SPID_SP="$ROOT/target/debug/spid-sp"
+AUDIT_RUN="${CONFORMANCE_AUDIT_RUN:-spid-public-post}"
+
+# The registry of run $1 against its report and the demo's log: `spid-sp audit verify`
+# passes, and the Response records, counted by outcome (accepted, refused, rejected by
+# code), are exactly the answers the demo gave (its log), one per response case.
+audit_check() {
+  local name="$1" dir="$OUT/audit-$1"
+  "$SPID_SP" audit verify "$dir" >"$OUT/audit-verify-$name.log" 2>&1 || { log "audit verify failed: $OUT/audit-verify-$name.log"; return 1; }
+  python3 - "$dir" "$OUT/report-$name.json" "$OUT/demo-$name.log" <<'PY'
+import collections, glob, json, re, sys
+d, report, demo = sys.argv[1:4]
+records = collections.Counter()
+for f in sorted(glob.glob(d + "/*.jsonl")):
+    for line in open(f):
+        body = json.loads(line)["body"]
+        r = body.get("record", {}).get("record")
+        if r and r["kind"] == "response-received":
+            o = r["outcome"]
+            records["rejected:" + o["code"] if o["result"] == "rejected" else o["result"]] += 1
+answers = collections.Counter()
+for line in open(demo):
+    line = line.strip()
+    if line.startswith("demo-sp: login at "):
+        answers["accepted"] += 1
+    m = re.match(r"demo-sp: ([a-z0-9-]+) \((\d+)\)$", line)
+    if m:
+        answers["refused" if m.group(1) == "idp-refused" else "rejected:" + m.group(1)] += 1
+cases = json.load(open(report))["test"]["sp"]["response"]["SpidSpResponseCheck"]
+ok200 = sum(1 for c in cases if "status_code: 200" in c["value"])
+total = sum(records.values())
+print(f"audit: {total} Response records for {len(cases)} response cases; {dict(records)}", file=sys.stderr)
+bad = total != len(cases) or records != answers or records["accepted"] != ok200
+if bad:
+    print(f"audit: MISMATCH records {dict(records)} vs answers {dict(answers)} (cases {len(cases)}, status 200: {ok200})", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
 
 # Prepare the tool once (venv + xmlsec1), outside the timed runs.
 "$HERE/spid-sp-test.sh" install >&2 || { echo "conformance: 0 passed, 1 failed"; exit 1; }
@@ -70,8 +111,10 @@ for profile in $PROFILES; do
     name="$profile-$binding"
     port="$(free_port)"
     base="http://127.0.0.1:$port"
+    rm -rf "$OUT/audit-$name"
     "$DEMO" --bind "127.0.0.1:$port" --profile "$profile" --binding "$binding" \
-      --idp-metadata "$IDP_METADATA" --key-dir "$OUT/keys" >"$OUT/demo-$name.log" 2>&1 &
+      --idp-metadata "$IDP_METADATA" --key-dir "$OUT/keys" --audit-dir "$OUT/audit-$name" \
+      >"$OUT/demo-$name.log" 2>&1 &
     demo_pid=$!
     args=(--metadata-url "$base/spid/metadata"
           --authn-url "$base/spid/login?idp=https://localhost:8443"
@@ -91,6 +134,9 @@ for profile in $PROFILES; do
       f=1
     fi
     [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+    if [ "$name" = "$AUDIT_RUN" ] && [ -z "${CONFORMANCE_TEST_NAMES:-}" ]; then
+      if audit_check "$name"; then p=$((p + 1)); else f=$((f + 1)); fi
+    fi
     cats="$(grep -E '^  (metadata|authnrequest|response)' "$OUT/spid-sp-test-$name.log" \
       | awk '{printf "%s%s %s", (n++ ? ", " : ""), $1, $2}')"
     summary+=("$(printf '%-22s %-16s %4s passed %3s failed  (%s)' "$name" "$tprofile" "$p" "$f" "$cats")")

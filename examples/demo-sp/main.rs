@@ -19,6 +19,8 @@
 //! embedded at build time, or the user's own file with `--config` (see
 //! `description.rs`).
 
+#[cfg(feature = "audit")]
+mod audit;
 mod description;
 mod pages;
 mod test_idp;
@@ -75,6 +77,12 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
   --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory)
   --key-dir DIR          DEMO_SP_KEY_DIR       demo SP key and certificate, created when missing
                                                (default <repo>/target/demo-sp)
+  --audit-dir DIR        DEMO_SP_AUDIT_DIR     the transaction registry (default <key dir>/audit;
+                                               checkpoint key created in the key dir)
+  --audit-encrypt-to PEM DEMO_SP_AUDIT_ENCRYPT_TO  encrypt payloads to this offline RSA public key
+  --no-audit             DEMO_SP_AUDIT=0       no registry (benchmarks only)
+  --pending-per-client N DEMO_SP_PENDING_PER_CLIENT  pending logins kept per client (default 32;
+                                               benches/load.sh raises it: one client, N logins)
   --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
                                                on with a loopback --bind, a loopback base URL
                                                and no --idp-metadata; loopback clients only)
@@ -100,6 +108,13 @@ struct Options {
     test_idp: Option<bool>,
     /// `--store`: `memory` or a `redis://` URL.
     store: String,
+    /// `--audit-dir` (`None`: `--no-audit`).
+    audit_dir: Option<PathBuf>,
+    /// `--pending-per-client`.
+    pending_per_client: Option<usize>,
+    /// `--audit-encrypt-to`.
+    #[cfg_attr(not(feature = "audit"), allow(dead_code))]
+    audit_encrypt_to: Option<PathBuf>,
 }
 
 /// Where the SP description comes from.
@@ -131,6 +146,11 @@ fn parse_options() -> Options {
     let mut key_dir = env("DEMO_SP_KEY_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
+    let mut audit_dir = env("DEMO_SP_AUDIT_DIR").map(PathBuf::from);
+    let mut pending_per_client = env("DEMO_SP_PENDING_PER_CLIENT");
+    let mut audit_encrypt_to = env("DEMO_SP_AUDIT_ENCRYPT_TO").map(PathBuf::from);
+    let mut audit =
+        env("DEMO_SP_AUDIT").is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
     let mut test_idp =
         env("DEMO_SP_TEST_IDP").map(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
 
@@ -160,6 +180,10 @@ fn parse_options() -> Options {
             "--binding" => binding = value(),
             "--store" => store = value(),
             "--key-dir" => key_dir = PathBuf::from(value()),
+            "--audit-dir" => audit_dir = Some(PathBuf::from(value())),
+            "--audit-encrypt-to" => audit_encrypt_to = Some(PathBuf::from(value())),
+            "--no-audit" if inline.is_none() => audit = false,
+            "--pending-per-client" => pending_per_client = Some(value()),
             "--test-idp" if inline.is_none() => test_idp = Some(true),
             "--no-test-idp" if inline.is_none() => test_idp = Some(false),
             _ => fail(format!("unknown option {arg} (see --help)")),
@@ -217,6 +241,12 @@ fn parse_options() -> Options {
         sp,
         level,
         binding,
+        audit_dir: audit.then(|| audit_dir.unwrap_or_else(|| key_dir.join("audit"))),
+        audit_encrypt_to,
+        pending_per_client: pending_per_client.map(|n| {
+            n.parse()
+                .unwrap_or_else(|_| fail(format!("--pending-per-client: not a number: {n}")))
+        }),
         key_dir,
         test_idp,
         store,
@@ -502,6 +532,11 @@ async fn main() {
     if let Some(s) = &shared {
         sp = sp.with_replay_cache(s.replay.clone());
     }
+    #[cfg(feature = "audit")]
+    let registry = opts
+        .audit_dir
+        .as_ref()
+        .map(|dir| audit::open(dir, &opts.key_dir, opts.audit_encrypt_to.as_deref()));
 
     let login_options = LoginOptions {
         level: opts.level,
@@ -532,6 +567,14 @@ async fn main() {
     if test_idp.is_some() {
         builder =
             builder.allow_test_idp(spid_sp::test_idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
+    }
+    if let Some(n) = opts.pending_per_client {
+        builder = builder.pending_per_client(n);
+    }
+    #[cfg(feature = "audit")]
+    if let Some(r) = &registry {
+        builder = builder.audit_log(audit::as_log(r));
+        audit::spawn_sealer(r);
     }
     let auth = builder.build();
     let site = Arc::new(pages::Site::new(
@@ -567,6 +610,13 @@ async fn main() {
         ),
         (None, Ok(())) => {}
     }
+    match &opts.audit_dir {
+        Some(dir) if cfg!(feature = "audit") => {
+            println!("demo-sp: transaction registry in {}", dir.display())
+        }
+        Some(_) => println!("demo-sp: no transaction registry (built without the audit feature)"),
+        None => println!("demo-sp: no transaction registry (--no-audit)"),
+    }
     println!("demo-sp: listening on {local}; open {base_url}/ in a browser");
 
     let shutdown = async {
@@ -601,5 +651,11 @@ async fn main() {
     .await
     {
         fail(format!("server error: {e}"));
+    }
+    #[cfg(feature = "audit")]
+    if let Some(r) = &registry {
+        if let Err(e) = r.checkpoint() {
+            eprintln!("demo-sp: final audit checkpoint failed: {e}");
+        }
     }
 }

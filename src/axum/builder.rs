@@ -159,6 +159,15 @@ impl SpidAuthBuilder {
         self.inner.request_id_header = Some(name);
         self
     }
+
+    /// Writes the transaction registry AgID requires (every AuthnRequest, Response and
+    /// logout message, 24 months: `spid_sp::audit`). A record that cannot be written
+    /// stops the step: `/login` and the ACS answer 503 with the courtesy page and nothing
+    /// is accepted.
+    pub fn audit_log(mut self, log: Arc<dyn crate::audit::AuditLog>) -> Self {
+        self.inner.sp = self.inner.sp.with_audit(log);
+        self
+    }
     /// The integration.
     pub fn build(mut self) -> SpidAuth {
         let mut origins: Vec<String> = self

@@ -89,6 +89,7 @@ impl AuthError {
             AuthError::UnknownRequest | AuthError::BrowserMismatch => StatusCode::FORBIDDEN,
             AuthError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::Start(StartError::Signing(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Start(StartError::Audit) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Start(_) => StatusCode::BAD_REQUEST,
             AuthError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::NoMetadata => StatusCode::NOT_FOUND,
@@ -107,6 +108,7 @@ impl AuthError {
             AuthError::UnknownRequest => "unknown-request",
             AuthError::BrowserMismatch => "browser-mismatch",
             AuthError::BadRequest(_) => "bad-request",
+            AuthError::Start(StartError::Audit) => "audit-unavailable",
             AuthError::Start(_) => "start-failed",
             AuthError::Store(_) => "store-unavailable",
             AuthError::NoMetadata => "no-metadata",
@@ -121,6 +123,10 @@ impl AuthError {
     pub fn message_it(&self) -> &'static str {
         match self {
             AuthError::Refused(r) => r.message_it(),
+            AuthError::Start(StartError::Audit)
+            | AuthError::Rejected(RejectReason::AuditUnavailable) => {
+                "Servizio temporaneamente non disponibile. Riprova tra poco."
+            }
             AuthError::Rejected(_) => "La risposta del gestore dell'identità non è valida: l'accesso non è stato effettuato. Riprova.",
             AuthError::Logout(_) => "La richiesta di uscita non è valida.",
             AuthError::UnknownRequest => "La richiesta di accesso è scaduta o è già stata usata. Riprova ad accedere.",
@@ -140,6 +146,10 @@ impl AuthError {
     pub fn message_en(&self) -> &'static str {
         match self {
             AuthError::Refused(r) => r.message_en(),
+            AuthError::Start(StartError::Audit)
+            | AuthError::Rejected(RejectReason::AuditUnavailable) => {
+                "Service temporarily unavailable. Please try again shortly."
+            }
             AuthError::Rejected(_) => "The identity provider's response is not valid: you are not signed in. Please try again.",
             AuthError::Logout(_) => "The logout request is not valid.",
             AuthError::UnknownRequest => "The sign-in request has expired or was already used. Please sign in again.",

@@ -200,22 +200,33 @@ pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError
     let incoming = Incoming::from_form(body).ok_or(AuthError::BadRequest(
         "expected a form with one SAMLResponse",
     ))?;
-    let max = inner.sp.config().limits.max_bytes;
-    let request_id = incoming
-        .in_response_to_hint(max)
-        .ok_or(AuthError::UnknownRequest)?;
     let now = auth.now();
-    let pending = inner
-        .pending
-        .take(&request_id, now)?
-        .ok_or(AuthError::UnknownRequest)?;
-    let aux = pending
-        .data()
-        .and_then(|j| serde_json::from_str::<LoginAux>(j).ok())
-        .ok_or(AuthError::UnknownRequest)?;
-    if let Some(idp) = inner.sp.idp(pending.idp().as_str()) {
-        auth.check_idp(&idp)?;
-    }
+    let matched = (|| {
+        let max = inner.sp.config().limits.max_bytes;
+        let request_id = incoming
+            .in_response_to_hint(max)
+            .ok_or(AuthError::UnknownRequest)?;
+        let pending = inner
+            .pending
+            .take(&request_id, now)?
+            .ok_or(AuthError::UnknownRequest)?;
+        let aux = pending
+            .data()
+            .and_then(|j| serde_json::from_str::<LoginAux>(j).ok())
+            .ok_or(AuthError::UnknownRequest)?;
+        if let Some(idp) = inner.sp.idp(pending.idp().as_str()) {
+            auth.check_idp(&idp)?;
+        }
+        Ok((pending, aux))
+    })();
+    // A Response that reaches no pending login is recorded too (the registry holds every
+    // Response received at the ACS).
+    let (pending, aux) = matched.map_err(|e: AuthError| {
+        match inner.sp.record_unmatched_response(&incoming, e.code()) {
+            Ok(()) => e,
+            Err(r) => AuthError::Rejected(r),
+        }
+    })?;
     let login = inner
         .sp
         .finish_login(&incoming, pending)

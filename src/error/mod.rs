@@ -224,6 +224,10 @@ pub enum RejectReason {
     /// (`ServiceProvider::allow_test_idp`, feature `test-idp`).
     #[error("test identity provider not enabled")]
     TestIdpRefused,
+    /// The transaction registry could not record the message: nothing is accepted (a
+    /// portal must not admit someone it cannot account for).
+    #[error("transaction registry unavailable")]
+    AuditUnavailable,
 }
 
 impl From<crate::ids::RandomError> for StartError {
@@ -310,6 +314,7 @@ impl RejectReason {
             LogoutMismatch => "logout-mismatch",
             Redirect(_) => "redirect-binding",
             TestIdpRefused => "test-idp-refused",
+            AuditUnavailable => "audit-unavailable",
         }
     }
 
@@ -319,6 +324,7 @@ impl RejectReason {
         matches!(
             self,
             RejectReason::Store(_)
+                | RejectReason::AuditUnavailable
                 | RejectReason::Signature {
                     error: DsigError::NoKey | DsigError::Crypto,
                     ..
@@ -378,6 +384,9 @@ pub enum StartError {
     /// The system's random number generator failed: no ID is issued (fail closed).
     #[error("random number generator unavailable")]
     Random,
+    /// The transaction registry could not record the request: it is not sent.
+    #[error("transaction registry unavailable")]
+    Audit,
 }
 
 impl StartError {
@@ -390,6 +399,7 @@ impl StartError {
             StartError::Signing(_) => "signing-failed",
             StartError::TestIdpRefused => "test-idp-refused",
             StartError::Random => "random-unavailable",
+            StartError::Audit => "audit-unavailable",
         }
     }
 }

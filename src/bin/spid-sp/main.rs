@@ -42,6 +42,7 @@ macro_rules! eprintln {
 // One module per command; `args` holds the clap types several commands share, `io` the
 // input/output helpers and the failure type, `config` the SP description file.
 mod args;
+mod audit;
 mod config;
 mod inspect;
 mod io;
@@ -83,6 +84,9 @@ enum Command {
     /// Verify a Response as the SP would: signature, issuer, audience, ACS, request ID,
     /// times, level. Prints the identity as JSON.
     Verify(verify::VerifyArgs),
+    /// The 24-month transaction registry: verify, search, export, prune, keygen.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Command::Registry(c) => registry::registry_cmd(c),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Verify(a) => verify::verify(a),
+        Command::Audit(c) => audit::audit_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,81 @@
+//! The demo's transaction registry (`--audit-dir`, default `<key dir>/audit`): the
+//! append-only file backend, one writer per process, checkpoints signed with a dedicated
+//! Ed25519 key created at first start next to the SP key (`audit-checkpoint.key.pem`), and
+//! its public half copied into the directory (`checkpoint.pub.pem`) so
+//! `spid-sp audit verify DIR` works out of the box. In production keep the public key
+//! away from the log (`--checkpoint-key`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use spid_sp::audit::{
+    AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, FileStore, PayloadEncryptor,
+};
+use spid_sp::SystemClock;
+
+use crate::fail;
+
+/// The registry of the running demo.
+pub type Registry = ChainedLog<FileStore>;
+
+/// Opens the registry: the checkpoint key of `key_dir` (created when missing), a fresh
+/// writer ID, payloads encrypted to `encrypt_to` when given.
+pub fn open(dir: &Path, key_dir: &Path, encrypt_to: Option<&Path>) -> Arc<Registry> {
+    let key_path = key_dir.join("audit-checkpoint.key.pem");
+    let key = match std::fs::read(&key_path) {
+        Ok(pem) => CheckpointKey::from_pem(&pem)
+            .unwrap_or_else(|e| fail(format!("{}: {e}", key_path.display()))),
+        Err(_) => {
+            let key = CheckpointKey::generate().unwrap_or_else(|e| fail(e));
+            let pem = key.private_pem().unwrap_or_else(|e| fail(e));
+            let _ = std::fs::create_dir_all(key_dir);
+            std::fs::write(&key_path, pem)
+                .unwrap_or_else(|e| fail(format!("{}: {e}", key_path.display())));
+            key
+        }
+    };
+    let public = key.public_pem().unwrap_or_else(|e| fail(e));
+    let _ = std::fs::write(key_dir.join("audit-checkpoint.pub.pem"), &public);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let writer = format!("demo-{secs}-{}", std::process::id());
+    let store = FileStore::open(dir, &writer)
+        .unwrap_or_else(|e| fail(format!("--audit-dir {}: {e}", dir.display())));
+    let _ = std::fs::write(dir.join("checkpoint.pub.pem"), &public);
+    let mut log = ChainedLog::new(store, &writer, key, Arc::new(SystemClock))
+        .unwrap_or_else(|e| fail(e))
+        .with_policy(CheckpointPolicy {
+            every_records: 1000,
+            every_secs: 10,
+        });
+    if let Some(path) = encrypt_to {
+        let pem = std::fs::read(path)
+            .unwrap_or_else(|e| fail(format!("--audit-encrypt-to {}: {e}", path.display())));
+        log = log.with_encryption(
+            PayloadEncryptor::from_pem(&pem)
+                .unwrap_or_else(|e| fail(format!("--audit-encrypt-to: {e}"))),
+        );
+    }
+    Arc::new(log)
+}
+
+/// Seals the tail every 10 seconds, so an idle registry has no unsigned tail for long.
+pub fn spawn_sealer(log: &Arc<Registry>) {
+    let log = Arc::clone(log);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            let l = Arc::clone(&log);
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || l.checkpoint()).await {
+                eprintln!("demo-sp: audit checkpoint failed: {e}");
+            }
+        }
+    });
+}
+
+/// The registry as the core sees it.
+pub fn as_log(log: &Arc<Registry>) -> Arc<dyn AuditLog> {
+    Arc::clone(log) as Arc<dyn AuditLog>
+}

@@ -1,0 +1,106 @@
+//! The 24-month transaction registry AgID requires of every SPID/CIE service provider:
+//! every AuthnRequest sent, every Response received (accepted, refused or rejected) and
+//! every logout message, kept with integrity and confidentiality. See `docs/audit.md`.
+//!
+//! The core is sans-IO: [`crate::ServiceProvider`] builds a [`TransactionRecord`] at each
+//! step and hands it to an [`AuditLog`] ([`crate::ServiceProvider::with_audit`]). When the
+//! log refuses a record, the step does not complete (`StartError::Audit`,
+//! `RejectReason::AuditUnavailable`): a portal must not admit someone it cannot account
+//! for.
+//!
+//! With the `audit` feature: the hash chain with signed checkpoints ([`ChainedLog`], over
+//! any [`EntryStore`] that stores and reads back entries), payload encryption to an
+//! offline key ([`PayloadEncryptor`]), the verifier ([`verify_entries`]) and the
+//! append-only file backend ([`FileStore`]) with retention ([`prune_dir`]).
+
+pub(crate) mod record;
+
+#[cfg(feature = "audit")]
+mod chain;
+#[cfg(feature = "audit")]
+mod crypt;
+#[cfg(feature = "audit")]
+mod file;
+#[cfg(feature = "audit")]
+mod keys;
+#[cfg(feature = "audit")]
+mod verify;
+
+pub use record::{Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord};
+
+#[cfg(feature = "audit")]
+pub use chain::{
+    ChainedLog, CheckpointPolicy, Entry, EntryBody, EntryStore, Pruned, ENTRY_VERSION,
+};
+#[cfg(feature = "audit")]
+pub use crypt::{EncryptedPayload, PayloadDecryptor, PayloadEncryptor};
+#[cfg(feature = "audit")]
+pub use file::{
+    cutoff_date, for_each_line, prune_dir, scan_dir, verify_dir, DirContents, FileStore,
+    PruneReport,
+};
+#[cfg(feature = "audit")]
+pub use keys::{CheckpointKey, CheckpointVerifier};
+#[cfg(feature = "audit")]
+pub use verify::{
+    verify_entries, ChainVerifier, Line, Problem, ProblemKind, VerifyReport, WriterReport,
+};
+
+/// The registry could not take a record (disk full, database down, key unusable). The
+/// operation that produced the record fails closed. Carries no personal data.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("audit log unavailable: {0}")]
+pub struct AuditError(pub String);
+
+/// Where the core writes its transaction records.
+///
+/// `append` returns once the record is durable (or will never be lost by the backend's
+/// own guarantee): the caller completes the login only after `Ok`. It is called from
+/// request handlers, concurrently.
+pub trait AuditLog: Send + Sync {
+    /// Appends one record, durably.
+    fn append(&self, record: TransactionRecord) -> Result<(), AuditError>;
+}
+
+/// Keeps records in memory (tests, examples). Never for production: nothing survives a
+/// restart.
+#[derive(Debug, Default)]
+pub struct MemoryAuditLog {
+    records: std::sync::Mutex<Vec<TransactionRecord>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryAuditLog {
+    /// The records appended so far.
+    pub fn records(&self) -> Vec<TransactionRecord> {
+        self.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+    /// Makes every following `append` fail (to test the failure policy), or work again.
+    pub fn set_failing(&self, fail: bool) {
+        self.fail.store(fail, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl AuditLog for MemoryAuditLog {
+    fn append(&self, record: TransactionRecord) -> Result<(), AuditError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AuditError("memory log set to fail".into()));
+        }
+        self.records
+            .lock()
+            .map_err(|_| AuditError("memory log poisoned".into()))?
+            .push(record);
+        Ok(())
+    }
+}
+
+/// Lower-case hex of bytes (hashes in entries).
+#[cfg(feature = "audit")]
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

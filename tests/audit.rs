@@ -1,0 +1,673 @@
+//! The transaction registry (docs/audit.md): records from the core for every outcome, the
+//! failure policy, and the file backend checked by the real `spid-sp audit` commands —
+//! a registry verifies; a flipped byte, a deleted record, two swapped records, a cut
+//! before the last checkpoint are named; a torn or unsigned tail is reported as such;
+//! encrypted payloads need the offline key; retention leaves a signed statement.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use spid_sp::audit::{
+    AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, FileStore, MemoryAuditLog, Outcome,
+    PayloadDecryptor, PayloadEncryptor, PayloadFormat, RecordKind,
+};
+use spid_sp::test_idp::ResponseSpec;
+use spid_sp::{
+    Clock, Incoming, LoginError, LoginOptions, RejectReason, ServiceProvider, SpidLevel,
+    StartError, Timestamp,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_spid-sp");
+
+/// A clock the test moves.
+struct StepClock(AtomicI64);
+
+impl Clock for StepClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("audit-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn citizen(spec: ResponseSpec) -> ResponseSpec {
+    spec.attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U")
+        .attribute("name", "Mario")
+        .attribute("familyName", "Rossi")
+        .attribute("dateOfBirth", "1980-01-01")
+}
+
+/// One login of each outcome: accepted, rejected (replay), refused (nr22), rejected (not
+/// base64): 3 AuthnRequests (the replay reuses one) and 4 Responses.
+fn logins(w: &World, sp: &ServiceProvider) {
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let incoming = post(
+        &w.idp.response(&spec).unwrap(),
+        Some(pending.relay_state().as_str()),
+    );
+    sp.finish_login(&incoming, pending.clone()).unwrap();
+    assert_eq!(
+        sp.finish_login(&incoming, pending).unwrap_err(),
+        LoginError::Rejected(RejectReason::Replay)
+    );
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let xml = w
+        .idp
+        .refusal(pending.request_id().as_str(), ACS, 22, now())
+        .unwrap();
+    let refused = post(&xml, Some(pending.relay_state().as_str()));
+    assert!(matches!(
+        sp.finish_login(&refused, pending),
+        Err(LoginError::Refused(_))
+    ));
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let garbage = Incoming::Post {
+        message: "not base64 at all!".into(),
+        relay_state: Some(pending.relay_state().as_str().into()),
+    };
+    assert!(sp.finish_login(&garbage, pending).is_err());
+}
+
+#[test]
+fn the_core_records_every_outcome() {
+    let w = world_at(now());
+    let log = Arc::new(MemoryAuditLog::default());
+    let sp = w.sp.clone().with_audit(log.clone());
+    logins(&w, &sp);
+    let records = log.records();
+    let kinds: Vec<_> = records.iter().map(|r| (r.kind, r.outcome.name())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (RecordKind::AuthnRequestSent, "sent"),
+            (RecordKind::ResponseReceived, "accepted"),
+            (RecordKind::ResponseReceived, "rejected"),
+            (RecordKind::AuthnRequestSent, "sent"),
+            (RecordKind::ResponseReceived, "refused"),
+            (RecordKind::AuthnRequestSent, "sent"),
+            (RecordKind::ResponseReceived, "rejected"),
+        ]
+    );
+    // The request as sent: signed, with its index fields.
+    let sent = &records[0];
+    assert!(sent
+        .payload
+        .as_ref()
+        .unwrap()
+        .data
+        .contains("<ds:Signature"));
+    assert_eq!(sent.idp.as_deref(), Some(IDP));
+    assert_eq!(sent.level, Some(2));
+    assert!(sent.authn_req_id.is_some() && sent.authn_req_issue_instant.is_some());
+    // The accepted Response: verified index fields, the fiscal code, the XML.
+    let ok = &records[1];
+    assert!(ok.verified);
+    assert_eq!(ok.authn_req_id, sent.authn_req_id);
+    assert_eq!(ok.fiscal_code.as_deref(), Some("RSSMRA80A01H501U"));
+    for f in [
+        &ok.resp_id,
+        &ok.resp_issue_instant,
+        &ok.resp_issuer,
+        &ok.assertion_id,
+        &ok.assertion_subject,
+        &ok.assertion_subject_name_qualifier,
+    ] {
+        assert!(f.is_some(), "{ok:?}");
+    }
+    // The replay: the same Response, read unverified.
+    let replay = &records[2];
+    assert_eq!(
+        replay.outcome,
+        Outcome::Rejected {
+            code: "replay".into()
+        }
+    );
+    assert!(!replay.verified);
+    assert_eq!(replay.assertion_id, ok.assertion_id);
+    assert!(replay.fiscal_code.is_none());
+    let Outcome::Refused { error_code, .. } = &records[4].outcome else {
+        panic!("refusal expected")
+    };
+    assert_eq!(*error_code, Some(22));
+    // What could not be decoded is kept as received.
+    let garbage = records[6].payload.as_ref().unwrap();
+    assert_eq!(garbage.format, PayloadFormat::Base64);
+    assert_eq!(garbage.data, "not base64 at all!");
+    // Debug shows no NameID, no fiscal code.
+    let dbg = format!("{ok:?}");
+    assert!(
+        !dbg.contains("RSSMRA80A01H501U")
+            && !dbg.contains(ok.assertion_subject.as_deref().unwrap())
+    );
+}
+
+#[test]
+fn a_record_that_cannot_be_written_stops_the_login() {
+    let w = world_at(now());
+    let log = Arc::new(MemoryAuditLog::default());
+    let sp = w.sp.clone().with_audit(log.clone());
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let incoming = post(
+        &w.idp.response(&spec).unwrap(),
+        Some(pending.relay_state().as_str()),
+    );
+    log.set_failing(true);
+    // A valid Response is not accepted, and the code is stable.
+    let err = sp.finish_login(&incoming, pending).unwrap_err();
+    assert_eq!(err, LoginError::Rejected(RejectReason::AuditUnavailable));
+    let LoginError::Rejected(r) = err else {
+        unreachable!()
+    };
+    assert_eq!(r.code(), "audit-unavailable");
+    assert!(r.is_internal(), "503, not 403");
+    // No request is sent either.
+    assert_eq!(
+        sp.start_login(IDP, &LoginOptions::default()).unwrap_err(),
+        StartError::Audit
+    );
+    // Recovery without restart: a new login works once the registry does.
+    log.set_failing(false);
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let incoming = post(
+        &w.idp.response(&spec).unwrap(),
+        Some(pending.relay_state().as_str()),
+    );
+    sp.finish_login(&incoming, pending).unwrap();
+    // The first request, then the second login's request and Response: the refused
+    // writes left nothing.
+    assert_eq!(log.records().len(), 3);
+}
+
+struct Registry {
+    dir: PathBuf,
+    key_pem: PathBuf,
+    pub_pem: PathBuf,
+}
+
+/// A registry written by a real SP through the file backend: `rounds` × 7 records, a
+/// checkpoint every 5 records and at the end.
+fn registry(name: &str, rounds: usize, encrypt: Option<&PayloadEncryptor>) -> Registry {
+    let root = scratch(name);
+    let dir = root.join("log");
+    let key = CheckpointKey::generate().unwrap();
+    let key_pem = root.join("checkpoint.key.pem");
+    let pub_pem = root.join("checkpoint.pub.pem");
+    std::fs::write(&key_pem, key.private_pem().unwrap()).unwrap();
+    std::fs::write(&pub_pem, key.public_pem().unwrap()).unwrap();
+    let w = world_at(now());
+    let store = FileStore::open(&dir, "sp-1").unwrap();
+    let mut log = ChainedLog::new(store, "sp-1", key, Arc::new(spid_sp::FixedClock(now())))
+        .unwrap()
+        .with_policy(CheckpointPolicy {
+            every_records: 5,
+            every_secs: 3600,
+        });
+    if let Some(e) = encrypt {
+        log = log.with_encryption(e.clone());
+    }
+    let log = Arc::new(log);
+    let sp = w.sp.clone().with_audit(log.clone());
+    for _ in 0..rounds {
+        logins(&w, &sp);
+    }
+    log.checkpoint().unwrap();
+    Registry {
+        dir,
+        key_pem,
+        pub_pem,
+    }
+}
+
+struct Run {
+    status: i32,
+    out: String,
+}
+
+fn cli(args: &[&str]) -> Run {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.contains("panicked"), "{out}");
+    Run {
+        status: o.status.code().unwrap_or(-1),
+        out,
+    }
+}
+
+fn verify(r: &Registry) -> Run {
+    cli(&[
+        "audit",
+        "verify",
+        "--checkpoint-key",
+        r.pub_pem.to_str().unwrap(),
+        r.dir.to_str().unwrap(),
+    ])
+}
+
+/// The registry's one day file and its lines.
+fn day_file(r: &Registry) -> (PathBuf, Vec<String>) {
+    let mut files: Vec<_> = std::fs::read_dir(&r.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let path = files.remove(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text.lines().map(str::to_owned).collect())
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_registry_verifies() {
+    let r = registry("ok", 2, None);
+    let run = verify(&r);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(
+        run.out
+            .contains("writer sp-1: 17 entries, 14 records, 3 checkpoints"),
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains("audit verify: ok"), "{}", run.out);
+    assert!(!run.out.contains("unsigned tail"), "{}", run.out);
+}
+
+#[test]
+fn a_flipped_byte_is_named() {
+    let r = registry("flip", 1, None);
+    let (path, mut lines) = day_file(&r);
+    // Line 3: the replayed Response's record; change one letter of its payload.
+    let l = &mut lines[2];
+    let at = l.find("Response").unwrap();
+    l.replace_range(at..at + 1, "r");
+    write_lines(&path, &lines);
+    let run = verify(&r);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(
+        run.out.contains("first bad record: altered: "),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out.contains(".sp-1.jsonl:3 writer sp-1 seq 2"),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn a_rehashed_record_is_named_by_the_next_one() {
+    // Alter a record and fix its own hash: the next entry no longer chains to it.
+    let r = registry("rehash", 1, None);
+    let (path, mut lines) = day_file(&r);
+    let mut e: spid_sp::audit::Entry = serde_json::from_str(&lines[1]).unwrap();
+    if let spid_sp::audit::EntryBody::Record { record, .. } = &mut e.body {
+        record.fiscal_code = Some("BNCGVN80A01H501X".into());
+    }
+    e.hash = e.compute_hash().unwrap();
+    lines[1] = e.to_line().unwrap();
+    write_lines(&path, &lines);
+    let run = verify(&r);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(
+        run.out.contains("altered: ") && run.out.contains(":2 writer sp-1 seq 1"),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn a_deleted_record_is_named() {
+    let r = registry("delete", 1, None);
+    let (path, mut lines) = day_file(&r);
+    lines.remove(3);
+    write_lines(&path, &lines);
+    let run = verify(&r);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(
+        run.out.contains("first bad record: removed: "),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out.contains("entries from seq 3 to 3 are missing"),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn reordered_records_are_named() {
+    let r = registry("reorder", 1, None);
+    let (path, mut lines) = day_file(&r);
+    lines.swap(2, 3);
+    write_lines(&path, &lines);
+    let run = verify(&r);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(
+        run.out.contains("first bad record: reordered: "),
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains("seq 2"), "{}", run.out);
+}
+
+#[test]
+fn a_cut_tail_is_reported_as_such() {
+    // A torn last line (a crash mid-write): every complete record verifies, the torn line
+    // is reported, exit 0.
+    let r = registry("torn", 1, None);
+    let (path, lines) = day_file(&r);
+    let mut text = lines.join("\n") + "\n";
+    text.push_str(&lines[1][..40]);
+    std::fs::write(&path, &text).unwrap();
+    let run = verify(&r);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(
+        run.out.contains("torn tail: ") && run.out.contains(&format!(":{}", lines.len() + 1)),
+        "{}",
+        run.out
+    );
+
+    // A cut after the last checkpoint removes unsigned entries only... there are none
+    // here: cut the final checkpoint and one record: the head checkpoint names the cut.
+    let r = registry("truncated", 1, None);
+    let (path, lines) = day_file(&r);
+    write_lines(&path, &lines[..lines.len() - 2]);
+    let run = verify(&r);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(
+        run.out
+            .contains("first bad record: truncated: head.sp-1.json"),
+        "{}",
+        run.out
+    );
+
+    // Records after the last checkpoint (no final checkpoint, no head beyond): chained
+    // but unsigned, reported as an unsigned tail.
+    let r = registry("unsigned", 1, None);
+    let (path, mut lines) = day_file(&r);
+    lines.pop(); // the final checkpoint (the head still names the one after record 5)
+    std::fs::remove_file(r.dir.join("head.sp-1.json")).unwrap();
+    write_lines(&path, &lines);
+    let run = verify(&r);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(run.out.contains("unsigned tail: seq 6..=7"), "{}", run.out);
+}
+
+#[test]
+fn a_forged_checkpoint_is_named() {
+    let r = registry("forged", 1, None);
+    // A registry rewritten whole with another key: every hash is right, the checkpoint
+    // signature is not.
+    let other = scratch("forged-key").join("other.pub.pem");
+    std::fs::write(
+        &other,
+        CheckpointKey::generate().unwrap().public_pem().unwrap(),
+    )
+    .unwrap();
+    let run = cli(&[
+        "audit",
+        "verify",
+        "--checkpoint-key",
+        other.to_str().unwrap(),
+        r.dir.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(run.out.contains("bad-signature"), "{}", run.out);
+}
+
+#[test]
+fn payloads_are_encrypted_to_the_offline_key_and_index_fields_stay_searchable() {
+    let offline = PayloadDecryptor::generate().unwrap();
+    let enc = PayloadEncryptor::from_pem(&offline.public_pem().unwrap()).unwrap();
+    let r = registry("encrypted", 1, Some(&enc));
+    let (_, lines) = day_file(&r);
+    let all = lines.join("\n");
+    assert!(!all.contains("samlp:Response") && !all.contains("samlp:AuthnRequest"));
+    assert!(all.contains("RSSMRA80A01H501U"), "index fields in clear");
+    assert_eq!(verify(&r).status, 0);
+
+    let key_path = r.dir.parent().unwrap().join("offline.key.pem");
+    std::fs::write(&key_path, offline.private_pem().unwrap()).unwrap();
+    let dir = r.dir.to_str().unwrap();
+    let run = cli(&["audit", "export", dir]);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert_eq!(
+        run.out.matches("\"payload_encrypted\":true").count(),
+        7,
+        "{}",
+        run.out
+    );
+    let run = cli(&["audit", "export", "--key", key_path.to_str().unwrap(), dir]);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert_eq!(run.out.lines().count(), 7);
+    assert!(run.out.contains("samlp:Response") && run.out.contains("samlp:AuthnRequest"));
+    // A wrong key is refused, not ignored.
+    let wrong = r.dir.parent().unwrap().join("wrong.key.pem");
+    std::fs::write(
+        &wrong,
+        PayloadDecryptor::generate().unwrap().private_pem().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        cli(&["audit", "export", "--key", wrong.to_str().unwrap(), dir]).status,
+        1
+    );
+
+    // Search by fiscal code: the accepted login only; by request ID: its request and
+    // both Responses (accepted and the replay).
+    let run = cli(&[
+        "audit",
+        "search",
+        "--fiscal-code",
+        "TINIT-RSSMRA80A01H501U",
+        dir,
+    ]);
+    assert_eq!(run.out.lines().count(), 1, "{}", run.out);
+    let v: serde_json::Value = serde_json::from_str(run.out.lines().next().unwrap()).unwrap();
+    let req = v["record"]["AuthnReq_ID"].as_str().unwrap().to_owned();
+    let run = cli(&["audit", "search", "--request-id", &req, dir]);
+    assert_eq!(run.out.lines().count(), 3, "{}", run.out);
+    let run = cli(&["audit", "search", "--from", "2026-01-15T10:00:01Z", dir]);
+    assert_eq!(run.out.lines().count(), 0, "{}", run.out);
+}
+
+#[test]
+fn concurrent_appends_form_one_chain() {
+    let root = scratch("concurrent");
+    let dir = root.join("log");
+    let key = CheckpointKey::generate().unwrap();
+    let pub_pem = root.join("checkpoint.pub.pem");
+    std::fs::write(&pub_pem, key.public_pem().unwrap()).unwrap();
+    let log = Arc::new(
+        ChainedLog::new(
+            FileStore::open(&dir, "busy").unwrap(),
+            "busy",
+            key,
+            Arc::new(spid_sp::FixedClock(now())),
+        )
+        .unwrap()
+        .with_policy(CheckpointPolicy {
+            every_records: 64,
+            every_secs: 3600,
+        }),
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let r = spid_sp::audit::TransactionRecord::new(
+                        RecordKind::AuthnRequestSent,
+                        Outcome::Sent,
+                        now(),
+                    );
+                    log.append(r).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    log.checkpoint().unwrap();
+    let r = Registry {
+        dir,
+        key_pem: PathBuf::new(),
+        pub_pem,
+    };
+    let run = verify(&r);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(run.out.contains("400 records"), "{}", run.out);
+    // A second writer with the same ID is refused: chains are never resumed.
+    assert!(FileStore::open(&r.dir, "busy").is_err());
+}
+
+#[test]
+fn retention_prunes_old_days_and_leaves_a_signed_statement() {
+    let root = scratch("prune");
+    let dir = root.join("log");
+    let keys = root.join("keys");
+    let run = cli(&["audit", "keygen", "checkpoint", keys.to_str().unwrap()]);
+    assert_eq!(run.status, 0, "{}", run.out);
+    let key =
+        CheckpointKey::from_pem(&std::fs::read(keys.join("checkpoint.key.pem")).unwrap()).unwrap();
+    let clock = Arc::new(StepClock(AtomicI64::new(0)));
+    let log = ChainedLog::new(
+        FileStore::open(&dir, "old").unwrap(),
+        "old",
+        key,
+        clock.clone(),
+    )
+    .unwrap()
+    .with_policy(CheckpointPolicy {
+        every_records: 3,
+        every_secs: 3600,
+    });
+    // Records on three days: two beyond 24 months of 2026-01-15, one within.
+    for day in [
+        "2023-06-01T12:00:00Z",
+        "2024-01-14T12:00:00Z",
+        "2024-01-15T12:00:00Z",
+    ] {
+        let t = Timestamp::parse(day).unwrap();
+        clock.0.store(t.unix_millis(), Ordering::SeqCst);
+        for _ in 0..4 {
+            log.append(spid_sp::audit::TransactionRecord::new(
+                RecordKind::AuthnRequestSent,
+                Outcome::Sent,
+                t,
+            ))
+            .unwrap();
+        }
+        log.checkpoint().unwrap();
+    }
+    let r = Registry {
+        dir: dir.clone(),
+        key_pem: keys.join("checkpoint.key.pem"),
+        pub_pem: keys.join("checkpoint.pub.pem"),
+    };
+    assert_eq!(verify(&r).status, 0);
+    let d = dir.to_str().unwrap();
+    let k = r.key_pem.to_str().unwrap();
+    let run = cli(&[
+        "audit",
+        "prune",
+        "--checkpoint-key",
+        k,
+        "--at",
+        "2026-01-15T08:00:00Z",
+        d,
+    ]);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(
+        run.out
+            .contains("pruned 2 file(s) before 2024-01-15, 1 signed statement(s)"),
+        "{}",
+        run.out
+    );
+    assert!(!dir.join("2023-06-01.old.jsonl").exists());
+    assert!(dir.join("2024-01-15.old.jsonl").exists());
+    let run = verify(&r);
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(
+        run.out.contains("4 records") && run.out.contains("pruned before seq"),
+        "{}",
+        run.out
+    );
+
+    // The statement is signed: changing it is detected.
+    let pruned = dir.join("pruned.jsonl");
+    let text = std::fs::read_to_string(&pruned).unwrap();
+    std::fs::write(&pruned, text.replace("\"next_seq\":", "\"next_seq\":1")).unwrap();
+    let run = verify(&r);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(run.out.contains("bad-signature"), "{}", run.out);
+    // And a registry that does not verify is not pruned.
+    let run = cli(&[
+        "audit",
+        "prune",
+        "--checkpoint-key",
+        k,
+        "--at",
+        "2027-01-15T08:00:00Z",
+        d,
+    ]);
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(dir.join("2024-01-15.old.jsonl").exists());
+}
+
+#[test]
+fn retention_is_exactly_24_calendar_months() {
+    use spid_sp::audit::cutoff_date;
+    let cut = |day: &str, months| {
+        let d = Timestamp::parse(&format!("{day}T12:00:00Z"))
+            .unwrap()
+            .date();
+        cutoff_date(d, months).to_string()
+    };
+    assert_eq!(cut("2026-01-15", 24), "2024-01-15");
+    assert_eq!(cut("2026-02-28", 24), "2024-02-28");
+    assert_eq!(cut("2028-02-29", 24), "2026-02-28");
+    assert_eq!(cut("2026-03-31", 1), "2026-02-28");
+}
