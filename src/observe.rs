@@ -83,19 +83,27 @@ pub(crate) fn login_outcome(
         Err(LoginError::Rejected(r)) => ("rejected", r.code()),
     };
     metrics.record_login(idp_label, level_label(level), kind, code, elapsed);
-    match result {
-        Ok(login) => {
-            tracing::info!(
+    // The fields every outcome event carries, in this order: `{ … }` are the outcome's own
+    // fields before `duration_us`, the rest follows it.
+    macro_rules! login_event {
+        ($lvl:ident, { $($mid:tt)* } $($rest:tt)+) => {
+            tracing::event!(
                 target: LOGIN,
+                tracing::Level::$lvl,
                 result = kind,
                 code,
                 request_id,
                 idp,
                 level = level_n,
-                achieved_level = login.achieved_level.number(),
+                $($mid)*
                 duration_us,
-                "login accepted"
-            );
+                $($rest)+
+            )
+        };
+    }
+    match result {
+        Ok(login) => {
+            login_event!(INFO, { achieved_level = login.achieved_level.number(), } "login accepted");
             tracing::debug!(
                 target: LOGIN,
                 request_id,
@@ -105,46 +113,16 @@ pub(crate) fn login_outcome(
             );
         }
         Err(LoginError::Refused(r)) => {
-            tracing::info!(
-                target: LOGIN,
-                result = kind,
-                code,
-                request_id,
-                idp,
-                level = level_n,
-                user_choice = r.is_user_choice(),
-                duration_us,
-                "login refused by the identity provider"
-            );
+            login_event!(INFO, { user_choice = r.is_user_choice(), } "login refused by the identity provider");
         }
         Err(LoginError::Rejected(r)) if r.is_internal() => {
             if matches!(r, RejectReason::Store(_)) {
                 metrics.record_store_error("replay");
             }
-            tracing::error!(
-                target: LOGIN,
-                result = kind,
-                code,
-                request_id,
-                idp,
-                level = level_n,
-                duration_us,
-                reason = %r,
-                "login failed on the service provider's side"
-            );
+            login_event!(ERROR, {} reason = %r, "login failed on the service provider's side");
         }
         Err(LoginError::Rejected(r)) => {
-            tracing::warn!(
-                target: LOGIN,
-                result = kind,
-                code,
-                request_id,
-                idp,
-                level = level_n,
-                duration_us,
-                reason = %r,
-                "login rejected"
-            );
+            login_event!(WARN, {} reason = %r, "login rejected");
         }
     }
 }
