@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+pub(super) use crate::binding::{message_kind, MessageKind};
 
 /// Kept under `logout:<request id>` during SP-initiated logout.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -121,36 +122,16 @@ pub(super) async fn slo_post(
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Request,
-    Response,
-    Unknown,
-}
-
-/// Which SAML field a query string or form body carries (exactly one of the two).
-pub(super) fn message_kind(params: &str) -> Kind {
-    let mut request = false;
-    let mut response = false;
-    for pair in params.split('&') {
-        match pair.split_once('=').map_or(pair, |(k, _)| k) {
-            "SAMLRequest" => request = true,
-            "SAMLResponse" => response = true,
-            _ => {}
-        }
-    }
-    match (request, response) {
-        (true, false) => Kind::Request,
-        (false, true) => Kind::Response,
-        _ => Kind::Unknown,
-    }
-}
-
-pub(super) fn slo(auth: &SpidAuth, kind: Kind, incoming: &Incoming, binding: Binding) -> Response {
+pub(super) fn slo(
+    auth: &SpidAuth,
+    kind: MessageKind,
+    incoming: &Incoming,
+    binding: Binding,
+) -> Response {
     let result = match kind {
-        Kind::Request => idp_logout(auth, incoming, binding),
-        Kind::Response => logout_response(auth, incoming),
-        Kind::Unknown => Err(AuthError::BadRequest(
+        MessageKind::Request => idp_logout(auth, incoming, binding),
+        MessageKind::Response => logout_response(auth, incoming),
+        MessageKind::Unknown => Err(AuthError::BadRequest(
             "expected one SAMLRequest or SAMLResponse",
         )),
     };

@@ -570,9 +570,9 @@ mod tests {
         );
         assert_eq!(cookie(&h, "spid_session").as_deref(), Some(t.as_str()));
         assert_eq!(cookie(&h, "x"), None, "not a token");
-        assert!(message_kind("SAMLRequest=a&RelayState=b") == Kind::Request);
-        assert!(message_kind("SAMLResponse=a") == Kind::Response);
-        assert!(message_kind("SAMLResponse=a&SAMLRequest=b") == Kind::Unknown);
+        assert!(message_kind("SAMLRequest=a&RelayState=b") == MessageKind::Request);
+        assert!(message_kind("SAMLResponse=a") == MessageKind::Response);
+        assert!(message_kind("SAMLResponse=a&SAMLRequest=b") == MessageKind::Unknown);
         assert_eq!(hash("x").len(), 64);
     }
 }

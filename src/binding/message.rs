@@ -101,3 +101,33 @@ pub enum Incoming {
         query: String,
     },
 }
+
+/// Which SAML field a query string or form body carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MessageKind {
+    /// Exactly one `SAMLRequest` (and no `SAMLResponse`).
+    Request,
+    /// Exactly one `SAMLResponse` (and no `SAMLRequest`).
+    Response,
+    /// Neither, or both.
+    Unknown,
+}
+
+/// Which SAML field `params` (a raw query string or form body) carries: a `SAMLRequest`,
+/// a `SAMLResponse`, or neither or both ([`MessageKind::Unknown`]). Only the keys are
+/// looked at, still percent-encoded, so a key spelled with escapes is not a SAML field.
+pub(crate) fn message_kind(params: &str) -> MessageKind {
+    let (mut request, mut response) = (false, false);
+    for pair in params.split('&') {
+        match pair.split_once('=').map_or(pair, |(k, _)| k) {
+            "SAMLRequest" => request = true,
+            "SAMLResponse" => response = true,
+            _ => {}
+        }
+    }
+    match (request, response) {
+        (true, false) => MessageKind::Request,
+        (false, true) => MessageKind::Response,
+        _ => MessageKind::Unknown,
+    }
+}

@@ -15,4 +15,4 @@ pub(crate) mod message;
 pub mod post;
 pub mod redirect;
 
-pub(crate) use message::{Delivery, Incoming, Outgoing};
+pub(crate) use message::{message_kind, Delivery, Incoming, MessageKind, Outgoing};
