@@ -2,13 +2,15 @@
 //! and is answered; IdP-initiated logout sends a LogoutRequest to the SP and checks its
 //! LogoutResponse.
 
+use ::axum::extract::rejection::FormRejection;
 use ::axum::extract::{Extension, Form};
 use ::axum::http::{StatusCode, Uri};
 use ::axum::response::Response;
 
 use super::pages::{deliver, error_page, html, layout, request_error};
+use super::sso::malformed_form;
 use super::{Shared, TestIdpServer, MAX_ENTRIES, PENDING_SECS};
-use crate::binding::Incoming;
+use crate::binding::{message_kind, Incoming, MessageKind};
 use crate::saml::Binding;
 use crate::test_idp::RequestError;
 use crate::xml::writer::{attr, text};
@@ -32,29 +34,12 @@ pub(super) async fn slo_post(Extension(s): Shared, body: String) -> Response {
     }
 }
 
-/// `Some(true)`: a SAMLRequest; `Some(false)`: a SAMLResponse; `None`: neither or both.
-fn message_kind(params: &str) -> Option<bool> {
-    let (mut request, mut response) = (false, false);
-    for pair in params.split('&') {
-        match pair.split_once('=').map_or(pair, |(k, _)| k) {
-            "SAMLRequest" => request = true,
-            "SAMLResponse" => response = true,
-            _ => {}
-        }
-    }
-    match (request, response) {
-        (true, false) => Some(true),
-        (false, true) => Some(false),
-        _ => None,
-    }
-}
-
-fn slo(s: &TestIdpServer, kind: Option<bool>, incoming: &Incoming) -> Response {
+fn slo(s: &TestIdpServer, kind: MessageKind, incoming: &Incoming) -> Response {
     let now = s.now();
     let slo_url = s.url("/slo");
     match kind {
         // SP-initiated: end the sessions of that NameID at that SP, answer Success.
-        Some(true) => {
+        MessageKind::Request => {
             let request = match s.idp.verify_logout_request(&s.sps, incoming, &slo_url, now) {
                 Ok(r) => r,
                 Err(e) => return request_error(s, &e),
@@ -82,7 +67,7 @@ fn slo(s: &TestIdpServer, kind: Option<bool>, incoming: &Incoming) -> Response {
             }
         }
         // The SP's answer to an IdP-initiated logout.
-        Some(false) => {
+        MessageKind::Response => {
             let response = match s
                 .idp
                 .verify_logout_response(&s.sps, incoming, &slo_url, now)
@@ -115,7 +100,7 @@ fn slo(s: &TestIdpServer, kind: Option<bool>, incoming: &Incoming) -> Response {
             );
             html(StatusCode::OK, layout("Uscita", &body), None)
         }
-        None => error_page(
+        MessageKind::Unknown => error_page(
             s,
             StatusCode::BAD_REQUEST,
             "Richiesta non valida",
@@ -132,15 +117,10 @@ pub(super) struct LogoutForm {
 
 pub(super) async fn idp_logout(
     Extension(s): Shared,
-    form: Result<Form<LogoutForm>, ::axum::extract::rejection::FormRejection>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return error_page(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "Richiesta non valida",
-            "malformed form",
-        );
+        return malformed_form(&s);
     };
     let now = s.now();
     let session = {

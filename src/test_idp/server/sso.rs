@@ -2,6 +2,7 @@
 //! answered with the login form; the form's answer becomes a signed Response (or the
 //! chosen refusal) posted to the SP's ACS.
 
+use ::axum::extract::rejection::FormRejection;
 use ::axum::extract::{Extension, Form};
 use ::axum::http::{StatusCode, Uri};
 use ::axum::response::Response;
@@ -28,6 +29,16 @@ pub(super) async fn sso_post(Extension(s): Shared, body: String) -> Response {
             "ErrorCode nr04: expected a form with one SAMLRequest",
         ),
     }
+}
+
+/// The page for a posted form that does not parse.
+pub(super) fn malformed_form(s: &TestIdpServer) -> Response {
+    error_page(
+        s,
+        StatusCode::BAD_REQUEST,
+        "Richiesta non valida",
+        "malformed form",
+    )
 }
 
 fn sso(s: &TestIdpServer, incoming: &Incoming) -> Response {
@@ -71,15 +82,10 @@ pub(super) struct LoginForm {
 
 pub(super) async fn login(
     Extension(s): Shared,
-    form: Result<Form<LoginForm>, ::axum::extract::rejection::FormRejection>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return error_page(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "Richiesta non valida",
-            "malformed form",
-        );
+        return malformed_form(&s);
     };
     let now = s.now();
     let Some((request, expires)) = s.state().pending.remove(&form.token) else {
