@@ -52,14 +52,7 @@ pub(super) async fn login_get(
     parts: Parts,
     params: Result<::axum::extract::Query<LoginParams>, ::axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    match params {
-        Ok(p) => {
-            let client = auth.client_of(&parts);
-            let headers = parts.headers;
-            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
-        }
-        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
-    }
+    login(auth, parts, params.ok().map(|p| p.0)).await
 }
 
 pub(super) async fn login_post(
@@ -67,14 +60,17 @@ pub(super) async fn login_post(
     parts: Parts,
     params: Result<::axum::extract::Form<LoginParams>, ::axum::extract::rejection::FormRejection>,
 ) -> Response {
-    match params {
-        Ok(p) => {
-            let client = auth.client_of(&parts);
-            let headers = parts.headers;
-            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
-        }
-        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
-    }
+    login(auth, parts, params.ok().map(|p| p.0)).await
+}
+
+/// `/login` by either method: `None` when the query or form did not parse.
+async fn login(auth: SpidAuth, parts: Parts, params: Option<LoginParams>) -> Response {
+    let Some(p) = params else {
+        return auth.error_response(&AuthError::BadRequest("malformed login parameters"));
+    };
+    let client = auth.client_of(&parts);
+    let headers = parts.headers;
+    blocking(auth, move |a| start(a, &headers, client.as_deref(), p)).await
 }
 
 pub(super) fn start(
@@ -83,10 +79,12 @@ pub(super) fn start(
     client: Option<&str>,
     p: LoginParams,
 ) -> Response {
-    match try_start(auth, headers, client, p) {
-        Ok(res) => res,
-        Err(e) => auth.error_response(&e),
-    }
+    respond(auth, try_start(auth, headers, client, p))
+}
+
+/// The handler's response, or the error page of its failure.
+pub(super) fn respond(auth: &SpidAuth, result: Result<Response, AuthError>) -> Response {
+    result.unwrap_or_else(|e| auth.error_response(&e))
 }
 
 pub(super) fn try_start(
@@ -188,11 +186,7 @@ pub(super) async fn acs(
         Ok(body) => body,
         Err(e) => return auth.error_response(&body_error(&e)),
     };
-    blocking(auth, move |a| match try_acs(a, &body) {
-        Ok(res) => res,
-        Err(e) => a.error_response(&e),
-    })
-    .await
+    blocking(auth, move |a| respond(a, try_acs(a, &body))).await
 }
 
 pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
@@ -287,10 +281,7 @@ pub(super) async fn complete(
             Some(t) => try_complete(a, &headers, &t),
             None => Err(AuthError::BadRequest("missing hand-off")),
         };
-        match result {
-            Ok(res) => res,
-            Err(e) => a.error_response(&e),
-        }
+        respond(a, result)
     })
     .await
 }

@@ -13,11 +13,7 @@ pub(super) struct LogoutAux {
 }
 
 pub(super) async fn logout(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
-    blocking(auth, move |a| match try_logout(a, &headers) {
-        Ok(res) => res,
-        Err(e) => a.error_response(&e),
-    })
-    .await
+    blocking(auth, move |a| respond(a, try_logout(a, &headers))).await
 }
 
 pub(super) fn try_logout(auth: &SpidAuth, headers: &HeaderMap) -> Result<Response, AuthError> {
