@@ -366,14 +366,8 @@ static SPID_PRIVATE: ProfileRules = ProfileRules {
     attribute_refusal: SPID_ATTRIBUTES_REFUSAL,
 };
 
+/// A public SPID SP with the two reserved eIDAS services.
 static EIDAS: ProfileRules = ProfileRules {
-    family: &SPID,
-    sector_marker: "Public",
-    other_marker: "Private",
-    contact_extensions: &["IPACode", "VATNumber", "FiscalCode", "Public"],
-    requirements: &[SPID_IPA_CODE],
-    forbidden: &[],
-    billing: BillingContact::Forbidden,
     reserved_services: &[
         ReservedService {
             index: EIDAS_MINIMUM_INDEX,
@@ -392,8 +386,7 @@ static EIDAS: ProfileRules = ProfileRules {
             refusal: "not in the eidas full attribute set",
         },
     ],
-    attributes: &SPID_ATTRIBUTE_NAMES,
-    attribute_refusal: SPID_ATTRIBUTES_REFUSAL,
+    ..SPID_PUBLIC
 };
 
 static CIE_PUBLIC: ProfileRules = ProfileRules {
