@@ -11,9 +11,8 @@ use base64::Engine as _;
 use common::*;
 use spid_sp::fuzzing::tree::{self, Document};
 use spid_sp::metadata::{IdentityProvider, MetadataError};
-use spid_sp::test_idp::ResponseSpec;
 use spid_sp::xml::{Limits, XmlError};
-use spid_sp::{Incoming, LoginError, LoginOptions, RejectReason, SpConfig, SpidLevel};
+use spid_sp::{Incoming, LoginError, LoginOptions, RejectReason, SpConfig};
 
 const MB: usize = 1024 * 1024;
 
@@ -99,11 +98,10 @@ fn configured_limits_are_enforced_on_responses() {
         .expect("service provider")
         .with_clock(std::sync::Arc::new(spid_sp::FixedClock(now())));
     let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
-    let spec = ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
-        .attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U");
+    let spec = spec_for(&pending).attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U");
     let xml = w.idp.response(&spec).unwrap();
     assert!(xml.len() > 4096);
-    let incoming = post(&xml, Some(pending.relay_state().as_str()));
+    let incoming = answer(&xml, &pending);
     assert_eq!(
         rejected(sp.finish_login(&incoming, pending)),
         RejectReason::InputTooLarge

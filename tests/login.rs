@@ -16,11 +16,6 @@ use spid_sp::{
     RejectReason, ServiceProvider, SpConfig, SpidLevel,
 };
 
-/// The IdP's POST back to the ACS: the Response and the RelayState sent with the request.
-fn answer(xml: &str, pending: &PendingLogin) -> Incoming {
-    post(xml, Some(pending.relay_state().as_str()))
-}
-
 fn citizen(spec: ResponseSpec) -> ResponseSpec {
     spec.attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U")
         .attribute("name", "Mario")
@@ -53,15 +48,9 @@ fn post_login_round_trip() {
     assert!(out.xml().contains("https://www.spid.gov.it/SpidL2"));
     assert!(out.html_form(None).unwrap().contains("name=\"RelayState\""));
 
-    let spec = citizen(ResponseSpec::new(
-        pending.request_id().as_str(),
-        ACS,
-        SP,
-        SpidLevel::L2,
-        now(),
-    ));
+    let spec = citizen(spec_for(&pending));
     let xml = w.idp.response(&spec).unwrap();
-    let incoming = post(&xml, Some(pending.relay_state().as_str()));
+    let incoming = answer(&xml, &pending);
     let login = w.sp.finish_login(&incoming, pending.clone()).unwrap();
     assert_eq!(
         login.identity().fiscal_code().unwrap().as_str(),
@@ -149,13 +138,7 @@ fn level_below_request_rejected_and_above_accepted() {
 fn expired_request_and_late_response() {
     let w = world_at(now());
     let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
-    let spec = citizen(ResponseSpec::new(
-        pending.request_id().as_str(),
-        ACS,
-        SP,
-        SpidLevel::L2,
-        now(),
-    ));
+    let spec = citizen(spec_for(&pending));
     let xml = w.idp.response(&spec).unwrap();
     // Ten minutes later the assertion (5 minutes) has expired.
     let w2 =
@@ -184,8 +167,7 @@ fn expired_request_and_late_response() {
 fn missing_fiscal_code_is_rejected_by_default() {
     let w = world_at(now());
     let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
-    let spec = ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
-        .attribute("name", "Mario");
+    let spec = spec_for(&pending).attribute("name", "Mario");
     assert_eq!(
         w.sp.finish_login(&answer(&w.idp.response(&spec).unwrap(), &pending), pending)
             .unwrap_err(),
@@ -197,13 +179,7 @@ fn missing_fiscal_code_is_rejected_by_default() {
 fn sp_initiated_logout_both_bindings() {
     let w = world_at(now());
     let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
-    let spec = citizen(ResponseSpec::new(
-        pending.request_id().as_str(),
-        ACS,
-        SP,
-        SpidLevel::L2,
-        now(),
-    ));
+    let spec = citizen(spec_for(&pending));
     let login =
         w.sp.finish_login(&answer(&w.idp.response(&spec).unwrap(), &pending), pending)
             .unwrap();
@@ -301,13 +277,7 @@ fn idp_initiated_logout_is_verified_and_answered() {
 fn relay_state_must_come_back_as_sent() {
     let w = world_at(now());
     let success = |pending: &PendingLogin| {
-        let spec = citizen(ResponseSpec::new(
-            pending.request_id().as_str(),
-            ACS,
-            SP,
-            SpidLevel::L2,
-            now(),
-        ));
+        let spec = citizen(spec_for(pending));
         w.idp.response(&spec).unwrap()
     };
     // Missing (the request carried one: SAML bindings 3.5.3, the IdP must return it).
@@ -367,10 +337,9 @@ fn sp_with_federation(w: &World, federation: Federation) -> ServiceProvider {
 fn eidas_identity_only_from_the_eidas_node() {
     let w = world_at(now());
     let foreigner = |pending: &PendingLogin, fiscal: bool| {
-        let mut spec =
-            ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
-                .attribute("spidCode", "DE/IT/a1b2c3d4e5f6")
-                .attribute("name", "Erika");
+        let mut spec = spec_for(pending)
+            .attribute("spidCode", "DE/IT/a1b2c3d4e5f6")
+            .attribute("name", "Erika");
         if fiscal {
             spec = spec.attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U");
         }
@@ -431,21 +400,12 @@ fn idp_set_swaps_while_logins_are_in_flight() {
     let opts = LoginOptions::default();
     let (_, pending_a) = w.sp.start_login(IDP, &opts).unwrap();
     let (_, pending_b) = w.sp.start_login(OTHER, &opts).unwrap();
-    let answer = |idp: &TestIdp, pending: &spid_sp::PendingLogin| {
-        let spec = citizen(ResponseSpec::new(
-            pending.request_id().as_str(),
-            ACS,
-            SP,
-            SpidLevel::L2,
-            now(),
-        ));
-        post(
-            &idp.response(&spec).unwrap(),
-            Some(pending.relay_state().as_str()),
-        )
+    let signed_answer = |idp: &TestIdp, pending: &spid_sp::PendingLogin| {
+        let spec = citizen(spec_for(pending));
+        answer(&idp.response(&spec).unwrap(), pending)
     };
-    let response_a = answer(&w.idp, &pending_a);
-    let response_b = answer(&other, &pending_b);
+    let response_a = signed_answer(&w.idp, &pending_a);
+    let response_b = signed_answer(&other, &pending_b);
 
     // The refresh: A rotates its key (old and new listed), B leaves the federation.
     let rotated = TestIdp::new(IDP, keypair("idp-2027", 2048));
@@ -485,18 +445,10 @@ fn idp_set_swaps_while_logins_are_in_flight() {
 fn debug_output_carries_no_personal_data() {
     let w = world_at(now());
     let (_, pending) = w.sp.start_login(IDP, &LoginOptions::default()).unwrap();
-    let spec = citizen(ResponseSpec::new(
-        pending.request_id().as_str(),
-        ACS,
-        SP,
-        SpidLevel::L2,
-        now(),
-    ));
+    let spec = citizen(spec_for(&pending));
     let name_id = spec.name_id.clone();
     let xml = w.idp.response(&spec).unwrap();
-    let login =
-        w.sp.finish_login(&post(&xml, Some(pending.relay_state().as_str())), pending)
-            .unwrap();
+    let login = w.sp.finish_login(&answer(&xml, &pending), pending).unwrap();
     let printed = [
         format!("{login:?}"),
         format!("{login:#?}"),

@@ -9,6 +9,8 @@
 //! `xml::check`, `xml::canonicalize_document` (against `xmllint --exc-c14n`) and
 //! `dsig::verify_document` (on the eIDAS node's real metadata signature and on our own).
 
+mod common;
+
 use std::process::Command;
 
 // Every root re-export, by name.
@@ -264,18 +266,7 @@ fn check_applies_the_reader_and_its_limits() {
 }
 
 fn xmllint_available() -> bool {
-    let ok = Command::new("xmllint")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "xmllint is required under CI (apt-get install libxml2-utils)"
-        );
-        eprintln!("NOTICE: xmllint not installed; canonicalization oracle skipped");
-    }
-    ok
+    common::tools_available(&["xmllint"], "libxml2-utils", "canonicalization oracle")
 }
 
 /// The whole-document exclusive canonical form, byte for byte as libxml2 makes it, on real

@@ -24,18 +24,7 @@ const ID_ATTRS: [&str; 6] = [
 ];
 
 fn xmlsec1_available() -> bool {
-    let ok = Command::new("xmlsec1")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "xmlsec1 is required under CI (apt-get install xmlsec1)"
-        );
-        eprintln!("NOTICE: xmlsec1 not installed; oracle tests skipped");
-    }
-    ok
+    common::tools_available(&["xmlsec1"], "xmlsec1", "oracle tests")
 }
 
 /// Runs `xmlsec1 --verify` on the signature of the element with `id`; returns the
@@ -175,8 +164,7 @@ fn our_signatures_verify_with_xmlsec1() {
     if !xmlsec1_available() {
         return;
     }
-    use spid_sp::test_idp::ResponseSpec;
-    use spid_sp::{Binding, LoginOptions, SpidLevel};
+    use spid_sp::{Binding, LoginOptions};
     let w = common::world_at(common::now());
     let sp_cert = tmp(
         "sp.crt.pem",
@@ -205,24 +193,15 @@ fn our_signatures_verify_with_xmlsec1() {
     let (_, pending) =
         w.sp.start_login(common::IDP, &LoginOptions::default())
             .unwrap();
-    let spec = ResponseSpec::new(
-        pending.request_id().as_str(),
-        common::ACS,
-        common::SP,
-        SpidLevel::L2,
-        common::now(),
-    )
-    .attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U")
-    .attribute("name", "Mario & <Maria> \"Rossi\"");
+    let spec = common::spec_for(&pending)
+        .attribute("fiscalNumber", "TINIT-RSSMRA80A01H501U")
+        .attribute("name", "Mario & <Maria> \"Rossi\"");
     let response = w.idp.response(&spec).unwrap();
     let f = tmp("response.xml", &response);
     assert_eq!(compare_all_signatures(&f, &idp_cert, None), 2);
     let login =
-        w.sp.finish_login(
-            &common::post(&response, Some(pending.relay_state().as_str())),
-            pending,
-        )
-        .unwrap();
+        w.sp.finish_login(&common::answer(&response, &pending), pending)
+            .unwrap();
     let (out, _) = w.sp.start_logout(login.session(), Binding::Post).unwrap();
     let f = tmp("logout.xml", out.xml());
     compare_all_signatures(

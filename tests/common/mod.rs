@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use openssl::x509::{X509Builder, X509NameBuilder};
 use spid_sp::metadata::IdentityProvider;
-use spid_sp::test_idp::TestIdp;
-use spid_sp::{FixedClock, ServiceProvider, SigningKey, SpConfig, Timestamp};
+use spid_sp::test_idp::{ResponseSpec, TestIdp};
+use spid_sp::{
+    FixedClock, PendingLogin, ServiceProvider, SigningKey, SpConfig, SpidLevel, Timestamp,
+};
 
 pub const SP: &str = "https://sp.test.example/spid";
 pub const ACS: &str = "https://sp.test.example/spid/acs";
@@ -25,6 +28,15 @@ pub const IDP: &str = "https://idp.local.test";
 
 /// A fresh RSA key with a self-signed certificate.
 pub fn keypair(cn: &str, bits: u32) -> SigningKey {
+    self_signed(cn, bits, 2_500_000_000)
+}
+
+/// A fresh 2048-bit key whose self-signed certificate expires at `not_after` (unix).
+pub fn keypair_until(cn: &str, not_after: i64) -> SigningKey {
+    self_signed(cn, 2048, not_after)
+}
+
+fn self_signed(cn: &str, bits: u32, not_after: i64) -> SigningKey {
     let rsa = Rsa::generate(bits).unwrap();
     let key = PKey::from_rsa(rsa).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
@@ -39,10 +51,34 @@ pub fn keypair(cn: &str, bits: u32) -> SigningKey {
     b.set_pubkey(&key).unwrap();
     b.set_not_before(&Asn1Time::from_unix(1_600_000_000).unwrap())
         .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(2_500_000_000).unwrap())
+    b.set_not_after(&Asn1Time::from_unix(not_after).unwrap())
         .unwrap();
     b.sign(&key, MessageDigest::sha256()).unwrap();
     SigningKey::new(key, b.build()).unwrap()
+}
+
+/// Whether every one of `tools` answers `--version`. When one is missing: a failure under
+/// CI (`CI` set), else a notice that `what` is skipped and `false`.
+pub fn tools_available(tools: &[&str], packages: &str, what: &str) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            !Command::new(tool)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{missing:?} required under CI (apt-get install {packages})"
+    );
+    eprintln!("NOTICE: {missing:?} not installed; {what} skipped (apt-get install {packages})");
+    false
 }
 
 pub fn now() -> Timestamp {
@@ -75,6 +111,16 @@ pub fn world_at(at: Timestamp) -> World {
         .expect("service provider")
         .with_clock(Arc::new(FixedClock(at)));
     World { sp, idp, sp_key }
+}
+
+/// The spec of a level-2 Response to `pending`, for this SP and its ACS, issued at [`now`].
+pub fn spec_for(pending: &PendingLogin) -> ResponseSpec {
+    ResponseSpec::new(pending.request_id().as_str(), ACS, SP, SpidLevel::L2, now())
+}
+
+/// The IdP's POST back to the ACS: the Response and the RelayState sent with the request.
+pub fn answer(xml: &str, pending: &PendingLogin) -> spid_sp::Incoming {
+    post(xml, Some(pending.relay_state().as_str()))
 }
 
 pub fn post(xml: &str, relay_state: Option<&str>) -> spid_sp::Incoming {
