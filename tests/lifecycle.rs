@@ -6,13 +6,8 @@
 
 mod common;
 
-use common::{keypair, now, post, ACS, SLO, SP};
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
+use common::{answer, keypair, keypair_until, now, post, spec_for, ACS, SLO, SP};
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
-use openssl::x509::{X509Builder, X509NameBuilder};
 use spid_sp::dsig::{sign_enveloped, SignatureAlgorithm, SignatureAnchor};
 use spid_sp::metadata::{
     check_sp_metadata_at, diff_idps, diff_sp_metadata, sp_certificate_events, Contact,
@@ -22,30 +17,9 @@ use spid_sp::metadata::{
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
 use spid_sp::{
     Binding, ConfigError, FixedClock, LoginError, LoginOptions, RejectReason, ServiceProvider,
-    SigningKey, SpConfig, SpidLevel, Timestamp,
+    SigningKey, SpConfig, Timestamp,
 };
 use std::sync::Arc;
-
-/// A fresh 2048-bit key whose self-signed certificate expires at `not_after` (unix).
-fn keypair_until(cn: &str, not_after: i64) -> SigningKey {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(1_600_000_000).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(not_after).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    SigningKey::new(key, b.build()).unwrap()
-}
 
 fn days(n: i64) -> i64 {
     now().unix_seconds() + n * 86_400
@@ -88,6 +62,35 @@ fn sp_config(key: SigningKey) -> spid_sp::SpConfigBuilder {
         .attribute_service(0, "Servizi", &["fiscalNumber", "name", "familyName"])
         .logout_service(Binding::Redirect, SLO)
         .logout_service(Binding::Post, SLO)
+}
+
+/// The metadata of a public SPID SP called `name` at `www.{site}` (contact
+/// `spid@{site}`, IPA code `c_x000`).
+fn public_sp_metadata(name: &str, site: &str, phone: Option<&str>) -> SpMetadata {
+    SpMetadata::new(
+        SpProfile::SpidPublic,
+        Organization {
+            name: name.into(),
+            display_name: name.into(),
+            url: format!("https://www.{site}"),
+            ..Default::default()
+        },
+        Contact {
+            email: format!("spid@{site}"),
+            phone: phone.map(str::to_owned),
+            ipa_code: Some("c_x000".into()),
+            ..Default::default()
+        },
+    )
+}
+
+/// The SP configuration signing with `signing`, publishing `published` too.
+fn rollover_config(signing: &SigningKey, published: Option<&SigningKey>) -> SpConfig {
+    let mut b = sp_config(signing.clone());
+    if let Some(p) = published {
+        b = b.also_publish(p.certificate());
+    }
+    b.build().unwrap()
 }
 
 fn citizen(spec: ResponseSpec) -> ResponseSpec {
@@ -140,27 +143,9 @@ fn diff_of_idp_sets_names_every_change() {
 fn sp_key_rollover_publishes_two_keys_then_switches() {
     let old_key = keypair("sp-2025", 2048);
     let new_key = keypair("sp-2027", 2048);
-    let metadata = SpMetadata::new(
-        SpProfile::SpidPublic,
-        Organization {
-            name: "Comune di Prova".into(),
-            display_name: "Comune di Prova".into(),
-            url: "https://www.comune.prova.it".into(),
-            ..Default::default()
-        },
-        Contact {
-            email: "spid@comune.prova.it".into(),
-            phone: Some("+390612345678".into()),
-            ipa_code: Some("c_x000".into()),
-            ..Default::default()
-        },
-    );
+    let metadata = public_sp_metadata("Comune di Prova", "comune.prova.it", Some("+390612345678"));
     let step = |signing: &SigningKey, published: Option<&SigningKey>| {
-        let mut b = sp_config(signing.clone());
-        if let Some(p) = published {
-            b = b.also_publish(p.certificate());
-        }
-        let config = b.build().unwrap();
+        let config = rollover_config(signing, published);
         (metadata.to_xml_at(&config, now()).unwrap(), config)
     };
     let (before, _) = step(&old_key, None);
@@ -252,20 +237,10 @@ fn rollover_sample_for_spid_sp_test() {
         SigningKey::new(k, c).unwrap()
     };
     let (old_key, new_key) = (key(), key());
-    let metadata = SpMetadata::new(
-        SpProfile::SpidPublic,
-        Organization {
-            name: "Comune di Esempio".into(),
-            display_name: "Comune di Esempio".into(),
-            url: "https://www.comune.esempio.it".into(),
-            ..Default::default()
-        },
-        Contact {
-            email: "spid@comune.esempio.it".into(),
-            phone: Some("+390612345678".into()),
-            ipa_code: Some("c_x000".into()),
-            ..Default::default()
-        },
+    let metadata = public_sp_metadata(
+        "Comune di Esempio",
+        "comune.esempio.it",
+        Some("+390612345678"),
     );
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
@@ -612,21 +587,12 @@ mod refresher {
         let opts = LoginOptions::default();
         let (_, pending_a) = sp.start_login("https://a.idp.test", &opts).unwrap();
         let (_, pending_b) = sp.start_login("https://b.idp.test", &opts).unwrap();
-        let answer = |idp: &TestIdp, pending: &spid_sp::PendingLogin| {
-            let spec = citizen(ResponseSpec::new(
-                pending.request_id().as_str(),
-                ACS,
-                SP,
-                SpidLevel::L2,
-                now(),
-            ));
-            post(
-                &idp.response(&spec).unwrap(),
-                Some(pending.relay_state().as_str()),
-            )
+        let signed_answer = |idp: &TestIdp, pending: &spid_sp::PendingLogin| {
+            let spec = citizen(spec_for(pending));
+            answer(&idp.response(&spec).unwrap(), pending)
         };
-        let response_a = answer(&a, &pending_a);
-        let response_b = answer(&b, &pending_b);
+        let response_a = signed_answer(&a, &pending_a);
+        let response_b = signed_answer(&b, &pending_b);
 
         // The registry changes: A publishes its next key beside the old, B leaves, C joins.
         publish(&[with_second_key(&a, &a_next), c.metadata(c.entity_id())]);
@@ -666,9 +632,9 @@ mod refresher {
             report.events
         );
         assert!(sp
-            .finish_login(&answer(&a, &pending_old), pending_old)
+            .finish_login(&signed_answer(&a, &pending_old), pending_old)
             .is_err());
-        sp.finish_login(&answer(&a_rotated, &pending_new), pending_new)
+        sp.finish_login(&signed_answer(&a_rotated, &pending_new), pending_new)
             .unwrap();
         // The removed key cannot come back (no rollback to the copy that listed it).
         publish(&[with_second_key(&a, &a_next), c.metadata(c.entity_id())]);
@@ -861,26 +827,10 @@ mod cli {
         // metadata diff / drift on a rollover.
         let old_key = keypair("sp-old", 2048);
         let new_key = keypair("sp-new", 2048);
-        let md = SpMetadata::new(
-            SpProfile::SpidPublic,
-            Organization {
-                name: "Comune".into(),
-                display_name: "Comune".into(),
-                url: "https://www.comune.example.it".into(),
-                ..Default::default()
-            },
-            Contact {
-                email: "spid@comune.example.it".into(),
-                ipa_code: Some("c_x000".into()),
-                ..Default::default()
-            },
-        );
+        let md = public_sp_metadata("Comune", "comune.example.it", None);
         let xml = |signing: &SigningKey, published: Option<&SigningKey>| {
-            let mut b = sp_config(signing.clone());
-            if let Some(p) = published {
-                b = b.also_publish(p.certificate());
-            }
-            md.to_xml_at(&b.build().unwrap(), now()).unwrap()
+            md.to_xml_at(&rollover_config(signing, published), now())
+                .unwrap()
         };
         let submitted = tmp("submitted.xml", xml(&old_key, Some(&new_key)).as_bytes());
         let switched = tmp("switched.xml", xml(&new_key, Some(&old_key)).as_bytes());
