@@ -33,7 +33,7 @@ pub(super) struct Handoff {
     session: SessionData,
 }
 
-pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
+pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
     match &auth.inner.metadata_xml {
         Some(xml) => {
             let mut res = (StatusCode::OK, xml.clone()).into_response();
@@ -43,7 +43,7 @@ pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
             );
             res
         }
-        None => auth.error_response(&AuthError::NoMetadata),
+        None => auth.error_response(&AuthError::NoMetadata, Language::from_headers(&headers)),
     }
 }
 
@@ -55,10 +55,17 @@ pub(super) async fn login_get(
     match params {
         Ok(p) => {
             let client = auth.client_of(&parts);
+            let language = Language::from_headers(&parts.headers);
             let headers = parts.headers;
-            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
+            blocking(auth, language, move |a| {
+                start(a, &headers, client.as_deref(), p.0)
+            })
+            .await
         }
-        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
+        Err(_) => auth.error_response(
+            &AuthError::BadRequest("malformed login parameters"),
+            Language::from_headers(&parts.headers),
+        ),
     }
 }
 
@@ -70,10 +77,17 @@ pub(super) async fn login_post(
     match params {
         Ok(p) => {
             let client = auth.client_of(&parts);
+            let language = Language::from_headers(&parts.headers);
             let headers = parts.headers;
-            blocking(auth, move |a| start(a, &headers, client.as_deref(), p.0)).await
+            blocking(auth, language, move |a| {
+                start(a, &headers, client.as_deref(), p.0)
+            })
+            .await
         }
-        Err(_) => auth.error_response(&AuthError::BadRequest("malformed login parameters")),
+        Err(_) => auth.error_response(
+            &AuthError::BadRequest("malformed login parameters"),
+            Language::from_headers(&parts.headers),
+        ),
     }
 }
 
@@ -85,7 +99,7 @@ pub(super) fn start(
 ) -> Response {
     match try_start(auth, headers, client, p) {
         Ok(res) => res,
-        Err(e) => auth.error_response(&e),
+        Err(e) => auth.error_response(&e, Language::from_headers(headers)),
     }
 }
 
@@ -182,15 +196,17 @@ pub(super) fn try_start(
 
 pub(super) async fn acs(
     Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
     body: Result<String, ::axum::extract::rejection::StringRejection>,
 ) -> Response {
+    let language = Language::from_headers(&headers);
     let body = match body {
         Ok(body) => body,
-        Err(e) => return auth.error_response(&body_error(&e)),
+        Err(e) => return auth.error_response(&body_error(&e), language),
     };
-    blocking(auth, move |a| match try_acs(a, &body) {
+    blocking(auth, language, move |a| match try_acs(a, &body) {
         Ok(res) => res,
-        Err(e) => a.error_response(&e),
+        Err(e) => a.error_response(&e, language),
     })
     .await
 }
@@ -282,14 +298,15 @@ pub(super) async fn complete(
         .ok()
         .and_then(|p| p.0.handoff)
         .filter(|t| is_token(t));
-    blocking(auth, move |a| {
+    let language = Language::from_headers(&headers);
+    blocking(auth, language, move |a| {
         let result = match token {
             Some(t) => try_complete(a, &headers, &t),
             None => Err(AuthError::BadRequest("missing hand-off")),
         };
         match result {
             Ok(res) => res,
-            Err(e) => a.error_response(&e),
+            Err(e) => a.error_response(&e, language),
         }
     })
     .await

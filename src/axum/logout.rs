@@ -12,9 +12,10 @@ pub(super) struct LogoutAux {
 }
 
 pub(super) async fn logout(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
-    blocking(auth, move |a| match try_logout(a, &headers) {
+    let language = Language::from_headers(&headers);
+    blocking(auth, language, move |a| match try_logout(a, &headers) {
         Ok(res) => res,
-        Err(e) => a.error_response(&e),
+        Err(e) => a.error_response(&e, language),
     })
     .await
 }
@@ -98,26 +99,41 @@ pub(super) fn start_slo(
 
 pub(super) async fn slo_get(
     Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
     uri: ::axum::http::Uri,
 ) -> Response {
     let query = uri.query().unwrap_or_default().to_owned();
     let kind = message_kind(&query);
     let incoming = Incoming::Redirect { query };
-    blocking(auth, move |a| slo(a, kind, &incoming, Binding::Redirect)).await
+    let language = Language::from_headers(&headers);
+    blocking(auth, language, move |a| {
+        slo(a, kind, &incoming, Binding::Redirect, language)
+    })
+    .await
 }
 
 pub(super) async fn slo_post(
     Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
     body: Result<String, ::axum::extract::rejection::StringRejection>,
 ) -> Response {
+    let language = Language::from_headers(&headers);
     let body = match body {
         Ok(body) => body,
-        Err(e) => return auth.error_response(&body_error(&e)),
+        Err(e) => return auth.error_response(&body_error(&e), language),
     };
     let kind = message_kind(&body);
     match Incoming::from_form(&body) {
-        Some(incoming) => blocking(auth, move |a| slo(a, kind, &incoming, Binding::Post)).await,
-        None => auth.error_response(&AuthError::BadRequest("expected one SAML message")),
+        Some(incoming) => {
+            blocking(auth, language, move |a| {
+                slo(a, kind, &incoming, Binding::Post, language)
+            })
+            .await
+        }
+        None => auth.error_response(
+            &AuthError::BadRequest("expected one SAML message"),
+            language,
+        ),
     }
 }
 
@@ -146,7 +162,13 @@ pub(super) fn message_kind(params: &str) -> Kind {
     }
 }
 
-pub(super) fn slo(auth: &SpidAuth, kind: Kind, incoming: &Incoming, binding: Binding) -> Response {
+pub(super) fn slo(
+    auth: &SpidAuth,
+    kind: Kind,
+    incoming: &Incoming,
+    binding: Binding,
+    language: Language,
+) -> Response {
     let result = match kind {
         Kind::Request => idp_logout(auth, incoming, binding),
         Kind::Response => logout_response(auth, incoming),
@@ -159,7 +181,7 @@ pub(super) fn slo(auth: &SpidAuth, kind: Kind, incoming: &Incoming, binding: Bin
             no_store(&mut res);
             res
         }
-        Err(e) => auth.error_response(&e),
+        Err(e) => auth.error_response(&e, language),
     }
 }
 
