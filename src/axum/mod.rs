@@ -54,6 +54,14 @@
 //! con CIE" and "Login with eIDAS" beside it when such IdPs are trusted; no JavaScript,
 //! nothing fetched from another site (see [`LoginButtons`]).
 //!
+//! # Languages
+//!
+//! Error and courtesy pages are in Italian or English, never both: English when the
+//! request's `Accept-Language` weighs English above Italian, Italian otherwise (missing
+//! or malformed headers included), with `Content-Language` and `Vary: Accept-Language`
+//! ([`Language::from_headers`], [`Pages::error_in`]). The login buttons take a
+//! [`Language`] too (default Italian): `.language(Language::from_headers(&headers))`.
+//!
 //! # Why the return from the IdP works in today's browsers
 //!
 //! The IdP returns the user with a cross-site POST, which carries no `SameSite=Lax`
