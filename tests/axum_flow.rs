@@ -426,6 +426,125 @@ async fn refusals_get_the_courtesy_page_and_its_status() {
     assert!(r.body.contains("consenso"), "{}", r.body);
 }
 
+/// The courtesy and error pages come in one language, chosen by `Accept-Language`
+/// (Italian by default, English only when the user weighs it above Italian), and say so
+/// with `Content-Language` and `Vary: Accept-Language`.
+#[tokio::test]
+async fn pages_are_in_the_language_of_accept_language() {
+    const IT: &str = "Senza il consenso";
+    const EN: &str = "Without your consent";
+    let h = start(SpidLevel::L2).await;
+    for (accept, english) in [
+        (None, false),
+        (Some("en"), true),
+        (Some("en-GB"), true),
+        (Some("en-US,en;q=0.9"), true),
+        (Some("it-IT;q=0.5, en;q=0.8"), true),
+        (Some("de, en;q=0.5"), true),
+        (Some("it"), false),
+        (Some("en;q=0.3, it"), false),
+        (Some("en;q=0"), false),
+        (Some("fr-CH, fr;q=0.9"), false),
+        (Some("*"), false),
+        // Malformed: Italian.
+        (Some("en;q=abc"), false),
+        (Some("en;q=2"), false),
+        (Some("en_GB"), false),
+        (Some("en;level=1"), false),
+        (Some("<script>alert(1)</script>"), false),
+        (Some(""), false),
+    ] {
+        let (id, relay, _) = h.begin(&format!("idp={}", enc(IDP)), None).await;
+        let refusal = h.idp.refusal(&id, &h.acs(), 22, h.now).unwrap();
+        let body = form(&[("SAMLResponse", &b64(&refusal)), ("RelayState", &relay)]);
+        let mut req = common::request(h.addr, "POST", "/spid/acs", &[], Some(&body));
+        if let Some(a) = accept {
+            req = req.header("Accept-Language", a);
+        }
+        let r = req.send_async().await;
+        assert_eq!(r.status, 401, "{accept:?}");
+        let (want, other, tag) = if english {
+            (EN, IT, "en")
+        } else {
+            (IT, EN, "it")
+        };
+        assert!(r.body.contains(want), "{accept:?}: {}", r.body);
+        assert!(
+            !r.body.contains(other),
+            "{accept:?}: one language only: {}",
+            r.body
+        );
+        assert!(
+            r.body.contains(&format!("<html lang=\"{tag}\">")),
+            "{accept:?}: {}",
+            r.body
+        );
+        assert_eq!(r.header("content-language"), Some(tag), "{accept:?}");
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-language")),
+            "{accept:?}: {:?}",
+            r.headers
+        );
+    }
+
+    // Pages made by the integration itself (not an IdP's courtesy text) too, and two
+    // `Accept-Language` lines are one list.
+    let r = common::request(
+        h.addr,
+        "GET",
+        "/spid/login?idp=https%3A%2F%2Fnowhere.test",
+        &[],
+        None,
+    )
+    // Each line alone is Italian; together, English (0.5) above Italian (0.2).
+    .header("Accept-Language", "it;q=0.2")
+    .header("Accept-Language", "en;q=0.5, *;q=0.9")
+    .send_async()
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("Unknown identity provider."), "{}", r.body);
+    assert!(!r.body.contains("Gestore dell"), "{}", r.body);
+    assert_eq!(r.header("content-language"), Some("en"));
+    let r = h
+        .get("/spid/login?idp=https%3A%2F%2Fnowhere.test", &[])
+        .await;
+    assert!(r.body.contains("Gestore dell"), "{}", r.body);
+    assert!(!r.body.contains("Unknown identity provider."), "{}", r.body);
+    assert_eq!(r.header("content-language"), Some("it"));
+}
+
+/// An application's own [`spid_sp::axum::Pages`] written before `error_in` existed keeps
+/// working: its page is sent as it is, without a `Content-Language` it did not declare.
+#[tokio::test]
+async fn pages_without_languages_keep_working() {
+    struct Mine;
+    impl spid_sp::axum::Pages for Mine {
+        fn error(&self, error: &spid_sp::axum::AuthError) -> String {
+            format!("<p>mine: {}</p>", error.code())
+        }
+    }
+    let h = start_opts(Opts {
+        builder: Some(|b| b.pages(Arc::new(Mine))),
+        ..Opts::default()
+    })
+    .await;
+    let r = common::request(
+        h.addr,
+        "GET",
+        "/spid/login?idp=https%3A%2F%2Fnowhere.test",
+        &[],
+        None,
+    )
+    .header("Accept-Language", "en")
+    .send_async()
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body, "<p>mine: start-failed</p>");
+    assert_eq!(r.header("content-language"), None);
+}
+
 #[tokio::test]
 async fn login_parameters_are_checked() {
     let h = start(SpidLevel::L2).await;

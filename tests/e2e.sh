@@ -6,7 +6,10 @@
 #   IdP answers the LogoutRequest) → the protected page is refused again; a refusal
 #   (nr22) shows the courtesy text with an HTTP error status; a login with the
 #   HTTP-Redirect binding; an IdP-initiated logout over HTTP-POST; forged requests
-#   refused by the test IdP. Then, without a browser, the demo's guards: no test IdP
+#   refused by the test IdP; /area-l3 without a session → /?next=/area-l3 → login →
+#   back on /area-l3; the courtesy page in Italian (it-IT browser) or English (en-GB),
+#   never both. Then, without a browser, the eIDAS button (absent in the default
+#   profile, present and working with --profile eidas) and the demo's guards: no test IdP
 #   with --idp-metadata, a public base URL or a listener off loopback (--bind 0.0.0.0),
 #   --test-idp refused off loopback.
 # Screenshots: target/e2e/NN-step.png.
@@ -93,6 +96,18 @@ kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null
 
 start_demo "$OUT/demo-no-test-idp.log" --no-test-idp || die "demo SP (--no-test-idp) did not start"
 [ "$(status_of "$BASE/test-idp/metadata")" = 404 ]; check "--no-test-idp: no test IdP mounted" $?
+# The default profile (spid-public) has no attribute service 99/100: the eIDAS node's
+# login could only fail, so its button is not offered (CIE's is).
+home="$(curl -s "$BASE/")"
+! grep -q 'Login with eIDAS' <<<"$home" && grep -q 'Entra con CIE' <<<"$home"
+check "default profile: no eIDAS button (the node needs the eidas profile), CIE button shown" $?
+kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null
+
+start_demo "$OUT/demo-eidas.log" --profile eidas --no-test-idp || die "demo SP (--profile eidas) did not start"
+home="$(curl -s "$BASE/")"
+eidas_link="$(grep -o 'href="/spid/login?idp=https%3A%2F%2Fsp-proxy.eid.gov.it[^"]*"' <<<"$home" | head -n 1 | sed -e 's/^href="//' -e 's/"$//' -e 's/&amp;/\&/g')"
+grep -q 'Login with eIDAS' <<<"$home" && [ -n "$eidas_link" ] && [ "$(status_of "$BASE$eidas_link")" = 200 ]
+check "--profile eidas: eIDAS button shown, and its login starts (200, signed request)" $?
 kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null
 
 start_demo "$OUT/demo-forced.log" --test-idp --idp-metadata "$ROOT/metadata/testing/spid-sp-test-idp.xml" \

@@ -38,6 +38,8 @@ struct Setup {
     allow_test_idp: bool,
     cie: bool,
     eidas: bool,
+    /// The SP's metadata has the eIDAS node's attribute services 99 and 100.
+    eidas_sets: bool,
     extra: Vec<IdentityProvider>,
 }
 
@@ -48,18 +50,23 @@ impl Default for Setup {
             allow_test_idp: false,
             cie: true,
             eidas: true,
+            eidas_sets: true,
             extra: Vec::new(),
         }
     }
 }
 
 fn auth(setup: Setup) -> SpidAuth {
-    let config = SpConfig::builder(BASE, keypair("sp", 2048))
+    let mut config = SpConfig::builder(BASE, keypair("sp", 2048))
         .assertion_consumer_service(format!("{BASE}/spid/acs"))
         .attribute_service(0, "Servizi", &["fiscalNumber"])
-        .logout_service(Binding::Redirect, format!("{BASE}/spid/slo"))
-        .build()
-        .unwrap();
+        .logout_service(Binding::Redirect, format!("{BASE}/spid/slo"));
+    if setup.eidas_sets {
+        config = config
+            .attribute_service(99, "eIDAS minimum", &["spidCode", "name"])
+            .attribute_service(100, "eIDAS full", &["spidCode", "name", "gender"]);
+    }
+    let config = config.build().unwrap();
     let mut idps = snapshot("spid-entities-idps.xml");
     if setup.cie {
         idps.extend(snapshot("cie-idp-production.xml"));
@@ -199,6 +206,43 @@ fn cie_and_eidas_beside_spid_only_when_trusted() {
     .render();
     assert!(html.contains("Entra con SPID"));
     assert!(!html.contains("CIE") && !html.contains("eIDAS"), "{html}");
+}
+
+/// The eIDAS node needs the SP's attribute services 99/100: an SP without them (the
+/// default SPID profiles) would send it a request that fails, so no button is offered,
+/// although the node is trusted. CIE and SPID are unaffected.
+#[test]
+fn eidas_only_when_the_sp_has_its_attribute_services() {
+    let without = auth(Setup {
+        eidas_sets: false,
+        ..Setup::default()
+    });
+    assert!(without.service_provider().idp(EIDAS).is_some(), "trusted");
+    let html = without.login_buttons().render();
+    assert!(!html.contains("eIDAS") && !html.contains(EIDAS), "{html}");
+    assert!(html.contains("Entra con SPID") && html.contains("Entra con CIE"));
+    // What such a button would have led to: a refusal at /login.
+    let started = without.service_provider().start_login(
+        EIDAS,
+        &LoginOptions {
+            level: SpidLevel::L2,
+            ..LoginOptions::default()
+        },
+    );
+    assert!(started.is_err(), "the node cannot be used by this SP");
+
+    let with = auth(Setup::default());
+    assert!(with.login_buttons().render().contains("Login with eIDAS"));
+    assert!(with
+        .service_provider()
+        .start_login(
+            EIDAS,
+            &LoginOptions {
+                level: SpidLevel::L2,
+                ..LoginOptions::default()
+            }
+        )
+        .is_ok());
 }
 
 #[test]

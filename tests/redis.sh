@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 WORK="$ROOT/target/redis-test"
-FEATURES="axum,redis,test-idp,config"
+FEATURES="demo,redis"
 
 log() { echo "redis.sh: $*" >&2; }
 

@@ -659,3 +659,62 @@ async fn main() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::{Query, State};
+
+    fn key() -> SigningKey {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/metadata");
+        SigningKey::from_pem(
+            &std::fs::read(format!("{dir}/test-only-sp.key.pem")).unwrap(),
+            &std::fs::read(format!("{dir}/test-only-sp.crt.pem")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// The demo's home page under `profile`, on the embedded IdP snapshots (the eIDAS
+    /// node among them), and the running SP.
+    async fn home(profile: &str) -> (String, SpidAuth) {
+        let base_url = "http://127.0.0.1:8000";
+        let (name, toml) = description::embedded(profile).unwrap();
+        let d = sp_description(&SpSource::Profile(name, toml), base_url);
+        let config = d.sp_config(key()).unwrap();
+        let sp = ServiceProvider::new(config, trusted_idps(&[])).unwrap();
+        let auth = SpidAuth::builder(sp).build();
+        let site = Arc::new(pages::Site::new(&auth, name, base_url));
+        let page = pages::home(State(site), None, Ok(Query(Default::default()))).await;
+        (page.0, auth)
+    }
+
+    /// The eIDAS node is trusted in every profile, but only the `eidas` profile has the
+    /// attribute services 99/100 it needs: elsewhere its button is not offered (its login
+    /// could only fail), and where it is offered the login starts.
+    #[tokio::test]
+    async fn the_eidas_button_only_where_the_profile_can_log_in_through_the_node() {
+        for (profile, _) in description::PROFILES {
+            let (html, auth) = home(profile).await;
+            let node = auth
+                .service_provider()
+                .idps()
+                .into_iter()
+                .find(|i| i.federation() == Federation::Eidas)
+                .expect("the eIDAS node is trusted");
+            let id = node.entity_id().as_str();
+            let shown = html.contains("Login with eIDAS");
+            assert_eq!(shown, profile == "eidas", "{profile}: {html}");
+            assert_eq!(html.contains(id), shown, "{profile}: no link to the node");
+            assert!(html.contains("Entra con SPID"), "{profile}");
+            let options = LoginOptions {
+                level: SpidLevel::L2,
+                ..LoginOptions::default()
+            };
+            assert_eq!(
+                auth.service_provider().start_login(id, &options).is_ok(),
+                shown,
+                "{profile}: the button is shown exactly when the login can start"
+            );
+        }
+    }
+}

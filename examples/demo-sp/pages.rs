@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use spid_sp::axum::{AuthError, Pages, Session, SpidAuth};
+use spid_sp::axum::{AuthError, Language, Pages, Session, SpidAuth};
 use spid_sp::xml::writer::{attr, text};
 
 /// What the pages need.
@@ -28,15 +28,34 @@ impl Site {
 }
 
 fn layout(title: &str, body: &str) -> String {
+    layout_in(Language::Italian, title, body)
+}
+
+/// The page frame in one language (the demo's own pages are Italian; its error pages
+/// follow the browser's `Accept-Language`).
+fn layout_in(language: Language, title: &str, body: &str) -> String {
+    let (skip, note, footer) = match language {
+        Language::English => (
+            "Skip to content",
+            "Demonstration service provider: not for production use.",
+            "spid-sp – Rust SDK for SPID, CIE ID and eIDAS.",
+        ),
+        _ => (
+            "Vai al contenuto",
+            "Service provider dimostrativo: non usare in produzione.",
+            "spid-sp – SDK Rust per SPID, CIE ID ed eIDAS.",
+        ),
+    };
     format!(
-        "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} – Demo spid-sp</title><link rel=\"stylesheet\" href=\"/style.css\"></head>\
-         <body><a class=\"skip\" href=\"#main\">Vai al contenuto</a>\
+         <body><a class=\"skip\" href=\"#main\">{skip}</a>\
          <header><p class=\"brand\"><a href=\"/\">Demo spid-sp</a></p>\
-         <p class=\"note\">Service provider dimostrativo: non usare in produzione.</p></header>\
+         <p class=\"note\">{note}</p></header>\
          <main id=\"main\">{body}</main>\
-         <footer><p>spid-sp – SDK Rust per SPID, CIE ID ed eIDAS.</p></footer></body></html>",
+         <footer><p>{footer}</p></footer></body></html>",
+        language.tag(),
         text(title)
     )
 }
@@ -183,30 +202,46 @@ pub struct ErrorPages;
 
 impl Pages for ErrorPages {
     fn error(&self, error: &AuthError) -> String {
-        eprintln!("demo-sp: {} ({})", error.code(), error.status().as_u16());
-        let title = match error {
-            AuthError::Refused(_) => "Accesso non completato",
-            _ => "Accesso non riuscito",
-        };
-        let code = match error {
-            AuthError::Refused(r) => r
-                .error_code()
-                .map(|n| format!("ErrorCode nr{n:02}"))
-                .unwrap_or_else(|| "idp-refused".into()),
-            other => other.code().to_owned(),
-        };
-        let b = format!(
-            "<h1>{}</h1><div class=\"error\" role=\"alert\"><p>{}</p><p lang=\"en\">{}</p></div>\
-             <p class=\"small\">Codice: <code id=\"error-code\">{}</code> – stato HTTP {}</p>\
-             <p><a class=\"button\" href=\"/\">Torna alla pagina iniziale</a></p>",
-            text(title),
-            text(error.message_it()),
-            text(error.message_en()),
-            text(&code),
-            error.status().as_u16()
-        );
-        layout(title, &b)
+        error_page(error, Language::Italian)
     }
+
+    fn error_in(&self, error: &AuthError, language: Language) -> Option<String> {
+        Some(error_page(error, language))
+    }
+}
+
+/// An error page in one language: Italian, or English for browsers that ask for it.
+fn error_page(error: &AuthError, language: Language) -> String {
+    eprintln!("demo-sp: {} ({})", error.code(), error.status().as_u16());
+    let english = language == Language::English;
+    let title = match (error, english) {
+        (AuthError::Refused(_), false) => "Accesso non completato",
+        (_, false) => "Accesso non riuscito",
+        (AuthError::Refused(_), true) => "Sign-in not completed",
+        (_, true) => "Sign-in failed",
+    };
+    let (code_label, status_label, home) = if english {
+        ("Code", "HTTP status", "Back to the home page")
+    } else {
+        ("Codice", "stato HTTP", "Torna alla pagina iniziale")
+    };
+    let code = match error {
+        AuthError::Refused(r) => r
+            .error_code()
+            .map(|n| format!("ErrorCode nr{n:02}"))
+            .unwrap_or_else(|| "idp-refused".into()),
+        other => other.code().to_owned(),
+    };
+    let b = format!(
+        "<h1>{}</h1><div class=\"error\" role=\"alert\"><p>{}</p></div>\
+         <p class=\"small\">{code_label}: <code id=\"error-code\">{}</code> – {status_label} {}</p>\
+         <p><a class=\"button\" href=\"/\">{home}</a></p>",
+        text(title),
+        text(error.message(language)),
+        text(&code),
+        error.status().as_u16()
+    );
+    layout_in(language, title, &b)
 }
 
 /// `/style.css`.

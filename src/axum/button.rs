@@ -13,6 +13,10 @@
 //!   `#0066CC` with white text, sizes S, M, L, XL (150, 220, 280, 340 px wide); "Entra
 //!   con CIE" in the same style; "Login with eIDAS" in EU blue `#003399`.
 //!
+//! A button is offered only when the SP can log in through it: the eIDAS node needs
+//! the SP's AttributeConsumingService 99 or 100 (the `eidas` attribute sets), so an SP
+//! without them shows no "Login with eIDAS" even when the node is trusted.
+//!
 //! It needs no JavaScript and fetches nothing from another site: the chooser is a native
 //! `<details>` disclosure, every IdP is a plain link to `{prefix}/login?idp=…&next=…`,
 //! and the stylesheet is served by the integration at `{prefix}/button.css` (or embedded
@@ -25,10 +29,11 @@ use std::fmt::Write as _;
 use ::axum::http::header;
 use ::axum::response::{IntoResponse, Response};
 
-use super::{safe_next, SpidAuth};
+use super::{safe_next, Language, SpidAuth};
 use crate::federation::Federation;
 use crate::level::SpidLevel;
 use crate::metadata::IdentityProvider;
+use crate::sp::ServiceProvider;
 use crate::xml::writer::{attr, text};
 
 /// The size of the buttons, after AgID's guidelines (S, M, L, XL).
@@ -56,15 +61,10 @@ impl ButtonSize {
     }
 }
 
-/// The language of the buttons' texts (Italian by default).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ButtonLanguage {
-    /// Italian: "Entra con SPID".
-    #[default]
-    Italian,
-    /// English: "Sign in with SPID".
-    English,
-}
+/// The language of the buttons' texts (Italian by default): the pages' [`Language`]
+/// (`ButtonLanguage::Italian` and `ButtonLanguage::English` keep working). For the
+/// request's language: `.language(Language::from_headers(&headers))`.
+pub type ButtonLanguage = Language;
 
 struct Texts {
     lang: &'static str,
@@ -77,7 +77,7 @@ struct Texts {
     others: &'static str,
 }
 
-impl ButtonLanguage {
+impl Language {
     fn texts(self) -> Texts {
         match self {
             ButtonLanguage::Italian => Texts {
@@ -207,7 +207,8 @@ impl LoginButtons {
     }
 
     /// The HTML fragment: the SPID chooser, then the CIE and eIDAS buttons when such
-    /// IdPs are trusted. A new random order of the SPID IdPs at every call.
+    /// IdPs are trusted (and the SP can use them: eIDAS needs attribute service 99 or
+    /// 100). A new random order of the SPID IdPs at every call.
     pub fn render(&self) -> String {
         let t = self.language.texts();
         let sp = self.auth.service_provider();
@@ -217,6 +218,11 @@ impl LoginButtons {
         let mut cie = Vec::new();
         let mut eidas = Vec::new();
         for idp in sp.idps() {
+            if !serves(sp, idp.federation()) {
+                // Its login could only fail (the eIDAS node without the SP's attribute
+                // services 99/100): not offered.
+                continue;
+            }
             if idp.is_test_idp() {
                 // Refused at /login unless trusted: not offered either.
                 if allow_test {
@@ -399,6 +405,21 @@ impl std::fmt::Display for LoginButtons {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.render())
     }
+}
+
+/// Whether the SP can send a valid request to an IdP of `federation`: the eIDAS node
+/// asks for AttributeConsumingService 99 or 100, so an SP whose metadata has neither
+/// cannot log in through it.
+fn serves(sp: &ServiceProvider, federation: Federation) -> bool {
+    federation
+        .rules()
+        .attribute_service_indexes
+        .is_none_or(|fixed| {
+            sp.config()
+                .attribute_services
+                .iter()
+                .any(|s| fixed.contains(&s.index))
+        })
 }
 
 /// Fisher–Yates with the CSPRNG. Should the generator fail, the order stays as given

@@ -167,31 +167,75 @@ impl AuthError {
 }
 
 /// Renders the error pages (the status is decided by [`AuthError::status`]).
+///
+/// Pages are in one language, Italian or English, chosen from the request's
+/// `Accept-Language` ([`Language::from_headers`]; Italian by default). A page in a
+/// language says so: implement [`Pages::error_in`] (the integration then sends
+/// `Content-Language` and `Vary: Accept-Language`). Implementations written before
+/// `error_in` existed keep working unchanged: its default answers `None`, and the page
+/// of [`Pages::error`] is sent as it was, without those headers.
 pub trait Pages: Send + Sync {
-    /// A complete HTML document for the error.
+    /// A complete HTML document for the error (Italian, or the only page there is).
     fn error(&self, error: &AuthError) -> String;
+
+    /// The page in `language`, or `None` when these pages have one version only (then
+    /// [`Pages::error`] is used). The default answers `None`.
+    fn error_in(&self, error: &AuthError, language: Language) -> Option<String> {
+        let _ = (error, language);
+        None
+    }
 }
 
-/// Plain, accessible error pages in Italian and English.
+/// Plain, accessible error pages, in Italian or English ([`Pages::error_in`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultPages;
 
 impl Pages for DefaultPages {
     fn error(&self, error: &AuthError) -> String {
-        let title = match error {
-            AuthError::Logout(_) | AuthError::CrossOriginLogout => "Uscita non riuscita",
-            _ => "Accesso non riuscito",
-        };
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"it\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title}</title></head><body><main>\
-             <h1>{title}</h1><p>{}</p><p lang=\"en\">{}</p>\
-             <p><small>Codice: {}</small></p><p><a href=\"/\">Torna alla pagina iniziale</a></p>\
-             </main></body></html>",
-            writer::text(error.message_it()),
-            writer::text(error.message_en()),
-            writer::text(error.code()),
-        )
+        default_page(error, Language::Italian)
     }
+
+    fn error_in(&self, error: &AuthError, language: Language) -> Option<String> {
+        Some(default_page(error, language))
+    }
+}
+
+impl AuthError {
+    /// What to tell the user, in `language` ([`AuthError::message_it`] or
+    /// [`AuthError::message_en`]).
+    pub fn message(&self, language: Language) -> &'static str {
+        match language {
+            Language::Italian => self.message_it(),
+            Language::English => self.message_en(),
+        }
+    }
+}
+
+fn default_page(error: &AuthError, language: Language) -> String {
+    let logout = matches!(error, AuthError::Logout(_) | AuthError::CrossOriginLogout);
+    let (title, code, home) = match (language, logout) {
+        (Language::Italian, true) => (
+            "Uscita non riuscita",
+            "Codice",
+            "Torna alla pagina iniziale",
+        ),
+        (Language::Italian, false) => (
+            "Accesso non riuscito",
+            "Codice",
+            "Torna alla pagina iniziale",
+        ),
+        (Language::English, true) => ("Sign-out failed", "Code", "Back to the home page"),
+        (Language::English, false) => ("Sign-in failed", "Code", "Back to the home page"),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head><body><main>\
+         <h1>{title}</h1><p>{}</p>\
+         <p><small>{code}: {}</small></p><p><a href=\"/\">{home}</a></p>\
+         </main></body></html>",
+        language.tag(),
+        writer::text(error.message(language)),
+        writer::text(error.code()),
+    )
 }

@@ -50,7 +50,8 @@ pub(super) fn to_login_page(auth: &SpidAuth, parts: &Parts) -> SessionRejection 
         crate::binding::redirect::quote_plus(&next, &mut url);
     }
     SessionRejection::new(
-        redirect(StatusCode::SEE_OTHER, &url).unwrap_or_else(|e| auth.error_response(&e)),
+        redirect(StatusCode::SEE_OTHER, &url)
+            .unwrap_or_else(|e| auth.error_response(&e, Language::from_headers(&parts.headers))),
     )
 }
 
@@ -65,7 +66,9 @@ pub(super) async fn session_of(
     ::tokio::task::spawn_blocking(move || a.session_at_any_level(&headers))
         .await
         .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
-        .map_err(|e| SessionRejection::new(auth.error_response(&e)))
+        .map_err(|e| {
+            SessionRejection::new(auth.error_response(&e, Language::from_headers(&parts.headers)))
+        })
 }
 
 /// The session, if at least at the SP's configured level ([`SpidAuth::minimum_level`]):
@@ -147,7 +150,8 @@ pub(super) fn step_up(
     }
     let url = auth.login_url(session.idp().as_str(), Some(level), here(parts).as_deref());
     SessionRejection::new(
-        redirect(StatusCode::SEE_OTHER, &url).unwrap_or_else(|e| auth.error_response(&e)),
+        redirect(StatusCode::SEE_OTHER, &url)
+            .unwrap_or_else(|e| auth.error_response(&e, Language::from_headers(&parts.headers))),
     )
 }
 

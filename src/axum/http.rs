@@ -28,6 +28,7 @@ pub fn safe_next(next: &str) -> Option<String> {
 /// stalls the async workers. See docs/scale-out.md for the measurements.
 pub(super) async fn blocking(
     auth: SpidAuth,
+    language: Language,
     f: impl FnOnce(&SpidAuth) -> Response + Send + 'static,
 ) -> Response {
     let a = auth.clone();
@@ -35,7 +36,7 @@ pub(super) async fn blocking(
     let span = tracing::Span::current();
     match ::tokio::task::spawn_blocking(move || span.in_scope(|| f(&a))).await {
         Ok(res) => res,
-        Err(_) => auth.error_response(&AuthError::Store(worker_failed())),
+        Err(_) => auth.error_response(&AuthError::Store(worker_failed()), language),
     }
 }
 

@@ -33,7 +33,7 @@ pub(super) struct Handoff {
     session: SessionData,
 }
 
-pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
+pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
     match &auth.inner.metadata_xml {
         Some(xml) => {
             let mut res = (StatusCode::OK, xml.clone()).into_response();
@@ -43,7 +43,7 @@ pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>) -> Response {
             );
             res
         }
-        None => auth.error_response(&AuthError::NoMetadata),
+        None => auth.error_response(&AuthError::NoMetadata, Language::from_headers(&headers)),
     }
 }
 
@@ -65,12 +65,19 @@ pub(super) async fn login_post(
 
 /// `/login` by either method: `None` when the query or form did not parse.
 async fn login(auth: SpidAuth, parts: Parts, params: Option<LoginParams>) -> Response {
+    let language = Language::from_headers(&parts.headers);
     let Some(p) = params else {
-        return auth.error_response(&AuthError::BadRequest("malformed login parameters"));
+        return auth.error_response(
+            &AuthError::BadRequest("malformed login parameters"),
+            language,
+        );
     };
     let client = auth.client_of(&parts);
     let headers = parts.headers;
-    blocking(auth, move |a| start(a, &headers, client.as_deref(), p)).await
+    blocking(auth, language, move |a| {
+        start(a, &headers, client.as_deref(), p)
+    })
+    .await
 }
 
 pub(super) fn start(
@@ -79,12 +86,20 @@ pub(super) fn start(
     client: Option<&str>,
     p: LoginParams,
 ) -> Response {
-    respond(auth, try_start(auth, headers, client, p))
+    respond(
+        auth,
+        try_start(auth, headers, client, p),
+        Language::from_headers(headers),
+    )
 }
 
-/// The handler's response, or the error page of its failure.
-pub(super) fn respond(auth: &SpidAuth, result: Result<Response, AuthError>) -> Response {
-    result.unwrap_or_else(|e| auth.error_response(&e))
+/// The handler's response, or the error page of its failure in `language`.
+pub(super) fn respond(
+    auth: &SpidAuth,
+    result: Result<Response, AuthError>,
+    language: Language,
+) -> Response {
+    result.unwrap_or_else(|e| auth.error_response(&e, language))
 }
 
 pub(super) fn try_start(
@@ -180,13 +195,18 @@ pub(super) fn try_start(
 
 pub(super) async fn acs(
     Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
     body: Result<String, ::axum::extract::rejection::StringRejection>,
 ) -> Response {
+    let language = Language::from_headers(&headers);
     let body = match body {
         Ok(body) => body,
-        Err(e) => return auth.error_response(&body_error(&e)),
+        Err(e) => return auth.error_response(&body_error(&e), language),
     };
-    blocking(auth, move |a| respond(a, try_acs(a, &body))).await
+    blocking(auth, language, move |a| {
+        respond(a, try_acs(a, &body), language)
+    })
+    .await
 }
 
 pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
@@ -276,12 +296,13 @@ pub(super) async fn complete(
         .ok()
         .and_then(|p| p.0.handoff)
         .filter(|t| is_token(t));
-    blocking(auth, move |a| {
+    let language = Language::from_headers(&headers);
+    blocking(auth, language, move |a| {
         let result = match token {
             Some(t) => try_complete(a, &headers, &t),
             None => Err(AuthError::BadRequest("missing hand-off")),
         };
-        respond(a, result)
+        respond(a, result, language)
     })
     .await
 }

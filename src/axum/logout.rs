@@ -13,7 +13,11 @@ pub(super) struct LogoutAux {
 }
 
 pub(super) async fn logout(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
-    blocking(auth, move |a| respond(a, try_logout(a, &headers))).await
+    let language = Language::from_headers(&headers);
+    blocking(auth, language, move |a| {
+        respond(a, try_logout(a, &headers), language)
+    })
+    .await
 }
 
 pub(super) fn try_logout(auth: &SpidAuth, headers: &HeaderMap) -> Result<Response, AuthError> {
@@ -95,26 +99,41 @@ pub(super) fn start_slo(
 
 pub(super) async fn slo_get(
     Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
     uri: ::axum::http::Uri,
 ) -> Response {
     let query = uri.query().unwrap_or_default().to_owned();
     let kind = message_kind(&query);
     let incoming = Incoming::Redirect { query };
-    blocking(auth, move |a| slo(a, kind, &incoming, Binding::Redirect)).await
+    let language = Language::from_headers(&headers);
+    blocking(auth, language, move |a| {
+        slo(a, kind, &incoming, Binding::Redirect, language)
+    })
+    .await
 }
 
 pub(super) async fn slo_post(
     Extension(auth): Extension<SpidAuth>,
+    headers: HeaderMap,
     body: Result<String, ::axum::extract::rejection::StringRejection>,
 ) -> Response {
+    let language = Language::from_headers(&headers);
     let body = match body {
         Ok(body) => body,
-        Err(e) => return auth.error_response(&body_error(&e)),
+        Err(e) => return auth.error_response(&body_error(&e), language),
     };
     let kind = message_kind(&body);
     match Incoming::from_form(&body) {
-        Some(incoming) => blocking(auth, move |a| slo(a, kind, &incoming, Binding::Post)).await,
-        None => auth.error_response(&AuthError::BadRequest("expected one SAML message")),
+        Some(incoming) => {
+            blocking(auth, language, move |a| {
+                slo(a, kind, &incoming, Binding::Post, language)
+            })
+            .await
+        }
+        None => auth.error_response(
+            &AuthError::BadRequest("expected one SAML message"),
+            language,
+        ),
     }
 }
 
@@ -123,6 +142,7 @@ pub(super) fn slo(
     kind: MessageKind,
     incoming: &Incoming,
     binding: Binding,
+    language: Language,
 ) -> Response {
     let result = match kind {
         MessageKind::Request => idp_logout(auth, incoming, binding),
@@ -136,7 +156,7 @@ pub(super) fn slo(
             no_store(&mut res);
             res
         }
-        Err(e) => auth.error_response(&e),
+        Err(e) => auth.error_response(&e, language),
     }
 }
 

@@ -54,6 +54,14 @@
 //! con CIE" and "Login with eIDAS" beside it when such IdPs are trusted; no JavaScript,
 //! nothing fetched from another site (see [`LoginButtons`]).
 //!
+//! # Languages
+//!
+//! Error and courtesy pages are in Italian or English, never both: English when the
+//! request's `Accept-Language` weighs English above Italian, Italian otherwise (missing
+//! or malformed headers included), with `Content-Language` and `Vary: Accept-Language`
+//! ([`Language::from_headers`], [`Pages::error_in`]). The login buttons take a
+//! [`Language`] too (default Italian): `.language(Language::from_headers(&headers))`.
+//!
 //! # Why the return from the IdP works in today's browsers
 //!
 //! The IdP returns the user with a cross-site POST, which carries no `SameSite=Lax`
@@ -110,6 +118,7 @@ mod button;
 mod error;
 mod guard;
 mod http;
+mod lang;
 mod login;
 mod logout;
 mod observe;
@@ -120,6 +129,7 @@ pub use button::{ButtonLanguage, ButtonSize, LoginButtons, BUTTON_CSS};
 pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
+pub use lang::Language;
 pub use session::Session;
 
 pub(crate) use http::peer_addr;
@@ -413,9 +423,24 @@ impl SpidAuth {
         )
     }
 
-    fn error_response(&self, err: &AuthError) -> Response {
+    /// The error page of `err` in `language` (the request's: [`Language::from_headers`]).
+    fn error_response(&self, err: &AuthError, language: Language) -> Response {
         log_auth_error(self, err);
-        let mut res = html_response(err.status(), self.inner.pages.error(err));
+        let pages = &self.inner.pages;
+        let localized = pages.error_in(err, language);
+        let mut res = match localized {
+            Some(page) => {
+                let mut res = html_response(err.status(), page);
+                let headers = res.headers_mut();
+                headers.insert(
+                    header::CONTENT_LANGUAGE,
+                    HeaderValue::from_static(language.tag()),
+                );
+                headers.append(header::VARY, HeaderValue::from_static("accept-language"));
+                res
+            }
+            None => html_response(err.status(), pages.error(err)),
+        };
         no_store(&mut res);
         res
     }

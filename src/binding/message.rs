@@ -102,6 +102,7 @@ pub enum Incoming {
     },
 }
 
+#[cfg(feature = "axum")]
 /// Which SAML field a query string or form body carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MessageKind {
@@ -113,6 +114,7 @@ pub(crate) enum MessageKind {
     Unknown,
 }
 
+#[cfg(feature = "axum")]
 /// Which SAML field `params` (a raw query string or form body) carries: a `SAMLRequest`,
 /// a `SAMLResponse`, or neither or both ([`MessageKind::Unknown`]). Only the keys are
 /// looked at, still percent-encoded, so a key spelled with escapes is not a SAML field.

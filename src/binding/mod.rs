@@ -15,4 +15,6 @@ pub(crate) mod message;
 pub mod post;
 pub mod redirect;
 
-pub(crate) use message::{message_kind, Delivery, Incoming, MessageKind, Outgoing};
+#[cfg(feature = "axum")]
+pub(crate) use message::{message_kind, MessageKind};
+pub(crate) use message::{Delivery, Incoming, Outgoing};

@@ -71,7 +71,7 @@ async function main() {
   };
 
   // 1. Random order, every IdP each time.
-  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const context = await browser.newContext({ locale: 'it-IT', viewport: { width: 1000, height: 900 } });
   await noOffsite(context);
   let page = await context.newPage();
   const orders = new Set();
@@ -113,9 +113,11 @@ async function main() {
     names.some((n) => n.id === REGISTRY_IDP && n.name === 'Poste Italiane SpA'));
   check('the test IdP is marked as such', (await page.locator('.spid-sp-test-mark').count()) === 1 &&
     (await page.locator('ul.spid-sp-idps li').first().locator('.spid-sp-test-mark').count()) === 1);
-  check('CIE and eIDAS buttons beside SPID',
+  // The demo runs the spid-public profile, which has no attribute service 99/100: the
+  // eIDAS node is trusted but its login could only fail, so no eIDAS button.
+  check('CIE button beside SPID; no eIDAS button (the profile cannot use the node)',
     (await page.getByRole('link', { name: 'Entra con CIE' }).count()) === 1 &&
-    (await page.getByRole('link', { name: 'Login with eIDAS' }).count()) === 1);
+    (await page.getByRole('link', { name: 'Login with eIDAS' }).count()) === 0);
   check('the component declares its language', (await page.locator('.spid-sp-buttons').getAttribute('lang')) === 'it');
   await page.screenshot({ path: path.join(OUT, 'buttons-open.png'), fullPage: true });
 
@@ -147,7 +149,7 @@ async function main() {
   await context.close();
 
   // 4. JavaScript disabled.
-  const noJs = await browser.newContext({ javaScriptEnabled: false });
+  const noJs = await browser.newContext({ locale: 'it-IT', javaScriptEnabled: false });
   await noOffsite(noJs);
   page = await noJs.newPage();
   await page.goto(`${BASE}/`);

@@ -65,22 +65,53 @@ async function idpLogin(page, user, level, until) {
   await Promise.all([page.waitForURL(until), page.locator('#login').click()]);
 }
 
-async function main() {
-  fs.mkdirSync(OUT, { recursive: true });
+// Nothing may leave 127.0.0.1: any other host is a failure.
+const offsite = [];
+
+/// A fresh browser (own profile, cookies and test IdP session) whose Accept-Language is
+/// that of `locale` (Chromium's default would be en-US: every run sets it explicitly).
+async function newBrowser(locale) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'spid-sp-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    locale,
     viewport: { width: 1000, height: 800 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  // Nothing may leave 127.0.0.1: any other host is a failure.
-  const offsite = [];
   await context.route((u) => u.hostname !== '127.0.0.1', (route) => {
     offsite.push(route.request().url());
     route.abort();
   });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/// Starts a login at the test IdP and refuses it with ErrorCode nr22: the ACS status.
+async function refuseConsent(page) {
+  await page.goto(`${BASE}/spid/login?idp=${encodeURIComponent(IDP)}`);
+  await page.waitForURL(`${IDP}/sso`);
+  await page.locator('#code').selectOption('22');
+  return statusOf(page, '/spid/acs', async () => {
+    await Promise.all([page.waitForURL(`${BASE}/spid/acs`), page.locator('#refuse').click()]);
+    await page.waitForLoadState('load');
+  });
+}
+
+const IT_NR22 = 'Senza il consenso';
+const EN_NR22 = 'Without your consent';
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  // An Italian browser (Accept-Language: it-IT): the pages' default language.
+  const italian = await newBrowser('it-IT');
+  const context = italian.context;
   let page = await context.newPage();
 
   // 1. Home page → "Entra con SPID": the test IdP is listed first.
@@ -150,16 +181,15 @@ async function main() {
   check('after logout /area-l3 is refused (login page)', new URL(page.url()).pathname === '/', page.url());
   await screenshot(page, 'protected-refused');
 
-  // 7. A refusal: the user denies consent (ErrorCode nr22) → courtesy page, HTTP 401.
-  await page.goto(`${BASE}/spid/login?idp=${encodeURIComponent(IDP)}`);
-  await page.waitForURL(`${IDP}/sso`);
-  await page.locator('#code').selectOption('22');
-  const acsStatus = await statusOf(page, '/spid/acs', async () => {
-    await Promise.all([page.waitForURL(`${BASE}/spid/acs`), page.locator('#refuse').click()]);
-    await page.waitForLoadState('load');
-  });
+  // 7. A refusal: the user denies consent (ErrorCode nr22) → courtesy page, HTTP 401,
+  // in Italian only (this browser asks for it-IT).
+  const acsStatus = await refuseConsent(page);
   check('refusal nr22: HTTP error status 401', acsStatus === 401, String(acsStatus));
-  check('refusal nr22: courtesy text shown', (await text(page, '.error')).includes('consenso'));
+  check('refusal nr22: courtesy text shown in Italian', (await text(page, '.error')).includes(IT_NR22),
+    await text(page, '.error'));
+  check('refusal nr22: Italian only (no English text, lang="it")',
+    !(await text(page, 'main')).includes(EN_NR22) &&
+    (await page.locator('html').getAttribute('lang')) === 'it');
   check('refusal nr22: SPID error code shown', (await text(page, '#error-code')) === 'ErrorCode nr22');
   await screenshot(page, 'refusal-nr22');
 
@@ -209,9 +239,44 @@ async function main() {
   r = await page.request.get(`${IDP}/metadata`);
   check('test IdP metadata carries the test marker', (await r.text()).includes('urn:x-spid-sp:test-idp'));
 
+  await italian.close();
+
+  // 12. The login page's `next`: a protected page visited without a session sends the
+  // user to the login page with `?next=`, and the login through the test IdP (at the
+  // page's level, SpidL3) lands back on that page.
+  const fresh = await newBrowser('it-IT');
+  page = await fresh.context.newPage();
+  await page.goto(`${BASE}/area-l3`);
+  const login = new URL(page.url());
+  check('next: /area-l3 without a session → the login page with next=/area-l3',
+    login.pathname === '/' && login.searchParams.get('next') === '/area-l3', page.url());
+  await page.getByText('Entra con SPID').click();
+  const link = page.locator(`ul.spid-sp-idps a[data-entity-id="${IDP}"]`);
+  check('next: the IdP links carry next=/area-l3',
+    new URL(await link.getAttribute('href'), BASE).searchParams.get('next') === '/area-l3',
+    await link.getAttribute('href'));
+  await Promise.all([page.waitForURL(`${IDP}/sso`), link.click()]);
+  await idpLogin(page, 'citizen', '3', (u) => u.origin === BASE && ['/', '/me', '/area-l3'].includes(u.pathname));
+  check('next: after the login the browser is back on /area-l3', page.url() === `${BASE}/area-l3`, page.url());
+  check('next: the SpidL3 page is shown', (await text(page, '.ok')).includes('livello 3'), await text(page, 'main'));
+  await screenshot(page, 'next-area-l3');
+  await fresh.close();
+
+  // 13. An English browser (Accept-Language: en-GB): the courtesy page in English only.
+  const english = await newBrowser('en-GB');
+  page = await english.context.newPage();
+  const enStatus = await refuseConsent(page);
+  check('English browser: refusal nr22 still 401', enStatus === 401, String(enStatus));
+  check('English browser: courtesy text in English', (await text(page, '.error')).includes(EN_NR22),
+    await text(page, '.error'));
+  check('English browser: English only (no Italian text, lang="en")',
+    !(await text(page, 'main')).includes(IT_NR22) &&
+    (await page.locator('html').getAttribute('lang')) === 'en');
+  check('English browser: SPID error code shown', (await text(page, '#error-code')) === 'ErrorCode nr22');
+  await screenshot(page, 'refusal-nr22-en');
+  await english.close();
+
   check('no request left 127.0.0.1', offsite.length === 0, offsite.join(' '));
-  await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
 }
 
 main()

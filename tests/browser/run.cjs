@@ -92,9 +92,11 @@ function answerPage(fields) {
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'spid-sp-chromium-'));
+  // Accept-Language it-IT (Chromium's default would be en-US): the Italian pages.
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    locale: 'it-IT',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
@@ -147,8 +149,9 @@ async function main() {
   check('IdP list hidden until the SPID button is opened', !(await idpLink.isVisible()));
   await spidButton.click();
   check('SPID button opens the IdP list', await idpLink.isVisible());
-  check('CIE and eIDAS buttons present',
-    (await page.getByText('Entra con CIE').count()) === 1 && (await page.getByText('Login with eIDAS').count()) === 1);
+  // The spid-public profile has no attribute service 99/100: no eIDAS button.
+  check('CIE button present, eIDAS button absent (spid-public cannot use the eIDAS node)',
+    (await page.getByText('Entra con CIE').count()) === 1 && (await page.getByText('Login with eIDAS').count()) === 0);
   await page.screenshot({ path: path.join(OUT, 'home-spid-list.png'), fullPage: true });
   await Promise.all([page.waitForURL((u) => u.origin === REGISTRY_IDP), idpLink.click()]);
   check('browser sent to the chosen IdP', registryHit !== null, JSON.stringify(registryHit));
@@ -238,8 +241,9 @@ async function main() {
   await page.waitForLoadState('load');
   page.off('response', onResponse);
   check('IdP refusal answers 401', acsStatus === 401, String(acsStatus));
-  check('IdP refusal shows the courtesy text',
-    (await page.locator('.error').textContent() || '').includes('consenso'));
+  check('IdP refusal shows the courtesy text, in Italian only',
+    (await page.locator('.error').textContent() || '').includes('Senza il consenso') &&
+    !(await page.locator('main').textContent() || '').includes('Without your consent'));
   check('IdP refusal shows the SPID error code', (await page.locator('#error-code').textContent()) === 'ErrorCode nr22');
   await page.screenshot({ path: path.join(OUT, 'refusal-nr22.png'), fullPage: true });
 
