@@ -49,7 +49,7 @@ if ! command -v redis-server >/dev/null; then
 fi
 
 log "building (release)"
-cargo build --release -q --features axum,redis,test-idp,config,audit \
+cargo build --release -q --features demo,redis \
     --example demo-sp --example load --example sign-response
 BIN="$ROOT/target/release/examples"
 if [ -n "$AUDIT_DIR" ]; then
