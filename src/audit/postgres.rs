@@ -305,29 +305,32 @@ impl Conn {
                 pg_err("cannot write the registry", &e)
             }
         };
+        let params: [&(dyn ToSql + Sync); 12] = [
+            &b.writer,
+            &b.seq,
+            &b.time,
+            &b.kind,
+            &b.outcome,
+            &b.idp,
+            &b.fiscal_code,
+            &b.authn_req_id,
+            &b.resp_id,
+            &b.assertion_id,
+            &b.hash,
+            &b.line,
+        ];
+        let Some((seq, line)) = &b.head else {
+            // One statement is one transaction: all rows or none, one round trip.
+            return self
+                .client
+                .execute(&self.insert, &params)
+                .map(|_| ())
+                .map_err(write);
+        };
         let mut tx = self.client.transaction().map_err(write)?;
-        tx.execute(
-            &self.insert,
-            &[
-                &b.writer,
-                &b.seq,
-                &b.time,
-                &b.kind,
-                &b.outcome,
-                &b.idp,
-                &b.fiscal_code,
-                &b.authn_req_id,
-                &b.resp_id,
-                &b.assertion_id,
-                &b.hash,
-                &b.line,
-            ],
-        )
-        .map_err(write)?;
-        if let Some((seq, line)) = &b.head {
-            tx.execute(&self.head, &[&b.writer, seq, line])
-                .map_err(write)?;
-        }
+        tx.execute(&self.insert, &params).map_err(write)?;
+        tx.execute(&self.head, &[&b.writer, seq, line])
+            .map_err(write)?;
         tx.commit().map_err(write)
     }
 }
