@@ -5,11 +5,18 @@
 #   bash benches/load.sh                    # both stores, 20000 logins each
 #   LOGINS=50000 CONCURRENCY=32 STORES="redis" bash benches/load.sh
 #   CONCURRENCY=32 STORES=memory bash benches/load.sh --audit-dir target/load-audit
+#   SPID_SP_AUDIT_POSTGRES=postgresql://u:p@127.0.0.1:5432/db CONCURRENCY=32 STORES=memory \
+#       bash benches/load.sh --audit-dir target/load-audit --audit-postgres
 #
 # With --audit-dir DIR, each store is run twice in the same invocation: without the
 # transaction registry (--no-audit) and with the file registry in DIR (wiped first and
 # removed at the end unless KEEP_AUDIT=1), and the ratio of the two throughputs is
-# printed (docs/audit.md). Without it the demo runs with --no-audit.
+# printed (docs/audit.md). Without it the demo runs with --no-audit. With --audit-postgres
+# (the URL in SPID_SP_AUDIT_POSTGRES, kept off the command line; a running server, e.g.
+# the one tests/postgres.sh shows how to start), one more run per store writes the
+# registry to PostgreSQL (a new writer in the same tables) and is verified the same way:
+# use an empty database, each invocation makes a new checkpoint key (older writers in the
+# tables would fail with bad-signature).
 #
 # Per store: start redis-server (Redis run only) and the demo SP (release build), let
 # examples/load.rs start N logins, pre-sign N Responses with a test IdP key, post them
@@ -28,10 +35,14 @@ STORES="${STORES:-memory redis}"
 WORK="$ROOT/target/load"
 IDP="https://idp.load.test"
 AUDIT_DIR=""
+AUDIT_PG=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --audit-dir) AUDIT_DIR="$2"; shift 2 ;;
         --audit-dir=*) AUDIT_DIR="${1#*=}"; shift ;;
+        --audit-postgres)
+            [ -n "${SPID_SP_AUDIT_POSTGRES:-}" ] || { echo "load.sh: --audit-postgres needs SPID_SP_AUDIT_POSTGRES" >&2; exit 2; }
+            AUDIT_PG=1; shift ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -52,7 +63,7 @@ log "building (release)"
 cargo build --release -q --features demo,redis \
     --example demo-sp --example load --example sign-response
 BIN="$ROOT/target/release/examples"
-if [ -n "$AUDIT_DIR" ]; then
+if [ -n "$AUDIT_DIR$AUDIT_PG" ]; then
     # The verifier (debug build, shared with `cargo test --all-features`).
     cargo build -q --all-features --bin spid-sp
 fi
@@ -81,6 +92,7 @@ RUNS=()
 for store in $STORES; do
     RUNS+=("$store:none")
     [ -n "$AUDIT_DIR" ] && RUNS+=("$store:file")
+    [ -n "$AUDIT_PG" ] && RUNS+=("$store:pg")
 done
 for run in "${RUNS[@]}"; do
     store="${run%%:*}"
@@ -91,6 +103,9 @@ for run in "${RUNS[@]}"; do
         rm -rf "$AUDIT_DIR"; mkdir -p "$AUDIT_DIR"
         AUDIT_ARGS=(--audit-dir "$AUDIT_DIR")
         label="$store+audit-file"
+    elif [ "$audit" = pg ]; then
+        AUDIT_ARGS=(--audit-dir "$WORK/unused-audit")   # DEMO_SP_AUDIT_POSTGRES takes over
+        label="$store+audit-pg"
     fi
     REDIS_PID=""
     STORE_ARG=memory
@@ -104,7 +119,9 @@ for run in "${RUNS[@]}"; do
     fi
     port=$(free_port)
     base="http://127.0.0.1:$port"
-    "$BIN/demo-sp" --bind "127.0.0.1:$port" --base-url "$base" --idp-metadata "$WORK/idp.xml" \
+    pg_env=()
+    [ "$audit" = pg ] && pg_env=(env "DEMO_SP_AUDIT_POSTGRES=$SPID_SP_AUDIT_POSTGRES")
+    "${pg_env[@]}" "$BIN/demo-sp" --bind "127.0.0.1:$port" --base-url "$base" --idp-metadata "$WORK/idp.xml" \
         --key-dir "$WORK/sp-key" --store "$STORE_ARG" "${AUDIT_ARGS[@]}" \
         --pending-per-client "$((LOGINS + 1))" >"$WORK/sp-$label.out" 2>"$WORK/sp-$label.err" &
     SP_PID=$!; PIDS+=("$SP_PID")
@@ -121,16 +138,20 @@ for run in "${RUNS[@]}"; do
     [ -n "$REDIS_PID" ] && { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; }
     if [ "$audit" = file ]; then
         log "registry: $(du -sh "$AUDIT_DIR" | cut -f1) in $AUDIT_DIR"
-        "$ROOT/target/debug/spid-sp" audit verify --checkpoint-key "$WORK/sp-key/audit-checkpoint.pub.pem" \
-            "$AUDIT_DIR" | tail -1 >&2 || status=1
+        env -u SPID_SP_AUDIT_POSTGRES "$ROOT/target/debug/spid-sp" audit verify \
+            --checkpoint-key "$WORK/sp-key/audit-checkpoint.pub.pem" "$AUDIT_DIR" | tail -1 >&2 || status=1
         [ "${KEEP_AUDIT:-0}" = 1 ] || rm -rf "$AUDIT_DIR"
+    fi
+    if [ "$audit" = pg ]; then
+        "$ROOT/target/debug/spid-sp" audit verify --checkpoint-key "$WORK/sp-key/audit-checkpoint.pub.pem" \
+            | tail -1 >&2 || status=1
     fi
 done
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 for r in "${RESULTS[@]}"; do echo "$r"; done
-if [ -n "$AUDIT_DIR" ]; then
+if [ -n "$AUDIT_DIR$AUDIT_PG" ]; then
     for store in $STORES; do
         printf '%s\n' "${RESULTS[@]}" | python3 -c '
 import re, sys
@@ -140,9 +161,11 @@ for line in sys.stdin:
     m = re.search(r"label=(\S+) .*logins_per_sec=(\d+)", line)
     if m:
         rate[m.group(1)] = int(m.group(2))
-a, b = rate.get(store), rate.get(store + "+audit-file")
-if a and b:
-    print(f"audit: store {store}: file registry keeps {100 * b / a:.1f}% of the no-registry throughput ({b} vs {a} logins/s)")
+a = rate.get(store)
+for kind, name in (("file", "file"), ("pg", "PostgreSQL")):
+    b = rate.get(store + "+audit-" + kind)
+    if a and b:
+        print(f"audit: store {store}: {name} registry keeps {100 * b / a:.1f}% of the no-registry throughput ({b} vs {a} logins/s)")
 ' "$store"
     done
 fi

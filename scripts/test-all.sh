@@ -52,7 +52,7 @@ step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all
 # Library users pay only for what they use: each feature set alone must build clean.
 feature_sets() {
   local f
-  for f in "" axum redis cli test-idp config refresh audit; do
+  for f in "" axum redis cli test-idp config refresh audit postgres; do
     cargo clippy --quiet --lib --no-default-features --features "$f" -- -D warnings || return 1
   done
 }
@@ -137,6 +137,7 @@ SUITES=(
   tests/button.sh                 # headless Chromium + axe-core: the login buttons
   tests/redis.sh                  # two demo instances on a real redis-server
   tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
+  tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then

@@ -4,23 +4,61 @@
 //! its public half copied into the directory (`checkpoint.pub.pem`) so
 //! `spid-sp audit verify DIR` works out of the box. In production keep the public key
 //! away from the log (`--checkpoint-key`).
+//!
+//! With `--audit-postgres URL` the entries go to PostgreSQL instead (one chain per
+//! process, writer `demo-HOST-PID-RANDOM`); verify with
+//! `spid-sp audit verify --postgres URL --checkpoint-key <key dir>/audit-checkpoint.pub.pem`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use spid_sp::audit::{
-    AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, FileStore, PayloadEncryptor,
+    AuditError, AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, EntryStore, FileStore,
+    PayloadEncryptor, StoredEntry,
 };
 use spid_sp::SystemClock;
 
 use crate::fail;
 
 /// The registry of the running demo.
-pub type Registry = ChainedLog<FileStore>;
+pub type Registry = ChainedLog<Backend>;
+
+/// Where the demo's entries go.
+#[derive(Debug)]
+pub enum Backend {
+    /// `--audit-dir`.
+    File(FileStore),
+    /// `--audit-postgres`.
+    #[cfg(feature = "postgres")]
+    Postgres(spid_sp::audit::PostgresStore),
+}
+
+impl EntryStore for Backend {
+    fn store(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
+        match self {
+            Backend::File(s) => s.store(entries),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.store(entries),
+        }
+    }
+    fn sealed(&self, checkpoint: &StoredEntry) {
+        match self {
+            Backend::File(s) => s.sealed(checkpoint),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.sealed(checkpoint),
+        }
+    }
+}
 
 /// Opens the registry: the checkpoint key of `key_dir` (created when missing), a fresh
-/// writer ID, payloads encrypted to `encrypt_to` when given.
-pub fn open(dir: &Path, key_dir: &Path, encrypt_to: Option<&Path>) -> Arc<Registry> {
+/// writer ID, the directory `dir` or the PostgreSQL database at `postgres`, payloads
+/// encrypted to `encrypt_to` when given.
+pub fn open(
+    dir: &Path,
+    postgres: Option<&str>,
+    key_dir: &Path,
+    encrypt_to: Option<&Path>,
+) -> Arc<Registry> {
     let key_path = key_dir.join("audit-checkpoint.key.pem");
     let key = match std::fs::read(&key_path) {
         Ok(pem) => CheckpointKey::from_pem(&pem)
@@ -39,10 +77,24 @@ pub fn open(dir: &Path, key_dir: &Path, encrypt_to: Option<&Path>) -> Arc<Regist
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let writer = format!("demo-{secs}-{}", std::process::id());
-    let store = FileStore::open(dir, &writer)
-        .unwrap_or_else(|e| fail(format!("--audit-dir {}: {e}", dir.display())));
-    let _ = std::fs::write(dir.join("checkpoint.pub.pem"), &public);
+    let (writer, store) = match postgres {
+        #[cfg(feature = "postgres")]
+        Some(url) => {
+            let writer = spid_sp::audit::process_writer_id("demo").unwrap_or_else(|e| fail(e));
+            let store = spid_sp::audit::PostgresStore::connect(url, &writer)
+                .unwrap_or_else(|e| fail(format!("--audit-postgres: {e}")));
+            (writer, Backend::Postgres(store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => fail("--audit-postgres: built without the postgres feature"),
+        None => {
+            let writer = format!("demo-{secs}-{}", std::process::id());
+            let store = FileStore::open(dir, &writer)
+                .unwrap_or_else(|e| fail(format!("--audit-dir {}: {e}", dir.display())));
+            let _ = std::fs::write(dir.join("checkpoint.pub.pem"), &public);
+            (writer, Backend::File(store))
+        }
+    };
     let mut log = ChainedLog::new(store, &writer, key, Arc::new(SystemClock))
         .unwrap_or_else(|e| fail(e))
         .with_policy(CheckpointPolicy {

@@ -79,6 +79,8 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
                                                (default <repo>/target/demo-sp)
   --audit-dir DIR        DEMO_SP_AUDIT_DIR     the transaction registry (default <key dir>/audit;
                                                checkpoint key created in the key dir)
+  --audit-postgres URL   DEMO_SP_AUDIT_POSTGRES  the registry in PostgreSQL instead of --audit-dir
+                                               (loopback or Unix socket; one chain per process)
   --audit-encrypt-to PEM DEMO_SP_AUDIT_ENCRYPT_TO  encrypt payloads to this offline RSA public key
   --no-audit             DEMO_SP_AUDIT=0       no registry (benchmarks only)
   --pending-per-client N DEMO_SP_PENDING_PER_CLIENT  pending logins kept per client (default 32;
@@ -110,6 +112,9 @@ struct Options {
     store: String,
     /// `--audit-dir` (`None`: `--no-audit`).
     audit_dir: Option<PathBuf>,
+    /// `--audit-postgres`.
+    #[cfg_attr(not(feature = "audit"), allow(dead_code))]
+    audit_postgres: Option<String>,
     /// `--pending-per-client`.
     pending_per_client: Option<usize>,
     /// `--audit-encrypt-to`.
@@ -148,6 +153,7 @@ fn parse_options() -> Options {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/demo-sp"));
     let mut audit_dir = env("DEMO_SP_AUDIT_DIR").map(PathBuf::from);
     let mut pending_per_client = env("DEMO_SP_PENDING_PER_CLIENT");
+    let mut audit_postgres = env("DEMO_SP_AUDIT_POSTGRES");
     let mut audit_encrypt_to = env("DEMO_SP_AUDIT_ENCRYPT_TO").map(PathBuf::from);
     let mut audit =
         env("DEMO_SP_AUDIT").is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
@@ -181,6 +187,7 @@ fn parse_options() -> Options {
             "--store" => store = value(),
             "--key-dir" => key_dir = PathBuf::from(value()),
             "--audit-dir" => audit_dir = Some(PathBuf::from(value())),
+            "--audit-postgres" => audit_postgres = Some(value()),
             "--audit-encrypt-to" => audit_encrypt_to = Some(PathBuf::from(value())),
             "--no-audit" if inline.is_none() => audit = false,
             "--pending-per-client" => pending_per_client = Some(value()),
@@ -243,6 +250,7 @@ fn parse_options() -> Options {
         binding,
         audit_dir: audit.then(|| audit_dir.unwrap_or_else(|| key_dir.join("audit"))),
         audit_encrypt_to,
+        audit_postgres,
         pending_per_client: pending_per_client.map(|n| {
             n.parse()
                 .unwrap_or_else(|_| fail(format!("--pending-per-client: not a number: {n}")))
@@ -533,10 +541,14 @@ async fn main() {
         sp = sp.with_replay_cache(s.replay.clone());
     }
     #[cfg(feature = "audit")]
-    let registry = opts
-        .audit_dir
-        .as_ref()
-        .map(|dir| audit::open(dir, &opts.key_dir, opts.audit_encrypt_to.as_deref()));
+    let registry = opts.audit_dir.as_ref().map(|dir| {
+        audit::open(
+            dir,
+            opts.audit_postgres.as_deref(),
+            &opts.key_dir,
+            opts.audit_encrypt_to.as_deref(),
+        )
+    });
 
     let login_options = LoginOptions {
         level: opts.level,
@@ -611,6 +623,9 @@ async fn main() {
         (None, Ok(())) => {}
     }
     match &opts.audit_dir {
+        Some(_) if cfg!(feature = "audit") && opts.audit_postgres.is_some() => {
+            println!("demo-sp: transaction registry in PostgreSQL")
+        }
         Some(dir) if cfg!(feature = "audit") => {
             println!("demo-sp: transaction registry in {}", dir.display())
         }

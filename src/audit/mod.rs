@@ -11,7 +11,8 @@
 //! With the `audit` feature: the hash chain with signed checkpoints ([`ChainedLog`], over
 //! any [`EntryStore`] that stores and reads back entries), payload encryption to an
 //! offline key ([`PayloadEncryptor`]), the verifier ([`verify_entries`]) and the
-//! append-only file backend ([`FileStore`]) with retention ([`prune_dir`]).
+//! append-only file backend ([`FileStore`]) with retention ([`prune_dir`]). With the
+//! `postgres` feature: the PostgreSQL backend (`PostgresStore`, `verify_postgres`).
 
 pub(crate) mod record;
 
@@ -23,6 +24,8 @@ mod crypt;
 mod file;
 #[cfg(feature = "audit")]
 mod keys;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "audit")]
 mod verify;
 
@@ -30,7 +33,7 @@ pub use record::{Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord}
 
 #[cfg(feature = "audit")]
 pub use chain::{
-    ChainedLog, CheckpointPolicy, Entry, EntryBody, EntryStore, Pruned, ENTRY_VERSION,
+    ChainedLog, CheckpointPolicy, Entry, EntryBody, EntryStore, Pruned, StoredEntry, ENTRY_VERSION,
 };
 #[cfg(feature = "audit")]
 pub use crypt::{EncryptedPayload, PayloadDecryptor, PayloadEncryptor};
@@ -41,6 +44,11 @@ pub use file::{
 };
 #[cfg(feature = "audit")]
 pub use keys::{CheckpointKey, CheckpointVerifier};
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    for_each_postgres_line, process_writer_id, verify_postgres, PostgresQuery, PostgresStore,
+    POSTGRES_HEAD_TABLE, POSTGRES_TABLE,
+};
 #[cfg(feature = "audit")]
 pub use verify::{
     verify_entries, ChainVerifier, Line, Problem, ProblemKind, VerifyReport, WriterReport,

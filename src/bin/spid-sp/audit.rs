@@ -1,6 +1,6 @@
 //! `audit verify | search | export | prune | keygen`: the 24-month transaction registry
-//! (docs/audit.md). The file backend only; `--postgres` belongs to the PostgreSQL
-//! backend.
+//! (docs/audit.md). `verify`, `search` and `export` read a directory (the file backend)
+//! or, with `--postgres URL`, the PostgreSQL backend.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde_json::json;
 use spid_sp::audit::{
-    cutoff_date, for_each_line, prune_dir, scan_dir, verify_dir, CheckpointKey, CheckpointVerifier,
-    Entry, EntryBody, PayloadDecryptor, TransactionRecord,
+    cutoff_date, for_each_line, for_each_postgres_line, prune_dir, scan_dir, verify_dir,
+    verify_postgres, CheckpointKey, CheckpointVerifier, Entry, EntryBody, PayloadDecryptor,
+    PostgresQuery, TransactionRecord,
 };
 use spid_sp::Timestamp;
 
@@ -24,8 +25,13 @@ pub(crate) enum AuditCommand {
         /// which an attacker with write access could replace: keep a copy elsewhere].
         #[arg(long)]
         checkpoint_key: Option<PathBuf>,
+        /// Read the PostgreSQL registry at this URL instead of a directory (loopback or a
+        /// Unix socket; --checkpoint-key required).
+        #[arg(long, env = "SPID_SP_AUDIT_POSTGRES", conflicts_with = "dir")]
+        postgres: Option<String>,
         /// The registry directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "postgres")]
+        dir: Option<PathBuf>,
     },
     /// Print the records (JSON Lines, payloads left out) matching every filter given.
     Search {
@@ -47,16 +53,24 @@ pub(crate) enum AuditCommand {
         /// Until this instant, excluded (xs:dateTime).
         #[arg(long)]
         to: Option<String>,
+        /// Read the PostgreSQL registry at this URL instead of a directory.
+        #[arg(long, env = "SPID_SP_AUDIT_POSTGRES", conflicts_with = "dir")]
+        postgres: Option<String>,
         /// The registry directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "postgres")]
+        dir: Option<PathBuf>,
     },
     /// Print every record as JSON Lines, payloads decrypted with the offline key if given.
     Export {
         /// The offline RSA private key (PEM) the payloads were encrypted to.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Read the PostgreSQL registry at this URL instead of a directory.
+        #[arg(long, env = "SPID_SP_AUDIT_POSTGRES", conflicts_with = "dir")]
+        postgres: Option<String>,
         /// The registry directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "postgres")]
+        dir: Option<PathBuf>,
     },
     /// Delete whole days older than the retention, leaving signed "pruned up to"
     /// statements (refuses a registry that does not verify).
@@ -87,8 +101,9 @@ pub(crate) fn audit_cmd(c: AuditCommand) -> Outcome {
     match c {
         AuditCommand::Verify {
             checkpoint_key,
+            postgres,
             dir,
-        } => verify(&dir, checkpoint_key.as_deref()),
+        } => verify(&source(dir, postgres), checkpoint_key.as_deref()),
         AuditCommand::Search {
             fiscal_code,
             request_id,
@@ -96,6 +111,7 @@ pub(crate) fn audit_cmd(c: AuditCommand) -> Outcome {
             response_id,
             from,
             to,
+            postgres,
             dir,
         } => {
             let from = from.map(|t| instant(Some(&t))).transpose()?;
@@ -104,7 +120,15 @@ pub(crate) fn audit_cmd(c: AuditCommand) -> Outcome {
                 let c = c.trim().to_ascii_uppercase();
                 c.strip_prefix("TINIT-").map(str::to_owned).unwrap_or(c)
             });
-            each_record(&dir, |entry, record, location| {
+            let query = PostgresQuery {
+                fiscal_code: fiscal_code.clone(),
+                request_id: request_id.clone(),
+                assertion_id: assertion_id.clone(),
+                response_id: response_id.clone(),
+                from,
+                to,
+            };
+            each_record(&source(dir, postgres), &query, |entry, record, location| {
                 let time = Timestamp::parse(&record.time).ok();
                 let code = record
                     .fiscal_code
@@ -127,7 +151,7 @@ pub(crate) fn audit_cmd(c: AuditCommand) -> Outcome {
                 Ok(())
             })
         }
-        AuditCommand::Export { key, dir } => {
+        AuditCommand::Export { key, postgres, dir } => {
             let key = match key {
                 Some(p) => Some(
                     PayloadDecryptor::from_pem(&read_bytes(&p)?)
@@ -135,7 +159,8 @@ pub(crate) fn audit_cmd(c: AuditCommand) -> Outcome {
                 ),
                 None => None,
             };
-            each_record(&dir, |entry, record, location| {
+            let all = PostgresQuery::default();
+            each_record(&source(dir, postgres), &all, |entry, record, location| {
                 let mut record = record.clone();
                 let mut encrypted = false;
                 if let EntryBody::Record {
@@ -192,45 +217,94 @@ fn print_line(value: &serde_json::Value) {
     let _ = writeln!(out, "{value}");
 }
 
-/// Calls `f` with every record entry of the directory, in writer and sequence order.
+/// Where the registry is: a directory or a PostgreSQL URL (clap makes sure one is given).
+enum Source {
+    Dir(PathBuf),
+    Postgres(String),
+}
+
+fn source(dir: Option<PathBuf>, postgres: Option<String>) -> Source {
+    match (dir, postgres) {
+        (_, Some(url)) => Source::Postgres(url),
+        (Some(dir), None) => Source::Dir(dir),
+        (None, None) => Source::Dir(PathBuf::from(".")),
+    }
+}
+
+/// Calls `f` with every record entry (matching `query`, for PostgreSQL: the caller
+/// filters again), in writer and sequence order.
 fn each_record(
-    dir: &Path,
+    source: &Source,
+    query: &PostgresQuery,
     mut f: impl FnMut(&Entry, &TransactionRecord, &str) -> Outcome,
 ) -> Outcome {
-    let contents = scan_dir(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
     let mut failure: Option<Failure> = None;
-    for files in contents.writers.values() {
-        for (_, path) in files {
-            for_each_line(path, |line| {
-                if failure.is_some() || !line.complete {
-                    return;
-                }
-                if let Ok(entry) = serde_json::from_str::<Entry>(&line.text) {
-                    if let EntryBody::Record { record, .. } = &entry.body {
-                        failure = f(&entry, record, &line.location).err();
+    match source {
+        Source::Postgres(url) => {
+            for_each_postgres_line(url, query, |_, line| {
+                one_record(&line, &mut failure, &mut f)
+            })
+            .map_err(|e| usage(format!("--postgres: {e}")))?;
+        }
+        Source::Dir(dir) => {
+            let contents = scan_dir(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+            for files in contents.writers.values() {
+                for (_, path) in files {
+                    for_each_line(path, |line| one_record(&line, &mut failure, &mut f))
+                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+                    if failure.is_some() {
+                        break;
                     }
                 }
-            })
-            .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-            if let Some(f) = failure.take() {
-                return Err(f);
             }
         }
     }
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }
 
-fn verify(dir: &Path, key: Option<&Path>) -> Outcome {
-    let key_path = key.map_or_else(|| dir.join("checkpoint.pub.pem"), Path::to_path_buf);
-    if key.is_none() {
-        eprintln!(
-            "spid-sp: trusting {} (pass --checkpoint-key with a copy kept elsewhere)",
-            key_path.display()
-        );
+/// Hands one complete record line to `f`, until a failure.
+fn one_record(
+    line: &spid_sp::audit::Line,
+    failure: &mut Option<Failure>,
+    f: &mut impl FnMut(&Entry, &TransactionRecord, &str) -> Outcome,
+) {
+    if failure.is_some() || !line.complete {
+        return;
     }
+    if let Ok(entry) = serde_json::from_str::<Entry>(&line.text) {
+        if let EntryBody::Record { record, .. } = &entry.body {
+            *failure = f(&entry, record, &line.location).err();
+        }
+    }
+}
+
+fn verify(source: &Source, key: Option<&Path>) -> Outcome {
+    let key_path = match (source, key) {
+        (_, Some(k)) => k.to_path_buf(),
+        (Source::Dir(dir), None) => {
+            let p = dir.join("checkpoint.pub.pem");
+            eprintln!(
+                "spid-sp: trusting {} (pass --checkpoint-key with a copy kept elsewhere)",
+                p.display()
+            );
+            p
+        }
+        (Source::Postgres(_), None) => {
+            return Err(usage(
+                "--postgres needs --checkpoint-key (the public key PEM)",
+            ))
+        }
+    };
     let key = CheckpointVerifier::from_pem(&read_bytes(&key_path)?)
         .map_err(|e| usage(format!("{}: {e}", key_path.display())))?;
-    let report = verify_dir(dir, &key).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+    let report = match source {
+        Source::Dir(dir) => {
+            verify_dir(dir, &key).map_err(|e| usage(format!("{}: {e}", dir.display())))?
+        }
+        Source::Postgres(url) => {
+            verify_postgres(url, &key).map_err(|e| usage(format!("--postgres: {e}")))?
+        }
+    };
     for w in &report.writers {
         println!(
             "writer {}: {} entries, {} records, {} checkpoints{}",
