@@ -14,6 +14,16 @@ pub enum Binding {
 }
 
 impl Binding {
+    /// `post`, `redirect` or `soap`: the short name logs, metrics and the transaction
+    /// registry use.
+    pub(crate) const fn short_name(self) -> &'static str {
+        match self {
+            Binding::Post => "post",
+            Binding::Redirect => "redirect",
+            Binding::Soap => "soap",
+        }
+    }
+
     /// The binding URI.
     pub const fn uri(self) -> &'static str {
         match self {

@@ -22,15 +22,6 @@ pub(crate) const LOGOUT: &str = "spid_sp::logout";
 /// The IdP label of an entityID that is not in the trusted set (metrics only).
 pub(crate) const UNKNOWN_IDP: &str = "unknown";
 
-/// `post`, `redirect` or `soap`.
-pub(crate) fn binding_name(b: Binding) -> &'static str {
-    match b {
-        Binding::Post => "post",
-        Binding::Redirect => "redirect",
-        Binding::Soap => "soap",
-    }
-}
-
 /// `1`, `2` or `3`, as a metric label.
 pub(crate) fn level_label(l: SpidLevel) -> &'static str {
     match l.number() {
@@ -135,7 +126,7 @@ pub(crate) fn login_started(
     result: Result<&str, &StartError>,
     elapsed: Duration,
 ) {
-    let (level, binding, duration_us) = (level.number(), binding_name(binding), micros(elapsed));
+    let (level, binding, duration_us) = (level.number(), binding.short_name(), micros(elapsed));
     match result {
         Ok(request_id) => tracing::info!(
             target: LOGIN,

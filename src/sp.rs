@@ -342,7 +342,7 @@ impl ServiceProvider {
             "start_login",
             idp = idp_shown,
             level = options.level.number(),
-            binding = observe::binding_name(options.binding),
+            binding = options.binding.short_name(),
         );
         let _entered = span.enter();
         let result = self.sign_authn_request(idp, options);

@@ -330,13 +330,11 @@ impl TransactionRecord {
         decoded: Option<&str>,
         limits: &Limits,
     ) -> Self {
-        self.binding = Some(
-            match incoming {
-                Incoming::Post { .. } => "post",
-                Incoming::Redirect { .. } => "redirect",
-            }
-            .into(),
-        );
+        let binding = match incoming {
+            Incoming::Post { .. } => Binding::Post,
+            Incoming::Redirect { .. } => Binding::Redirect,
+        };
+        self.binding = Some(binding.short_name().into());
         self.payload = Some(match (decoded, incoming) {
             (Some(xml), _) => Payload {
                 format: PayloadFormat::Xml,
@@ -426,7 +424,7 @@ pub(crate) fn sent(
 ) -> TransactionRecord {
     let mut r = TransactionRecord::new(kind, Outcome::Sent, time).with_xml(xml);
     r.idp = Some(idp.to_owned());
-    r.binding = Some(binding_name(binding).into());
+    r.binding = Some(binding.short_name().into());
     r.authn_req_id = Some(id.to_owned());
     r.authn_req_issue_instant = Some(time.to_string());
     r
@@ -451,15 +449,6 @@ pub(crate) fn received(
     r = r.with_incoming(incoming, decoded.as_deref(), limits);
     r.verified = false;
     r
-}
-
-/// `post`, `redirect` or `soap`.
-pub(crate) fn binding_name(binding: Binding) -> &'static str {
-    match binding {
-        Binding::Post => "post",
-        Binding::Redirect => "redirect",
-        Binding::Soap => "soap",
-    }
 }
 
 fn fill(slot: &mut Option<String>, value: Option<String>) {
