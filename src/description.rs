@@ -130,6 +130,56 @@ pub struct SpDescription {
     pub metadata: Option<MetadataDescription>,
     /// Certificate subject values that the rest of the description does not imply.
     pub certificate: Option<CertificateDescription>,
+    /// The aggregator of an aggregated entity (aggregator profiles only), inline; or see
+    /// `aggregator_file`. See [`crate::tenant`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregator: Option<AggregatorDescription>,
+    /// A file holding the `aggregator` table, shared by the aggregator's tenants;
+    /// [`SpDescription::load`] resolves it relative to the description file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregator_file: Option<PathBuf>,
+}
+
+/// The `aggregator` table of an aggregated entity's description (or the whole of a
+/// shared aggregator file): [`crate::metadata::Aggregator`] with the validation
+/// certificate as a PEM file, plus the key a tenant uses when it has none of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatorDescription {
+    /// The aggregator's legal name (the aggregator contact's `md:Company`).
+    pub company: String,
+    /// Institutional mailbox.
+    pub email: String,
+    /// International format without spaces.
+    pub phone: Option<String>,
+    /// IPA code, when the aggregator is in IPA.
+    pub ipa_code: Option<String>,
+    /// VAT number with the country prefix.
+    pub vat_number: Option<String>,
+    /// Fiscal code.
+    pub fiscal_code: Option<String>,
+    /// PEM certificate published as `spid:KeyDescriptor use="spid:validation"` ("lite"
+    /// variants).
+    pub validation_certificate_file: Option<PathBuf>,
+    /// The aggregator's signing key (PEM), used by a tenant without `key_file`.
+    pub key_file: Option<PathBuf>,
+    /// Its certificate (PEM).
+    pub certificate_file: Option<PathBuf>,
+}
+
+impl AggregatorDescription {
+    /// Resolves the file names relative to `dir`.
+    pub(crate) fn resolve(&mut self, dir: &Path) {
+        for f in [
+            &mut self.validation_certificate_file,
+            &mut self.key_file,
+            &mut self.certificate_file,
+        ] {
+            if let Some(p) = f.as_mut() {
+                *p = dir.join(&*p);
+            }
+        }
+    }
 }
 
 /// A SingleLogoutService.
@@ -312,6 +362,12 @@ impl SpDescription {
         }
         for f in &mut description.published_certificate_files {
             *f = dir.join(&*f);
+        }
+        if let Some(f) = description.aggregator_file.as_mut() {
+            *f = dir.join(&*f);
+        }
+        if let Some(a) = description.aggregator.as_mut() {
+            a.resolve(&dir);
         }
         Ok(description)
     }
@@ -508,7 +564,7 @@ fn parse_binding(name: &str) -> Option<Binding> {
     }
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, DescriptionError> {
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, DescriptionError> {
     use std::io::Read as _;
     let fail = |reason: String| DescriptionError::Read {
         path: path.to_path_buf(),

@@ -86,6 +86,9 @@ pub mod fuzzing;
 pub mod metadata;
 pub mod saml;
 pub mod store;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod tenant;
 #[cfg(feature = "test-idp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
 pub mod test_idp;
@@ -101,7 +104,7 @@ pub use config::{
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use description::{
-    AttributeServiceDescription, CertificateDescription, DescriptionError,
+    AggregatorDescription, AttributeServiceDescription, CertificateDescription, DescriptionError,
     LogoutServiceDescription, MetadataDescription, SpDescription,
 };
 pub use dsig::keys::{KeyError, SigningKey, VerificationKey};

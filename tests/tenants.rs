@@ -1,0 +1,285 @@
+//! Tenants (`spid_sp::tenant`): the example tenants of `examples/tenants/` (one per
+//! aggregator variant of Avviso SPID n.19 v4) load, render signed metadata that our
+//! checker accepts for their profile, and each rule of the aggregator profiles is enforced.
+//! The rendered files land in `target/sp-metadata/tenants/` for
+//! `tests/conformance-metadata.sh` (AgID's spid-sp-test).
+#![cfg(feature = "config")]
+
+use std::path::{Path, PathBuf};
+
+use spid_sp::metadata::{check_sp_metadata, AggregatorKind, MetadataProblem, Severity, SpProfile};
+use spid_sp::tenant::{Tenant, TenantError, TenantSet};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tenants")
+}
+
+fn errors(problems: &[MetadataProblem]) -> Vec<&MetadataProblem> {
+    problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect()
+}
+
+fn codes(problems: &[MetadataProblem]) -> Vec<&'static str> {
+    errors(problems).iter().map(|p| p.code).collect()
+}
+
+fn load_examples() -> TenantSet {
+    let (set, errs) = TenantSet::load_dir(examples()).unwrap();
+    assert!(errs.is_empty(), "{errs:?}");
+    set
+}
+
+#[test]
+fn example_tenants_render_and_pass_our_checker() {
+    let set = load_examples();
+    assert_eq!(set.len(), 6);
+    let mut kinds: Vec<AggregatorKind> = set
+        .iter()
+        .filter_map(|t| t.profile().aggregator_kind())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        AggregatorKind::ALL.to_vec(),
+        "one example per variant"
+    );
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sp-metadata/tenants");
+    std::fs::create_dir_all(&out).unwrap();
+    for t in set.iter() {
+        let xml = t.metadata_xml().unwrap();
+        let problems = check_sp_metadata(&xml, t.profile());
+        assert!(errors(&problems).is_empty(), "{}: {problems:#?}", t.name());
+        let kind = t.profile().aggregator_kind().unwrap();
+        assert!(xml.contains(&format!("<spid:{}/>", kind.type_element())));
+        assert!(xml.contains("spid:entityType=\"spid:aggregator\""));
+        assert_eq!(
+            xml.contains("spid:entityType=\"spid:aggregated\""),
+            kind != AggregatorKind::OperatorPublicFull
+        );
+        assert_eq!(
+            xml.contains("use=\"spid:validation\""),
+            kind.is_lite(),
+            "{}",
+            t.name()
+        );
+        assert_eq!(xml.contains("contactType=\"billing\""), !kind.is_public());
+        assert!(t
+            .entity_id()
+            .contains(&format!("/{}/", kind.activity_code())));
+        // Every other profile refuses it (the type element is the variant's).
+        for other in AggregatorKind::ALL.into_iter().filter(|k| *k != kind) {
+            let problems = check_sp_metadata(&xml, SpProfile::Aggregated(other));
+            assert!(!errors(&problems).is_empty(), "{} as {other}", t.name());
+        }
+        assert!(!errors(&check_sp_metadata(&xml, SpProfile::SpidPublic)).is_empty());
+        std::fs::write(out.join(format!("{}.xml", t.profile())), &xml).unwrap();
+        assert_eq!(
+            set.by_entity_id(t.entity_id()).map(Tenant::name),
+            Some(t.name())
+        );
+    }
+}
+
+/// Metadata of the `name` example tenant, then `edit` applied to the text.
+fn edited(name: &str, edit: impl Fn(&str) -> String) -> (String, SpProfile) {
+    let t = Tenant::load(examples().join(format!("{name}.toml"))).unwrap();
+    (edit(&t.metadata_xml().unwrap()), t.profile())
+}
+
+#[test]
+fn the_checker_enforces_each_aggregator_rule() {
+    // (tenant, edit, expected code). The signature breaks too; only the code matters.
+    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>, &str)> = vec![
+        (
+            "comune-forli",
+            Box::new(|x| x.replace("/pub-ag-full/", "/agg/")),
+            "entity-id-activity-code",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| x.replacen("c_d704\" ID", "c_d704?x=1\" ID", 1)),
+            "entity-id-query",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| x.replace(" spid:entityType=\"spid:aggregated\"", "")),
+            "aggregator-entity-type-missing",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| {
+                x.replace(
+                    "spid:entityType=\"spid:aggregated\"",
+                    "spid:entityType=\"spid:other\"",
+                )
+            }),
+            "aggregator-entity-type-invalid",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| x.replace("spid:aggregator\"", "spid:aggregated\"")),
+            "aggregator-contact-count",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| {
+                x.replace(
+                    "<spid:PublicServicesFullAggregator/>",
+                    "<spid:PublicServicesLightAggregator/>",
+                )
+            }),
+            "aggregator-type-missing",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| {
+                x.replace(
+                    "<spid:PublicServicesFullAggregator/>",
+                    "<spid:PublicServicesFullAggregator/><spid:Public/>",
+                )
+            }),
+            "aggregator-type-mismatch",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| {
+                x.replace("<spid:VATNumber>IT12345678901</spid:VATNumber>", "")
+                    .replace("<spid:FiscalCode>12345678901</spid:FiscalCode>", "")
+            }),
+            "aggregator-identifier-missing",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| x.replace("<spid:IPACode>c_d704</spid:IPACode>", "")),
+            "ipa-code-missing",
+        ),
+        (
+            "comune-forli",
+            Box::new(|x| x.replace("<md:Company>Acme Servizi Digitali S.r.l.</md:Company>", "")),
+            "contact-company-missing",
+        ),
+        (
+            "scuola-marconi",
+            Box::new(|x| x.replace("use=\"spid:validation\"", "use=\"signing\"")),
+            "validation-key-use",
+        ),
+        (
+            "scuola-marconi",
+            Box::new(|x| {
+                let start = x.find("<spid:KeyDescriptor").unwrap();
+                let end = x.find("</spid:KeyDescriptor>").unwrap() + "</spid:KeyDescriptor>".len();
+                format!("{}{}", &x[..start], &x[end..])
+            }),
+            "validation-key-missing",
+        ),
+        (
+            "palestra-olimpia",
+            Box::new(|x| {
+                let start = x.find("<md:ContactPerson contactType=\"billing\"").unwrap();
+                let end = x[start..].find("</md:ContactPerson>").unwrap()
+                    + start
+                    + "</md:ContactPerson>".len();
+                format!("{}{}", &x[..start], &x[end..])
+            }),
+            "billing-missing",
+        ),
+        (
+            "palestra-olimpia",
+            Box::new(|x| {
+                x.replace(
+                    "<spid:VATNumber>IT01234567890</spid:VATNumber>",
+                    "<spid:IPACode>x</spid:IPACode><spid:VATNumber>IT01234567890</spid:VATNumber>",
+                )
+            }),
+            "ipa-code-forbidden",
+        ),
+        (
+            "trasporti-romagna",
+            Box::new(|x| x.replace("<spid:FiscalCode>02345678901</spid:FiscalCode>", "")),
+            "aggregator-fiscal-code-missing",
+        ),
+        (
+            "trasporti-romagna",
+            Box::new(|x| {
+                x.replace(
+                    "<md:Company>Trasporti Romagna S.p.A.</md:Company>",
+                    "<md:Company>Altro</md:Company>",
+                )
+            }),
+            "contact-company-mismatch",
+        ),
+    ];
+    for (name, edit, code) in cases {
+        let (xml, profile) = edited(name, edit);
+        let problems = check_sp_metadata(&xml, profile);
+        assert!(
+            codes(&problems).contains(&code),
+            "{name} {code}: {problems:#?}"
+        );
+    }
+    // A full variant with a validation key; a plain profile with aggregator elements.
+    let (lite, _) = edited("scuola-marconi", |x| x.to_owned());
+    let problems = check_sp_metadata(&lite, SpProfile::Aggregated(AggregatorKind::PublicFull));
+    assert!(
+        codes(&problems).contains(&"validation-key-unexpected"),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn load_refuses_what_cannot_be_a_tenant() {
+    let dir = std::env::temp_dir().join(format!("spid-sp-tenants-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for f in [
+        "keys/test-only-aggregator.key.pem",
+        "keys/test-only-aggregator.crt.pem",
+        "acme.aggregator.toml",
+    ] {
+        std::fs::copy(examples().join(f), dir.join(f)).unwrap();
+    }
+    let forli = std::fs::read_to_string(examples().join("comune-forli.toml")).unwrap();
+    // The same entityID twice: the second (by name) is refused.
+    std::fs::write(dir.join("a.toml"), &forli).unwrap();
+    std::fs::write(dir.join("b.toml"), &forli).unwrap();
+    // No aggregator on an aggregator profile.
+    std::fs::write(
+        dir.join("c.toml"),
+        forli.replace("aggregator_file = \"acme.aggregator.toml\"", ""),
+    )
+    .unwrap();
+    // The activity code missing from the entityID.
+    std::fs::write(
+        dir.join("d.toml"),
+        forli
+            .replace("/pub-ag-full/c_d704", "/comuni/c_d704")
+            .replace(
+                "https://spid.acme-servizi.example.it/pub",
+                "https://spid.acme-servizi.example.it/x",
+            ),
+    )
+    .unwrap();
+    // Not a tenant name.
+    std::fs::write(dir.join("Bad Name.toml"), &forli).unwrap();
+    let (set, errs) = TenantSet::load_dir(&dir).unwrap();
+    assert_eq!(set.len(), 1, "{errs:?}");
+    assert!(set.get("a").is_some());
+    let got: Vec<&str> = errs.iter().map(TenantError::code).collect();
+    assert_eq!(
+        got,
+        [
+            "tenant-name",
+            "tenant-duplicate-entity-id",
+            "tenant-aggregator",
+            "tenant-metadata"
+        ],
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().all(|e| !e.to_string().contains("protocollo@")),
+        "no contact values in errors"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
