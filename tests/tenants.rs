@@ -283,3 +283,143 @@ fn load_refuses_what_cannot_be_a_tenant() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `spid-sp tenants`: add from a template, check, render, list.
+#[cfg(feature = "cli")]
+#[test]
+fn the_cli_adds_checks_and_renders_tenants() {
+    use std::process::Command;
+    let bin = env!("CARGO_BIN_EXE_spid-sp");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = std::env::temp_dir().join(format!("spid-sp-tenants-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for f in [
+        "keys/test-only-aggregator.key.pem",
+        "keys/test-only-aggregator.crt.pem",
+        "acme.aggregator.toml",
+    ] {
+        std::fs::copy(examples().join(f), dir.join(f)).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    for (template, name) in [
+        ("pub-ag-full", "comune-cesena"),
+        ("pri-ag-lite", "studio-bianchi"),
+    ] {
+        let (code, _, err) = run(&[
+            "tenants",
+            "add",
+            "--dir",
+            d,
+            "--template",
+            template,
+            "--name",
+            name,
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    // Never replaces a file; refuses bad names and templates.
+    assert_eq!(
+        run(&[
+            "tenants",
+            "add",
+            "--dir",
+            d,
+            "--template",
+            "pub-ag-full",
+            "--name",
+            "comune-cesena"
+        ])
+        .0,
+        2
+    );
+    assert_eq!(
+        run(&[
+            "tenants",
+            "add",
+            "--dir",
+            d,
+            "--template",
+            "pub-ag-full",
+            "--name",
+            "../x"
+        ])
+        .0,
+        2
+    );
+    assert_eq!(
+        run(&[
+            "tenants",
+            "add",
+            "--dir",
+            d,
+            "--template",
+            "spid",
+            "--name",
+            "x"
+        ])
+        .0,
+        2
+    );
+    let (code, out, err) = run(&["tenants", "list", "--dir", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("comune-cesena\tspid-sp-ag-public-full\thttps://spid.acme-servizi.example.it/pub-ag-full/comune-cesena"), "{out}");
+    let (code, out, err) = run(&["tenants", "check", "--dir", d]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with("2 tenant(s) ok, 0 failed\n"), "{out}");
+    let submit = dir.join("submit");
+    let (code, _, err) = run(&[
+        "tenants",
+        "render",
+        "--dir",
+        d,
+        "--out",
+        submit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for (name, profile) in [
+        ("comune-cesena", "spid-sp-ag-public-full"),
+        ("studio-bianchi", "spid-sp-ag-private-lite"),
+    ] {
+        let file = submit.join(format!("{name}.xml"));
+        let (code, out, err) = run(&[
+            "metadata",
+            "check",
+            "--profile",
+            profile,
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    // A duplicate entityID: check fails, render writes nothing.
+    std::fs::copy(
+        dir.join("comune-cesena.toml"),
+        dir.join("comune-copia.toml"),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["tenants", "check", "--dir", d]);
+    assert_eq!(code, 1);
+    assert!(err.contains("tenant-duplicate-entity-id"), "{err}");
+    let again = dir.join("again");
+    assert_eq!(
+        run(&[
+            "tenants",
+            "render",
+            "--dir",
+            d,
+            "--out",
+            again.to_str().unwrap()
+        ])
+        .0,
+        1
+    );
+    assert!(!again.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -30,7 +30,10 @@ pub(crate) struct MetadataArgs {
 enum MetadataCommand {
     /// Check an SP metadata file against our rules (SPID/CIE/eIDAS profiles).
     Check {
-        /// spid-sp-public, spid-sp-private, cie-sp-public, cie-sp-private or ficep-eidas-sp.
+        /// spid-sp-public, spid-sp-private, cie-sp-public, cie-sp-private, ficep-eidas-sp,
+        /// or an aggregator profile: spid-sp-ag-public-full, spid-sp-ag-public-lite,
+        /// spid-sp-ag-private-full, spid-sp-ag-private-lite, spid-sp-op-public-full,
+        /// spid-sp-op-public-lite.
         #[arg(long, default_value = "spid-sp-public")]
         profile: String,
         /// Check certificate expiry and validUntil at this instant (or `now`) [default: now].
