@@ -248,6 +248,7 @@ impl SpMetadata {
 impl SpMetadata {
     /// Everything the writer checks, without signing (a tenant is checked this way when
     /// it loads).
+    #[cfg(feature = "config")]
     pub(crate) fn check_writable(
         &self,
         config: &SpConfig,
