@@ -88,10 +88,13 @@ fn edited(name: &str, edit: impl Fn(&str) -> String) -> (String, SpProfile) {
     (edit(&t.metadata_xml().unwrap()), t.profile())
 }
 
+/// A change to a metadata text.
+type Edit = Box<dyn Fn(&str) -> String>;
+
 #[test]
 fn the_checker_enforces_each_aggregator_rule() {
     // (tenant, edit, expected code). The signature breaks too; only the code matters.
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>, &str)> = vec![
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "comune-forli",
             Box::new(|x| x.replace("/pub-ag-full/", "/agg/")),
