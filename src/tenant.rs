@@ -127,11 +127,28 @@ impl Tenant {
                 path: path.to_path_buf(),
             })?
             .to_owned();
+        let description = SpDescription::load(path).map_err(|source| TenantError::Description {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Tenant::from_description(&name, path, description)
+    }
+
+    /// A tenant from a description already read (from a database row, say: its file
+    /// names already resolved), named `name` (any name: [`is_tenant_name`] is the rule of
+    /// tenant files). `source` names where it came from in errors and [`Tenant::path`].
+    /// Validates as [`Tenant::load`] does.
+    pub fn from_description(
+        name: &str,
+        source: impl AsRef<Path>,
+        mut description: SpDescription,
+    ) -> Result<Tenant, TenantError> {
+        let path = source.as_ref();
+        let name = name.to_owned();
         let fail = |source| TenantError::Description {
             path: path.to_path_buf(),
             source,
         };
-        let mut description = SpDescription::load(path).map_err(fail)?;
         let aggregator = aggregator_description(&description).map_err(fail)?;
         if description.key_file.is_none() && description.certificate_file.is_none() {
             if let Some(a) = &aggregator {

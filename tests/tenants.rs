@@ -45,7 +45,10 @@ fn example_tenants_render_and_pass_our_checker() {
         AggregatorKind::ALL.to_vec(),
         "one example per variant"
     );
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sp-metadata/tenants");
+    let out = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("sp-metadata/tenants");
     std::fs::create_dir_all(&out).unwrap();
     for t in set.iter() {
         let xml = t.metadata_xml().unwrap();
@@ -401,6 +404,21 @@ fn the_cli_adds_checks_and_renders_tenants() {
         ]);
         assert_eq!(code, 0, "{out}{err}");
     }
+    // `metadata --config` on one tenant file: the same signed metadata as `render`.
+    let one = dir.join("one.xml");
+    let tenant_file = dir.join("comune-cesena.toml");
+    let (code, _, err) = run(&[
+        "metadata",
+        "--config",
+        tenant_file.to_str().unwrap(),
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(&one).unwrap(),
+        std::fs::read(submit.join("comune-cesena.xml")).unwrap()
+    );
     // A duplicate entityID: check fails, render writes nothing.
     std::fs::copy(
         dir.join("comune-cesena.toml"),
