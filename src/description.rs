@@ -168,6 +168,49 @@ pub struct AggregatorDescription {
 }
 
 impl AggregatorDescription {
+    /// The certificate request of the aggregator's own key (the key its tenants sign with
+    /// when they have none): the Avviso 29 v3 SP profile with the aggregator's identity
+    /// (docs/aggregators.md). `commonName` and `organizationName` are `company`;
+    /// `organizationIdentifier` is `PA:IT-<ipa_code>` (public), else `VATIT-…` or
+    /// `CF:IT-…` (private); the sector, when `overrides` does not give it, is public when
+    /// the aggregator has an IPA code. `uri` (`overrides.entity_id`: the aggregator's own
+    /// URL) and `localityName` come from `overrides` (or are named missing).
+    pub fn certificate_request(
+        &self,
+        overrides: &CertificateDescription,
+    ) -> Result<CertificateRequest, DescriptionError> {
+        let public = match overrides.sector.as_deref() {
+            Some(s) => s.eq_ignore_ascii_case("public"),
+            None => self.ipa_code.is_some(),
+        };
+        let as_sp = SpDescription {
+            metadata: Some(MetadataDescription {
+                profile: if public {
+                    "spid-sp-public"
+                } else {
+                    "spid-sp-private"
+                }
+                .to_owned(),
+                organization: Organization {
+                    name: self.company.clone(),
+                    display_name: self.company.clone(),
+                    ..Default::default()
+                },
+                contact: Contact {
+                    email: self.email.clone(),
+                    ipa_code: self.ipa_code.clone(),
+                    vat_number: self.vat_number.clone(),
+                    fiscal_code: self.fiscal_code.clone(),
+                    ..Default::default()
+                },
+                billing: None,
+                valid_for_days: None,
+            }),
+            ..Default::default()
+        };
+        as_sp.certificate_request(overrides)
+    }
+
     /// Resolves the file names relative to `dir`.
     pub(crate) fn resolve(&mut self, dir: &Path) {
         for f in [

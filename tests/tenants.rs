@@ -419,6 +419,45 @@ fn the_cli_adds_checks_and_renders_tenants() {
         std::fs::read(&one).unwrap(),
         std::fs::read(submit.join("comune-cesena.xml")).unwrap()
     );
+    // The aggregator's own key: keygen from the shared aggregator file (its identity,
+    // the Avviso 29 v3 profile), then cert-check; and the example key passes cert-check.
+    let keys = dir.join("aggregator-key");
+    let agg = dir.join("acme.aggregator.toml");
+    let (code, _, err) = run(&[
+        "keygen",
+        "--config",
+        agg.to_str().unwrap(),
+        "--entity-id",
+        "https://spid.acme-servizi.example.it",
+        "--locality",
+        "Bologna",
+        "--key-bits",
+        "2048",
+        "--self-signed",
+        "--out",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        keys.join("crt.pem"),
+        keys.join("csr.pem"),
+        examples().join("keys/test-only-aggregator.crt.pem"),
+    ] {
+        let (code, out, err) = run(&["cert-check", "--sector", "private", f.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {out}{err}", f.display());
+    }
+    let subject =
+        openssl::x509::X509::from_pem(&std::fs::read(keys.join("crt.pem")).unwrap()).unwrap();
+    let names: Vec<String> = subject
+        .subject_name()
+        .entries()
+        .map(|e| e.data().as_utf8().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"VATIT-12345678901".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"Acme Servizi Digitali S.r.l.".to_owned()),
+        "{names:?}"
+    );
     // A duplicate entityID: check fails, render writes nothing.
     std::fs::copy(
         dir.join("comune-cesena.toml"),
