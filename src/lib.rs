@@ -80,6 +80,9 @@ pub mod binding;
 pub mod certificates;
 pub mod danger;
 pub mod dsig;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub mod gateway;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,0 +1,1 @@
+//! The gateway (feature `gateway`): see docs/gateway.md.
