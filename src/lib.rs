@@ -80,12 +80,12 @@ pub mod binding;
 pub mod certificates;
 pub mod danger;
 pub mod dsig;
-#[cfg(feature = "gateway")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
-pub mod gateway;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub mod gateway;
 pub mod metadata;
 pub mod saml;
 pub mod store;

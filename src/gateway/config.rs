@@ -465,7 +465,10 @@ impl GatewayConfig {
             ));
         }
         if g.session.idle_timeout_secs < 60 || g.session.lifetime_secs < 60 {
-            return Err(invalid("gateway.session", "timeouts are at least 60 seconds"));
+            return Err(invalid(
+                "gateway.session",
+                "timeouts are at least 60 seconds",
+            ));
         }
         match &g.audit {
             None => {
@@ -482,7 +485,10 @@ impl GatewayConfig {
         super::identity::check_prefix(&g.headers.prefix)?;
         for f in &g.headers.send {
             if !super::identity::all_fields().contains(f) {
-                return Err(invalid("gateway.headers.send", format!("unknown field {f}")));
+                return Err(invalid(
+                    "gateway.headers.send",
+                    format!("unknown field {f}"),
+                ));
             }
         }
         if g.jwt.enabled {
@@ -595,7 +601,11 @@ impl Plan {
         let _ = writeln!(s, "listen     {}", self.bind);
         let _ = writeln!(s, "base url   {}", self.base_url);
         let _ = writeln!(s, "level      SpidL{} (minimum)", self.level.number());
-        let store = if g.store == "memory" { "memory" } else { "redis" };
+        let store = if g.store == "memory" {
+            "memory"
+        } else {
+            "redis"
+        };
         let _ = writeln!(s, "store      {store}");
         let audit = match &g.audit {
             Some(a) if !a.enabled => "DISABLED (tests only)".to_owned(),

@@ -143,9 +143,8 @@ impl JwtSigner {
                 ec.public_key()
                     .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
                     .map_err(|_| key_error("openssl"))?;
-                let pad = |b: &openssl::bn::BigNum| {
-                    b.to_vec_padded(32).map_err(|_| key_error("openssl"))
-                };
+                let pad =
+                    |b: &openssl::bn::BigNum| b.to_vec_padded(32).map_err(|_| key_error("openssl"));
                 serde_json::json!({
                     "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256",
                     "x": URL_SAFE_NO_PAD.encode(pad(&x)?),

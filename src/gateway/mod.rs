@@ -29,7 +29,9 @@ pub use config::{
 pub use identity::{header_value, session_handle, IdentityHeaders};
 pub use jwt::{Alg, JwtSigner};
 pub use pages::Problem;
-pub use policy::{canonical, Access, AmbiguousPath, Decision, IdentityKind, PathRule, Policy, Requirement};
+pub use policy::{
+    canonical, Access, AmbiguousPath, Decision, IdentityKind, PathRule, Policy, Requirement,
+};
 pub use setup::Prepared;
 
 use std::net::SocketAddr;
@@ -232,14 +234,23 @@ impl Gateway {
         }
         let auth = b.build();
         let jwt = if g.jwt.enabled {
-            let alg = if g.jwt.alg == "RS256" { Alg::Rs256 } else { Alg::Es256 };
+            let alg = if g.jwt.alg == "RS256" {
+                Alg::Rs256
+            } else {
+                Alg::Es256
+            };
             let key = jwt::load_key(alg, g.jwt.key_file.as_deref(), g.key_dir.as_deref())?;
-            let audience = g.jwt.audience.clone().unwrap_or_else(|| plan.base_url.clone());
+            let audience = g
+                .jwt
+                .audience
+                .clone()
+                .unwrap_or_else(|| plan.base_url.clone());
             let signer = JwtSigner::new(alg, key, &plan.base_url, &audience, g.jwt.lifetime_secs)?;
-            let name = HeaderName::try_from(g.jwt.header.as_str()).map_err(|_| GatewayError::Invalid {
-                field: "gateway.jwt.header".into(),
-                reason: "not a header name".into(),
-            })?;
+            let name =
+                HeaderName::try_from(g.jwt.header.as_str()).map_err(|_| GatewayError::Invalid {
+                    field: "gateway.jwt.header".into(),
+                    reason: "not a header name".into(),
+                })?;
             let bearer = name == header::AUTHORIZATION;
             Some((signer, name, bearer))
         } else {
@@ -299,7 +310,9 @@ impl Gateway {
     /// Re-reads the IdP metadata files and swaps the trusted set (`force`: even when no
     /// file changed). Blocking: call from a blocking thread.
     pub fn reload_idps(&self, force: bool) -> Result<bool, GatewayError> {
-        self.inner.ops.reload(self.inner.auth.service_provider(), force)
+        self.inner
+            .ops
+            .reload(self.inner.auth.service_provider(), force)
     }
 
     fn router(&self) -> Router {
@@ -336,12 +349,19 @@ impl Gateway {
     }
 
     /// The login URL for `decision` on a request for `next`.
-    fn login_url(&self, decision: &Decision, session: Option<&Session>, next: &str) -> Option<String> {
+    fn login_url(
+        &self,
+        decision: &Decision,
+        session: Option<&Session>,
+        next: &str,
+    ) -> Option<String> {
         let next = crate::axum::safe_next(next).unwrap_or_else(|| "/".into());
         match (decision, session) {
-            (Decision::StepUp(level), Some(s)) => {
-                Some(self.inner.auth.login_url(s.idp().as_str(), Some(*level), Some(&next)))
-            }
+            (Decision::StepUp(level), Some(s)) => Some(self.inner.auth.login_url(
+                s.idp().as_str(),
+                Some(*level),
+                Some(&next),
+            )),
             (Decision::Login, _) => {
                 let mut url = String::from("/spid/select?next=");
                 crate::binding::redirect::quote_plus(&next, &mut url);
@@ -398,10 +418,14 @@ async fn jwks(State(gw): State<Gateway>) -> Response {
     match &gw.inner.jwt {
         Some((signer, _, _)) => {
             let mut res = signer.jwks().to_owned().into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=300"),
+            );
             res
         }
         None => StatusCode::NOT_FOUND.into_response(),
@@ -413,9 +437,12 @@ async fn jwks(State(gw): State<Gateway>) -> Response {
 /// `X-Original-Method`; else the request's own.
 fn original(headers: &HeaderMap) -> (String, Method) {
     let one = |names: [&str; 2]| {
-        names
-            .iter()
-            .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        names.iter().find_map(|n| {
+            headers
+                .get(*n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
     };
     let uri = one(["x-forwarded-uri", "x-original-uri"]).unwrap_or_else(|| "/".into());
     let method = one(["x-forwarded-method", "x-original-method"])

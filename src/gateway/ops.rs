@@ -119,11 +119,10 @@ pub(crate) async fn healthz() -> Response {
 /// trusted IdP's metadata has expired; 503 otherwise. The body names each check.
 pub(crate) async fn readyz(State(gw): State<Gateway>) -> Response {
     let g = gw.clone();
-    let checks = tokio::task::spawn_blocking(move || {
-        g.inner.ops.checks(g.inner.auth.service_provider())
-    })
-    .await
-    .unwrap_or_else(|_| vec![("worker", false)]);
+    let checks =
+        tokio::task::spawn_blocking(move || g.inner.ops.checks(g.inner.auth.service_provider()))
+            .await
+            .unwrap_or_else(|_| vec![("worker", false)]);
     let ok = checks.iter().all(|(_, ok)| *ok);
     let body: String = checks
         .iter()

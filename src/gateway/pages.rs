@@ -96,12 +96,17 @@ fn html(status: StatusCode, lang: Language, text: String) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
+    h.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
     h.insert(header::VARY, HeaderValue::from_static("accept-language"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     res
 }
@@ -109,7 +114,11 @@ fn html(status: StatusCode, lang: Language, text: String) -> Response {
 /// The error page of `problem`.
 pub fn problem(problem: Problem, lang: Language) -> Response {
     let (title, text) = problem.texts(lang);
-    html(problem.status(), lang, page(lang, title, &format!("<p>{text}</p>")))
+    html(
+        problem.status(),
+        lang,
+        page(lang, title, &format!("<p>{text}</p>")),
+    )
 }
 
 /// The IdP chooser: the login buttons, returning to `next` at `level`.

@@ -236,8 +236,23 @@ mod tests {
             assert!(canonical(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "a", "/a/../b", "/..", "/.", "/a/./b", "//a", "/a//b", "/a%2fb", "/a%2Fb",
-            "/a\\b", "/a%5cb", "/%2e%2e/x", "/a%", "/a%zz", "/a%00", "/a%25",
+            "",
+            "a",
+            "/a/../b",
+            "/..",
+            "/.",
+            "/a/./b",
+            "//a",
+            "/a//b",
+            "/a%2fb",
+            "/a%2Fb",
+            "/a\\b",
+            "/a%5cb",
+            "/%2e%2e/x",
+            "/a%",
+            "/a%zz",
+            "/a%00",
+            "/a%25",
         ] {
             assert_eq!(canonical(bad), Err(AmbiguousPath), "{bad}");
         }

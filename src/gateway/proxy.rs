@@ -44,6 +44,7 @@ const HOP_BY_HOP: [&str; 8] = [
 /// Removes the hop-by-hop headers, those `Connection` names, and `Upgrade`; returns the
 /// `Upgrade` value when the message asked for one (`Connection: upgrade`).
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let upgrade = headers.remove(header::UPGRADE);
     let mut named: Vec<HeaderName> = Vec::new();
     let mut upgrade_asked = false;
     for v in headers.get_all(header::CONNECTION) {
@@ -63,7 +64,6 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> 
     for h in HOP_BY_HOP {
         headers.remove(h);
     }
-    let upgrade = headers.remove(header::UPGRADE);
     upgrade.filter(|_| upgrade_asked)
 }
 
@@ -175,7 +175,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_go() {
         let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("keep-alive, X-Secret, Upgrade"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Secret, Upgrade"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("te", HeaderValue::from_static("trailers"));

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::config::{GatewayConfig, Plan};
 use super::GatewayError;
-use crate::audit::{AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, EntryStore, FileStore, StoredEntry};
+use crate::audit::{
+    AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, EntryStore, FileStore, StoredEntry,
+};
 use crate::config::SpConfig;
 use crate::description::SpDescription;
 use crate::dsig::SigningKey;
@@ -63,11 +65,13 @@ pub(crate) fn sp_key(
     })?;
     let (key_path, cert_path) = (dir.join("sp.key.pem"), dir.join("sp.crt.pem"));
     if let (Ok(k), Ok(c)) = (std::fs::read(&key_path), std::fs::read(&cert_path)) {
-        return SigningKey::from_pem(&k, &c).map_err(|e| setup(format!("{}: {e}", key_path.display())));
+        return SigningKey::from_pem(&k, &c)
+            .map_err(|e| setup(format!("{}: {e}", key_path.display())));
     }
     let (k, c) = self_signed(base_url).map_err(|_| setup("cannot create the SP key"))?;
     std::fs::create_dir_all(dir).map_err(|e| setup(format!("{}: {e}", dir.display())))?;
-    super::write_private(&key_path, &k).map_err(|e| setup(format!("{}: {e}", key_path.display())))?;
+    super::write_private(&key_path, &k)
+        .map_err(|e| setup(format!("{}: {e}", key_path.display())))?;
     std::fs::write(&cert_path, &c).map_err(|e| setup(format!("{}: {e}", cert_path.display())))?;
     tracing::warn!(target: "spid_sp::gateway", dir = %dir.display(), "created a self-signed SP key (development only)");
     SigningKey::from_pem(&k, &c).map_err(|e| setup(e))
@@ -136,10 +140,20 @@ impl Prepared {
     pub fn new(config: GatewayConfig) -> Result<Prepared, GatewayError> {
         let plan = config.plan()?;
         let description = with_base_url(config.sp.clone(), &plan.base_url);
-        let key = sp_key(&description, config.gateway.key_dir.as_deref(), &plan.base_url)?;
-        let sp_config = description.sp_config(key).map_err(GatewayError::Description)?;
-        let metadata = description.sp_metadata().map_err(GatewayError::Description)?;
-        let metadata_xml = metadata.to_xml(&sp_config).map_err(|e| setup(format!("metadata: {e}")))?;
+        let key = sp_key(
+            &description,
+            config.gateway.key_dir.as_deref(),
+            &plan.base_url,
+        )?;
+        let sp_config = description
+            .sp_config(key)
+            .map_err(GatewayError::Description)?;
+        let metadata = description
+            .sp_metadata()
+            .map_err(GatewayError::Description)?;
+        let metadata_xml = metadata
+            .to_xml(&sp_config)
+            .map_err(|e| setup(format!("metadata: {e}")))?;
         Ok(Prepared {
             plan,
             config,
@@ -263,7 +277,8 @@ pub(crate) fn registry(config: &GatewayConfig) -> Result<Option<Arc<Registry>>, 
         }
     };
     let key = match std::fs::read(&key_path) {
-        Ok(pem) => CheckpointKey::from_pem(&pem).map_err(|e| setup(format!("{}: {e}", key_path.display())))?,
+        Ok(pem) => CheckpointKey::from_pem(&pem)
+            .map_err(|e| setup(format!("{}: {e}", key_path.display())))?,
         Err(_) => {
             let key = CheckpointKey::generate().map_err(setup)?;
             let pem = key.private_pem().map_err(setup)?;
@@ -287,7 +302,8 @@ pub(crate) fn registry(config: &GatewayConfig) -> Result<Option<Arc<Registry>>, 
                 let _ = std::fs::write(dir.join("checkpoint.pub.pem"), public);
             }
             Backend::File(
-                FileStore::open(dir, &writer).map_err(|e| setup(format!("{}: {e}", dir.display())))?,
+                FileStore::open(dir, &writer)
+                    .map_err(|e| setup(format!("{}: {e}", dir.display())))?,
             )
         }
         (None, None) => return Err(setup("gateway.audit: set dir or postgres")),

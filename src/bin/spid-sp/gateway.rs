@@ -150,7 +150,9 @@ fn test_idp(prepared: &Prepared) -> Result<Extras, Failure> {
     .map_err(|e| usage(format!("test IdP: {e}")))?;
     let idps = IdentityProvider::from_metadata(&server.metadata())
         .map_err(|e| usage(format!("test IdP metadata: {e}")))?;
-    eprintln!("spid-sp gateway: TEST IdP at {url}/ (NOT an accredited identity provider; loopback only)");
+    eprintln!(
+        "spid-sp gateway: TEST IdP at {url}/ (NOT an accredited identity provider; loopback only)"
+    );
     Ok(Extras {
         routes: Some(server.routes()),
         idps,
@@ -220,7 +222,9 @@ async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(
         });
     }
     spawn_sighup(&gateway);
-    let local = listener.local_addr().map_or(bind.to_string(), |a| a.to_string());
+    let local = listener
+        .local_addr()
+        .map_or(bind.to_string(), |a| a.to_string());
     eprintln!("spid-sp gateway: listening on {local}, base URL {base_url}");
     tracing::info!(target: "spid_sp::gateway", listen = %local, "gateway started");
     let served = axum::serve(
@@ -248,8 +252,12 @@ fn spawn_sighup(gateway: &Gateway) {
             while hup.recv().await.is_some() {
                 let g = gw.clone();
                 match tokio::task::spawn_blocking(move || g.reload_idps(true)).await {
-                    Ok(Ok(_)) => tracing::info!(target: "spid_sp::gateway", "IdP metadata reloaded (SIGHUP)"),
-                    Ok(Err(e)) => tracing::error!(target: "spid_sp::gateway", error = %e, "IdP metadata reload failed; the previous set stays"),
+                    Ok(Ok(_)) => {
+                        tracing::info!(target: "spid_sp::gateway", "IdP metadata reloaded (SIGHUP)")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(target: "spid_sp::gateway", error = %e, "IdP metadata reload failed; the previous set stays")
+                    }
                     Err(_) => {}
                 }
             }
