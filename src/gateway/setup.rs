@@ -74,7 +74,7 @@ pub(crate) fn sp_key(
         .map_err(|e| setup(format!("{}: {e}", key_path.display())))?;
     std::fs::write(&cert_path, &c).map_err(|e| setup(format!("{}: {e}", cert_path.display())))?;
     tracing::warn!(target: "spid_sp::gateway", dir = %dir.display(), "created a self-signed SP key (development only)");
-    SigningKey::from_pem(&k, &c).map_err(|e| setup(e))
+    SigningKey::from_pem(&k, &c).map_err(setup)
 }
 
 /// A self-signed RSA-2048 / SHA-256 certificate valid for two years.
