@@ -26,12 +26,11 @@ pub use config::{
     PathSettings, Plan, RegistrySettings, SessionSettings, Upstream, UpstreamSettings,
     DEFAULT_BIND, DEFAULT_HEADER_PREFIX, DEFAULT_JWT_HEADER,
 };
-pub use identity::{header_value, session_handle, IdentityHeaders};
-pub use jwt::{Alg, JwtSigner};
-pub use pages::Problem;
-pub use policy::{
-    canonical, Access, AmbiguousPath, Decision, IdentityKind, PathRule, Policy, Requirement,
-};
+use identity::IdentityHeaders;
+use jwt::{Alg, JwtSigner};
+use pages::Problem;
+pub use policy::{Access, IdentityKind, PathRule};
+use policy::{AmbiguousPath, Decision, Policy};
 pub use setup::Prepared;
 
 use std::net::SocketAddr;
