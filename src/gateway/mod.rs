@@ -475,13 +475,17 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         }
         Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
         Decision::Login | Decision::StepUp(_) => {
-            let mut res = StatusCode::UNAUTHORIZED.into_response();
-            if let Some(url) = gw.login_url(&decision, session.as_ref(), &uri) {
-                if let Ok(v) = HeaderValue::from_str(&url) {
-                    res.headers_mut().insert(LOGIN_URL_HEADER, v);
+            let lang = Language::from_headers(&headers);
+            match gw.login_url(&decision, session.as_ref(), &uri) {
+                Some(url) => {
+                    let mut res = pages::login_required(lang, &url);
+                    if let Ok(v) = HeaderValue::from_str(&url) {
+                        res.headers_mut().insert(LOGIN_URL_HEADER, v);
+                    }
+                    res
                 }
+                None => StatusCode::UNAUTHORIZED.into_response(),
             }
-            res
         }
     };
     res.headers_mut()

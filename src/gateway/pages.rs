@@ -137,3 +137,26 @@ pub fn select(auth: &SpidAuth, lang: Language, next: &str, level: Option<SpidLev
         page(lang, title, &format!("<p>{text}</p>{}", buttons.render())),
     )
 }
+
+/// The 401 of `/spid/auth`: a link to `url` (forward-auth proxies that pass the answer on,
+/// as Traefik does, show it).
+pub fn login_required(lang: Language, url: &str) -> Response {
+    let (title, text) = Problem::LoginRequired.texts(lang);
+    let link = match lang {
+        Language::English => "Sign in",
+        _ => "Accedi",
+    };
+    let href = url
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    html(
+        StatusCode::UNAUTHORIZED,
+        lang,
+        page(
+            lang,
+            title,
+            &format!("<p>{text}</p><p><a href=\"{href}\">{link}</a></p>"),
+        ),
+    )
+}
