@@ -190,7 +190,8 @@ async fn start(name: &str, upstream: &str, extra: &str) -> Running {
         idps: IdentityProvider::from_metadata(&server.metadata()).unwrap(),
         allow_test_idp: Some(TestIdpMode::IKnowThisIsNotAnAccreditedIdp),
     };
-    let (_gateway, router) = Gateway::new(prepared, extras).unwrap();
+    let (gateway, router) = Gateway::new(prepared, extras).unwrap();
+    assert!(gateway.auth().allows_test_idp());
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -554,6 +555,38 @@ async fn login_through_the_proxy_carries_the_identity_and_nothing_spoofed() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(echoed(&r.body, "x-spid-level"), Some("3"));
 
+    // Logout: a cross-site form is refused (CSRF), the application's own form logs out
+    // at the IdP too (SP-initiated SLO), and the session is gone.
+    let forged = request(addr, "POST", "/spid/logout", &refs(&jar3), Some(""))
+        .header("Origin", "https://evil.example")
+        .send_async()
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(get(addr, "/l3/area", &refs(&jar3), &[]).await.status, 200);
+    let out = request(addr, "POST", "/spid/logout", &refs(&jar3), Some(""))
+        .header("Origin", &format!("http://{addr}"))
+        .send_async()
+        .await;
+    let to_idp = out.header("location").unwrap().to_owned();
+    assert!(
+        to_idp.starts_with(&format!("{}/slo?SAMLRequest=", gw.idp)),
+        "{to_idp}"
+    );
+    let path = to_idp.strip_prefix(&format!("http://{addr}")).unwrap();
+    let answer = get(addr, path, &[], &[]).await;
+    assert_eq!(answer.status, 302, "{}", answer.body);
+    let to_sp = answer.header("location").unwrap().to_owned();
+    let path = to_sp
+        .strip_prefix(&format!("http://{addr}"))
+        .unwrap_or(&to_sp);
+    assert_eq!(get(addr, path, &[], &[]).await.status, 303);
+    let after = get(addr, "/l3/area", &refs(&jar3), &[]).await;
+    assert_eq!(after.status, 303);
+    assert!(after
+        .header("location")
+        .unwrap()
+        .starts_with("/spid/select?next="));
+
     // Health.
     assert_eq!(get(addr, "/healthz", &[], &[]).await.status, 200);
     let ready = get(addr, "/readyz", &[], &[]).await;
@@ -735,4 +768,46 @@ fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.level"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idp_metadata_files_reload_without_a_restart() {
+    let dir = scratch("reload");
+    let file = dir.join("idps.xml");
+    let cie = format!(
+        "{}/metadata/cie-idp-preproduction.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::copy(data("idp-metadata.xml"), &file).unwrap();
+    let up = echo_upstream().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let audit = dir.join("audit");
+    let text = config_text(&base, &format!("http://{up}"), audit.to_str().unwrap(), "").replace(
+        "level = 2\n",
+        &format!("level = 2\nidp_metadata = [\"{}\"]\n", file.display()),
+    );
+    let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
+    let (g, _router) = Gateway::new(Prepared::new(config).unwrap(), Extras::default()).unwrap();
+    let ids = |g: &Gateway| {
+        let mut v: Vec<String> = g
+            .auth()
+            .service_provider()
+            .idps()
+            .iter()
+            .map(|i| i.entity_id().as_str().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = ids(&g);
+    assert_eq!(before.len(), 1);
+    assert!(!g.reload_idps(false).unwrap(), "unchanged: nothing re-read");
+    std::fs::copy(&cie, &file).unwrap();
+    assert!(g.reload_idps(true).unwrap());
+    let after = ids(&g);
+    assert_ne!(before, after, "the new file's IdPs are trusted");
+    std::fs::write(&file, "<not metadata").unwrap();
+    assert!(g.reload_idps(true).is_err());
+    assert_eq!(ids(&g), after, "a broken file keeps the previous set");
 }
