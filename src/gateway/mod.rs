@@ -533,7 +533,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
         .inner
         .upstreams
         .iter()
-        .find(|(u, _)| path.starts_with(&u.prefix))
+        .find(|(u, _)| policy::under(&u.prefix, &path))
     else {
         return pages::problem(Problem::BadGateway, lang);
     };

@@ -150,7 +150,12 @@ pub(crate) fn count(decision: &Decision) {
         Decision::StepUp(_) => "step_up",
         Decision::Forbidden => "forbidden",
     };
-    tracing::debug!(target: "spid_sp::gateway", outcome, "policy decision");
+    if *decision == Decision::Forbidden {
+        // A refusal: once at INFO, with the outcome only.
+        tracing::info!(target: "spid_sp::gateway", outcome, code = "identity_not_admitted", "request refused by the path policy");
+    } else {
+        tracing::debug!(target: "spid_sp::gateway", outcome, "policy decision");
+    }
 }
 
 impl Gateway {

@@ -103,10 +103,16 @@ impl PathRule {
     }
 
     fn matches(&self, folded_path: &str) -> bool {
-        match folded_path.strip_prefix(&self.folded) {
-            Some(rest) => self.folded.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
-            None => false,
-        }
+        under(&self.folded, folded_path)
+    }
+}
+
+/// Whether `path` is `prefix` or below it at a `/` (`/api` matches `/api`, `/api/x`, not
+/// `/apix`; a prefix ending in `/` matches what starts with it).
+pub(crate) fn under(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
     }
 }
 
