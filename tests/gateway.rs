@@ -811,3 +811,36 @@ async fn the_idp_metadata_files_reload_without_a_restart() {
     assert!(g.reload_idps(true).is_err());
     assert_eq!(ids(&g), after, "a broken file keeps the previous set");
 }
+
+/// `--test-idp` never runs on a non-loopback listener or base URL (nor in a binary built
+/// without the test-idp feature): exit 2 before listening.
+#[test]
+fn the_test_idp_flag_is_refused_off_loopback() {
+    let dir = scratch("test-idp-flag");
+    let file = dir.join("gateway.toml");
+    std::fs::write(
+        &file,
+        config_text(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9000",
+            "audit",
+            "",
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_spid-sp");
+    for extra in [
+        ["--bind", "0.0.0.0:0"],
+        ["--base-url", "https://portal.example.it"],
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(["gateway", "--test-idp", "--config"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains("--test-idp"), "{stderr}");
+    }
+}
