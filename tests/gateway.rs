@@ -810,6 +810,15 @@ async fn the_idp_metadata_files_reload_without_a_restart() {
     std::fs::write(&file, "<not metadata").unwrap();
     assert!(g.reload_idps(true).is_err());
     assert_eq!(ids(&g), after, "a broken file keeps the previous set");
+
+    // The Prometheus text, on the router for the separate metrics listener.
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let maddr = metrics.local_addr().unwrap();
+    let router = g.metrics_router();
+    tokio::spawn(async move { axum::serve(metrics, router).await.unwrap() });
+    let m = get(maddr, "/metrics", &[], &[]).await;
+    assert_eq!(m.status, 200);
+    assert!(m.body.contains("# TYPE"), "{}", m.body);
 }
 
 /// `--test-idp` never runs on a non-loopback listener or base URL (nor in a binary built
