@@ -44,6 +44,8 @@ macro_rules! eprintln {
 mod args;
 mod audit;
 mod config;
+#[cfg(feature = "gateway")]
+mod gateway;
 mod inspect;
 mod io;
 mod keygen;
@@ -92,6 +94,10 @@ enum Command {
     /// a template, render every tenant's signed metadata, check them all.
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
+    /// SPID/CIE/eIDAS login in front of any application (reverse proxy, nginx
+    /// auth_request); `gateway check` validates the file. See docs/gateway.md.
+    #[cfg(feature = "gateway")]
+    Gateway(gateway::GatewayArgs),
 }
 
 /// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
@@ -125,6 +131,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => verify::verify(a),
         Command::Audit(c) => audit::audit_cmd(c),
         Command::Tenants(c) => tenants::tenants_cmd(c),
+        #[cfg(feature = "gateway")]
+        Command::Gateway(a) => gateway::gateway_cmd(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
