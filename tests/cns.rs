@@ -484,3 +484,46 @@ fn the_test_pki_files_are_complete() {
     assert!(text.contains("TLS Web Client Authentication"));
     assert!(text.contains("Digital Signature"));
 }
+
+/// The `refresh` feature's download: served by a one-shot loopback server, verified,
+/// a rollback refused with the current list kept.
+#[cfg(feature = "refresh")]
+#[test]
+fn fetch_trust_list_downloads_and_verifies() {
+    use spid_sp::cns::{fetch_trust_list, TslRefreshError};
+    use spid_sp::metadata::{Fetcher, PlainHttp};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn serve(body: String) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/TSL-IT.xml", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(body.as_bytes()).unwrap();
+        });
+        url
+    }
+
+    let fetcher = Fetcher::new(std::time::Duration::from_secs(10))
+        .allow_plain_http(PlainHttp::OnlyForLoopbackTests);
+    let current = TrustList::from_tsl(&synthetic(7), &signer()).unwrap();
+    let newer = fetch_trust_list(&fetcher, &serve(synthetic(8)), &current, &signer()).unwrap();
+    assert_eq!(newer.info().unwrap().sequence_number, 8);
+    let e = fetch_trust_list(&fetcher, &serve(synthetic(5)), &current, &signer()).unwrap_err();
+    assert_eq!(
+        e,
+        TslRefreshError::Rejected(TslError::Rollback { new: 5, current: 7 })
+    );
+    // Plain http from a non-loopback host is refused before any request.
+    let strict = Fetcher::new(std::time::Duration::from_secs(1));
+    let e = fetch_trust_list(&strict, "http://127.0.0.1:9/x", &current, &signer()).unwrap_err();
+    assert_eq!(e.code(), "tsl-fetch");
+}

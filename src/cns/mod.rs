@@ -18,11 +18,15 @@
 //!   application supplies ([`Crl`]), then the fiscal code from the subject. Every refusal
 //!   is a [`CnsRejection`] with a stable [`code`](CnsRejection::code).
 //!
-//! With feature `test-idp`, [`test_pki`] makes a complete test PKI (CA, cards good and bad,
+//! With feature `refresh`, [`fetch_trust_list`] downloads a newer list over https and
+//! verifies it as [`TrustList::refresh`] does. With feature `test-idp`, [`test_pki`] makes a complete test PKI (CA, cards good and bad,
 //! CRL, a signed synthetic trust list). Never for production.
 
 mod error;
 mod ext;
+#[cfg(feature = "refresh")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
+mod fetch;
 #[cfg(feature = "test-idp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
 pub mod test_pki;
@@ -30,8 +34,14 @@ pub mod tsl;
 mod verify;
 
 pub use error::{CnsRejection, TslError};
+#[cfg(feature = "refresh")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
+pub use fetch::{fetch_trust_list, TslRefreshError};
 pub use tsl::{ServicePeriod, TrustList, TrustedCa, TslInfo, TslWarning};
 pub use verify::{CardKind, CnsLogin, CnsPolicy, CnsVerifier, Crl};
+
+/// Where AgID publishes the Italian trusted list.
+pub const TSL_IT_URL: &str = "https://eidas.agid.gov.it/TL/TSL-IT.xml";
 
 /// The certificate policy of CNS authentication certificates (AgID, "Struttura del
 /// certificato di autenticazione CNS": "Identifies X.509 authentication certificates issued

@@ -171,12 +171,9 @@ impl TrustList {
     /// Verifies the signature of a trusted list (TS 119 612, enveloped XAdES with two
     /// references) with `signers` (the pinned TSL signer certificates, never the one in the
     /// list's own KeyInfo), then reads the CAs of its [`SERVICE_TYPE_IDV`] services.
+    /// Logs the outcome once (code, sequence number; no personal data in a list).
     pub fn from_tsl(xml: &str, signers: &[VerificationKey]) -> Result<TrustList, TslError> {
-        let doc = xml::parse(xml, &TSL_LIMITS).map_err(|_| TslError::Xml)?;
-        let root = doc.root_element();
-        let (verified, _) =
-            dsig::verify_trusted_list_root(root, signers).map_err(TslError::Signature)?;
-        read_list(verified)
+        log(load(xml, signers))
     }
 
     /// A list of CA certificates the application pins itself (PEM, one or more), trusted
@@ -208,17 +205,19 @@ impl TrustList {
     /// A newer list to replace this one: verified as [`TrustList::from_tsl`], and refused
     /// as [`TslError::Rollback`] when its sequence number is smaller than this one's. On
     /// any error keep using `self` (the last good copy).
+    /// Logs the outcome once.
     pub fn refresh(&self, xml: &str, signers: &[VerificationKey]) -> Result<TrustList, TslError> {
-        let new = TrustList::from_tsl(xml, signers)?;
-        if let (Some(current), Some(offered)) = (&self.info, &new.info) {
-            if offered.sequence_number < current.sequence_number {
-                return Err(TslError::Rollback {
-                    new: offered.sequence_number,
-                    current: current.sequence_number,
-                });
+        log(load(xml, signers).and_then(|new| {
+            if let (Some(current), Some(offered)) = (&self.info, &new.info) {
+                if offered.sequence_number < current.sequence_number {
+                    return Err(TslError::Rollback {
+                        new: offered.sequence_number,
+                        current: current.sequence_number,
+                    });
+                }
             }
-        }
-        Ok(new)
+            Ok(new)
+        }))
     }
 
     /// The scheme information (`None` for pinned certificates).
@@ -250,6 +249,34 @@ impl TrustList {
             Some(_) => Vec::new(),
         }
     }
+}
+
+/// The one event of a load or refresh (code, sequence number; a list holds no personal
+/// data).
+fn log(result: Result<TrustList, TslError>) -> Result<TrustList, TslError> {
+    match &result {
+        Ok(list) => tracing::info!(
+            target: "spid_sp::cns",
+            outcome = "ok",
+            sequence = list.info.as_ref().map(|i| i.sequence_number),
+            cas = list.cas.len(),
+            "trusted list verified"
+        ),
+        Err(e) => tracing::warn!(
+            target: "spid_sp::cns",
+            outcome = e.code(),
+            "trusted list refused"
+        ),
+    }
+    result
+}
+
+fn load(xml: &str, signers: &[VerificationKey]) -> Result<TrustList, TslError> {
+    let doc = xml::parse(xml, &TSL_LIMITS).map_err(|_| TslError::Xml)?;
+    let root = doc.root_element();
+    let (verified, _) =
+        dsig::verify_trusted_list_root(root, signers).map_err(TslError::Signature)?;
+    read_list(verified)
 }
 
 fn child<'a, 'i>(node: Verified<'a, 'i>, local: &str) -> Result<Verified<'a, 'i>, TslError> {
