@@ -230,8 +230,8 @@ impl TestPki {
         Ok(b.build())
     }
 
-    /// The test CA certificate (PEM): what [`TrustList::from_ca_certificates`]
-    /// (super::TrustList::from_ca_certificates) pins.
+    /// The test CA certificate (PEM): what
+    /// [`TrustList::from_ca_certificates`](super::TrustList::from_ca_certificates) pins.
     pub fn ca_pem(&self) -> Vec<u8> {
         self.ca.to_pem().unwrap_or_default()
     }

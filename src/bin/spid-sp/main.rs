@@ -43,6 +43,7 @@ macro_rules! eprintln {
 // input/output helpers and the failure type, `config` the SP description file.
 mod args;
 mod audit;
+mod cns;
 mod config;
 mod inspect;
 mod io;
@@ -87,6 +88,9 @@ enum Command {
     /// The 24-month transaction registry: verify, search, export, prune, keygen.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// CNS smart cards: verify a trusted list or a client certificate (docs/cns.md).
+    #[command(subcommand)]
+    Cns(cns::CnsCommand),
 }
 
 /// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::inspect(a),
         Command::Verify(a) => verify::verify(a),
         Command::Audit(c) => audit::audit_cmd(c),
+        Command::Cns(c) => cns::cns_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
