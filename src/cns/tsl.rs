@@ -2,7 +2,7 @@
 //! CAs of the services of type [`SERVICE_TYPE_IDV`], with their status history.
 //!
 //! The list is read only after its signature verified
-//! ([`dsig::verify_trusted_list`](crate::dsig::verify_trusted_list)'s rules), and only from
+//! ([`dsig::verify_trusted_list`]'s rules), and only from
 //! the signed tree. No I/O here: fetching and scheduling are the application's.
 
 use std::fmt;
