@@ -201,6 +201,63 @@ fn crl_rules() {
     );
     assert_eq!(early.unwrap_err(), CnsRejection::CrlNotYetValid);
     assert_eq!(Crl::parse(b"junk").unwrap_err().code(), "cns-crl-malformed");
+    // Several CRLs of the issuer: the newest current one decides; a forged one beside a
+    // genuine one is ignored.
+    let both = [
+        Crl::parse(&pki().expired_crl_pem()).unwrap(),
+        Crl::parse(&pki().forged_crl_pem()).unwrap(),
+        crl(),
+    ];
+    assert_eq!(verify_with(valid, d.clone(), &both), Ok(SpidLevel::L2));
+    assert_eq!(
+        verify_with(TestCard::Revoked, d, &both),
+        Err(CnsRejection::Revoked)
+    );
+}
+
+/// What reverse proxies forward, decoded back to a certificate the verifier reads.
+#[test]
+fn proxy_header_forms_are_decoded() {
+    use spid_sp::cns::certificate_from_header;
+    let pem = String::from_utf8(pki().card_pem(TestCard::Valid)).unwrap();
+    let b64 = {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        body
+    };
+    // nginx $ssl_client_escaped_cert: URL-encoded PEM.
+    let escaped: String = pem
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    // nginx $ssl_client_cert: continuation lines start with a tab.
+    let tabbed = pem.trim_end().replace('\n', "\n\t");
+    // Apache forwarded with spaces for newlines.
+    let spaced = pem.trim_end().replace('\n', " ");
+    let v = CnsVerifier::default();
+    let clock = FixedClock(now());
+    for form in [escaped, tabbed, spaced, pem.clone(), b64] {
+        let bytes = certificate_from_header(form.as_bytes()).unwrap();
+        let login = v.verify(&bytes, &trust(), &[crl()], &clock).unwrap();
+        assert_eq!(
+            login.identity().fiscal_code().unwrap().as_str(),
+            TEST_FISCAL_CODE
+        );
+    }
+    for junk in [
+        &b""[..],
+        b"%zz",
+        b"-----BEGIN CERTIFICATE----- AAAA",
+        b"not base64 !",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\ntrailing",
+    ] {
+        assert_eq!(
+            certificate_from_header(junk).unwrap_err(),
+            CnsRejection::Malformed
+        );
+    }
 }
 
 #[test]

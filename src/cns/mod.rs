@@ -27,6 +27,7 @@ mod ext;
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 mod fetch;
+mod header;
 #[cfg(feature = "test-idp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
 pub mod test_pki;
@@ -37,6 +38,7 @@ pub use error::{CnsRejection, TslError};
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
 pub use fetch::{fetch_trust_list, TslRefreshError};
+pub use header::certificate_from_header;
 pub use tsl::{ServicePeriod, TrustList, TrustedCa, TslInfo, TslWarning};
 pub use verify::{CardKind, CnsLogin, CnsPolicy, CnsVerifier, Crl};
 

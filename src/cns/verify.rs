@@ -294,8 +294,9 @@ impl CnsVerifier {
         }
     }
 
-    /// The CRLs named after the issuer must verify with its key; the first valid one
-    /// decides. Returns whether one was checked.
+    /// The CRLs named after the issuer must verify with its key; of those that do and are
+    /// already issued at `now`, the newest (latest thisUpdate) decides. Returns whether one
+    /// was checked.
     fn check_revocation(
         &self,
         leaf: &X509Ref,
@@ -304,29 +305,37 @@ impl CnsVerifier {
         now: Timestamp,
     ) -> Result<bool, CnsRejection> {
         let key = issuer.public_key()?;
-        let mut found = None;
+        let mut found: Option<(&X509Crl, Timestamp)> = None;
+        let (mut forged, mut future) = (false, false);
         for crl in crls {
             let crl = &crl.crl;
             if crl.issuer_name().try_cmp(issuer.subject_name())? != std::cmp::Ordering::Equal {
                 continue;
             }
             if !crl.verify(&key).unwrap_or(false) {
+                forged = true;
+                continue;
+            }
+            let this_update = asn1_to_timestamp(crl.last_update()).ok_or(CnsRejection::Crypto)?;
+            if this_update > now {
+                future = true;
+            } else if found.is_none_or(|(_, t)| this_update > t) {
+                found = Some((crl, this_update));
+            }
+        }
+        let Some((crl, _)) = found else {
+            if forged {
                 return Err(CnsRejection::CrlSignature);
             }
-            found = Some(crl);
-            break;
-        }
-        let Some(crl) = found else {
+            if future {
+                return Err(CnsRejection::CrlNotYetValid);
+            }
             if self.policy.require_crl {
                 return Err(CnsRejection::CrlMissing);
             }
             tracing::debug!(target: "spid_sp::cns", "no CRL given for the card's issuer");
             return Ok(false);
         };
-        let this_update = asn1_to_timestamp(crl.last_update()).ok_or(CnsRejection::Crypto)?;
-        if this_update > now {
-            return Err(CnsRejection::CrlNotYetValid);
-        }
         match crl.next_update().and_then(asn1_to_timestamp) {
             Some(next) if next > now => {}
             _ => return Err(CnsRejection::CrlExpired),
