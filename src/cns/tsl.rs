@@ -403,3 +403,68 @@ fn read_service(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const WITHDRAWN: &str = "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/withdrawn";
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_status_history_decides_when_a_ca_is_trusted() {
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = openssl::x509::X509Name::builder().unwrap();
+        name.append_entry_by_text("CN", "test CA").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        let list = TrustList::from_ca_certificates(&b.build().to_pem().unwrap()).unwrap();
+        let mut ca = list.cas().first().cloned().unwrap();
+        ca.periods = vec![
+            ServicePeriod {
+                status: POSITIVE_STATUSES[0].to_owned(),
+                start: at("2016-07-01T00:00:00Z"),
+            },
+            ServicePeriod {
+                status: WITHDRAWN.to_owned(),
+                start: at("2020-01-01T00:00:00Z"),
+            },
+        ];
+        assert!(
+            !ca.is_active_at(at("2016-06-30T23:59:59Z")),
+            "before any status"
+        );
+        assert!(ca.is_active_at(at("2016-07-01T00:00:00Z")));
+        assert!(ca.is_active_at(at("2019-12-31T23:59:59Z")));
+        assert!(!ca.is_active_at(at("2020-01-01T00:00:00Z")), "withdrawn");
+        assert!(!ca.periods()[1].is_positive());
+    }
+
+    #[test]
+    fn a_list_without_next_update_is_closed() {
+        let list = TrustList {
+            info: Some(TslInfo {
+                sequence_number: 1,
+                issued: at("2019-01-01T00:00:00Z"),
+                next_update: None,
+                territory: "IT".into(),
+            }),
+            cas: Vec::new(),
+        };
+        assert_eq!(
+            list.warnings(at("2019-01-02T00:00:00Z")),
+            vec![TslWarning::Closed]
+        );
+        assert_eq!(TslWarning::Closed.code(), "tsl-closed");
+    }
+}
