@@ -426,6 +426,10 @@ mod tests {
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(&key).unwrap();
+        let from = openssl::asn1::Asn1Time::from_unix(0).unwrap();
+        let to = openssl::asn1::Asn1Time::from_unix(4_000_000_000).unwrap();
+        b.set_not_before(&from).unwrap();
+        b.set_not_after(&to).unwrap();
         b.sign(&key, openssl::hash::MessageDigest::sha256())
             .unwrap();
         let list = TrustList::from_ca_certificates(&b.build().to_pem().unwrap()).unwrap();
