@@ -215,6 +215,35 @@ fn crl_rules() {
     );
 }
 
+/// A CRL only counts when it is complete for the card: a delta CRL, or one restricted to
+/// another distribution point, says nothing about it.
+#[test]
+fn crls_that_do_not_cover_the_card_do_not_count() {
+    use spid_sp::cns::test_pki::TEST_CRL_URI;
+    let required = CnsPolicy::default().require_crl(true);
+    let delta = Crl::parse(&pki().delta_crl_pem()).unwrap();
+    let other =
+        Crl::parse(&pki().partition_crl_pem("http://crl.cns-test.invalid/other.crl")).unwrap();
+    let ours = Crl::parse(&pki().partition_crl_pem(TEST_CRL_URI)).unwrap();
+    assert_eq!(
+        verify_with(TestCard::Revoked, required.clone(), &[delta]),
+        Err(CnsRejection::CrlMissing)
+    );
+    assert_eq!(
+        verify_with(TestCard::Revoked, required.clone(), &[other]),
+        Err(CnsRejection::CrlMissing)
+    );
+    assert_eq!(
+        verify_with(TestCard::Revoked, required.clone(), &[ours]),
+        Err(CnsRejection::Revoked)
+    );
+    let ours = Crl::parse(&pki().partition_crl_pem(TEST_CRL_URI)).unwrap();
+    assert_eq!(
+        verify_with(TestCard::Valid, required, &[ours]),
+        Ok(SpidLevel::L2)
+    );
+}
+
 /// What reverse proxies forward, decoded back to a certificate the verifier reads.
 #[test]
 fn proxy_header_forms_are_decoded() {

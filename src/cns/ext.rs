@@ -75,3 +75,108 @@ fn oid_sequence(value: &[u8]) -> Option<Vec<String>> {
     }
     reader.is_done().then_some(out)
 }
+
+const OID_CRL_NUMBER: &str = "2.5.29.20";
+const OID_DELTA_CRL: &str = "2.5.29.27";
+const OID_ISSUING_DP: &str = "2.5.29.28";
+/// CRL extensions understood (or harmless) when critical.
+const KNOWN_CRL_EXTENSIONS: &[&str] = &[
+    OID_CRL_NUMBER,
+    OID_DELTA_CRL,
+    OID_ISSUING_DP,
+    "2.5.29.35",         // authorityKeyIdentifier
+    "2.5.29.18",         // issuerAltName
+    "2.5.29.46",         // freshestCRL
+    "2.5.29.60",         // expiredCertsOnCRL
+    "1.3.6.1.5.5.7.1.1", // authorityInfoAccess
+];
+
+/// Which certificates a CRL speaks for (RFC 5280 5.2.4, 5.2.5): a complete CRL of the
+/// issuer, or only a part of it.
+#[derive(Debug, Default)]
+pub(crate) struct CrlScope {
+    /// A delta CRL: never complete on its own.
+    pub delta: bool,
+    /// A critical extension this reader does not know (RFC 5280: do not use the CRL).
+    pub unknown_critical: bool,
+    /// issuingDistributionPoint fullName URIs: the CRL covers only certificates whose
+    /// CRL distribution points name one of them.
+    pub partition_uris: Vec<String>,
+    /// issuingDistributionPoint limits that exclude end-entity certificates or some
+    /// reasons, an indirect CRL, or a relative name this reader cannot match.
+    pub restricted: bool,
+}
+
+impl CrlScope {
+    /// Whether the CRL is complete for an end-entity certificate whose CRL distribution
+    /// point URIs are `cert_uris`.
+    pub fn covers(&self, cert_uris: &[String]) -> bool {
+        !self.delta
+            && !self.unknown_critical
+            && !self.restricted
+            && (self.partition_uris.is_empty()
+                || self.partition_uris.iter().any(|u| cert_uris.contains(u)))
+    }
+}
+
+/// Reads the scope of a DER CRL; `None` if its extensions are malformed.
+pub(crate) fn crl_scope(crl_der: &[u8]) -> Option<CrlScope> {
+    let (list, _) = der::read(crl_der)?;
+    let tbs = der::Reader::new(list.value).expect(der::SEQUENCE)?;
+    let mut scope = CrlScope::default();
+    for item in der::Reader::new(tbs.value) {
+        if item.tag != 0xA0 {
+            continue;
+        }
+        let seq = der::Reader::new(item.value).expect(der::SEQUENCE)?;
+        for ext in der::extensions(seq.value)? {
+            match ext.oid.as_str() {
+                OID_DELTA_CRL => scope.delta = true,
+                OID_ISSUING_DP => issuing_distribution_point(&ext.value, &mut scope)?,
+                oid if ext.critical && !KNOWN_CRL_EXTENSIONS.contains(&oid) => {
+                    scope.unknown_critical = true
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(scope)
+}
+
+/// `IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0], onlyContainsUserCerts
+/// [1], onlyContainsCACerts [2], onlySomeReasons [3], indirectCRL [4],
+/// onlyContainsAttributeCerts [5] }`.
+fn issuing_distribution_point(value: &[u8], scope: &mut CrlScope) -> Option<()> {
+    let (seq, rest) = der::read(value)?;
+    if seq.tag != der::SEQUENCE || !rest.is_empty() {
+        return None;
+    }
+    for field in der::Reader::new(seq.value) {
+        let set = field.value.first().is_some_and(|b| *b != 0);
+        match field.tag {
+            0xA0 => {
+                let (name, _) = der::read(field.value)?;
+                if name.tag == 0xA0 {
+                    // fullName: GeneralNames, URIs ([6]) are what certificates name.
+                    for general in der::Reader::new(name.value) {
+                        if general.tag == 0x86 {
+                            scope
+                                .partition_uris
+                                .push(String::from_utf8_lossy(general.value).into_owned());
+                        } else {
+                            scope.restricted = true;
+                        }
+                    }
+                } else {
+                    scope.restricted = true; // nameRelativeToCRLIssuer
+                }
+            }
+            0x81 => {} // onlyContainsUserCerts: card certificates are user certificates
+            0x82 | 0x84 | 0x85 if set => scope.restricted = true,
+            0x83 => scope.restricted = true, // onlySomeReasons
+            0x82 | 0x84 | 0x85 => {}
+            _ => return None,
+        }
+    }
+    Some(())
+}

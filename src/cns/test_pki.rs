@@ -38,6 +38,8 @@ use crate::time::Timestamp;
 pub const TEST_FISCAL_CODE: &str = "RSSMRA80A01H501U";
 /// The common name of the test cards, in the CNS layout `<CF>/<card id>.<hash>`.
 pub const TEST_CARD_CN: &str = "RSSMRA80A01H501U/6000000012345671.Vt29+2ftdCo626anJTmB7xkUAac=";
+/// The CRL distribution point every test card names.
+pub const TEST_CRL_URI: &str = "http://crl.cns-test.invalid/ca.crl";
 /// The password of the PKCS#12 files [`TestPki::files`] writes (for browsers and curl).
 pub const TEST_P12_PASSWORD: &str = "test";
 const DAY: i64 = 86_400;
@@ -221,6 +223,10 @@ impl TestPki {
         };
         b.append_extension(eku)?;
         b.append_extension(policies(policy)?)?;
+        let uri = der::tlv(0x86, TEST_CRL_URI.as_bytes());
+        let full_name = der::tlv(0xA0, &der::tlv(0xA0, &uri));
+        let crldp = der::tlv(der::SEQUENCE, &der::tlv(der::SEQUENCE, &full_name));
+        b.append_extension(extension("2.5.29.31", &crldp, false)?)?;
         let ctx = b.x509v3_context(Some(issuer), None);
         let ski = SubjectKeyIdentifier::new().build(&ctx)?;
         let aki = AuthorityKeyIdentifier::new().keyid(true).build(&ctx)?;
@@ -305,7 +311,38 @@ impl TestPki {
             .unwrap_or_default()
     }
 
+    /// A delta CRL of the test CA listing [`TestCard::Revoked`] (never complete on its own).
+    pub fn delta_crl_pem(&self) -> Vec<u8> {
+        let now = self.now.unix_seconds();
+        extension("2.5.29.27", &der::tlv(der::INTEGER, &[1]), true)
+            .and_then(|d| self.crl_with(now - DAY, now + 7 * DAY, &self.ca_key, vec![d]))
+            .and_then(|c| c.to_pem())
+            .unwrap_or_default()
+    }
+
+    /// A CRL of the test CA restricted (issuingDistributionPoint) to the partition `uri`,
+    /// listing [`TestCard::Revoked`]: it covers the test cards only when `uri` is
+    /// [`TEST_CRL_URI`].
+    pub fn partition_crl_pem(&self, uri: &str) -> Vec<u8> {
+        let now = self.now.unix_seconds();
+        let name = der::tlv(0xA0, &der::tlv(0xA0, &der::tlv(0x86, uri.as_bytes())));
+        extension("2.5.29.28", &der::tlv(der::SEQUENCE, &name), true)
+            .and_then(|i| self.crl_with(now - DAY, now + 7 * DAY, &self.ca_key, vec![i]))
+            .and_then(|c| c.to_pem())
+            .unwrap_or_default()
+    }
+
     fn crl(&self, this: i64, next: i64, key: &PKey<Private>) -> Result<X509Crl, ErrorStack> {
+        self.crl_with(this, next, key, Vec::new())
+    }
+
+    fn crl_with(
+        &self,
+        this: i64,
+        next: i64,
+        key: &PKey<Private>,
+        extra: Vec<X509Extension>,
+    ) -> Result<X509Crl, ErrorStack> {
         let mut b = X509CrlBuilder::new()?;
         b.set_issuer_name(self.ca.subject_name())?;
         b.set_last_update((Asn1Time::from_unix(this)?).as_ref())?;
@@ -323,8 +360,15 @@ impl TestPki {
             .map(|k| k.as_slice().to_vec())
             .unwrap_or_default();
         let aki = der::tlv(der::SEQUENCE, &der::tlv(0x80, &ski));
-        b.append_extension(extension("2.5.29.35", &aki)?)?;
-        b.append_extension(extension("2.5.29.20", &der::tlv(der::INTEGER, &[1]))?)?;
+        b.append_extension(extension("2.5.29.35", &aki, false)?)?;
+        b.append_extension(extension(
+            "2.5.29.20",
+            &der::tlv(der::INTEGER, &[1]),
+            false,
+        )?)?;
+        for e in extra {
+            b.append_extension(e)?;
+        }
         b.sign(key, MessageDigest::sha256())?;
         b.build()
     }
@@ -394,6 +438,7 @@ impl TestPki {
             ("crl.pem".to_owned(), self.crl_pem()),
             ("crl-expired.pem".to_owned(), self.expired_crl_pem()),
             ("crl-forged.pem".to_owned(), self.forged_crl_pem()),
+            ("crl-delta.pem".to_owned(), self.delta_crl_pem()),
             ("card.key.pem".to_owned(), self.card_key_pem()),
         ];
         for (card, cert) in &self.cards {
@@ -480,14 +525,14 @@ fn policies(oid: &str) -> Result<X509Extension, ErrorStack> {
     let mut info = der::oid(oid);
     info.extend(qualifiers);
     let value = der::tlv(der::SEQUENCE, &der::tlv(der::SEQUENCE, &info));
-    extension("2.5.29.32", &value)
+    extension("2.5.29.32", &value, false)
 }
 
-/// A non-critical extension from its DER value.
-fn extension(oid: &str, value: &[u8]) -> Result<X509Extension, ErrorStack> {
+/// An extension from its DER value.
+fn extension(oid: &str, value: &[u8], critical: bool) -> Result<X509Extension, ErrorStack> {
     let oid = Asn1Object::from_str(oid)?;
     let value = Asn1OctetString::new_from_bytes(value)?;
-    X509Extension::new_from_der(&oid, false, &value)
+    X509Extension::new_from_der(&oid, critical, &value)
 }
 
 fn b64(der: &[u8]) -> String {

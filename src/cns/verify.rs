@@ -294,8 +294,10 @@ impl CnsVerifier {
         }
     }
 
-    /// The CRLs named after the issuer must verify with its key; of those that do and are
-    /// already issued at `now`, the newest (latest thisUpdate) decides. Returns whether one
+    /// The CRLs named after the issuer must verify with its key; of those that do, cover
+    /// the card (not a delta CRL, no issuingDistributionPoint that leaves it out, no
+    /// unknown critical extension) and are already issued at `now`, the newest (latest
+    /// thisUpdate) decides. Returns whether one
     /// was checked.
     fn check_revocation(
         &self,
@@ -307,6 +309,7 @@ impl CnsVerifier {
         let key = issuer.public_key()?;
         let mut found: Option<(&X509Crl, Timestamp)> = None;
         let (mut forged, mut future) = (false, false);
+        let cert_uris = distribution_point_uris(leaf);
         for crl in crls {
             let crl = &crl.crl;
             if crl.issuer_name().try_cmp(issuer.subject_name())? != std::cmp::Ordering::Equal {
@@ -314,6 +317,12 @@ impl CnsVerifier {
             }
             if !crl.verify(&key).unwrap_or(false) {
                 forged = true;
+                continue;
+            }
+            let scope = ext::crl_scope(&crl.to_der()?).ok_or(CnsRejection::CrlMalformed)?;
+            if !scope.covers(&cert_uris) {
+                // A delta, partial or other-partition CRL says nothing about this card.
+                tracing::debug!(target: "spid_sp::cns", "a CRL of the issuer does not cover the card");
                 continue;
             }
             let this_update = asn1_to_timestamp(crl.last_update()).ok_or(CnsRejection::Crypto)?;
@@ -345,6 +354,18 @@ impl CnsVerifier {
             _ => Err(CnsRejection::Revoked),
         }
     }
+}
+
+/// The URIs of the certificate's CRL distribution points (fullName only).
+fn distribution_point_uris(cert: &X509Ref) -> Vec<String> {
+    let mut out = Vec::new();
+    for dp in cert.crl_distribution_points().iter().flatten() {
+        let Some(names) = dp.distpoint().and_then(|n| n.fullname()) else {
+            continue;
+        };
+        out.extend(names.iter().filter_map(|n| n.uri()).map(str::to_owned));
+    }
+    out
 }
 
 /// DER, or PEM with the card's certificate first.
