@@ -78,6 +78,7 @@ pub mod audit;
 pub mod axum;
 pub mod binding;
 pub mod certificates;
+pub mod cns;
 pub mod danger;
 pub mod dsig;
 #[cfg(feature = "fuzzing")]

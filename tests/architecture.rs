@@ -20,7 +20,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["saml", "binding_kind", "level", "federation", "identity"],
     ),
     // Descriptions: the SP configuration, metadata (both sides), certificates.
-    ("description", &["config", "metadata", "certificates"]),
+    (
+        "description",
+        &["config", "metadata", "certificates", "cns"],
+    ),
     // Messages and their rules: errors, bindings, requests, response checks, what is kept.
     (
         "rules",

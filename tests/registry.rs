@@ -694,7 +694,7 @@ fn committed_snapshots_match_sources_md() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 8, "every committed snapshot and pin is listed");
+    assert_eq!(checked, 10, "every committed snapshot and pin is listed");
     // And every file under metadata/ is listed.
     let mut files = Vec::new();
     for entry in std::fs::read_dir(DIR).unwrap() {

@@ -37,7 +37,7 @@
 //! ```
 
 mod check;
-mod der;
+pub(crate) mod der;
 mod generate;
 
 use std::fmt;

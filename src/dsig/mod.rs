@@ -20,11 +20,14 @@
 pub(crate) mod keys;
 mod sign;
 pub(crate) mod verify;
+mod xades;
 
 pub(crate) use keys::{KeyError, SigningKey, VerificationKey};
 pub use sign::{sign_element, sign_enveloped, SignatureAnchor};
 pub(crate) use verify::{find_signature, verify_enveloped, Verified};
 pub use verify::{SignatureInfo, VerifyPolicy};
+pub(crate) use xades::verify_trusted_list_root;
+pub use xades::{SIGNED_PROPERTIES_TYPE, XADES_NS};
 
 use crate::xml::{self, Limits};
 
@@ -53,6 +56,21 @@ pub fn verify_document(
         find_signature(root)?.ok_or(DsigError::Malformed("the document element is not signed"))?;
     let verified = verify_enveloped(root, signature, keys, policy, &mut Vec::new())?;
     Ok(verified.info())
+}
+
+/// Verifies the signature of a trusted list (ETSI TS 119 612: an enveloped XAdES signature
+/// with exactly two References, `URI=""` and the XAdES SignedProperties) on the document
+/// element of `xml` against `keys`, after the document passed [`xml::check`] under
+/// `limits`. This is the trusted list's own policy: [`verify_document`] and the SAML path
+/// keep refusing a second Reference and any `ds:Object`.
+pub fn verify_trusted_list(
+    xml: &str,
+    limits: &Limits,
+    keys: &[VerificationKey],
+) -> Result<SignatureInfo, DsigError> {
+    let doc = xml::parse(xml, limits)
+        .map_err(|_| DsigError::Malformed("document refused by the XML reader"))?;
+    verify_trusted_list_root(doc.root_element(), keys).map(|(_, info)| info)
 }
 
 /// The XML-DSig namespace.

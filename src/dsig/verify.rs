@@ -72,7 +72,7 @@ pub struct Verified<'a, 'i> {
 
 impl<'a, 'i: 'a> Verified<'a, 'i> {
     /// The signed element, the enveloped signature its digest left out.
-    fn signed(node: Node<'a, 'i>, signature: Node<'a, 'i>) -> Self {
+    pub(super) fn signed(node: Node<'a, 'i>, signature: Node<'a, 'i>) -> Self {
         Verified {
             node,
             excluded: Some(signature.id()),
@@ -96,6 +96,11 @@ impl<'a, 'i: 'a> Verified<'a, 'i> {
     /// The value of the unqualified attribute `name`, as parsed (not trimmed).
     pub fn attribute(self, name: &str) -> Option<&'a str> {
         self.node.attribute(name)
+    }
+
+    /// The value of the attribute `name` in `namespace` (e.g. `xml:lang`), as parsed.
+    pub fn attribute_ns(self, namespace: &str, name: &str) -> Option<&'a str> {
+        self.node.attribute((namespace, name))
     }
 
     /// The text of a leaf element, as [`crate::xml::text`] reads it (comments never split
@@ -167,13 +172,13 @@ fn is_named(node: &Node<'_, '_>, namespace: &str, local: &str) -> bool {
         && node.tag_name().namespace() == Some(namespace)
 }
 
-fn is_ds<'a>(node: &Node<'a, '_>, local: &str) -> bool {
+pub(super) fn is_ds<'a>(node: &Node<'a, '_>, local: &str) -> bool {
     node.is_element()
         && node.tag_name().namespace() == Some(DSIG_NS)
         && node.tag_name().name() == local
 }
 
-fn element_children<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+pub(super) fn element_children<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
     node.children().filter(|c| c.is_element())
 }
 
@@ -194,7 +199,7 @@ pub fn find_signature<'a, 'i>(element: Node<'a, 'i>) -> Result<Option<Node<'a, '
 }
 
 /// The `PrefixList` of an `ec:InclusiveNamespaces` child of `node`, if any.
-fn inclusive_prefixes<'a>(node: Node<'a, '_>) -> Result<Vec<&'a str>, DsigError> {
+pub(super) fn inclusive_prefixes<'a>(node: Node<'a, '_>) -> Result<Vec<&'a str>, DsigError> {
     let mut out = Vec::new();
     for child in element_children(node) {
         if child.tag_name().namespace() == Some(EXC_C14N)
@@ -302,10 +307,10 @@ fn signature_parts<'a, 'i>(signature: Node<'a, 'i>) -> Result<SignatureParts<'a,
 }
 
 /// What SignedInfo says: its c14n prefixes, the signature algorithm, the one Reference.
-struct SignedInfo<'a, 'i> {
-    prefixes: Vec<&'a str>,
-    algorithm: SignatureAlgorithm,
-    reference: Node<'a, 'i>,
+pub(super) struct SignedInfo<'a, 'i> {
+    pub(super) prefixes: Vec<&'a str>,
+    pub(super) algorithm: SignatureAlgorithm,
+    pub(super) reference: Node<'a, 'i>,
 }
 
 /// SignedInfo: CanonicalizationMethod (exc-c14n), SignatureMethod (on the allow-list, no
@@ -371,10 +376,10 @@ fn check_reference_uri(
 }
 
 /// What the Reference says: its c14n prefixes, the digest algorithm, the expected digest.
-struct Reference<'a> {
-    prefixes: Vec<&'a str>,
-    digest: DigestAlgorithm,
-    expected: Vec<u8>,
+pub(super) struct Reference<'a> {
+    pub(super) prefixes: Vec<&'a str>,
+    pub(super) digest: DigestAlgorithm,
+    pub(super) expected: Vec<u8>,
 }
 
 /// Reference: Transforms (exactly enveloped-signature then exc-c14n), DigestMethod (on
@@ -428,7 +433,10 @@ fn check_transforms<'a>(transforms: Node<'a, '_>) -> Result<Vec<&'a str>, DsigEr
 
 /// Key size policy: refused only when no key reaches the minimum (weaker keys are then
 /// skipped when verifying).
-fn check_key_sizes(keys: &[VerificationKey], policy: &VerifyPolicy) -> Result<(), DsigError> {
+pub(super) fn check_key_sizes(
+    keys: &[VerificationKey],
+    policy: &VerifyPolicy,
+) -> Result<(), DsigError> {
     if let Some(weak) = keys.iter().find(|k| k.bits() < policy.min_rsa_bits) {
         if keys.iter().all(|k| k.bits() < policy.min_rsa_bits) {
             return Err(DsigError::WeakKey { bits: weak.bits() });
@@ -438,7 +446,7 @@ fn check_key_sizes(keys: &[VerificationKey], policy: &VerifyPolicy) -> Result<()
 }
 
 /// The digest of `apex` canonicalized without `signature`, compared in constant time.
-fn check_digest(
+pub(super) fn check_digest(
     apex: Node<'_, '_>,
     signature: Node<'_, '_>,
     reference: &Reference<'_>,
@@ -464,7 +472,7 @@ fn check_digest(
 
 /// The RSA signature over the canonical SignedInfo, tried with each strong enough key of
 /// the right length in turn; returns the index of the key that verified.
-fn check_signature_value(
+pub(super) fn check_signature_value(
     signed_info_node: Node<'_, '_>,
     signed_info: &SignedInfo<'_, '_>,
     signature_bytes: &[u8],

@@ -1,8 +1,10 @@
 //! CNS / TS-CNS smart-card authentication certificates (TLS client authentication).
 //!
-//! This module only reads the subject of a certificate the TLS terminator has already
-//! accepted: validating the chain against the CNS-issuing CAs, revocation (CRL/OCSP),
-//! validity dates and key usage are the terminator's job and must be configured there.
+//! This module only reads the subject of a certificate that was already accepted: the
+//! `cns` module's `CnsVerifier` checks the chain against the CNS-issuing CAs of AgID's
+//! trusted list, validity dates, key usage, policy and revocation, then calls
+//! [`Identity::from_cns_certificate`] (docs/cns.md). Call it directly only for a
+//! certificate a TLS terminator configured with the same checks has accepted.
 
 use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref};
@@ -33,8 +35,9 @@ impl Identity {
     /// `IT:<CF>` (older certificates), again strictly validated. Names come from `givenName`
     /// and `surname`; the identity has no other attributes.
     ///
-    /// The certificate must already have been verified (chain, revocation, dates, key usage)
-    /// by the TLS terminator; this function trusts it.
+    /// The certificate must already have been verified (chain, revocation, dates, key usage,
+    /// policy): by the `cns` module's `CnsVerifier`, or by a TLS terminator doing the same
+    /// checks; this function trusts it.
     pub fn from_cns_certificate(cert: &X509Ref) -> Result<Identity, CnsError> {
         let subject = cert.subject_name();
         let cf = match entry(subject, Nid::COMMONNAME)?

@@ -43,6 +43,7 @@ macro_rules! eprintln {
 // input/output helpers and the failure type, `config` the SP description file.
 mod args;
 mod audit;
+mod cns;
 mod config;
 #[cfg(feature = "gateway")]
 mod gateway;
@@ -98,6 +99,9 @@ enum Command {
     /// auth_request); `gateway check` validates the file. See docs/gateway.md.
     #[cfg(feature = "gateway")]
     Gateway(gateway::GatewayArgs),
+    /// CNS smart cards: verify a trusted list or a client certificate (docs/cns.md).
+    #[command(subcommand)]
+    Cns(cns::CnsCommand),
 }
 
 /// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         Command::Tenants(c) => tenants::tenants_cmd(c),
         #[cfg(feature = "gateway")]
         Command::Gateway(a) => gateway::gateway_cmd(a),
+        Command::Cns(c) => cns::cns_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
