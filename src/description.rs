@@ -130,6 +130,23 @@ pub struct SpDescription {
     pub metadata: Option<MetadataDescription>,
     /// Certificate subject values that the rest of the description does not imply.
     pub certificate: Option<CertificateDescription>,
+    /// How a deployment serving many SPs (`spid_sp::tenants`) routes requests to this
+    /// one; ignored elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantDescription>,
+}
+
+/// The `tenant` section: how a multi-tenant deployment routes requests to this SP (see
+/// `docs/tenants.md`). The SP's endpoints are those of its ACS URL (`…/acs` → `…/slo`,
+/// `…/login`, `…/metadata`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDescription {
+    /// `path` (default): the requests under [`TenantDescription::path`] on any host;
+    /// `host`: every request whose `Host` is the ACS URL's host.
+    pub route: Option<String>,
+    /// The base path of a `path` tenant (default `/t/<tenant ID>`).
+    pub path: Option<String>,
 }
 
 /// A SingleLogoutService.

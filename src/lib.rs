@@ -86,6 +86,9 @@ pub mod fuzzing;
 pub mod metadata;
 pub mod saml;
 pub mod store;
+#[cfg(feature = "tenants")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]
+pub mod tenants;
 #[cfg(feature = "test-idp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
 pub mod test_idp;
@@ -102,7 +105,7 @@ pub use config::{
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use description::{
     AttributeServiceDescription, CertificateDescription, DescriptionError,
-    LogoutServiceDescription, MetadataDescription, SpDescription,
+    LogoutServiceDescription, MetadataDescription, SpDescription, TenantDescription,
 };
 pub use dsig::keys::{KeyError, SigningKey, VerificationKey};
 pub use error::{IdpRefusal, LoginError, RejectReason, Signed, StartError};
