@@ -133,10 +133,20 @@ impl ReloadReport {
         &self.errors
     }
 
-    /// One INFO event with the counts, one WARN per error.
+    /// One event with the counts (INFO when anything changed or failed, else DEBUG),
+    /// one WARN per error.
     pub(super) fn log(&self) {
         for e in &self.errors {
             tracing::warn!(target: TENANTS, code = e.code(), error = %e, "tenant not loaded");
+        }
+        let quiet = self.added.is_empty()
+            && self.changed.is_empty()
+            && self.removed.is_empty()
+            && self.kept.is_empty()
+            && self.errors.is_empty();
+        if quiet {
+            tracing::debug!(target: TENANTS, unchanged = self.unchanged, "tenants unchanged");
+            return;
         }
         tracing::info!(
             target: TENANTS,
