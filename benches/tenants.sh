@@ -12,6 +12,7 @@ TENANTS="${TENANTS:-3000}"
 LOGINS="${LOGINS:-3000}"
 CONCURRENCY="${CONCURRENCY:-16}"
 RENDER="${RENDER:-300}"
+ROUNDS="${ROUNDS:-5}"
 cargo build --release -q --features tenants,axum,test-idp --example tenants-bench
 exec "$ROOT/target/release/examples/tenants-bench" --tenants "$TENANTS" --logins "$LOGINS" \
-    --concurrency "$CONCURRENCY" --render "$RENDER"
+    --concurrency "$CONCURRENCY" --render "$RENDER" --rounds "$ROUNDS"

@@ -74,9 +74,16 @@ fn read_rows(url: &str) -> Result<Vec<(String, String)>, TenantError> {
     let mut client = config
         .connect(postgres::NoTls)
         .map_err(|_| source("cannot connect to PostgreSQL"))?;
-    client
-        .batch_execute(TENANTS_TABLE_SQL)
-        .map_err(|_| source("cannot create the spid_tenants table"))?;
+    // Created when missing only: a role with SELECT alone works once it exists.
+    let exists: bool = client
+        .query_one("SELECT to_regclass('spid_tenants') IS NOT NULL", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(|_| source("cannot read the catalog"))?;
+    if !exists {
+        client
+            .batch_execute(TENANTS_TABLE_SQL)
+            .map_err(|_| source("cannot create the spid_tenants table"))?;
+    }
     let rows = client
         .query(
             "SELECT tenant_id, description FROM spid_tenants ORDER BY tenant_id",
