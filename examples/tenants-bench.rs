@@ -106,6 +106,9 @@ attribute_services = [{{ index = 0, name = "Servizi online", attributes = ["fisc
 profile = "spid-sp-public"
 organization = {{ name = "Comune numero {n}", display_name = "Comune {n}", url = "https://www.comune{n}.example.it" }}
 contact = {{ email = "spid@comune{n}.example.it", phone = "+390612345678", ipa_code = "c_{n:04}" }}
+
+[tenant]
+path = "/t/{id}"
 "#
     )
 }

@@ -134,6 +134,14 @@ pub struct SpDescription {
     /// one; ignored elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<TenantDescription>,
+    /// The aggregator of an aggregated entity (aggregator profiles only), inline; or see
+    /// `aggregator_file`. See [`crate::tenant`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregator: Option<AggregatorDescription>,
+    /// A file holding the `aggregator` table, shared by the aggregator's tenants;
+    /// [`SpDescription::load`] resolves it relative to the description file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregator_file: Option<PathBuf>,
 }
 
 /// The `tenant` section: how a multi-tenant deployment routes requests to this SP (see
@@ -145,8 +153,95 @@ pub struct TenantDescription {
     /// `path` (default): the requests under [`TenantDescription::path`] on any host;
     /// `host`: every request whose `Host` is the ACS URL's host.
     pub route: Option<String>,
-    /// The base path of a `path` tenant (default `/t/<tenant ID>`).
+    /// The base path of a `path` tenant: the ACS URL's path without `/acs` by default; a
+    /// parent of it to route the tenant's own pages too (e.g. `/t/comune-forli` for an
+    /// ACS at `/t/comune-forli/spid/acs`).
     pub path: Option<String>,
+}
+
+/// The `aggregator` table of an aggregated entity's description (or the whole of a
+/// shared aggregator file): [`crate::metadata::Aggregator`] with the validation
+/// certificate as a PEM file, plus the key a tenant uses when it has none of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatorDescription {
+    /// The aggregator's legal name (the aggregator contact's `md:Company`).
+    pub company: String,
+    /// Institutional mailbox.
+    pub email: String,
+    /// International format without spaces.
+    pub phone: Option<String>,
+    /// IPA code, when the aggregator is in IPA.
+    pub ipa_code: Option<String>,
+    /// VAT number with the country prefix.
+    pub vat_number: Option<String>,
+    /// Fiscal code.
+    pub fiscal_code: Option<String>,
+    /// PEM certificate published as `spid:KeyDescriptor use="spid:validation"` ("lite"
+    /// variants).
+    pub validation_certificate_file: Option<PathBuf>,
+    /// The aggregator's signing key (PEM), used by a tenant without `key_file`.
+    pub key_file: Option<PathBuf>,
+    /// Its certificate (PEM).
+    pub certificate_file: Option<PathBuf>,
+}
+
+impl AggregatorDescription {
+    /// The certificate request of the aggregator's own key (the key its tenants sign with
+    /// when they have none): the Avviso 29 v3 SP profile with the aggregator's identity
+    /// (docs/aggregators.md). `commonName` and `organizationName` are `company`;
+    /// `organizationIdentifier` is `PA:IT-<ipa_code>` (public), else `VATIT-…` or
+    /// `CF:IT-…` (private); the sector, when `overrides` does not give it, is public when
+    /// the aggregator has an IPA code. `uri` (`overrides.entity_id`: the aggregator's own
+    /// URL) and `localityName` come from `overrides` (or are named missing).
+    pub fn certificate_request(
+        &self,
+        overrides: &CertificateDescription,
+    ) -> Result<CertificateRequest, DescriptionError> {
+        let public = match overrides.sector.as_deref() {
+            Some(s) => s.eq_ignore_ascii_case("public"),
+            None => self.ipa_code.is_some(),
+        };
+        let as_sp = SpDescription {
+            metadata: Some(MetadataDescription {
+                profile: if public {
+                    "spid-sp-public"
+                } else {
+                    "spid-sp-private"
+                }
+                .to_owned(),
+                organization: Organization {
+                    name: self.company.clone(),
+                    display_name: self.company.clone(),
+                    ..Default::default()
+                },
+                contact: Contact {
+                    email: self.email.clone(),
+                    ipa_code: self.ipa_code.clone(),
+                    vat_number: self.vat_number.clone(),
+                    fiscal_code: self.fiscal_code.clone(),
+                    ..Default::default()
+                },
+                billing: None,
+                valid_for_days: None,
+            }),
+            ..Default::default()
+        };
+        as_sp.certificate_request(overrides)
+    }
+
+    /// Resolves the file names relative to `dir`.
+    pub(crate) fn resolve(&mut self, dir: &Path) {
+        for f in [
+            &mut self.validation_certificate_file,
+            &mut self.key_file,
+            &mut self.certificate_file,
+        ] {
+            if let Some(p) = f.as_mut() {
+                *p = dir.join(&*p);
+            }
+        }
+    }
 }
 
 /// A SingleLogoutService.
@@ -329,6 +424,12 @@ impl SpDescription {
         }
         for f in &mut description.published_certificate_files {
             *f = dir.join(&*f);
+        }
+        if let Some(f) = description.aggregator_file.as_mut() {
+            *f = dir.join(&*f);
+        }
+        if let Some(a) = description.aggregator.as_mut() {
+            a.resolve(&dir);
         }
         Ok(description)
     }
@@ -525,7 +626,7 @@ fn parse_binding(name: &str) -> Option<Binding> {
     }
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, DescriptionError> {
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, DescriptionError> {
     use std::io::Read as _;
     let fail = |reason: String| DescriptionError::Read {
         path: path.to_path_buf(),

@@ -86,6 +86,9 @@ pub mod fuzzing;
 pub mod metadata;
 pub mod saml;
 pub mod store;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod tenant;
 #[cfg(feature = "tenants")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]
 pub mod tenants;
@@ -104,7 +107,7 @@ pub use config::{
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use description::{
-    AttributeServiceDescription, CertificateDescription, DescriptionError,
+    AggregatorDescription, AttributeServiceDescription, CertificateDescription, DescriptionError,
     LogoutServiceDescription, MetadataDescription, SpDescription, TenantDescription,
 };
 pub use dsig::keys::{KeyError, SigningKey, VerificationKey};

@@ -34,7 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Integrations: the web layer, the explicitly unverified decoder.
     (
         "integrations",
-        &["axum", "danger", "description", "tenants"],
+        &["axum", "danger", "description", "tenant", "tenants"],
     ),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).
     ("tools", &["test_idp", "fuzzing"]),

@@ -178,6 +178,7 @@ fn sample(profile: SpProfile) -> (SpConfig, SpMetadata) {
             Some(billing()),
         ),
         SpProfile::CiePrivate => (PRIVATE_CIE_SP, private_org(), private_contact(), None),
+        SpProfile::Aggregated(_) => unreachable!("aggregator profiles: tests/tenants.rs"),
     };
     let metadata = SpMetadata {
         billing,

@@ -20,7 +20,7 @@ use spid_sp::audit::{AuditLog, MemoryAuditLog};
 use spid_sp::axum::{Session, SpidAuth, SpidTenants};
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::store::{MemorySessionStore, SessionStore};
-use spid_sp::tenants::{Tenant, TenantTable};
+use spid_sp::tenants::{ServedTenant, TenantTable};
 use spid_sp::test_idp::{ResponseSpec, TestIdp};
 use spid_sp::{FixedClock, IdpSet, SpidLevel};
 
@@ -75,6 +75,9 @@ attribute_services = [{{ index = 0, name = "Servizi", attributes = ["fiscalNumbe
 profile = "spid-sp-public"
 organization = {{ name = "{name}", display_name = "{name}", url = "https://www.example.it" }}
 contact = {{ email = "spid@example.it", phone = "+390543712111", ipa_code = "c_d704" }}
+
+[tenant]
+path = "/t/{id}"
 "#
     )
 }
@@ -141,7 +144,7 @@ async fn start() -> Harness {
     assert_eq!(report.added().len(), 3);
 
     let tenants = SpidTenants::builder(table.clone())
-        .each(|b, t: &Tenant| {
+        .each(|b, t: &ServedTenant| {
             let home = match t.route() {
                 spid_sp::tenants::TenantRoute::Path(p) => p.clone(),
                 spid_sp::tenants::TenantRoute::Host(_) => String::new(),
@@ -151,7 +154,7 @@ async fn start() -> Harness {
                 .after_login(format!("{home}/me"))
         })
         .build();
-    async fn me(session: Session, Extension(t): Extension<Arc<Tenant>>) -> String {
+    async fn me(session: Session, Extension(t): Extension<Arc<ServedTenant>>) -> String {
         format!(
             "{} cf={}",
             t.id(),
@@ -566,7 +569,9 @@ async fn a_broken_tenant_file_keeps_the_others_serving() {
     std::fs::write(h.dir.join("azienda.toml"), "entity_id = \"x\"\nnope = 1\n").unwrap();
     std::fs::write(
         h.dir.join("copia.toml"),
-        path_tenant(&h.base, "comune", "Copia", false).replace("/t/comune/spid", "/t/copia/spid"),
+        path_tenant(&h.base, "comune", "Copia", false)
+            .replace("/t/comune/", "/t/copia/")
+            .replace("path = \"/t/comune\"", "path = \"/t/copia\""),
     )
     .unwrap();
     std::fs::write(h.dir.join("Bad_Name.toml"), "").unwrap();
@@ -620,4 +625,36 @@ async fn each_tenant_writes_its_own_audit_stream() {
     let audits = h.audits.lock().unwrap().clone();
     assert_eq!(audits["comune"].records().len(), records.len());
     assert!(audits["azienda"].records().len() >= 2);
+}
+
+/// The aggregator examples of examples/tenants/ (every variant, a shared aggregator file
+/// and key) load as they are, routed by their ACS paths, and render their metadata.
+#[test]
+fn the_aggregator_examples_load_and_render() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tenants");
+    let (table, report) = TenantTable::builder().directory(dir).build();
+    assert!(report.errors().is_empty(), "{:?}", report.errors());
+    let tenant_files = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".toml") && !n.ends_with(".aggregator.toml"))
+        .count();
+    assert_eq!(table.len(), tenant_files);
+    let t = table
+        .resolve(
+            Some("spid.acme-servizi.example.it"),
+            "/pub-ag-full/c_d704/acs",
+        )
+        .unwrap();
+    assert_eq!(t.id().as_str(), "comune-forli");
+    assert_eq!(t.endpoints_prefix(), "/pub-ag-full/c_d704");
+    for t in table.tenants() {
+        let xml = t.metadata_xml().unwrap();
+        assert!(xml.contains("<ds:Signature"), "{}", t.id());
+    }
+    let lite = table.get("studio-rossi").unwrap().metadata_xml().unwrap();
+    assert!(
+        lite.contains("spid:validation"),
+        "the lite variant's validation key"
+    );
 }

@@ -26,7 +26,8 @@ contact = {{ email = "spid@example.it", phone = "+390543712111", ipa_code = "c_d
 fn tenants_from_the_postgres_table() {
     let url = std::env::var("SPID_SP_TENANTS_POSTGRES").expect("SPID_SP_TENANTS_POSTGRES");
     let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    db.batch_execute("DROP TABLE IF EXISTS spid_tenants").unwrap();
+    db.batch_execute("DROP TABLE IF EXISTS spid_tenants")
+        .unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("tenants-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -41,8 +42,10 @@ fn tenants_from_the_postgres_table() {
     assert!(table.is_empty(), "the table is created, empty");
 
     let insert = "INSERT INTO spid_tenants (tenant_id, description) VALUES ($1, $2)";
-    db.execute(insert, &[&"comune-a", &description("comune-a", "Comune A")]).unwrap();
-    db.execute(insert, &[&"comune-b", &description("comune-b", "Comune B")]).unwrap();
+    db.execute(insert, &[&"comune-a", &description("comune-a", "Comune A")])
+        .unwrap();
+    db.execute(insert, &[&"comune-b", &description("comune-b", "Comune B")])
+        .unwrap();
     let report = table.reload();
     assert_eq!(report.added().len(), 2, "{report:?}");
     let a = table.resolve(None, "/t/comune-a/spid/acs").unwrap();
@@ -56,7 +59,11 @@ fn tenants_from_the_postgres_table() {
     )
     .unwrap();
     let report = table.reload();
-    assert_eq!(report.errors()[0].code(), "tenant-description", "{report:?}");
+    assert_eq!(
+        report.errors()[0].code(),
+        "tenant-description",
+        "{report:?}"
+    );
     assert_eq!(report.kept().len(), 1);
     assert!(table.get("comune-a").is_some());
     db.execute(
@@ -66,18 +73,33 @@ fn tenants_from_the_postgres_table() {
     .unwrap();
     let report = table.reload();
     assert_eq!(report.changed().len(), 1, "{report:?}");
-    assert!(table.get("comune-a").unwrap().metadata_xml().unwrap().contains("Comune A nuovo"));
+    assert!(table
+        .get("comune-a")
+        .unwrap()
+        .metadata_xml()
+        .unwrap()
+        .contains("Comune A nuovo"));
 
     // Removed.
-    db.execute("DELETE FROM spid_tenants WHERE tenant_id = 'comune-b'", &[]).unwrap();
+    db.execute("DELETE FROM spid_tenants WHERE tenant_id = 'comune-b'", &[])
+        .unwrap();
     let report = table.reload();
     assert_eq!(report.removed().len(), 1, "{report:?}");
     assert!(table.get("comune-b").is_none());
 
     // The same ID in the directory and the table: the directory's wins.
-    std::fs::write(dir.join("comune-a.toml"), description("comune-a", "Comune A file")).unwrap();
+    std::fs::write(
+        dir.join("comune-a.toml"),
+        description("comune-a", "Comune A file"),
+    )
+    .unwrap();
     let report = table.reload();
     assert_eq!(report.errors()[0].code(), "tenant-conflict", "{report:?}");
-    assert!(table.get("comune-a").unwrap().metadata_xml().unwrap().contains("Comune A file"));
+    assert!(table
+        .get("comune-a")
+        .unwrap()
+        .metadata_xml()
+        .unwrap()
+        .contains("Comune A file"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use spid_sp::axum::{Session, SpidAuth, SpidTenants};
-use spid_sp::tenants::{Tenant, TenantRoute, TenantTable};
+use spid_sp::tenants::{ServedTenant, TenantRoute, TenantTable};
 use spid_sp::xml::writer::{attr, text};
 use spid_sp::{Comparison, Federation, IdpSet, LoginOptions};
 
@@ -65,7 +65,7 @@ fn write_examples(dir: &Path, base_url: &str) {
 }
 
 /// The home path of a tenant's pages (`""` for a host-routed one).
-fn home_of(t: &Tenant) -> String {
+fn home_of(t: &ServedTenant) -> String {
     match t.route() {
         TenantRoute::Path(p) => p.clone(),
         TenantRoute::Host(_) => String::new(),
@@ -348,7 +348,7 @@ async fn index(State(tenants): State<SpidTenants>, headers: HeaderMap) -> Respon
 /// A tenant's home: the login buttons, or a link to the user's page.
 async fn tenant_home(
     Extension(auth): Extension<SpidAuth>,
-    Extension(t): Extension<Arc<Tenant>>,
+    Extension(t): Extension<Arc<ServedTenant>>,
     headers: HeaderMap,
 ) -> Html<String> {
     let home = home_of(&t);
@@ -372,7 +372,7 @@ async fn tenant_home(
 /// A tenant's page for logged-in users.
 async fn tenant_me(
     Extension(auth): Extension<SpidAuth>,
-    Extension(t): Extension<Arc<Tenant>>,
+    Extension(t): Extension<Arc<ServedTenant>>,
     session: Session,
 ) -> Html<String> {
     let key = session.key().map_or("(nessuna)", |k| k.as_str()).to_owned();

@@ -59,6 +59,8 @@ pub fn demo_name(profile: SpProfile) -> &'static str {
         SpProfile::CiePublic => "cie",
         SpProfile::CiePrivate => "cie-private",
         SpProfile::Eidas => "eidas",
+        // The demo runs direct SPs only; aggregated entities are `spid-sp tenants`'.
+        SpProfile::Aggregated(kind) => kind.activity_code(),
     }
 }
 

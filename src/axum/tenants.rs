@@ -39,11 +39,11 @@ use std::sync::RwLock;
 use ::axum::extract::{Request, State};
 use ::axum::middleware::Next;
 
-use crate::tenants::{Tenant, TenantId, TenantTable};
+use crate::tenants::{ServedTenant, TenantId, TenantTable};
 
 /// Adjusts the [`SpidAuthBuilder`] of each tenant (cookies, pages, login options, hooks)
 /// before [`SpidTenants`] sets what is the tenant's own: prefix, stores, tenant ID.
-pub type TenantConfigure = dyn Fn(SpidAuthBuilder, &Tenant) -> SpidAuthBuilder + Send + Sync;
+pub type TenantConfigure = dyn Fn(SpidAuthBuilder, &ServedTenant) -> SpidAuthBuilder + Send + Sync;
 
 /// The SPID/CIE/eIDAS login of every tenant of a [`TenantTable`]. Cheap to clone.
 #[derive(Clone)]
@@ -60,7 +60,7 @@ struct TenantsInner {
 
 #[derive(Clone)]
 struct Web {
-    tenant: Arc<Tenant>,
+    tenant: Arc<ServedTenant>,
     auth: SpidAuth,
     router: Router,
 }
@@ -93,7 +93,7 @@ impl SpidTenantsBuilder {
     /// per-tenant logs.
     pub fn each(
         mut self,
-        configure: impl Fn(SpidAuthBuilder, &Tenant) -> SpidAuthBuilder + Send + Sync + 'static,
+        configure: impl Fn(SpidAuthBuilder, &ServedTenant) -> SpidAuthBuilder + Send + Sync + 'static,
     ) -> Self {
         self.configure = Some(Arc::new(configure));
         self
@@ -149,7 +149,7 @@ impl SpidTenants {
 
     /// Gives the application's handlers their tenant: a middleware on `router` that
     /// finds the tenant of each request and adds its [`SpidAuth`] (so [`Session`],
-    /// [`AtLeast`] and [`require_level`] work) and its `Arc<Tenant>` as extensions.
+    /// [`AtLeast`] and [`require_level`] work) and its `Arc<ServedTenant>` as extensions.
     /// Requests of no tenant get the plain 404: merge the pages that belong to no
     /// tenant (health checks, an index) outside the attached router.
     pub fn attach<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
@@ -162,7 +162,7 @@ impl SpidTenants {
     }
 
     /// The tenant of a request, if any (see [`TenantTable::resolve`]).
-    fn tenant_of(&self, req: &Request) -> Option<Arc<Tenant>> {
+    fn tenant_of(&self, req: &Request) -> Option<Arc<ServedTenant>> {
         let host = {
             let mut values = req.headers().get_all(header::HOST).iter();
             match (values.next(), values.next()) {
@@ -176,7 +176,7 @@ impl SpidTenants {
 
     /// The integration of a tenant, made at its first request and again when the table
     /// holds a new version of it.
-    fn web(&self, tenant: &Arc<Tenant>) -> Web {
+    fn web(&self, tenant: &Arc<ServedTenant>) -> Web {
         let inner = &self.inner;
         if let Ok(cache) = inner.web.read() {
             if let Some(w) = cache.get(tenant.id()) {
@@ -243,7 +243,7 @@ async fn dispatch(State(tenants): State<SpidTenants>, req: Request) -> Response 
 }
 
 /// The tenant's signed metadata (rendered once, on the blocking pool).
-async fn tenant_metadata(tenant: Arc<Tenant>) -> Response {
+async fn tenant_metadata(tenant: Arc<ServedTenant>) -> Response {
     let id = tenant.id().clone();
     match tokio::task::spawn_blocking(move || tenant.metadata_xml()).await {
         Ok(Ok(xml)) => {

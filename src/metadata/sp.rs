@@ -2,6 +2,7 @@
 //! CIE ID, and SPID + eIDAS (the Italian node's AttributeConsumingServices 99 and 100),
 //! and [`check_sp_metadata`], our own rules applied to any SP metadata file.
 
+mod aggregator;
 mod check;
 mod diff;
 mod profile;
@@ -15,6 +16,7 @@ use crate::config::SpConfig;
 use crate::dsig::{self, DsigError, SignatureAlgorithm, SignatureAnchor};
 use crate::time::{Clock, SystemClock, Timestamp};
 
+pub use aggregator::{Aggregator, AggregatorKind};
 pub use check::{check_sp_metadata, check_sp_metadata_at, MetadataProblem, Severity};
 pub use diff::{diff_sp_metadata, SpMetadataChange, SpMetadataSection};
 
@@ -62,10 +64,15 @@ pub enum SpProfile {
     /// A public SPID SP that also accepts eIDAS users through the Italian node: the SPID
     /// public metadata plus AttributeConsumingService 99 (minimum set) and 100 (full set).
     Eidas,
+    /// An entity reached through a SPID aggregator or public-service operator (Avviso
+    /// SPID n.19 v4): one metadata per aggregated entity, written with
+    /// [`SpMetadata::to_xml_aggregated`].
+    Aggregated(AggregatorKind),
 }
 
 impl SpProfile {
-    /// Every profile.
+    /// Every profile of an SP that connects to the federation itself (the aggregator
+    /// profiles are [`AggregatorKind::ALL`], through [`SpProfile::Aggregated`]).
     pub const ALL: [SpProfile; 5] = [
         SpProfile::SpidPublic,
         SpProfile::SpidPrivate,
@@ -82,12 +89,25 @@ impl SpProfile {
             SpProfile::CiePublic => "cie-sp-public",
             SpProfile::CiePrivate => "cie-sp-private",
             SpProfile::Eidas => "ficep-eidas-sp",
+            SpProfile::Aggregated(kind) => kind.spid_sp_test_profile(),
         }
     }
 
     /// A public-sector SP (public administration or public-service operator).
     pub const fn is_public(self) -> bool {
-        !matches!(self, SpProfile::SpidPrivate | SpProfile::CiePrivate)
+        match self {
+            SpProfile::SpidPrivate | SpProfile::CiePrivate => false,
+            SpProfile::Aggregated(kind) => kind.is_public(),
+            _ => true,
+        }
+    }
+
+    /// The aggregator variant, for the aggregator profiles.
+    pub const fn aggregator_kind(self) -> Option<AggregatorKind> {
+        match self {
+            SpProfile::Aggregated(kind) => Some(kind),
+            _ => None,
+        }
     }
 
     /// A CIE ID profile (`cie:` extensions, `administrative` contact).
@@ -108,9 +128,11 @@ impl fmt::Display for SpProfile {
 }
 
 /// A profile name that is not one of spid-sp-test's (`spid-sp-public`, `spid-sp-private`,
-/// `cie-sp-public`, `cie-sp-private`, `ficep-eidas-sp`).
+/// `cie-sp-public`, `cie-sp-private`, `ficep-eidas-sp`, and the aggregator profiles
+/// `spid-sp-ag-public-full`, `spid-sp-ag-public-lite`, `spid-sp-ag-private-full`,
+/// `spid-sp-ag-private-lite`, `spid-sp-op-public-full`, `spid-sp-op-public-lite`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown sp metadata profile (expected spid-sp-public, spid-sp-private, cie-sp-public, cie-sp-private or ficep-eidas-sp)")]
+#[error("unknown sp metadata profile (expected spid-sp-public, spid-sp-private, cie-sp-public, cie-sp-private, ficep-eidas-sp or an aggregator profile: spid-sp-ag-public-full, spid-sp-ag-public-lite, spid-sp-ag-private-full, spid-sp-ag-private-lite, spid-sp-op-public-full, spid-sp-op-public-lite)")]
 pub struct UnknownProfile;
 
 impl FromStr for SpProfile {
@@ -118,6 +140,7 @@ impl FromStr for SpProfile {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         SpProfile::ALL
             .into_iter()
+            .chain(AggregatorKind::ALL.map(SpProfile::Aggregated))
             .find(|p| p.spid_sp_test_profile() == s)
             .ok_or(UnknownProfile)
     }
@@ -271,6 +294,10 @@ pub enum MetadataBuildError {
         /// The attribute name.
         name: String,
     },
+    /// An aggregator profile written without the aggregator, or aggregator data given
+    /// for a profile that is not an aggregator's.
+    #[error("sp metadata: {0}")]
+    Aggregator(&'static str),
     /// Signing failed.
     #[error("sp metadata: cannot sign: {0}")]
     Signing(#[from] DsigError),
@@ -313,7 +340,7 @@ impl SpMetadata {
         config: &SpConfig,
         now: Timestamp,
     ) -> Result<String, MetadataBuildError> {
-        let unsigned = self.unsigned_xml(config, now)?;
+        let unsigned = self.unsigned_xml(config, now, None)?;
         Ok(dsig::sign_enveloped(
             &unsigned,
             config.signing_key(),
@@ -329,9 +356,16 @@ mod tests {
 
     #[test]
     fn profile_names_round_trip() {
-        for p in SpProfile::ALL {
+        for p in SpProfile::ALL
+            .into_iter()
+            .chain(AggregatorKind::ALL.map(SpProfile::Aggregated))
+        {
             assert_eq!(p.to_string().parse::<SpProfile>(), Ok(p));
         }
+        assert_eq!(
+            "spid-sp-op-public-lite".parse::<SpProfile>(),
+            Ok(SpProfile::Aggregated(AggregatorKind::OperatorPublicLite))
+        );
         assert!("spid".parse::<SpProfile>().is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use super::store::{NamespacedPendingStore, NamespacedSessionStore};
-use super::{Tenant, TenantError, TenantId, TenantOrigin, TenantRoute, TenantTable};
+use super::{ReloadError, ServedTenant, TenantId, TenantOrigin, TenantRoute, TenantTable};
 use crate::description::SpDescription;
 use crate::sp::ServiceProvider;
 
@@ -27,8 +27,8 @@ pub(crate) fn tenant(
     base_dir: Option<&Path>,
     origin: TenantOrigin,
     version: String,
-) -> Result<Tenant, TenantError> {
-    let described = |source| TenantError::Description {
+) -> Result<ServedTenant, ReloadError> {
+    let described = |source| ReloadError::Description {
         id: id.to_string(),
         source,
     };
@@ -38,31 +38,64 @@ pub(crate) fn tenant(
     }
     .map_err(described)?;
     if let Some(dir) = base_dir {
-        for f in [&mut d.key_file, &mut d.certificate_file]
-            .into_iter()
-            .flatten()
+        for f in [
+            &mut d.key_file,
+            &mut d.certificate_file,
+            &mut d.aggregator_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             *f = dir.join(&*f);
         }
         for f in &mut d.published_certificate_files {
             *f = dir.join(&*f);
         }
+        if let Some(a) = d.aggregator.as_mut() {
+            a.resolve(dir);
+        }
     }
     let shared = table.shared();
-    // Its own key when the description names one, else the aggregator's.
-    let key = if d.key_file.is_some() || d.certificate_file.is_some() {
-        d.signing_key().map_err(described)?
+    let own_key = d.key_file.is_some() || d.certificate_file.is_some();
+    let aggregated = d.aggregator.is_some() || d.aggregator_file.is_some();
+    let (config, metadata, aggregator) = if own_key || aggregated {
+        // The tenant's own key, or the key of its [aggregator] table: validated (metadata
+        // included, aggregator variants too) by `crate::tenant`.
+        let source = match &origin {
+            TenantOrigin::File(p) => p.clone(),
+            TenantOrigin::Postgres => std::path::PathBuf::from(format!("postgres:{id}")),
+        };
+        let t = crate::tenant::Tenant::from_description(id.as_str(), source, d.clone()).map_err(
+            |e| ReloadError::Invalid {
+                id: id.to_string(),
+                code: e.code(),
+                reason: e.to_string(),
+            },
+        )?;
+        (
+            t.config().clone(),
+            t.metadata().clone(),
+            t.aggregator().cloned(),
+        )
     } else {
-        shared
+        // Neither: the aggregator's shared key of the table (one key in memory).
+        let key = shared
             .shared_key
             .clone()
-            .ok_or_else(|| TenantError::Route {
+            .ok_or_else(|| ReloadError::Route {
                 id: id.to_string(),
-                reason: "no key_file and no shared aggregator key".into(),
-            })?
+                reason: "no key_file, no aggregator key and no shared aggregator key".into(),
+            })?;
+        let config = d.sp_config(key).map_err(described)?;
+        let metadata = d.sp_metadata().map_err(described)?;
+        metadata
+            .check_writable(&config, None)
+            .map_err(|e| ReloadError::Metadata {
+                id: id.to_string(),
+                reason: e.to_string(),
+            })?;
+        (config, metadata, None)
     };
-    let config = d.sp_config(key).map_err(described)?;
-    let metadata = d.sp_metadata().map_err(described)?;
     let (route, endpoints) = route_of(id, &d)?;
     let sp = ServiceProvider {
         config: Arc::new(config),
@@ -73,7 +106,7 @@ pub(crate) fn tenant(
         metrics: shared.metrics.clone(),
         audit: table.audit_of(id),
     };
-    Ok(Tenant {
+    Ok(ServedTenant {
         id: id.clone(),
         route,
         endpoints,
@@ -81,6 +114,7 @@ pub(crate) fn tenant(
         sessions: Arc::new(NamespacedSessionStore::new(shared.sessions.clone(), id)),
         sp,
         metadata,
+        aggregator,
         rendered: RwLock::new(None),
         origin,
         version,
@@ -90,8 +124,8 @@ pub(crate) fn tenant(
 /// The route and the endpoint prefix of a description: every ACS URL must be
 /// `<origin><prefix>/acs` and every SLO URL `<origin><prefix>/slo` (one origin), and the
 /// prefix must lie on the route.
-fn route_of(id: &TenantId, d: &SpDescription) -> Result<(TenantRoute, String), TenantError> {
-    let fail = |reason: &str| TenantError::Route {
+fn route_of(id: &TenantId, d: &SpDescription) -> Result<(TenantRoute, String), ReloadError> {
+    let fail = |reason: &str| ReloadError::Route {
         id: id.to_string(),
         reason: reason.to_owned(),
     };
@@ -119,17 +153,18 @@ fn route_of(id: &TenantId, d: &SpDescription) -> Result<(TenantRoute, String), T
     let how = d.tenant.as_ref();
     let route = match how.and_then(|t| t.route.as_deref()).unwrap_or("path") {
         "path" => {
-            let base = match how.and_then(|t| t.path.clone()) {
-                Some(p) => p,
-                None => format!("/t/{id}"),
-            };
+            // Default: the endpoints' own prefix; `[tenant] path` may widen it to a
+            // parent (the tenant's pages beside its endpoints).
+            let base = how
+                .and_then(|t| t.path.clone())
+                .unwrap_or_else(|| prefix.clone());
             if !valid_base(&base) {
                 return Err(fail(
-                    "tenant.path must be /segment[/segment...] (A-Z a-z 0-9 . _ ~ -)",
+                    "the tenant's path (tenant.path, or the ACS URL's path without /acs) must be /segment[/segment...] (A-Z a-z 0-9 . _ ~ -)",
                 ));
             }
-            if !(prefix.starts_with(&format!("{base}/"))) {
-                return Err(fail("the ACS URL must be under the tenant's path"));
+            if prefix != base && !prefix.starts_with(&format!("{base}/")) {
+                return Err(fail("the ACS URL must be under tenant.path"));
             }
             TenantRoute::Path(base)
         }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::build::{self, Format};
-use super::{Snapshot, Tenant, TenantId, TenantOrigin, TenantRoute, TenantTable};
+use super::{ServedTenant, Snapshot, TenantId, TenantOrigin, TenantRoute, TenantTable};
 use crate::description::DescriptionError;
 
 /// Largest tenant file read.
@@ -18,7 +18,7 @@ const TENANTS: &str = "spid_sp::tenants";
 /// never a value of the description beyond field names.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TenantError {
+pub enum ReloadError {
     /// A file name that is not `<tenant ID>.toml` / `.json` with a valid ID.
     #[error("tenant file {name}: the name must be <id>.toml or <id>.json, id 1-40 of a-z 0-9 -")]
     Id {
@@ -42,6 +42,17 @@ pub enum TenantError {
         id: String,
         /// Why.
         source: DescriptionError,
+    },
+    /// The description is refused by `crate::tenant` (its own or its aggregator's key,
+    /// the aggregator data, the metadata it makes).
+    #[error("tenant {id}: {reason}")]
+    Invalid {
+        /// The tenant.
+        id: String,
+        /// `crate::tenant::TenantError::code`.
+        code: &'static str,
+        /// Why (files and fields named, no values).
+        reason: String,
     },
     /// The routing or the endpoints are not usable (ACS and SLO URLs, `[tenant]`).
     #[error("tenant {id}: {reason}")]
@@ -79,18 +90,20 @@ pub enum TenantError {
     },
 }
 
-impl TenantError {
-    /// A stable code: `tenant-id`, `tenant-read`, `tenant-description`, `tenant-route`,
+impl ReloadError {
+    /// A stable code: `tenant-id`, `tenant-read`, `tenant-description`, the codes of
+    /// `crate::tenant::TenantError` (`tenant-aggregator`, …), `tenant-route`,
     /// `tenant-conflict`, `tenant-source`, `tenant-metadata`.
     pub fn code(&self) -> &'static str {
         match self {
-            TenantError::Id { .. } => "tenant-id",
-            TenantError::Read { .. } => "tenant-read",
-            TenantError::Description { .. } => "tenant-description",
-            TenantError::Route { .. } => "tenant-route",
-            TenantError::Conflict { .. } => "tenant-conflict",
-            TenantError::Source { .. } => "tenant-source",
-            TenantError::Metadata { .. } => "tenant-metadata",
+            ReloadError::Id { .. } => "tenant-id",
+            ReloadError::Read { .. } => "tenant-read",
+            ReloadError::Description { .. } => "tenant-description",
+            ReloadError::Invalid { code, .. } => code,
+            ReloadError::Route { .. } => "tenant-route",
+            ReloadError::Conflict { .. } => "tenant-conflict",
+            ReloadError::Source { .. } => "tenant-source",
+            ReloadError::Metadata { .. } => "tenant-metadata",
         }
     }
 }
@@ -103,7 +116,7 @@ pub struct ReloadReport {
     removed: Vec<TenantId>,
     kept: Vec<TenantId>,
     unchanged: usize,
-    errors: Vec<TenantError>,
+    errors: Vec<ReloadError>,
 }
 
 impl ReloadReport {
@@ -129,7 +142,7 @@ impl ReloadReport {
         self.unchanged
     }
     /// What did not load.
-    pub fn errors(&self) -> &[TenantError] {
+    pub fn errors(&self) -> &[ReloadError] {
         &self.errors
     }
 
@@ -165,7 +178,7 @@ impl ReloadReport {
 pub(super) struct Candidate {
     pub id: TenantId,
     pub origin: TenantOrigin,
-    pub text: Result<(String, Format), TenantError>,
+    pub text: Result<(String, Format), ReloadError>,
     pub base_dir: Option<PathBuf>,
 }
 
@@ -201,7 +214,7 @@ pub(super) fn reload(table: &TenantTable, old: &Snapshot) -> (Snapshot, ReloadRe
     let mut seen = HashSet::new();
     for c in candidates {
         if !seen.insert(c.id.clone()) {
-            report.errors.push(TenantError::Conflict {
+            report.errors.push(ReloadError::Conflict {
                 id: c.id.to_string(),
                 with: c.id.to_string(),
                 what: "ID",
@@ -277,8 +290,8 @@ struct Acc {
 }
 
 impl Acc {
-    fn insert(&mut self, t: Arc<Tenant>) -> Result<(), TenantError> {
-        let conflict = |with: &TenantId, what| TenantError::Conflict {
+    fn insert(&mut self, t: Arc<ServedTenant>) -> Result<(), ReloadError> {
+        let conflict = |with: &TenantId, what| ReloadError::Conflict {
             id: t.id.to_string(),
             with: with.to_string(),
             what,
@@ -342,8 +355,8 @@ fn version_of(text: &str, format: Format) -> String {
 }
 
 /// The tenant files of `dir`, by ID (names that are not tenant files are reported).
-fn read_dir(dir: &Path, report: &mut ReloadReport) -> Result<Vec<Candidate>, TenantError> {
-    let source = |e: std::io::Error| TenantError::Source {
+fn read_dir(dir: &Path, report: &mut ReloadReport) -> Result<Vec<Candidate>, ReloadError> {
+    let source = |e: std::io::Error| ReloadError::Source {
         source_name: "directory",
         reason: format!("{}: {}", dir.display(), e.kind()),
     };
@@ -358,14 +371,18 @@ fn read_dir(dir: &Path, report: &mut ReloadReport) -> Result<Vec<Candidate>, Ten
             Some((stem, "json")) => (stem, Format::Json),
             _ => continue,
         };
-        if stem.starts_with('.') || !path.is_file() {
+        // Shared aggregator files (`acme.aggregator.toml`) are not tenants.
+        if stem.starts_with('.')
+            || name.ends_with(crate::tenant::AGGREGATOR_FILE_SUFFIX)
+            || !path.is_file()
+        {
             continue;
         }
         match TenantId::new(stem) {
             Some(id) => {
                 files.insert(id, (path.clone(), format));
             }
-            None => report.errors.push(TenantError::Id {
+            None => report.errors.push(ReloadError::Id {
                 name: crate::printable::printable(name, 80),
             }),
         }
@@ -381,9 +398,9 @@ fn read_dir(dir: &Path, report: &mut ReloadReport) -> Result<Vec<Candidate>, Ten
         .collect())
 }
 
-fn read_text(id: &TenantId, path: &Path) -> Result<String, TenantError> {
+fn read_text(id: &TenantId, path: &Path) -> Result<String, ReloadError> {
     use std::io::Read as _;
-    let fail = |reason: String| TenantError::Read {
+    let fail = |reason: String| ReloadError::Read {
         id: id.to_string(),
         path: path.to_path_buf(),
         reason,

@@ -7,7 +7,7 @@
 //! JSON) named `<tenant ID>.toml` (or `.json`) in a directory, or one row of a PostgreSQL
 //! table (feature `postgres`). A [`TenantTable`] loads them all; [`TenantTable::reload`]
 //! applies additions, changes and removals without a restart, swapping the table
-//! atomically. A file that does not load is reported ([`TenantError`]) and never takes
+//! atomically. A file that does not load is reported ([`ReloadError`]) and never takes
 //! the others down: the tenant keeps its last good version, if it had one.
 //!
 //! What is shared, not copied per tenant: the trusted IdPs (one [`IdpSet`]), the replay
@@ -36,8 +36,8 @@
 //!
 //! [`TenantTable::resolve`] finds the tenant of a request: first by `Host` (tenants with
 //! `[tenant] route = "host"`: every path of that host), then by path (the others: the
-//! requests under their base path, `/t/<tenant ID>` unless `[tenant] path` says
-//! otherwise). The SP endpoints of a tenant are under the path of its ACS URL
+//! requests under their base path: the path of their ACS URL without `/acs`, or the
+//! parent of it that `[tenant] path` names). The SP endpoints of a tenant are under the path of its ACS URL
 //! (`…/acs`, `…/slo`, `…/login`, `…/metadata`), which must lie on its route.
 
 mod build;
@@ -46,7 +46,7 @@ mod load;
 mod postgres;
 mod store;
 
-pub use load::{ReloadReport, TenantError};
+pub use load::{ReloadError, ReloadReport};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresTenants, TENANTS_TABLE_SQL};
@@ -59,7 +59,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::audit::{AuditError, AuditLog};
 use crate::dsig::SigningKey;
 use crate::idp_set::IdpSet;
-use crate::metadata::SpMetadata;
+use crate::metadata::{Aggregator, SpMetadata};
 use crate::metrics::Metrics;
 use crate::sp::ServiceProvider;
 use crate::store::{
@@ -107,7 +107,8 @@ impl std::fmt::Display for TenantId {
 pub enum TenantRoute {
     /// Every request whose `Host` (without port, lower case) is this.
     Host(String),
-    /// Every request under this base path (`/t/<tenant ID>` by default).
+    /// Every request under this base path (the ACS URL's path without `/acs`, or the
+    /// parent `[tenant] path` names).
     Path(String),
 }
 
@@ -121,8 +122,8 @@ pub enum TenantOrigin {
 }
 
 /// One tenant: an SP with its own configuration, route, stores and audit stream, over
-/// the table's shared parts. Cheap to share (`Arc<Tenant>` in the table).
-pub struct Tenant {
+/// the table's shared parts. Cheap to share (`Arc<ServedTenant>` in the table).
+pub struct ServedTenant {
     id: TenantId,
     route: TenantRoute,
     endpoints: String,
@@ -130,6 +131,8 @@ pub struct Tenant {
     pending: Arc<dyn PendingStore>,
     sessions: Arc<dyn SessionStore>,
     metadata: SpMetadata,
+    /// The aggregator, for the aggregated-entity profiles (`crate::tenant`).
+    aggregator: Option<Aggregator>,
     /// The signed metadata, rendered at first request and again after a day.
     rendered: RwLock<Option<(Timestamp, Arc<str>)>>,
     origin: TenantOrigin,
@@ -137,9 +140,9 @@ pub struct Tenant {
     version: String,
 }
 
-impl std::fmt::Debug for Tenant {
+impl std::fmt::Debug for ServedTenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenant")
+        f.debug_struct("ServedTenant")
             .field("id", &self.id)
             .field("route", &self.route)
             .field("entity_id", self.sp.config().entity_id())
@@ -150,7 +153,7 @@ impl std::fmt::Debug for Tenant {
 /// Signed metadata is rendered again after this long (its `validUntil` moves on).
 const RERENDER_SECS: i64 = 24 * 3600;
 
-impl Tenant {
+impl ServedTenant {
     /// The tenant's ID.
     pub fn id(&self) -> &TenantId {
         &self.id
@@ -186,7 +189,7 @@ impl Tenant {
     }
     /// Its signed metadata, rendered at the first call (and again after a day, so that
     /// `validUntil` moves on). One RSA signature per render.
-    pub fn metadata_xml(&self) -> Result<Arc<str>, TenantError> {
+    pub fn metadata_xml(&self) -> Result<Arc<str>, ReloadError> {
         let now = self.sp.now();
         if let Ok(guard) = self.rendered.read() {
             if let Some((at, xml)) = guard.as_ref() {
@@ -195,14 +198,16 @@ impl Tenant {
                 }
             }
         }
-        let xml: Arc<str> = self
-            .metadata
-            .to_xml_at(self.sp.config(), now)
-            .map_err(|e| TenantError::Metadata {
-                id: self.id.to_string(),
-                reason: e.to_string(),
-            })?
-            .into();
+        let config = self.sp.config();
+        let xml: Arc<str> = match &self.aggregator {
+            Some(a) => self.metadata.to_xml_aggregated_at(config, a, now),
+            None => self.metadata.to_xml_at(config, now),
+        }
+        .map_err(|e| ReloadError::Metadata {
+            id: self.id.to_string(),
+            reason: e.to_string(),
+        })?
+        .into();
         if let Ok(mut guard) = self.rendered.write() {
             *guard = Some((now, xml.clone()));
         }
@@ -229,9 +234,9 @@ pub(crate) struct Shared {
 /// The table as it is at one instant (swapped whole by `reload`).
 #[derive(Default)]
 pub(crate) struct Snapshot {
-    pub tenants: BTreeMap<TenantId, Arc<Tenant>>,
-    pub by_host: HashMap<String, Arc<Tenant>>,
-    pub by_path: HashMap<String, Arc<Tenant>>,
+    pub tenants: BTreeMap<TenantId, Arc<ServedTenant>>,
+    pub by_host: HashMap<String, Arc<ServedTenant>>,
+    pub by_path: HashMap<String, Arc<ServedTenant>>,
 }
 
 struct TableInner {
@@ -390,7 +395,7 @@ impl TenantTable {
     /// The tenant of a request: by `host` (the `Host` header or URI authority; the port
     /// and case do not matter) among the host-routed tenants, else by `path` among the
     /// path-routed ones. `None`: no tenant (answer 404 and say nothing more).
-    pub fn resolve(&self, host: Option<&str>, path: &str) -> Option<Arc<Tenant>> {
+    pub fn resolve(&self, host: Option<&str>, path: &str) -> Option<Arc<ServedTenant>> {
         let snap = self.snapshot();
         if let Some(h) = host.and_then(normalize_host) {
             if let Some(t) = snap.by_host.get(&h) {
@@ -416,13 +421,13 @@ impl TenantTable {
     }
 
     /// A tenant by ID.
-    pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
+    pub fn get(&self, id: &str) -> Option<Arc<ServedTenant>> {
         let id = TenantId::new(id)?;
         self.snapshot().tenants.get(&id).cloned()
     }
 
     /// Every tenant, by ID.
-    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+    pub fn tenants(&self) -> Vec<Arc<ServedTenant>> {
         self.snapshot().tenants.values().cloned().collect()
     }
 

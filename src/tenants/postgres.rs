@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::build::Format;
 use super::load::Candidate;
-use super::{TenantError, TenantId, TenantOrigin};
+use super::{ReloadError, TenantId, TenantOrigin};
 
 /// The table [`PostgresTenants`] reads (created when missing):
 /// `tenant_id` is the tenant's ID, `description` its SP description in TOML.
@@ -40,7 +40,7 @@ impl PostgresTenants {
     }
 
     /// Every row, by tenant ID; a source error when the database cannot be read.
-    pub(super) fn fetch(&self, dir: Option<&Path>) -> Result<Vec<Candidate>, TenantError> {
+    pub(super) fn fetch(&self, dir: Option<&Path>) -> Result<Vec<Candidate>, ReloadError> {
         let url = self.url.clone();
         let rows = std::thread::spawn(move || read_rows(&url))
             .join()
@@ -61,14 +61,14 @@ impl PostgresTenants {
     }
 }
 
-fn source(reason: &str) -> TenantError {
-    TenantError::Source {
+fn source(reason: &str) -> ReloadError {
+    ReloadError::Source {
         source_name: "postgres",
         reason: reason.to_owned(),
     }
 }
 
-fn read_rows(url: &str) -> Result<Vec<(String, String)>, TenantError> {
+fn read_rows(url: &str) -> Result<Vec<(String, String)>, ReloadError> {
     let mut config = crate::audit::parse_postgres_config(url).map_err(|e| source(&e.0))?;
     config.application_name("spid-sp-tenants");
     let mut client = config

@@ -32,7 +32,7 @@ impl std::fmt::Debug for NamespacedPendingStore {
 }
 
 impl NamespacedPendingStore {
-    /// Tenant `id`'s view of `inner`.
+    /// ServedTenant `id`'s view of `inner`.
     pub fn new(inner: Arc<dyn PendingStore>, id: &TenantId) -> Self {
         NamespacedPendingStore {
             inner,
@@ -90,7 +90,7 @@ impl std::fmt::Debug for NamespacedSessionStore {
 }
 
 impl NamespacedSessionStore {
-    /// Tenant `id`'s view of `inner`.
+    /// ServedTenant `id`'s view of `inner`.
     pub fn new(inner: Arc<dyn SessionStore>, id: &TenantId) -> Self {
         NamespacedSessionStore {
             inner,

@@ -22,7 +22,9 @@ pub(crate) struct KeygenArgs {
     #[arg(long)]
     out: PathBuf,
     /// JSON config file: subject data from its `certificate` section, else from
-    /// `entity_id` and the `metadata` organization and contact.
+    /// `entity_id` and the `metadata` organization and contact. A shared aggregator file
+    /// (`*.aggregator.toml`) gives the aggregator's identity (company, IPA code / VAT
+    /// number / fiscal code); then --entity-id (the aggregator's URL) and --locality.
     #[arg(long)]
     config: Option<PathBuf>,
     /// commonName: the short name (= metadata OrganizationDisplayName).
@@ -68,7 +70,12 @@ pub(crate) struct CertCheckArgs {
 }
 
 pub(crate) fn keygen(a: KeygenArgs) -> Outcome {
+    let aggregator_file = a.config.as_deref().is_some_and(|p| {
+        p.to_str()
+            .is_some_and(|n| n.ends_with(spid_sp::tenant::AGGREGATOR_FILE_SUFFIX))
+    });
     let (config, path) = match &a.config {
+        Some(path) if aggregator_file => (SpDescription::default(), path.as_path()),
         Some(path) => (load_config(path)?, path.as_path()),
         None => (SpDescription::default(), Path::new("--config")),
     };
@@ -83,7 +90,15 @@ pub(crate) fn keygen(a: KeygenArgs) -> Outcome {
         key_bits: a.key_bits,
         days: a.days,
     };
-    let req = config.certificate_request(&flags).map_err(|e| match e {
+    let request = if aggregator_file {
+        let text = crate::io::read_text(path)?;
+        let aggregator: spid_sp::AggregatorDescription = toml::from_str(&text)
+            .map_err(|e| usage(format!("{}: {}", path.display(), e.message().trim())))?;
+        aggregator.certificate_request(&flags)
+    } else {
+        config.certificate_request(&flags)
+    };
+    let req = request.map_err(|e| match e {
         DescriptionError::Missing("certificate.sector") => {
             usage("missing --sector (public or private)")
         }

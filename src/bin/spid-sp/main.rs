@@ -49,6 +49,7 @@ mod io;
 mod keygen;
 mod metadata;
 mod registry;
+mod tenants;
 mod verify;
 
 use std::process::ExitCode;
@@ -87,6 +88,10 @@ enum Command {
     /// The 24-month transaction registry: verify, search, export, prune, keygen.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// A directory of tenants (aggregated entities, Avviso SPID n.19 v4): list, add from
+    /// a template, render every tenant's signed metadata, check them all.
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
 }
 
 /// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::inspect(a),
         Command::Verify(a) => verify::verify(a),
         Command::Audit(c) => audit::audit_cmd(c),
+        Command::Tenants(c) => tenants::tenants_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,7 +30,10 @@ pub(crate) struct MetadataArgs {
 enum MetadataCommand {
     /// Check an SP metadata file against our rules (SPID/CIE/eIDAS profiles).
     Check {
-        /// spid-sp-public, spid-sp-private, cie-sp-public, cie-sp-private or ficep-eidas-sp.
+        /// spid-sp-public, spid-sp-private, cie-sp-public, cie-sp-private, ficep-eidas-sp,
+        /// or an aggregator profile: spid-sp-ag-public-full, spid-sp-ag-public-lite,
+        /// spid-sp-ag-private-full, spid-sp-ag-private-lite, spid-sp-op-public-full,
+        /// spid-sp-op-public-lite.
         #[arg(long, default_value = "spid-sp-public")]
         profile: String,
         /// Check certificate expiry and validUntil at this instant (or `now`) [default: now].
@@ -99,11 +102,24 @@ pub(crate) fn metadata_cmd(a: MetadataArgs) -> Outcome {
     let now = instant(a.at.as_deref())?;
     let config = load_config(&path)?;
     let sp_metadata = config.sp_metadata().map_err(|e| config_failure(&path, e))?;
-    let key = config.signing_key().map_err(|e| config_failure(&path, e))?;
-    let sp_config = config
-        .sp_config(key)
-        .map_err(|e| config_failure(&path, e))?;
-    let xml = sp_metadata.to_xml_at(&sp_config, now).map_err(usage)?;
+    let xml = if sp_metadata.profile.aggregator_kind().is_some() {
+        // An aggregated entity: the description with its aggregator (and, without a key
+        // of its own, the aggregator's key), as `spid-sp tenants` loads it.
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("tenant");
+        spid_sp::tenant::Tenant::from_description(name, &path, config)
+            .map_err(usage)?
+            .metadata_xml_at(now)
+            .map_err(usage)?
+    } else {
+        let key = config.signing_key().map_err(|e| config_failure(&path, e))?;
+        let sp_config = config
+            .sp_config(key)
+            .map_err(|e| config_failure(&path, e))?;
+        sp_metadata.to_xml_at(&sp_config, now).map_err(usage)?
+    };
     match a.out {
         Some(out) => {
             replace_file(&out, xml.as_bytes())?;

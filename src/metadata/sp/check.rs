@@ -3,6 +3,7 @@
 //! enforces), reported as a list of problems with stable codes. The per-profile rules come
 //! from the table in [`super::profile`], which the writer reads too.
 
+mod aggregator;
 mod contacts;
 mod services;
 
@@ -310,8 +311,12 @@ impl Checker {
                 "the entityID has an explicit tcp port (not allowed in production)".into(),
             );
         }
-        if id.contains('?') {
-            self.warn("entity-id-query", "the entityID has a query string".into());
+        match self.rules.aggregator {
+            None if id.contains('?') => {
+                self.warn("entity-id-query", "the entityID has a query string".into());
+            }
+            None => {}
+            Some(ag) => self.aggregated_entity_id(id, ag),
         }
     }
 

@@ -8,7 +8,7 @@
 //! billing contact, and the AttributeConsumingServices the federation prescribes.
 
 use super::{
-    SpProfile, CIE_ATTRIBUTE_NAMES, EIDAS_FULL_ATTRIBUTES, EIDAS_FULL_INDEX,
+    AggregatorKind, SpProfile, CIE_ATTRIBUTE_NAMES, EIDAS_FULL_ATTRIBUTES, EIDAS_FULL_INDEX,
     EIDAS_FULL_SERVICE_NAME, EIDAS_MINIMUM_ATTRIBUTES, EIDAS_MINIMUM_INDEX,
     EIDAS_MINIMUM_SERVICE_NAME,
 };
@@ -152,6 +152,14 @@ pub(crate) static SPID: Family = Family {
         element("FiscalCode", Some(ContactField::FiscalCode), 2, false),
         marker("Public", 3),
         marker("Private", 3),
+        marker("PublicServicesFullAggregator", 3),
+        marker("PublicServicesLightAggregator", 3),
+        marker("PrivateServicesFullAggregator", 3),
+        marker("PrivateServicesLightAggregator", 3),
+        marker("PublicServicesFullOperator", 3),
+        marker("PublicServicesLightOperator", 3),
+        marker("PublicOperator", 3),
+        element(VALIDATION_KEY_ELEMENT, None, 4, false),
     ],
     company_required: false,
     repeated_email_phone: false,
@@ -270,7 +278,106 @@ pub(crate) struct ProfileRules {
     pub attributes: &'static [&'static str],
     /// Why another attribute is refused (checker message).
     pub attribute_refusal: &'static str,
+    /// The aggregator rules (Avviso SPID n.19 v4), for the six aggregator profiles.
+    pub aggregator: Option<&'static AggregatorRules>,
 }
+
+/// `spid:KeyDescriptor use="spid:validation"`: the local name in the aggregator contact.
+pub(crate) const VALIDATION_KEY_ELEMENT: &str = "KeyDescriptor";
+/// Its `use` attribute value.
+pub(crate) const VALIDATION_KEY_USE: &str = "spid:validation";
+/// `spid:entityType` of the aggregator's ContactPerson.
+pub(crate) const ENTITY_TYPE_AGGREGATOR: &str = "spid:aggregator";
+/// `spid:entityType` of the aggregated entity's ContactPerson.
+pub(crate) const ENTITY_TYPE_AGGREGATED: &str = "spid:aggregated";
+
+/// The sector markers of the SPID contact extensions that only aggregator contacts carry
+/// (plus `PublicOperator`, which the schema defines and no profile uses).
+pub(crate) const AGGREGATOR_MARKERS: [&str; 7] = [
+    "PublicServicesFullAggregator",
+    "PublicServicesLightAggregator",
+    "PrivateServicesFullAggregator",
+    "PrivateServicesLightAggregator",
+    "PublicServicesFullOperator",
+    "PublicServicesLightOperator",
+    "PublicOperator",
+];
+
+/// What an aggregator profile adds (Avviso SPID n.19 v4 and AgID's spid-sp-test
+/// profiles): a second `other` ContactPerson for the aggregator, told apart by
+/// `spid:entityType`, its type element, the activity code in the entityID and, for the
+/// "lite" variants, the aggregator's validation key. The aggregated entity's contact
+/// follows the rest of the [`ProfileRules`] (sector marker, requirements, billing).
+#[derive(Debug)]
+pub(crate) struct AggregatorRules {
+    /// Which variant.
+    pub kind: AggregatorKind,
+    /// The aggregator contact's empty type element (`PublicServicesFullAggregator`, ...).
+    pub type_element: &'static str,
+    /// The activity code the entityID contains (`pub-ag-full`, ...).
+    pub activity_code: &'static str,
+    /// "Lite": the aggregator contact carries `spid:KeyDescriptor use="spid:validation"`
+    /// (and a "full" one must not).
+    pub validation_key: bool,
+    /// Whether the metadata has the aggregated entity's contact (every variant but
+    /// `pub-op-full`, where the operator is the organization itself).
+    pub aggregated_contact: bool,
+    /// Whether the aggregator contact's Company must equal the OrganizationName (the
+    /// operators: the organization is the operator itself; the aggregated entity of
+    /// `pub-op-lite` is identified by its IPA code, its Company is not compared).
+    pub aggregator_company_is_organization: bool,
+    /// The identifiers the aggregator contact needs: each entry is "one of these".
+    pub aggregator_identifiers: &'static [Requirement],
+}
+
+const AGGREGATOR_VAT_OR_FC: Requirement = Requirement {
+    any_of: &["VATNumber", "FiscalCode"],
+    technical_too: false,
+    code: "aggregator-identifier-missing",
+    problem: "the aggregator contact needs spid:VATNumber or spid:FiscalCode",
+    missing: "aggregator vat number or fiscal code",
+};
+const OPERATOR_VAT: Requirement = Requirement {
+    any_of: &["VATNumber"],
+    technical_too: false,
+    code: "aggregator-vat-number-missing",
+    problem: "an operator's aggregator contact needs spid:VATNumber",
+    missing: "aggregator vat number (required for an operator)",
+};
+const OPERATOR_FC: Requirement = Requirement {
+    any_of: &["FiscalCode"],
+    technical_too: false,
+    code: "aggregator-fiscal-code-missing",
+    problem: "an operator's aggregator contact needs spid:FiscalCode",
+    missing: "aggregator fiscal code (required for an operator)",
+};
+
+const fn aggregator_rules(kind: AggregatorKind) -> AggregatorRules {
+    let operator = matches!(
+        kind,
+        AggregatorKind::OperatorPublicFull | AggregatorKind::OperatorPublicLite
+    );
+    AggregatorRules {
+        kind,
+        type_element: kind.type_element(),
+        activity_code: kind.activity_code(),
+        validation_key: kind.is_lite(),
+        aggregated_contact: !matches!(kind, AggregatorKind::OperatorPublicFull),
+        aggregator_company_is_organization: operator,
+        aggregator_identifiers: if operator {
+            &[OPERATOR_VAT, OPERATOR_FC]
+        } else {
+            &[AGGREGATOR_VAT_OR_FC]
+        },
+    }
+}
+
+static AG_PUBLIC_FULL: AggregatorRules = aggregator_rules(AggregatorKind::PublicFull);
+static AG_PUBLIC_LITE: AggregatorRules = aggregator_rules(AggregatorKind::PublicLite);
+static AG_PRIVATE_FULL: AggregatorRules = aggregator_rules(AggregatorKind::PrivateFull);
+static AG_PRIVATE_LITE: AggregatorRules = aggregator_rules(AggregatorKind::PrivateLite);
+static OP_PUBLIC_FULL: AggregatorRules = aggregator_rules(AggregatorKind::OperatorPublicFull);
+static OP_PUBLIC_LITE: AggregatorRules = aggregator_rules(AggregatorKind::OperatorPublicLite);
 
 impl ProfileRules {
     /// The attributes allowed in the AttributeConsumingService `index`.
@@ -341,6 +448,7 @@ static SPID_PUBLIC: ProfileRules = ProfileRules {
     reserved_services: &[],
     attributes: &SPID_ATTRIBUTE_NAMES,
     attribute_refusal: SPID_ATTRIBUTES_REFUSAL,
+    aggregator: None,
 };
 
 static SPID_PRIVATE: ProfileRules = ProfileRules {
@@ -364,6 +472,7 @@ static SPID_PRIVATE: ProfileRules = ProfileRules {
     reserved_services: &[],
     attributes: &SPID_ATTRIBUTE_NAMES,
     attribute_refusal: SPID_ATTRIBUTES_REFUSAL,
+    aggregator: None,
 };
 
 /// A public SPID SP with the two reserved eIDAS services.
@@ -415,6 +524,7 @@ static CIE_PUBLIC: ProfileRules = ProfileRules {
     reserved_services: &[],
     attributes: &CIE_ATTRIBUTE_NAMES,
     attribute_refusal: CIE_ATTRIBUTES_REFUSAL,
+    aggregator: None,
 };
 
 static CIE_PRIVATE: ProfileRules = ProfileRules {
@@ -458,6 +568,40 @@ static CIE_PRIVATE: ProfileRules = ProfileRules {
     reserved_services: &[],
     attributes: &CIE_ATTRIBUTE_NAMES,
     attribute_refusal: CIE_ATTRIBUTES_REFUSAL,
+    aggregator: None,
+};
+
+/// A public aggregated entity (a public administration): `spid:Public`, `spid:IPACode`.
+static AGGREGATED_PUBLIC: ProfileRules = ProfileRules {
+    contact_extensions: &["IPACode", "Public"],
+    ..SPID_PUBLIC
+};
+
+static PUB_AG_FULL: ProfileRules = ProfileRules {
+    aggregator: Some(&AG_PUBLIC_FULL),
+    ..AGGREGATED_PUBLIC
+};
+static PUB_AG_LITE: ProfileRules = ProfileRules {
+    aggregator: Some(&AG_PUBLIC_LITE),
+    ..AGGREGATED_PUBLIC
+};
+static PRI_AG_FULL: ProfileRules = ProfileRules {
+    aggregator: Some(&AG_PRIVATE_FULL),
+    ..SPID_PRIVATE
+};
+static PRI_AG_LITE: ProfileRules = ProfileRules {
+    aggregator: Some(&AG_PRIVATE_LITE),
+    ..SPID_PRIVATE
+};
+/// The operator is the organization: no aggregated contact, so no requirement on it.
+static PUB_OP_FULL: ProfileRules = ProfileRules {
+    requirements: &[],
+    aggregator: Some(&OP_PUBLIC_FULL),
+    ..AGGREGATED_PUBLIC
+};
+static PUB_OP_LITE: ProfileRules = ProfileRules {
+    aggregator: Some(&OP_PUBLIC_LITE),
+    ..AGGREGATED_PUBLIC
 };
 
 impl SpProfile {
@@ -469,6 +613,14 @@ impl SpProfile {
             SpProfile::CiePublic => &CIE_PUBLIC,
             SpProfile::CiePrivate => &CIE_PRIVATE,
             SpProfile::Eidas => &EIDAS,
+            SpProfile::Aggregated(kind) => match kind {
+                AggregatorKind::PublicFull => &PUB_AG_FULL,
+                AggregatorKind::PublicLite => &PUB_AG_LITE,
+                AggregatorKind::PrivateFull => &PRI_AG_FULL,
+                AggregatorKind::PrivateLite => &PRI_AG_LITE,
+                AggregatorKind::OperatorPublicFull => &PUB_OP_FULL,
+                AggregatorKind::OperatorPublicLite => &PUB_OP_LITE,
+            },
         }
     }
 }
@@ -481,8 +633,17 @@ mod tests {
     /// order; what it requires it writes; what it forbids it does not write.
     #[test]
     fn every_profile_is_consistent() {
-        for profile in SpProfile::ALL {
+        let every = SpProfile::ALL
+            .into_iter()
+            .chain(AggregatorKind::ALL.map(SpProfile::Aggregated));
+        for profile in every {
             let r = profile.rules();
+            if let Some(ag) = r.aggregator {
+                assert_eq!(SpProfile::Aggregated(ag.kind), profile);
+                assert!(r.family.element(ag.type_element).is_some_and(|e| e.marker));
+                assert!(AGGREGATOR_MARKERS.contains(&ag.type_element));
+                assert_eq!(ag.validation_key, ag.activity_code.ends_with("-lite"));
+            }
             assert_eq!(r.family.main_contact, r.family.contact_types[0]);
             assert_eq!(profile.is_cie(), r.family.id == FamilyId::Cie, "{profile}");
             assert_eq!(
@@ -497,6 +658,7 @@ mod tests {
             assert!(r.family.element(r.other_marker).is_some_and(|e| e.marker));
             let mut last = 0;
             for local in r.contact_extensions {
+                assert!(!AGGREGATOR_MARKERS.contains(local), "{profile}");
                 let e = r.family.element(local).expect(local);
                 assert!(e.rank >= last, "{profile}: {local} out of order");
                 last = e.rank;

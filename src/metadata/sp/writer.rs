@@ -3,7 +3,11 @@
 
 use std::fmt::Write as _;
 
-use super::profile::{BillingContact, ProfileRules};
+use super::aggregator::{check_entity_id, Aggregator};
+use super::profile::{
+    BillingContact, ProfileRules, ENTITY_TYPE_AGGREGATED, ENTITY_TYPE_AGGREGATOR,
+    VALIDATION_KEY_ELEMENT, VALIDATION_KEY_USE,
+};
 use super::validate::{
     field_values, truncate, validate_billing, validate_contact, validate_organization,
 };
@@ -17,10 +21,28 @@ use crate::time::Timestamp;
 use crate::xml::writer::{attr, text};
 
 impl SpMetadata {
-    pub(super) fn unsigned_xml(&self, config: &SpConfig, now: Timestamp) -> BuildResult<String> {
+    pub(super) fn unsigned_xml(
+        &self,
+        config: &SpConfig,
+        now: Timestamp,
+        aggregator: Option<&Aggregator>,
+    ) -> BuildResult<String> {
         let profile = self.profile;
         let rules = profile.rules();
         let entity_id = config.entity_id().as_str();
+        let aggregation =
+            match (rules.aggregator, aggregator) {
+                (Some(ag), Some(a)) => Some((ag, a)),
+                (None, None) => None,
+                (Some(_), None) => return Err(MetadataBuildError::Aggregator(
+                    "an aggregator profile needs the aggregator (SpMetadata::to_xml_aggregated)",
+                )),
+                (None, Some(_)) => {
+                    return Err(MetadataBuildError::Aggregator(
+                        "aggregator data given for a profile that is not an aggregator's",
+                    ))
+                }
+            };
         if entity_id.trim().is_empty() {
             return Err(MetadataBuildError::Missing("entity id"));
         }
@@ -30,7 +52,20 @@ impl SpMetadata {
             ));
         }
         validate_organization(&self.organization)?;
-        validate_contact(profile, &self.contact)?;
+        if let Some((ag, a)) = aggregation {
+            check_entity_id(entity_id, ag.kind)?;
+            a.validate(ag.kind)?;
+            if ag.aggregator_company_is_organization
+                && a.company.trim() != self.organization.name.trim()
+            {
+                return Err(MetadataBuildError::Invalid(
+                    "aggregator company (an operator's company is the organization name)",
+                ));
+            }
+        }
+        if aggregation.is_none_or(|(ag, _)| ag.aggregated_contact) {
+            validate_contact(profile, &self.contact)?;
+        }
         let billing = match (rules.billing, &self.billing) {
             (BillingContact::Required, Some(b)) => {
                 validate_billing(b)?;
@@ -178,7 +213,21 @@ impl SpMetadata {
         }
         w.close("md:Organization");
 
-        write_sp_contact(&mut w, rules, &self.contact, &org.name);
+        match aggregation {
+            None => write_sp_contact(&mut w, rules, &self.contact, &org.name, None),
+            Some((ag, a)) => {
+                write_aggregator_contact(&mut w, ag.type_element, a);
+                if ag.aggregated_contact {
+                    write_sp_contact(
+                        &mut w,
+                        rules,
+                        &self.contact,
+                        &org.name,
+                        Some(ENTITY_TYPE_AGGREGATED),
+                    );
+                }
+            }
+        }
         if let Some(b) = billing {
             write_billing_contact(&mut w, b);
         }
@@ -267,17 +316,22 @@ fn attribute_services(profile: SpProfile, config: &SpConfig) -> BuildResult<Vec<
     Ok(services)
 }
 
-/// An `md:ContactPerson` of `contact_type`: `md:Extensions` with what `extensions` writes,
-/// then Company, EmailAddress and, when given, TelephoneNumber.
+/// An `md:ContactPerson` of `contact_type` (and `spid:entityType`, for the aggregator
+/// profiles): `md:Extensions` with what `extensions` writes, then Company, EmailAddress
+/// and, when given, TelephoneNumber.
 fn write_contact_person(
     w: &mut Writer,
-    contact_type: &str,
+    (contact_type, entity_type): (&str, Option<&str>),
     company: &str,
     email: &str,
     phone: Option<&str>,
     extensions: impl FnOnce(&mut Writer),
 ) {
-    w.open("md:ContactPerson", &[("contactType", contact_type)]);
+    let mut attrs = vec![("contactType", contact_type)];
+    if let Some(t) = entity_type {
+        attrs.push(("spid:entityType", t));
+    }
+    w.open("md:ContactPerson", &attrs);
     w.open("md:Extensions", &[]);
     extensions(w);
     w.close("md:Extensions");
@@ -290,12 +344,18 @@ fn write_contact_person(
 /// The SP's own `md:ContactPerson`: the family's main contact type, with the profile's
 /// extension elements in document order (the sector marker empty, the others when the
 /// contact has a value).
-fn write_sp_contact(w: &mut Writer, rules: &ProfileRules, c: &Contact, company: &str) {
+fn write_sp_contact(
+    w: &mut Writer,
+    rules: &ProfileRules,
+    c: &Contact,
+    company: &str,
+    entity_type: Option<&str>,
+) {
     let family = rules.family;
     let phone = c.phone.as_deref();
     write_contact_person(
         w,
-        family.main_contact,
+        (family.main_contact, entity_type),
         company,
         c.email.trim(),
         phone,
@@ -318,31 +378,77 @@ fn write_sp_contact(w: &mut Writer, rules: &ProfileRules, c: &Contact, company: 
     );
 }
 
+/// The aggregator's `md:ContactPerson contactType="other" spid:entityType="spid:aggregator"`:
+/// its identifiers, the variant's type element and, for "lite", the validation key.
+fn write_aggregator_contact(w: &mut Writer, type_element: &str, a: &Aggregator) {
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let (ipa, vat, fc) = (
+        trimmed(&a.ipa_code),
+        trimmed(&a.vat_number),
+        trimmed(&a.fiscal_code),
+    );
+    write_contact_person(
+        w,
+        ("other", Some(ENTITY_TYPE_AGGREGATOR)),
+        a.company.trim(),
+        a.email.trim(),
+        a.phone.as_deref(),
+        |w| {
+            w.leaf_if("spid:IPACode", ipa.as_deref());
+            w.leaf_if("spid:VATNumber", vat.as_deref());
+            w.leaf_if("spid:FiscalCode", fc.as_deref());
+            w.empty(&format!("spid:{type_element}"), &[]);
+            if let Some(der) = &a.validation_certificate {
+                let name = format!("spid:{VALIDATION_KEY_ELEMENT}");
+                w.open(&name, &[("use", VALIDATION_KEY_USE)]);
+                w.open("ds:KeyInfo", &[]);
+                w.open("ds:X509Data", &[]);
+                w.leaf("ds:X509Certificate", &[], &crate::b64::encode(der));
+                w.close("ds:X509Data");
+                w.close("ds:KeyInfo");
+                w.close(&name);
+            }
+        },
+    );
+}
+
 fn write_billing_contact(w: &mut Writer, b: &Billing) {
-    write_contact_person(w, "billing", &b.company_name, b.email.trim(), None, |w| {
-        w.open("fpa:CessionarioCommittente", &[]);
-        w.open("fpa:DatiAnagrafici", &[]);
-        if !b.vat_code.trim().is_empty() {
-            w.open("fpa:IdFiscaleIVA", &[]);
-            w.leaf("fpa:IdPaese", &[], &b.vat_country);
-            w.leaf("fpa:IdCodice", &[], b.vat_code.trim());
-            w.close("fpa:IdFiscaleIVA");
-        }
-        w.leaf_if("fpa:CodiceFiscale", b.fiscal_code.as_deref());
-        w.open("fpa:Anagrafica", &[]);
-        w.leaf("fpa:Denominazione", &[], &b.company_name);
-        w.close("fpa:Anagrafica");
-        w.close("fpa:DatiAnagrafici");
-        w.open("fpa:Sede", &[]);
-        w.leaf("fpa:Indirizzo", &[], &b.address);
-        w.leaf_if("fpa:NumeroCivico", b.number.as_deref());
-        w.leaf("fpa:CAP", &[], &b.postal_code);
-        w.leaf("fpa:Comune", &[], &b.municipality);
-        w.leaf_if("fpa:Provincia", b.province.as_deref());
-        w.leaf("fpa:Nazione", &[], &b.country);
-        w.close("fpa:Sede");
-        w.close("fpa:CessionarioCommittente");
-    });
+    write_contact_person(
+        w,
+        ("billing", None),
+        &b.company_name,
+        b.email.trim(),
+        None,
+        |w| {
+            w.open("fpa:CessionarioCommittente", &[]);
+            w.open("fpa:DatiAnagrafici", &[]);
+            if !b.vat_code.trim().is_empty() {
+                w.open("fpa:IdFiscaleIVA", &[]);
+                w.leaf("fpa:IdPaese", &[], &b.vat_country);
+                w.leaf("fpa:IdCodice", &[], b.vat_code.trim());
+                w.close("fpa:IdFiscaleIVA");
+            }
+            w.leaf_if("fpa:CodiceFiscale", b.fiscal_code.as_deref());
+            w.open("fpa:Anagrafica", &[]);
+            w.leaf("fpa:Denominazione", &[], &b.company_name);
+            w.close("fpa:Anagrafica");
+            w.close("fpa:DatiAnagrafici");
+            w.open("fpa:Sede", &[]);
+            w.leaf("fpa:Indirizzo", &[], &b.address);
+            w.leaf_if("fpa:NumeroCivico", b.number.as_deref());
+            w.leaf("fpa:CAP", &[], &b.postal_code);
+            w.leaf("fpa:Comune", &[], &b.municipality);
+            w.leaf_if("fpa:Provincia", b.province.as_deref());
+            w.leaf("fpa:Nazione", &[], &b.country);
+            w.close("fpa:Sede");
+            w.close("fpa:CessionarioCommittente");
+        },
+    );
 }
 
 /// An indenting writer for the few element shapes metadata needs; every value is escaped.

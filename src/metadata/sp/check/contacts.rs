@@ -3,7 +3,9 @@
 use roxmltree::Node;
 
 use super::{elements, fpa, md, named, nonempty, value, Checker, ANYWHERE};
-use crate::metadata::sp::profile::{BillingContact, FamilyId};
+use crate::metadata::sp::profile::{
+    BillingContact, FamilyId, AGGREGATOR_MARKERS, VALIDATION_KEY_ELEMENT,
+};
 use crate::metadata::sp::validate::{is_email, is_http_url, is_vat_number, truncate};
 use crate::metadata::sp::XML_NS;
 use crate::saml::{CIE_NS, FPA_NS, METADATA_NS, SPID_NS};
@@ -125,6 +127,10 @@ impl Checker {
             );
             return;
         }
+        if let Some(ag) = rules.aggregator {
+            self.aggregator_contacts(&contacts, ag, org_name);
+            return;
+        }
         if contacts.len() > 2 {
             self.err(
                 "contact-count",
@@ -178,7 +184,13 @@ impl Checker {
         }
     }
 
-    fn contact_common(&mut self, c: Node<'_, '_>, kind: &str, is_main: bool, org: Option<&str>) {
+    pub(super) fn contact_common(
+        &mut self,
+        c: Node<'_, '_>,
+        kind: &str,
+        is_main: bool,
+        org: Option<&str>,
+    ) {
         let family = self.rules.family;
         self.order(c, |n| {
             if n.tag_name().namespace() != Some(METADATA_NS) {
@@ -279,7 +291,7 @@ impl Checker {
 
     /// The SPID contact's extensions: the profile's sector marker, required and forbidden
     /// elements, in the family's schema order.
-    fn spid_extensions(&mut self, c: Node<'_, '_>) {
+    pub(super) fn spid_extensions(&mut self, c: Node<'_, '_>) {
         let rules = self.rules;
         let family = rules.family;
         let Some(ext) = md(c, "Extensions").into_iter().next() else {
@@ -350,8 +362,16 @@ impl Checker {
                 self.err(
                     "spid-extension-unsupported",
                     format!(
-                        "spid:{} is not part of the {} profile (aggregators are not supported)",
+                        "spid:{} is not part of the {} profile",
                         truncate(local, 48),
+                        self.profile
+                    ),
+                );
+            } else if AGGREGATOR_MARKERS.contains(&local) || local == VALIDATION_KEY_ELEMENT {
+                self.err(
+                    "aggregator-element-misplaced",
+                    format!(
+                        "spid:{local} belongs in the aggregator's contact of an aggregator profile, not in this contact ({})",
                         self.profile
                     ),
                 );
@@ -377,7 +397,7 @@ impl Checker {
         }
     }
 
-    fn billing(&mut self, c: Node<'_, '_>) {
+    pub(super) fn billing(&mut self, c: Node<'_, '_>) {
         let Some(ext) = md(c, "Extensions").into_iter().next() else {
             return;
         };
