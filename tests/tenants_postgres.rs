@@ -12,6 +12,7 @@ fn description(id: &str, name: &str) -> String {
     format!(
         r#"entity_id = "https://agg.example.it/t/{id}"
 assertion_consumer_services = ["https://agg.example.it/t/{id}/spid/acs"]
+single_logout_services = [{{ binding = "redirect", url = "https://agg.example.it/t/{id}/spid/slo" }}]
 attribute_services = [{{ index = 0, name = "Servizi", attributes = ["fiscalNumber"] }}]
 [metadata]
 profile = "spid-sp-public"
