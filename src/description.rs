@@ -130,6 +130,10 @@ pub struct SpDescription {
     pub metadata: Option<MetadataDescription>,
     /// Certificate subject values that the rest of the description does not imply.
     pub certificate: Option<CertificateDescription>,
+    /// How a deployment serving many SPs (`spid_sp::tenants`) routes requests to this
+    /// one; ignored elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantDescription>,
     /// The aggregator of an aggregated entity (aggregator profiles only), inline; or see
     /// `aggregator_file`. See [`crate::tenant`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +142,21 @@ pub struct SpDescription {
     /// [`SpDescription::load`] resolves it relative to the description file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregator_file: Option<PathBuf>,
+}
+
+/// The `tenant` section: how a multi-tenant deployment routes requests to this SP (see
+/// `docs/tenants.md`). The SP's endpoints are those of its ACS URL (`…/acs` → `…/slo`,
+/// `…/login`, `…/metadata`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDescription {
+    /// `path` (default): the requests under [`TenantDescription::path`] on any host;
+    /// `host`: every request whose `Host` is the ACS URL's host.
+    pub route: Option<String>,
+    /// The base path of a `path` tenant: the ACS URL's path without `/acs` by default; a
+    /// parent of it to route the tenant's own pages too (e.g. `/t/comune-forli` for an
+    /// ACS at `/t/comune-forli/spid/acs`).
+    pub path: Option<String>,
 }
 
 /// The `aggregator` table of an aggregated entity's description (or the whole of a

@@ -93,6 +93,9 @@ pub mod store;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod tenant;
+#[cfg(feature = "tenants")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]
+pub mod tenants;
 #[cfg(feature = "test-idp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-idp")))]
 pub mod test_idp;
@@ -109,7 +112,7 @@ pub use config::{
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use description::{
     AggregatorDescription, AttributeServiceDescription, CertificateDescription, DescriptionError,
-    LogoutServiceDescription, MetadataDescription, SpDescription,
+    LogoutServiceDescription, MetadataDescription, SpDescription, TenantDescription,
 };
 pub use dsig::keys::{KeyError, SigningKey, VerificationKey};
 pub use error::{IdpRefusal, LoginError, RejectReason, Signed, StartError};

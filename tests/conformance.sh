@@ -2,7 +2,8 @@
 # tests/conformance.sh: the demo SP (examples/demo-sp) end to end against AgID's
 # spid-sp-test 1.2.18: metadata, AuthnRequest and all 111 response cases (--extra), for the
 # profiles spid-sp-public, spid-sp-private, cie-sp-public and ficep-eidas-sp, each with
-# HTTP-POST and HTTP-Redirect AuthnRequests (8 runs). Each run starts the demo on a free
+# HTTP-POST and HTTP-Redirect AuthnRequests (8 runs), and one tenant of the demo's
+# aggregator mode (spid-sp-public, HTTP-POST: the 9th run). Each run starts the demo on a free
 # loopback port trusting spid-sp-test's IdP (metadata/testing/spid-sp-test-idp.xml) and
 # runs tests/spid-sp-test.sh against it (venv under target/, installs what it needs).
 #
@@ -12,6 +13,7 @@
 # Env: CONFORMANCE_PROFILES (default "spid-public cie eidas spid-private", demo names),
 #      CONFORMANCE_BINDINGS (default "post redirect"),
 #      CONFORMANCE_TEST_NAMES (only these response cases, e.g. "1 2 xsw1"; default all),
+#      CONFORMANCE_TENANT (default 1; 0 skips the tenant run),
 #      CONFORMANCE_AUDIT_RUN (default spid-public-post): after this run, the transaction
 #      registry must verify (`spid-sp audit verify`) and hold exactly one Response record
 #      per response case, with the outcome the SP answered (one more check).
@@ -105,50 +107,64 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# One run: $1 name, $2 spid-sp-test profile, $3 path of the SP endpoints (/spid, or a
+# tenant's), then the demo's arguments. Adds to the totals and the summary.
+one_run() {
+  local name="$1" tprofile="$2" spid="$3"
+  shift 3
+  local port base rc line p f cats
+  port="$(free_port)"
+  base="http://127.0.0.1:$port"
+  rm -rf "$OUT/audit-$name"
+  "$DEMO" --bind "127.0.0.1:$port" "$@" \
+    --idp-metadata "$IDP_METADATA" --key-dir "$OUT/keys" --audit-dir "$OUT/audit-$name" \
+    >"$OUT/demo-$name.log" 2>&1 &
+  demo_pid=$!
+  local args=(--metadata-url "$base$spid/metadata"
+        --authn-url "$base$spid/login?idp=https://localhost:8443"
+        --profile "$tprofile" --extra --wait 60
+        --report "$OUT/report-$name.json")
+  [ -n "${CONFORMANCE_TEST_NAMES:-}" ] && args+=(--test-names "$CONFORMANCE_TEST_NAMES")
+  log "run $name: spid-sp-test --profile $tprofile against $base$spid"
+  "$HERE/spid-sp-test.sh" "${args[@]}" >"$OUT/spid-sp-test-$name.log" 2>&1
+  rc=$?
+  cleanup
+  demo_pid=""
+  line="$(grep -E '^conformance: [0-9]+ passed, [0-9]+ failed$' "$OUT/spid-sp-test-$name.log" | tail -1)"
+  p="$(echo "$line" | sed -nE 's/^conformance: ([0-9]+) passed.*/\1/p')"
+  f="$(echo "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')"
+  if [ -z "$p" ] || [ -z "$f" ]; then
+    p=0
+    f=1
+  fi
+  [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+  if [ "$name" = "$AUDIT_RUN" ] && [ -z "${CONFORMANCE_TEST_NAMES:-}" ]; then
+    if audit_check "$name"; then p=$((p + 1)); else f=$((f + 1)); fi
+  fi
+  cats="$(grep -E '^  (metadata|authnrequest|response)' "$OUT/spid-sp-test-$name.log" \
+    | awk '{printf "%s%s %s", (n++ ? ", " : ""), $1, $2}')"
+  summary+=("$(printf '%-22s %-16s %4s passed %3s failed  (%s)' "$name" "$tprofile" "$p" "$f" "$cats")")
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+  if [ "$f" != 0 ]; then
+    runs_failed=$((runs_failed + 1))
+    log "run $name FAILED; tool output: $OUT/spid-sp-test-$name.log, demo log: $OUT/demo-$name.log"
+    grep -E '^\s+FAIL' "$OUT/spid-sp-test-$name.log" | head -40 >&2
+  fi
+}
+
 for profile in $PROFILES; do
   tprofile="$(tool_profile "$profile")" || { log "unknown profile $profile"; exit 2; }
   for binding in $BINDINGS; do
-    name="$profile-$binding"
-    port="$(free_port)"
-    base="http://127.0.0.1:$port"
-    rm -rf "$OUT/audit-$name"
-    "$DEMO" --bind "127.0.0.1:$port" --profile "$profile" --binding "$binding" \
-      --idp-metadata "$IDP_METADATA" --key-dir "$OUT/keys" --audit-dir "$OUT/audit-$name" \
-      >"$OUT/demo-$name.log" 2>&1 &
-    demo_pid=$!
-    args=(--metadata-url "$base/spid/metadata"
-          --authn-url "$base/spid/login?idp=https://localhost:8443"
-          --profile "$tprofile" --extra --wait 60
-          --report "$OUT/report-$name.json")
-    [ -n "${CONFORMANCE_TEST_NAMES:-}" ] && args+=(--test-names "$CONFORMANCE_TEST_NAMES")
-    log "run $name: spid-sp-test --profile $tprofile against $base"
-    "$HERE/spid-sp-test.sh" "${args[@]}" >"$OUT/spid-sp-test-$name.log" 2>&1
-    rc=$?
-    cleanup
-    demo_pid=""
-    line="$(grep -E '^conformance: [0-9]+ passed, [0-9]+ failed$' "$OUT/spid-sp-test-$name.log" | tail -1)"
-    p="$(echo "$line" | sed -nE 's/^conformance: ([0-9]+) passed.*/\1/p')"
-    f="$(echo "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')"
-    if [ -z "$p" ] || [ -z "$f" ]; then
-      p=0
-      f=1
-    fi
-    [ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
-    if [ "$name" = "$AUDIT_RUN" ] && [ -z "${CONFORMANCE_TEST_NAMES:-}" ]; then
-      if audit_check "$name"; then p=$((p + 1)); else f=$((f + 1)); fi
-    fi
-    cats="$(grep -E '^  (metadata|authnrequest|response)' "$OUT/spid-sp-test-$name.log" \
-      | awk '{printf "%s%s %s", (n++ ? ", " : ""), $1, $2}')"
-    summary+=("$(printf '%-22s %-16s %4s passed %3s failed  (%s)' "$name" "$tprofile" "$p" "$f" "$cats")")
-    total_passed=$((total_passed + p))
-    total_failed=$((total_failed + f))
-    if [ "$f" != 0 ]; then
-      runs_failed=$((runs_failed + 1))
-      log "run $name FAILED; tool output: $OUT/spid-sp-test-$name.log, demo log: $OUT/demo-$name.log"
-      grep -E '^\s+FAIL' "$OUT/spid-sp-test-$name.log" | head -40 >&2
-    fi
+    one_run "$profile-$binding" "$tprofile" /spid --profile "$profile" --binding "$binding"
   done
 done
+
+# One tenant of the demo's aggregator mode (docs/tenants.md): the comune routed by path
+# (/t/comune-forli), HTTP-POST, every response case. CONFORMANCE_TENANT=0 skips it.
+if [ "${CONFORMANCE_TENANT:-1}" = 1 ]; then
+  one_run tenant-comune-post spid-sp-public /t/comune-forli/spid --aggregator --binding post
+fi
 
 echo
 echo "spid-sp-test 1.2.18 against examples/demo-sp (checks per run):"

@@ -224,4 +224,10 @@ cat "$WORK/verify-tampered.out" >&2
 check "an altered row is named (exit 1, altered: spid_audit#${victim##*|})" \
   test "$rc" = 1 -a "$(grep -c "first bad record: altered: spid_audit#${victim##*|} writer ${victim%%|*}" "$WORK/verify-tampered.out")" = 1
 
+# 4. Tenants from the spid_tenants table (tests/tenants_postgres.rs, all features as above).
+SPID_SP_TENANTS_POSTGRES="$URL" cargo test -q --all-features --test tenants_postgres -- --ignored \
+  >"$WORK/tenants.out" 2>&1
+check "tenants from the spid_tenants table: added, broken change keeps the last good version, changed, removed, directory wins" \
+  grep -q "test result: ok. 1 passed" "$WORK/tenants.out"
+
 finish

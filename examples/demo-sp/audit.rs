@@ -112,6 +112,46 @@ pub fn open(
     Arc::new(log)
 }
 
+/// The registry of one tenant in the aggregator mode: the same checkpoint key, its own
+/// writer in `dir` (`demo-SECS-PID-TENANT`), opened at the tenant's first record.
+pub fn open_tenant(
+    dir: &Path,
+    key_dir: &Path,
+    encrypt_to: Option<&Path>,
+    tenant: &str,
+) -> Result<Arc<Registry>, AuditError> {
+    let key_path = key_dir.join("audit-checkpoint.key.pem");
+    let key = match std::fs::read(&key_path) {
+        Ok(pem) => CheckpointKey::from_pem(&pem)?,
+        Err(_) => {
+            let key = CheckpointKey::generate()?;
+            let _ = std::fs::create_dir_all(key_dir);
+            std::fs::write(&key_path, key.private_pem()?)
+                .map_err(|e| AuditError(format!("{}: {e}", key_path.display())))?;
+            let _ = std::fs::write(key_dir.join("audit-checkpoint.pub.pem"), key.public_pem()?);
+            key
+        }
+    };
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(dir.join("checkpoint.pub.pem"), key.public_pem()?);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let writer = format!("demo-{secs}-{}-{tenant}", std::process::id());
+    let store = FileStore::open(dir, &writer)?;
+    let mut log = ChainedLog::new(Backend::File(store), &writer, key, Arc::new(SystemClock))?
+        .with_policy(CheckpointPolicy {
+            every_records: 1000,
+            every_secs: 10,
+        });
+    if let Some(path) = encrypt_to {
+        let pem = std::fs::read(path)
+            .map_err(|e| AuditError(format!("--audit-encrypt-to {}: {e}", path.display())))?;
+        log = log.with_encryption(PayloadEncryptor::from_pem(&pem)?);
+    }
+    Ok(Arc::new(log))
+}
+
 /// Seals the tail every 10 seconds, so an idle registry has no unsigned tail for long.
 pub fn spawn_sealer(log: &Arc<Registry>) {
     let log = Arc::clone(log);

@@ -19,6 +19,7 @@
 //! embedded at build time, or the user's own file with `--config` (see
 //! `description.rs`).
 
+mod aggregator;
 #[cfg(feature = "audit")]
 mod audit;
 mod description;
@@ -85,6 +86,11 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
   --no-audit             DEMO_SP_AUDIT=0       no registry (benchmarks only)
   --pending-per-client N DEMO_SP_PENDING_PER_CLIENT  pending logins kept per client (default 32;
                                                benches/load.sh raises it: one client, N logins)
+  --aggregator           DEMO_SP_AGGREGATOR=1  aggregator mode: the example tenants of
+                                               examples/demo-sp/tenants/ (a comune by path, a
+                                               school by host, a company) in <key dir>/tenants/
+  --tenants DIR          DEMO_SP_TENANTS       aggregator mode on the tenant files of DIR
+                                               (docs/tenants.md; polled every 2 s, SIGHUP)
   --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
                                                on with a loopback --bind, a loopback base URL
                                                and no --idp-metadata; loopback clients only)
@@ -120,6 +126,8 @@ struct Options {
     /// `--audit-encrypt-to`.
     #[cfg_attr(not(feature = "audit"), allow(dead_code))]
     audit_encrypt_to: Option<PathBuf>,
+    /// `--aggregator` / `--tenants DIR`.
+    tenants: Option<aggregator::TenantsSource>,
 }
 
 /// Where the SP description comes from.
@@ -157,6 +165,13 @@ fn parse_options() -> Options {
     let mut audit_encrypt_to = env("DEMO_SP_AUDIT_ENCRYPT_TO").map(PathBuf::from);
     let mut audit =
         env("DEMO_SP_AUDIT").is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
+    let mut tenants = env("DEMO_SP_TENANTS")
+        .map(|d| aggregator::TenantsSource::Dir(PathBuf::from(d)))
+        .or_else(|| {
+            env("DEMO_SP_AGGREGATOR")
+                .filter(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"))
+                .map(|_| aggregator::TenantsSource::Examples)
+        });
     let mut test_idp =
         env("DEMO_SP_TEST_IDP").map(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
 
@@ -191,6 +206,10 @@ fn parse_options() -> Options {
             "--audit-encrypt-to" => audit_encrypt_to = Some(PathBuf::from(value())),
             "--no-audit" if inline.is_none() => audit = false,
             "--pending-per-client" => pending_per_client = Some(value()),
+            "--aggregator" if inline.is_none() => {
+                tenants = Some(aggregator::TenantsSource::Examples)
+            }
+            "--tenants" => tenants = Some(aggregator::TenantsSource::Dir(PathBuf::from(value()))),
             "--test-idp" if inline.is_none() => test_idp = Some(true),
             "--no-test-idp" if inline.is_none() => test_idp = Some(false),
             _ => fail(format!("unknown option {arg} (see --help)")),
@@ -258,6 +277,7 @@ fn parse_options() -> Options {
         key_dir,
         test_idp,
         store,
+        tenants,
     }
 }
 
@@ -479,6 +499,30 @@ fn init_logging() {
     };
 }
 
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     init_logging();
@@ -499,6 +543,13 @@ async fn main() {
         };
         format!("http://{host}:{}", local.port())
     });
+    if let Some(source) = opts.tenants.as_ref() {
+        let source = match source {
+            aggregator::TenantsSource::Examples => aggregator::TenantsSource::Examples,
+            aggregator::TenantsSource::Dir(d) => aggregator::TenantsSource::Dir(d.clone()),
+        };
+        return aggregator::run(opts, &source, listener, local, base_url).await;
+    }
 
     let description = sp_description(&opts.sp, &base_url);
     let sp_metadata = description
@@ -634,35 +685,13 @@ async fn main() {
     }
     println!("demo-sp: listening on {local}; open {base_url}/ in a browser");
 
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
-    };
     // With the peer address: pending logins are bounded per client, and the test IdP
     // answers loopback clients only.
     if let Err(e) = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(shutdown_signal())
     .await
     {
         fail(format!("server error: {e}"));

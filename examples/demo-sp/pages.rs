@@ -27,7 +27,7 @@ impl Site {
     }
 }
 
-fn layout(title: &str, body: &str) -> String {
+pub fn layout(title: &str, body: &str) -> String {
     layout_in(Language::Italian, title, body)
 }
 

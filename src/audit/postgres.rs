@@ -93,7 +93,7 @@ fn pg_err(what: &str, e: &postgres::Error) -> AuditError {
 /// any host that is not loopback or a Unix socket: this build speaks no TLS. Sets
 /// defaults the URL leaves out: connect timeout 5 s, TCP user timeout 10 s, statement
 /// timeout 10 s, application name `spid-sp-audit`.
-fn parse_config(url: &str) -> Result<Config, AuditError> {
+pub(crate) fn parse_config(url: &str) -> Result<Config, AuditError> {
     let mut config: Config = url
         .parse()
         .map_err(|_| AuditError("cannot parse the PostgreSQL URL".into()))?;

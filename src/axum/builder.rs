@@ -168,6 +168,13 @@ impl SpidAuthBuilder {
         self.inner.sp = self.inner.sp.with_audit(log);
         self
     }
+    /// Makes this the integration of one tenant (`crate::tenants`): cookie names end in
+    /// `-ID` and session records carry the ID, checked on every read.
+    #[cfg(feature = "tenants")]
+    pub(crate) fn tenant(mut self, id: &str) -> Self {
+        self.inner.tenant = Some(id.to_owned());
+        self
+    }
     /// The integration.
     pub fn build(mut self) -> SpidAuth {
         let mut origins: Vec<String> = self

@@ -257,11 +257,13 @@ pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError
         .and_then(|i| i.display_name().map(str::to_owned));
     let expires = now.plus_seconds(inner.session_secs);
     let session = Session::from_login(&login, idp_name, now, expires);
+    let mut data = session.data().clone();
+    data.tenant.clone_from(&inner.tenant);
     let handoff = Handoff {
         browser: aux.browser,
         next: aux.next,
         replaces: aux.replaces,
-        session: session.data().clone(),
+        session: data,
     };
     let handoff = serde_json::to_string(&handoff).map_err(|_| AuthError::Store(corrupt()))?;
     let token = token_string()?;

@@ -123,6 +123,8 @@ mod login;
 mod logout;
 mod observe;
 mod session;
+#[cfg(feature = "tenants")]
+mod tenants;
 
 pub(crate) use crate::store::{MemorySessionStore, SessionStore};
 pub use button::{ButtonLanguage, ButtonSize, LoginButtons, BUTTON_CSS};
@@ -131,6 +133,9 @@ pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
 pub use lang::Language;
 pub use session::Session;
+#[cfg(feature = "tenants")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]
+pub use tenants::{SpidTenants, SpidTenantsBuilder, TenantConfigure};
 
 pub(crate) use http::peer_addr;
 use http::*;
@@ -229,6 +234,9 @@ struct Inner {
     origins: Vec<String>,
     /// A trusted header with the request ID ([`SpidAuthBuilder::request_id_header`]).
     request_id_header: Option<HeaderName>,
+    /// The tenant this integration serves (`crate::tenants`): its ID scopes the cookie
+    /// names and is written into, and checked on, every session record.
+    tenant: Option<String>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -280,6 +288,7 @@ impl SpidAuth {
                 extra_origins: Vec::new(),
                 origins: Vec::new(),
                 request_id_header: None,
+                tenant: None,
             },
         }
     }
@@ -368,6 +377,12 @@ impl SpidAuth {
         };
         let data: SessionData =
             serde_json::from_str(&json).map_err(|_| AuthError::Store(corrupt()))?;
+        // A session is only good at the tenant that created it (the stores are namespaced
+        // too: this is the second lock).
+        if data.tenant != self.inner.tenant {
+            log_foreign_session();
+            return Ok(None);
+        }
         if data.expires <= now || !self.touch(&hash(&token), &data, now)? {
             return Ok(None);
         }
@@ -404,11 +419,21 @@ impl SpidAuth {
     }
 
     fn cookie_name(&self, base: &str) -> String {
-        if self.inner.secure_cookies {
-            format!("__Host-{base}")
+        let host = if self.inner.secure_cookies {
+            "__Host-"
         } else {
-            base.to_owned()
+            ""
+        };
+        match &self.inner.tenant {
+            // Tenant IDs are `[a-z0-9-]`: valid in a cookie name.
+            Some(t) => format!("{host}{base}-{t}"),
+            None => format!("{host}{base}"),
         }
+    }
+
+    /// The tenant this integration serves, if it is one of a tenant table's.
+    pub fn tenant(&self) -> Option<&str> {
+        self.inner.tenant.as_deref()
     }
 
     fn set_cookie(&self, name: &str, value: &str, max_age: i64) -> String {

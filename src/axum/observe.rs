@@ -146,6 +146,17 @@ pub(super) fn log_own_start_error(err: &StartError) {
     );
 }
 
+/// A session record of another tenant reached through this tenant's cookie (the stores
+/// are namespaced, so only a store shared without namespaces lets it get this far).
+pub(super) fn log_foreign_session() {
+    tracing::warn!(
+        target: HTTP,
+        result = "refused",
+        code = "foreign-session",
+        "session of another tenant ignored"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

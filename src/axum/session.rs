@@ -36,6 +36,10 @@ pub(crate) struct SessionData {
     /// the eIDAS node's hosts (fail closed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<Federation>,
+    /// The tenant whose ACS created the session (`crate::tenants`), `None` for a
+    /// single-SP integration. Checked on every read: a session is only good there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -72,6 +76,7 @@ impl Session {
             created: now,
             expires,
             federation: Some(login.federation()),
+            tenant: None,
         })
     }
 
