@@ -83,6 +83,9 @@ pub mod dsig;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub mod gateway;
 pub mod metadata;
 pub mod saml;
 pub mod store;

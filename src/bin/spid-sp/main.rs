@@ -44,6 +44,8 @@ macro_rules! eprintln {
 mod args;
 mod audit;
 mod config;
+#[cfg(feature = "gateway")]
+mod gateway;
 mod inspect;
 mod io;
 mod keygen;
@@ -87,6 +89,10 @@ enum Command {
     /// The 24-month transaction registry: verify, search, export, prune, keygen.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// SPID/CIE/eIDAS login in front of any application (reverse proxy, nginx
+    /// auth_request); `gateway check` validates the file. See docs/gateway.md.
+    #[cfg(feature = "gateway")]
+    Gateway(gateway::GatewayArgs),
 }
 
 /// Prints the SDK's `tracing` events (registry loads and refreshes, verifications) on
@@ -119,6 +125,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::inspect(a),
         Command::Verify(a) => verify::verify(a),
         Command::Audit(c) => audit::audit_cmd(c),
+        #[cfg(feature = "gateway")]
+        Command::Gateway(a) => gateway::gateway_cmd(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

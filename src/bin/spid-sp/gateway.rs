@@ -1,0 +1,293 @@
+//! `spid-sp gateway` (feature `gateway`): the SPID/CIE/eIDAS gateway in front of any
+//! application, and `spid-sp gateway check`. The work is in `spid_sp::gateway`; this file
+//! reads the command line, starts the runtime, the listeners and the signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use spid_sp::gateway::{Extras, Gateway, GatewayConfig, GatewayError, Overrides, Prepared};
+
+use crate::io::{usage, Failure};
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct GatewayArgs {
+    #[command(subcommand)]
+    command: Option<GatewayCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum GatewayCommand {
+    /// Validate the file and print what the gateway would serve (routes, upstreams,
+    /// policies); exit status 1 when it is invalid.
+    Check(RunArgs),
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// The gateway file (TOML: the SP description and a [gateway] table; docs/gateway.md).
+    #[arg(long, env = "SPID_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address (overrides gateway.bind).
+    #[arg(long)]
+    bind: Option<String>,
+    /// Public base URL (overrides gateway.base_url).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// More trusted IdP metadata (repeatable; added to gateway.idp_metadata).
+    #[arg(long = "idp-metadata")]
+    idp_metadata: Vec<PathBuf>,
+    /// One upstream for every path (replaces gateway.upstreams).
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Mount the local TEST IdP under /test-idp and trust it: NEVER IN PRODUCTION. Only
+    /// with a loopback listener and base URL, and a binary built with the test-idp feature.
+    #[arg(long)]
+    test_idp: bool,
+}
+
+fn failure(path: &std::path::Path, e: GatewayError) -> Failure {
+    match e {
+        GatewayError::Read { .. } => usage(e),
+        e => Failure {
+            status: 1,
+            message: format!("{}: {e}", path.display()),
+        },
+    }
+}
+
+fn load(args: &RunArgs) -> Result<(PathBuf, GatewayConfig), Failure> {
+    let path = args
+        .config
+        .clone()
+        .ok_or_else(|| usage("--config FILE is required"))?;
+    let mut config = GatewayConfig::load(&path).map_err(|e| failure(&path, e))?;
+    config.apply(Overrides {
+        bind: args.bind.clone(),
+        base_url: args.base_url.clone(),
+        idp_metadata: args.idp_metadata.clone(),
+        upstream: args.upstream.clone(),
+    });
+    Ok((path, config))
+}
+
+pub(crate) fn gateway_cmd(a: GatewayArgs) -> Result<(), Failure> {
+    match a.command {
+        Some(GatewayCommand::Check(args)) => check(&args),
+        None => run(&a.run),
+    }
+}
+
+fn check(args: &RunArgs) -> Result<(), Failure> {
+    let (path, config) = load(args)?;
+    let plan = config.plan().map_err(|e| failure(&path, e))?;
+    let summary = plan.summary(&config);
+    let description = spid_sp::gateway::Prepared::check_description(&config, &plan)
+        .map_err(|e| failure(&path, e))?;
+    print!("{summary}");
+    println!("sp         {description}");
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// The gateway logs at INFO by default (`RUST_LOG` overrides; `LOG_FORMAT=json`): the
+/// `init_logging` of main.rs only starts a subscriber when `RUST_LOG` is set.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    // Already set (RUST_LOG given): keep main's.
+    let _ = if json {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
+}
+
+fn run(args: &RunArgs) -> Result<(), Failure> {
+    init_logging();
+    let (path, config) = load(args)?;
+    let reload_secs = config.gateway.registry.reload_secs;
+    let prepared = Prepared::new(config).map_err(|e| failure(&path, e))?;
+    let extras = if args.test_idp {
+        test_idp(&prepared)?
+    } else {
+        Extras::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(serve(prepared, extras, reload_secs))
+}
+
+#[cfg(feature = "test-idp")]
+fn test_idp(prepared: &Prepared) -> Result<Extras, Failure> {
+    use spid_sp::metadata::IdentityProvider;
+    use spid_sp::test_idp::server::TestIdpServer;
+    use spid_sp::test_idp::{is_loopback_url, TestIdp, TestIdpMode};
+
+    let base = &prepared.plan.base_url;
+    if !is_loopback_url(base) || !prepared.plan.bind.ip().to_canonical().is_loopback() {
+        return Err(usage(
+            "--test-idp: only with a loopback --bind and a loopback --base-url (never in production)",
+        ));
+    }
+    let url = format!("{base}/test-idp");
+    let key = test_idp_key(prepared, &url)?;
+    let server = TestIdpServer::new(
+        TestIdpMode::IKnowThisIsNotAnAccreditedIdp,
+        TestIdp::new(url.clone(), key),
+        url.clone(),
+    )
+    .and_then(|s| s.trust_sp_metadata(&prepared.metadata_xml))
+    .map_err(|e| usage(format!("test IdP: {e}")))?;
+    let idps = IdentityProvider::from_metadata(&server.metadata())
+        .map_err(|e| usage(format!("test IdP metadata: {e}")))?;
+    eprintln!(
+        "spid-sp gateway: TEST IdP at {url}/ (NOT an accredited identity provider; loopback only)"
+    );
+    Ok(Extras {
+        routes: Some(server.routes()),
+        idps,
+        allow_test_idp: Some(TestIdpMode::IKnowThisIsNotAnAccreditedIdp),
+    })
+}
+
+/// The test IdP's key: `<key_dir>/test-idp.key.pem` (shared by gateways with the same
+/// key_dir), else a new one in memory.
+#[cfg(feature = "test-idp")]
+fn test_idp_key(prepared: &Prepared, url: &str) -> Result<spid_sp::SigningKey, Failure> {
+    use spid_sp::test_idp::TestIdp;
+    use spid_sp::SigningKey;
+    let dir = prepared.config.gateway.key_dir.clone();
+    if let Some(d) = &dir {
+        if let (Ok(k), Ok(c)) = (
+            std::fs::read(d.join("test-idp.key.pem")),
+            std::fs::read(d.join("test-idp.crt.pem")),
+        ) {
+            return SigningKey::from_pem(&k, &c).map_err(|e| usage(format!("test IdP key: {e}")));
+        }
+    }
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split(['/', ':']).next())
+        .unwrap_or("localhost");
+    let (k, c) =
+        TestIdp::generate_key_pem(host, 730).map_err(|e| usage(format!("test IdP key: {e}")))?;
+    if let Some(d) = &dir {
+        let _ = std::fs::create_dir_all(d);
+        let written = spid_sp::gateway::write_private_file(&d.join("test-idp.key.pem"), &k)
+            .and_then(|()| std::fs::write(d.join("test-idp.crt.pem"), &c));
+        if let Err(e) = written {
+            return Err(usage(format!("{}: {e}", d.display())));
+        }
+    }
+    SigningKey::from_pem(&k, &c).map_err(|e| usage(format!("test IdP key: {e}")))
+}
+
+#[cfg(not(feature = "test-idp"))]
+fn test_idp(_: &Prepared) -> Result<Extras, Failure> {
+    Err(usage(
+        "--test-idp: this binary was built without the test-idp feature (cargo build --features gateway,test-idp)",
+    ))
+}
+
+async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(), Failure> {
+    let bind = prepared.plan.bind;
+    let metrics_bind = prepared.plan.metrics_bind;
+    let base_url = prepared.plan.base_url.clone();
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| usage(format!("cannot listen on {bind}: {e}")))?;
+    let (gateway, router) = Gateway::new(prepared, extras).map_err(|e| Failure {
+        status: 1,
+        message: e.to_string(),
+    })?;
+    gateway.spawn_maintenance(reload_secs);
+    if let Some(m) = metrics_bind {
+        let l = tokio::net::TcpListener::bind(m)
+            .await
+            .map_err(|e| usage(format!("cannot listen on {m}: {e}")))?;
+        let r = gateway.metrics_router();
+        tokio::spawn(async move {
+            let _ = axum::serve(l, r).await;
+        });
+    }
+    spawn_sighup(&gateway);
+    let local = listener
+        .local_addr()
+        .map_or(bind.to_string(), |a| a.to_string());
+    eprintln!("spid-sp gateway: listening on {local}, base URL {base_url}");
+    tracing::info!(target: "spid_sp::gateway", listen = %local, "gateway started");
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    let g = gateway.clone();
+    let _ = tokio::task::spawn_blocking(move || g.checkpoint()).await;
+    tracing::info!(target: "spid_sp::gateway", "gateway stopped");
+    served.map_err(|e| usage(format!("server error: {e}")))
+}
+
+/// SIGHUP: re-read the IdP metadata files now.
+fn spawn_sighup(gateway: &Gateway) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        let gw = gateway.clone();
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let g = gw.clone();
+                match tokio::task::spawn_blocking(move || g.reload_idps(true)).await {
+                    Ok(Ok(_)) => {
+                        tracing::info!(target: "spid_sp::gateway", "IdP metadata reloaded (SIGHUP)")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(target: "spid_sp::gateway", error = %e, "IdP metadata reload failed; the previous set stays")
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = gateway;
+}
+
+/// SIGTERM or SIGINT: stop accepting, let in-flight requests finish.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!(target: "spid_sp::gateway", "shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,222 @@
+//! The identity given to the upstream: headers under the reserved prefix, and the
+//! removal of every incoming header a client could use to spoof them.
+
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use super::GatewayError;
+use crate::axum::Session;
+
+/// Every identity header (suffix after the prefix, lower case in the config).
+const FIELDS: [&str; 11] = [
+    "fiscal-code",
+    "eidas-id",
+    "level",
+    "idp",
+    "name",
+    "family-name",
+    "email",
+    "company-name",
+    "vat-number",
+    "company-fiscal-number",
+    "session",
+];
+
+/// The default `headers.send`: every field.
+pub(crate) fn all_fields() -> Vec<String> {
+    FIELDS.iter().map(|f| (*f).to_owned()).collect()
+}
+
+/// The prefix must be a header-name start of at least 3 characters ending in `-`.
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), GatewayError> {
+    let ok = prefix.len() >= 3
+        && prefix.ends_with('-')
+        && HeaderName::try_from(format!("{prefix}x")).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(GatewayError::Invalid {
+            field: "gateway.headers.prefix".into(),
+            reason: "a header name prefix ending in - (e.g. X-Spid-)".into(),
+        })
+    }
+}
+
+/// The identity headers and what to strip.
+#[derive(Clone, Debug)]
+pub struct IdentityHeaders {
+    /// Lower-case prefix.
+    prefix: String,
+    /// `(field, header)` of each header sent.
+    send: Vec<(&'static str, HeaderName)>,
+    /// The JWT header when it is not under the prefix (e.g. `authorization`).
+    jwt_header: Option<HeaderName>,
+}
+
+/// The value of a pseudonymous session handle: the first 32 hex digits of
+/// SHA-256(IdP entityID, NUL, NameID). Stable for a session, says nothing about the user.
+pub fn session_handle(session: &Session) -> String {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(session.idp().as_str().as_bytes());
+    h.update(b"\0");
+    h.update(session.info().name_id.as_str().as_bytes());
+    h.finish()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl IdentityHeaders {
+    pub(crate) fn new(
+        prefix: &str,
+        send: &[String],
+        jwt_header: Option<&str>,
+    ) -> Result<IdentityHeaders, GatewayError> {
+        check_prefix(prefix)?;
+        let lower = prefix.to_ascii_lowercase();
+        let mut out = Vec::new();
+        for f in FIELDS {
+            if send.iter().any(|s| s == f) {
+                let name = HeaderName::try_from(format!("{lower}{f}")).map_err(|_| {
+                    GatewayError::Invalid {
+                        field: "gateway.headers.prefix".into(),
+                        reason: "not a header name".into(),
+                    }
+                })?;
+                out.push((f, name));
+            }
+        }
+        let jwt_header = match jwt_header {
+            Some(h) if !h.to_ascii_lowercase().starts_with(&lower) => {
+                Some(HeaderName::try_from(h).map_err(|_| GatewayError::Invalid {
+                    field: "gateway.jwt.header".into(),
+                    reason: "not a header name".into(),
+                })?)
+            }
+            _ => None,
+        };
+        Ok(IdentityHeaders {
+            prefix: lower,
+            send: out,
+            jwt_header,
+        })
+    }
+
+    /// Whether `name` is reserved (under the prefix, or the JWT header).
+    pub fn is_reserved(&self, name: &HeaderName) -> bool {
+        name.as_str().starts_with(&self.prefix) || self.jwt_header.as_ref() == Some(name)
+    }
+
+    /// Removes every reserved header, and the gateway's own cookies from `Cookie`.
+    pub fn strip(&self, headers: &mut HeaderMap) {
+        let reserved: Vec<HeaderName> = headers
+            .keys()
+            .filter(|n| self.is_reserved(n))
+            .cloned()
+            .collect();
+        for n in reserved {
+            headers.remove(&n);
+        }
+        strip_own_cookies(headers);
+    }
+
+    /// Adds the identity of `session`.
+    pub fn add(&self, headers: &mut HeaderMap, session: &Session) {
+        let id = session.identity();
+        for (field, name) in &self.send {
+            let value: Option<String> = match *field {
+                "fiscal-code" => id.fiscal_code().map(|c| c.as_str().to_owned()),
+                "eidas-id" => id.eidas_id().map(|c| c.as_str().to_owned()),
+                "level" => Some(session.level().number().to_string()),
+                "idp" => Some(session.idp().as_str().to_owned()),
+                "name" => id.name().map(str::to_owned),
+                "family-name" => id.family_name().map(str::to_owned),
+                "email" => id.email().map(str::to_owned),
+                "company-name" => id.company_name().map(str::to_owned),
+                "vat-number" => id.vat_number().map(|v| v.as_str().to_owned()),
+                "company-fiscal-number" => {
+                    id.company_fiscal_number().map(|c| c.as_str().to_owned())
+                }
+                "session" => Some(session_handle(session)),
+                _ => None,
+            };
+            if let Some(v) = value.and_then(|v| header_value(&v)) {
+                headers.insert(name.clone(), v);
+            }
+        }
+    }
+}
+
+/// A header value for any UTF-8 text: as is when it is visible ASCII and spaces,
+/// else RFC 8187-style percent-encoded UTF-8 with the `utf-8''` marker (names with
+/// accents: `utf-8''Nicol%C3%B2`). Control characters never pass.
+pub fn header_value(v: &str) -> Option<HeaderValue> {
+    if v.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return HeaderValue::from_str(v).ok();
+    }
+    let mut out = String::from("utf-8''");
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&out).ok()
+}
+
+/// Removes the gateway's cookies (`spid_*`, `__Host-spid_*`) from `Cookie`: the upstream
+/// never sees the session token.
+fn strip_own_cookies(headers: &mut HeaderMap) {
+    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(header::COOKIE);
+    let mut kept = Vec::new();
+    for v in values {
+        let Ok(text) = v.to_str() else { continue };
+        for pair in text.split(';') {
+            let pair = pair.trim();
+            let name = pair.split('=').next().unwrap_or("");
+            if pair.is_empty() || name.starts_with("spid_") || name.starts_with("__Host-spid_") {
+                continue;
+            }
+            kept.push(pair.to_owned());
+        }
+    }
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_headers_and_cookies_go() {
+        let h = IdentityHeaders::new("X-Spid-", &all_fields(), Some("Authorization")).unwrap();
+        let mut m = HeaderMap::new();
+        m.insert("x-spid-fiscal-code", HeaderValue::from_static("FAKE"));
+        m.append("X-SPID-LEVEL", HeaderValue::from_static("3"));
+        m.insert("x-spidx", HeaderValue::from_static("kept"));
+        m.insert("authorization", HeaderValue::from_static("Bearer forged"));
+        m.insert(
+            "cookie",
+            HeaderValue::from_static("a=1; __Host-spid_session=tok; spid_login=x; b=2"),
+        );
+        h.strip(&mut m);
+        assert!(m.get("x-spid-fiscal-code").is_none());
+        assert!(m.get("x-spid-level").is_none());
+        assert!(m.get("authorization").is_none());
+        assert_eq!(m.get("x-spidx").unwrap(), "kept");
+        assert_eq!(m.get("cookie").unwrap(), "a=1; b=2");
+        assert!(IdentityHeaders::new("X", &[], None).is_err());
+        assert_eq!(header_value("Nicolò").unwrap(), "utf-8''Nicol%C3%B2");
+        assert_eq!(header_value("Rossi").unwrap(), "Rossi");
+        assert!(header_value("a\r\nb").is_some_and(|v| !v.as_bytes().contains(&b'\n')));
+    }
+}

@@ -1,0 +1,552 @@
+//! The SPID / CIE ID / eIDAS gateway (feature `gateway`, `spid-sp gateway`): the SP's
+//! endpoints of the axum integration in front of any application, which gets the verified
+//! identity in headers and a signed JWT. Two ways to protect an application:
+//!
+//! - **reverse proxy**: every request outside the gateway's routes is checked against the
+//!   per-path policy and forwarded to its upstream (streaming bodies, WebSocket upgrades);
+//! - **`auth_request`** (nginx; Caddy `forward_auth`, Traefik `ForwardAuth`):
+//!   `GET /spid/auth` answers 200 with the identity headers, or 401 with the login URL in
+//!   `X-Spid-Login-Url`.
+//!
+//! Every incoming header under the reserved prefix (default `X-Spid-`), and the JWT
+//! header, is removed before forwarding: a client can never spoof the identity.
+//! docs/gateway.md is the reference (config file, routes, header contract, recipes).
+
+mod config;
+mod identity;
+mod jwt;
+mod ops;
+mod pages;
+mod policy;
+mod proxy;
+mod setup;
+
+pub use config::{
+    AuditSettings, GatewayConfig, GatewaySettings, HeaderSettings, JwtSettings, Overrides,
+    PathSettings, Plan, RegistrySettings, SessionSettings, Upstream, UpstreamSettings,
+    DEFAULT_BIND, DEFAULT_HEADER_PREFIX, DEFAULT_JWT_HEADER,
+};
+use identity::IdentityHeaders;
+use jwt::{Alg, JwtSigner};
+use pages::Problem;
+pub use policy::{Access, IdentityKind, PathRule};
+use policy::{AmbiguousPath, Decision, Policy};
+pub use setup::Prepared;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{Query, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+
+use crate::axum::{Language, Session, SpidAuth};
+use crate::federation::Federation;
+use crate::level::{Comparison, SpidLevel};
+use crate::metadata::IdentityProvider;
+use crate::saml::Binding;
+use crate::sp::ServiceProvider;
+use crate::LoginOptions;
+
+/// The routes the gateway serves itself (everything else goes to an upstream).
+pub const ROUTES: [&str; 13] = [
+    "GET  /spid/metadata       SP metadata",
+    "GET  /spid/select         IdP chooser (?next=/path&level=N)",
+    "GET  /spid/login          start a login (?idp=&level=&next=)",
+    "POST /spid/acs            assertion consumer service",
+    "GET  /spid/complete       end of login (browser binding)",
+    "POST /spid/logout         logout + SP-initiated SLO (same-origin forms only)",
+    "GET  /spid/slo            single logout (IdP side), also POST",
+    "GET  /spid/button.css     login button stylesheet",
+    "ANY  /spid/auth           auth_request / forward_auth: 200 + identity headers, 401 + X-Spid-Login-Url, 403",
+    "GET  /spid/jwks.json      public keys of the JWT",
+    "GET  /healthz             process up",
+    "GET  /readyz              store, transaction registry, IdP registry",
+    "*    /...                 policy, then the upstream (reverse proxy)",
+];
+
+/// The header of a 401 from `/spid/auth`: where to send the browser.
+pub const LOGIN_URL_HEADER: &str = "x-spid-login-url";
+
+/// Why the gateway cannot start or its file is refused. Messages name fields and files,
+/// never personal data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// A file cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not valid TOML.
+    #[error("invalid toml at line {line}: {message}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// What the parser says.
+        message: String,
+    },
+    /// A value cannot be used.
+    #[error("`{field}`: {reason}")]
+    Invalid {
+        /// The key (`gateway.upstreams[0]`, ...).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The SP description is refused.
+    #[error(transparent)]
+    Description(#[from] crate::DescriptionError),
+    /// A part could not be made (keys, stores, registry, metadata).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What the command line adds: routes mounted beside the gateway's own (e.g. the local
+/// test IdP) and the IdPs they bring.
+#[derive(Default)]
+pub struct Extras {
+    /// Routes merged into the gateway's router (before the proxy fallback).
+    pub routes: Option<Router>,
+    /// IdPs trusted besides the metadata files (kept across reloads).
+    pub idps: Vec<IdentityProvider>,
+    /// Trust IdPs marked as test IdPs (`spid_sp::test_idp`): never in production.
+    #[cfg(feature = "test-idp")]
+    pub allow_test_idp: Option<crate::metadata::idp::TestIdpMode>,
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("idps", &self.idps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running gateway. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    auth: SpidAuth,
+    policy: Policy,
+    upstreams: Vec<(Upstream, proxy::UpstreamClient)>,
+    identity: IdentityHeaders,
+    jwt: Option<(JwtSigner, HeaderName, bool)>,
+    forwarded: proxy::Forwarded,
+    ops: ops::Probes,
+}
+
+/// Writes a file readable by its owner only (mode 0600 on Unix), creating its directory.
+pub fn write_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_private(path, data)
+}
+
+/// Writes a file readable by its owner only.
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(data)
+}
+
+impl Gateway {
+    /// Builds the gateway (opens stores and registry, reads the IdP files, makes keys).
+    pub fn new(prepared: Prepared, extras: Extras) -> Result<(Gateway, Router), GatewayError> {
+        let Prepared {
+            plan,
+            config,
+            description: _,
+            sp_config,
+            metadata_xml,
+        } = prepared;
+        let g = &config.gateway;
+        let mut idps = setup::read_idps(&g.idp_metadata)?;
+        idps.extend(extras.idps.iter().cloned());
+        let entity_id = sp_config.entity_id().as_str().to_owned();
+        let stores = setup::stores(&g.store, &entity_id)?;
+        let store_probe = stores.as_ref().map(|s| s.sessions.clone());
+        let registry = setup::registry(&config)?;
+        let mut sp = ServiceProvider::new(sp_config, idps.clone())
+            .map_err(|e| GatewayError::Setup(format!("service provider: {e}")))?;
+        if let Some(s) = &stores {
+            sp = sp.with_replay_cache(s.replay.clone());
+        }
+        let options = LoginOptions {
+            level: plan.level,
+            comparison: Comparison::Minimum,
+            binding: if g.binding == "redirect" {
+                Binding::Redirect
+            } else {
+                Binding::Post
+            },
+            ..LoginOptions::default()
+        };
+        let mut b = SpidAuth::builder(sp)
+            .metadata_xml(metadata_xml)
+            .secure_cookies(plan.base_url.starts_with("https://"))
+            .login_options(options)
+            .options_for_idp(|idp, o| match idp.federation() {
+                Federation::Cie => o.comparison = Comparison::Minimum,
+                Federation::Eidas => o.level = o.level.max(SpidLevel::L2),
+                Federation::Spid => {}
+            })
+            .login_page("/spid/select")
+            .after_login("/")
+            .after_logout("/")
+            .session_lifetime_secs(g.session.lifetime_secs)
+            .session_idle_timeout_secs(g.session.idle_timeout_secs)
+            .trusted_origin(&plan.base_url);
+        if let Some(s) = stores {
+            b = b.pending_store(s.pending).session_store(s.sessions);
+        }
+        if let Some(h) = &g.trusted_proxy_header {
+            if let Ok(n) = HeaderName::try_from(h.as_str()) {
+                b = b.trusted_proxy_header(n);
+            }
+        }
+        #[cfg(feature = "test-idp")]
+        if let Some(mode) = extras.allow_test_idp {
+            b = b.allow_test_idp(mode);
+        }
+        if let Some(r) = &registry {
+            b = b.audit_log(setup::as_log(r));
+        }
+        let auth = b.build();
+        let jwt = if g.jwt.enabled {
+            let alg = if g.jwt.alg == "RS256" {
+                Alg::Rs256
+            } else {
+                Alg::Es256
+            };
+            let key = jwt::load_key(alg, g.jwt.key_file.as_deref(), g.key_dir.as_deref())?;
+            let audience = g
+                .jwt
+                .audience
+                .clone()
+                .unwrap_or_else(|| plan.base_url.clone());
+            let signer = JwtSigner::new(alg, key, &plan.base_url, &audience, g.jwt.lifetime_secs)?;
+            let name =
+                HeaderName::try_from(g.jwt.header.as_str()).map_err(|_| GatewayError::Invalid {
+                    field: "gateway.jwt.header".into(),
+                    reason: "not a header name".into(),
+                })?;
+            let bearer = name == header::AUTHORIZATION;
+            Some((signer, name, bearer))
+        } else {
+            None
+        };
+        let identity = IdentityHeaders::new(
+            &g.headers.prefix,
+            &g.headers.send,
+            g.jwt.enabled.then_some(g.jwt.header.as_str()),
+        )?;
+        let (scheme, host) = plan.base_url.split_once("://").unwrap_or(("http", ""));
+        let forwarded = proxy::Forwarded {
+            proto: HeaderValue::from_str(scheme).unwrap_or(HeaderValue::from_static("http")),
+            host: HeaderValue::from_str(host).unwrap_or(HeaderValue::from_static("")),
+            trust_incoming: g.trusted_proxy_header.is_some(),
+        };
+        let upstreams = plan
+            .upstreams
+            .iter()
+            .map(|u| (u.clone(), proxy::client(u)))
+            .collect();
+        let ops = ops::Probes::new(
+            &config,
+            store_probe,
+            registry.clone(),
+            g.idp_metadata.clone(),
+            extras.idps,
+        );
+        let gateway = Gateway {
+            inner: Arc::new(Inner {
+                policy: Policy::new(plan.rules.clone(), plan.default_access, plan.level),
+                auth,
+                upstreams,
+                identity,
+                jwt,
+                forwarded,
+                ops,
+            }),
+        };
+        let mut router = gateway.router();
+        if let Some(extra) = extras.routes {
+            router = router.merge(extra);
+        }
+        Ok((gateway.clone(), router))
+    }
+
+    /// The axum integration underneath.
+    pub fn auth(&self) -> &SpidAuth {
+        &self.inner.auth
+    }
+
+    /// The Prometheus router (`/metrics`) for a separate listener.
+    pub fn metrics_router(&self) -> Router {
+        self.inner.auth.metrics_router("/metrics")
+    }
+
+    /// Re-reads the IdP metadata files and swaps the trusted set (`force`: even when no
+    /// file changed). Blocking: call from a blocking thread.
+    pub fn reload_idps(&self, force: bool) -> Result<bool, GatewayError> {
+        self.inner
+            .ops
+            .reload(self.inner.auth.service_provider(), force)
+    }
+
+    fn router(&self) -> Router {
+        let auth = &self.inner.auth;
+        Router::new()
+            .route("/spid/select", get(select))
+            .route("/spid/auth", any(auth_request))
+            .route("/spid/jwks.json", get(jwks))
+            .route("/healthz", get(ops::healthz))
+            .route("/readyz", get(ops::readyz))
+            .fallback(proxy_request)
+            .with_state(self.clone())
+            .merge(auth.routes())
+            .layer(auth.layer())
+    }
+
+    /// The session of a request (none without the session cookie: no store call).
+    async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
+        let has_cookie = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .any(|v| v.as_bytes().windows(13).any(|w| w == b"spid_session="));
+        if !has_cookie {
+            return Ok(None);
+        }
+        let (auth, headers) = (self.inner.auth.clone(), headers.clone());
+        match tokio::task::spawn_blocking(move || auth.session(&headers)).await {
+            Ok(Ok(s)) => Ok(s),
+            _ => {
+                tracing::warn!(target: "spid_sp::gateway", code = "store_unavailable", "session store unavailable");
+                Err(Problem::Unavailable)
+            }
+        }
+    }
+
+    /// The login URL for `decision` on a request for `next`.
+    fn login_url(
+        &self,
+        decision: &Decision,
+        session: Option<&Session>,
+        next: &str,
+    ) -> Option<String> {
+        let next = crate::axum::safe_next(next).unwrap_or_else(|| "/".into());
+        match (decision, session) {
+            (Decision::StepUp(level), Some(s)) => Some(self.inner.auth.login_url(
+                s.idp().as_str(),
+                Some(*level),
+                Some(&next),
+            )),
+            (Decision::Login, _) => {
+                let mut url = String::from("/spid/select?next=");
+                crate::binding::redirect::quote_plus(&next, &mut url);
+                Some(url)
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds the identity headers and the JWT.
+    fn add_identity(&self, headers: &mut HeaderMap, session: &Session) {
+        self.inner.identity.add(headers, session);
+        if let Some((signer, name, bearer)) = &self.inner.jwt {
+            if let Some(t) = signer.token(session, self.inner.auth.service_provider().now()) {
+                let v = if *bearer { format!("Bearer {t}") } else { t };
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    headers.insert(name.clone(), v);
+                }
+            }
+        }
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => {
+            let mut res = StatusCode::SEE_OTHER.into_response();
+            res.headers_mut().insert(header::LOCATION, v);
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(_) => pages::problem(Problem::BadRequest, Language::Italian),
+    }
+}
+
+/// `GET /spid/select?next=/path&level=N`: the IdP chooser.
+async fn select(
+    State(gw): State<Gateway>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Language::from_headers(&headers);
+    let next = q.get("next").map_or("/", String::as_str);
+    let level = q
+        .get("level")
+        .and_then(|l| l.parse().ok())
+        .and_then(SpidLevel::from_number);
+    pages::select(&gw.inner.auth, lang, next, level)
+}
+
+/// `GET /spid/jwks.json`.
+async fn jwks(State(gw): State<Gateway>) -> Response {
+    match &gw.inner.jwt {
+        Some((signer, _, _)) => {
+            let mut res = signer.jwks().to_owned().into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=300"),
+            );
+            res
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The original URI and method of a forward-auth subrequest: `X-Forwarded-Uri` (Caddy,
+/// Traefik) or `X-Original-URI` (the nginx recipe), `X-Forwarded-Method` /
+/// `X-Original-Method`; else the request's own.
+fn original(headers: &HeaderMap) -> (String, Method) {
+    let one = |names: [&str; 2]| {
+        names.iter().find_map(|n| {
+            headers
+                .get(*n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+    };
+    let uri = one(["x-forwarded-uri", "x-original-uri"]).unwrap_or_else(|| "/".into());
+    let method = one(["x-forwarded-method", "x-original-method"])
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or(Method::GET);
+    (uri, method)
+}
+
+/// `/spid/auth`: the forward-auth contract. 200 (+ identity headers when there is a
+/// session), 401 + `X-Spid-Login-Url` (login or step-up), 403 (identity kind refused),
+/// 400 (ambiguous path), 503 (store down).
+async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+    let (uri, _method) = original(&headers);
+    let path = uri.split(['?', '#']).next().unwrap_or("/");
+    let requirement = match gw.inner.policy.requirement(path) {
+        Ok(r) => r,
+        Err(AmbiguousPath) => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    let session = match gw.session(&headers).await {
+        Ok(s) => s,
+        Err(p) => return p.status().into_response(),
+    };
+    let decision = requirement.decide(session.as_ref());
+    let mut res = match &decision {
+        Decision::Allow => {
+            let mut res = StatusCode::OK.into_response();
+            if let Some(s) = &session {
+                gw.add_identity(res.headers_mut(), s);
+            }
+            res
+        }
+        Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
+        Decision::Login | Decision::StepUp(_) => {
+            let lang = Language::from_headers(&headers);
+            match gw.login_url(&decision, session.as_ref(), &uri) {
+                Some(url) => {
+                    let mut res = pages::login_required(lang, &url);
+                    if let Ok(v) = HeaderValue::from_str(&url) {
+                        res.headers_mut().insert(LOGIN_URL_HEADER, v);
+                    }
+                    res
+                }
+                None => StatusCode::UNAUTHORIZED.into_response(),
+            }
+        }
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    ops::count(&decision);
+    res
+}
+
+/// Everything else: policy, then the upstream.
+async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response {
+    let lang = Language::from_headers(req.headers());
+    let path = req.uri().path().to_owned();
+    let here = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let requirement = match gw.inner.policy.requirement(&path) {
+        Ok(r) => r,
+        Err(AmbiguousPath) => {
+            tracing::info!(target: "spid_sp::gateway", code = "ambiguous_path", "request refused");
+            return pages::problem(Problem::BadRequest, lang);
+        }
+    };
+    let session = match gw.session(req.headers()).await {
+        Ok(s) => s,
+        Err(p) => return pages::problem(p, lang),
+    };
+    let decision = requirement.decide(session.as_ref());
+    ops::count(&decision);
+    let navigable = req.method() == Method::GET || req.method() == Method::HEAD;
+    match &decision {
+        Decision::Allow => {}
+        Decision::Forbidden => return pages::problem(Problem::Forbidden, lang),
+        Decision::Login if !navigable => return pages::problem(Problem::LoginRequired, lang),
+        Decision::StepUp(_) if !navigable => return pages::problem(Problem::Forbidden, lang),
+        Decision::Login | Decision::StepUp(_) => {
+            return match gw.login_url(&decision, session.as_ref(), &here) {
+                Some(url) => redirect(&url),
+                None => pages::problem(Problem::LoginRequired, lang),
+            };
+        }
+    }
+    let Some((upstream, client)) = gw
+        .inner
+        .upstreams
+        .iter()
+        .find(|(u, _)| path.starts_with(&u.prefix))
+    else {
+        return pages::problem(Problem::BadGateway, lang);
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let headers = req.headers_mut();
+    let upgrade = proxy::remove_hop_by_hop(headers);
+    gw.inner.identity.strip(headers);
+    gw.inner.forwarded.apply(headers, peer);
+    if let Some(s) = &session {
+        gw.add_identity(headers, s);
+    }
+    proxy::forward(client, upstream, req, upgrade).await
+}

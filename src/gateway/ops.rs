@@ -1,0 +1,203 @@
+//! Operations: `/healthz`, `/readyz`, the IdP registry reload, the policy events.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::config::GatewayConfig;
+use super::policy::Decision;
+use super::setup::{self, Registry};
+use super::{Gateway, GatewayError};
+use crate::metadata::IdentityProvider;
+use crate::sp::ServiceProvider;
+use crate::store::SessionStore;
+
+/// What `/readyz` looks at, and what a reload re-reads.
+pub(crate) struct Probes {
+    store: Option<Arc<dyn SessionStore>>,
+    audit_dir: Option<PathBuf>,
+    registry: Option<Arc<Registry>>,
+    files: Vec<PathBuf>,
+    extra: Vec<IdentityProvider>,
+    seen: Mutex<Vec<Option<SystemTime>>>,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+impl Probes {
+    pub(crate) fn new(
+        config: &GatewayConfig,
+        store: Option<Arc<dyn SessionStore>>,
+        registry: Option<Arc<Registry>>,
+        files: Vec<PathBuf>,
+        extra: Vec<IdentityProvider>,
+    ) -> Probes {
+        let audit_dir = config
+            .gateway
+            .audit
+            .as_ref()
+            .filter(|a| a.enabled && a.postgres.is_none())
+            .and_then(|a| a.dir.clone());
+        Probes {
+            store,
+            audit_dir,
+            registry,
+            seen: Mutex::new(mtimes(&files)),
+            files,
+            extra,
+        }
+    }
+
+    /// Re-reads the files when one changed (or `force`) and swaps the set.
+    pub(crate) fn reload(&self, sp: &ServiceProvider, force: bool) -> Result<bool, GatewayError> {
+        let now = mtimes(&self.files);
+        {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if !force && *seen == now {
+                return Ok(false);
+            }
+        }
+        let mut idps = setup::read_idps(&self.files)?;
+        idps.extend(self.extra.iter().cloned());
+        sp.idp_set()
+            .replace(idps)
+            .map_err(|e| GatewayError::Setup(format!("idp set: {e}")))?;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        Ok(true)
+    }
+
+    /// `(check, ok)` of each readiness check.
+    fn checks(&self, sp: &ServiceProvider) -> Vec<(&'static str, bool)> {
+        let now = sp.now();
+        let store = match &self.store {
+            Some(s) => s.get("readyz-probe", now).is_ok(),
+            None => true,
+        };
+        let audit = match (&self.registry, &self.audit_dir) {
+            (None, _) => true,
+            (Some(_), Some(dir)) => {
+                std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && !m.permissions().readonly())
+            }
+            (Some(_), None) => true,
+        };
+        let idps = sp.idps();
+        let fresh = !idps.is_empty()
+            && idps
+                .iter()
+                .all(|i| i.valid_until().is_none_or(|until| until > now));
+        vec![("store", store), ("audit", audit), ("idp_registry", fresh)]
+    }
+}
+
+/// `GET /healthz`: the process answers.
+pub(crate) async fn healthz() -> Response {
+    let mut res = "ok\n".into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /readyz`: 200 when the store answers, the registry directory is writable and no
+/// trusted IdP's metadata has expired; 503 otherwise. The body names each check.
+pub(crate) async fn readyz(State(gw): State<Gateway>) -> Response {
+    let g = gw.clone();
+    let checks =
+        tokio::task::spawn_blocking(move || g.inner.ops.checks(g.inner.auth.service_provider()))
+            .await
+            .unwrap_or_else(|_| vec![("worker", false)]);
+    let ok = checks.iter().all(|(_, ok)| *ok);
+    let body: String = checks
+        .iter()
+        .map(|(name, ok)| format!("{name} {}\n", if *ok { "ok" } else { "fail" }))
+        .collect();
+    if !ok {
+        tracing::warn!(target: "spid_sp::gateway", code = "not_ready", "readiness check failed");
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// One DEBUG event per policy decision (no personal data: the outcome only).
+pub(crate) fn count(decision: &Decision) {
+    let outcome = match decision {
+        Decision::Allow => "allow",
+        Decision::Login => "login",
+        Decision::StepUp(_) => "step_up",
+        Decision::Forbidden => "forbidden",
+    };
+    tracing::debug!(target: "spid_sp::gateway", outcome, "policy decision");
+}
+
+impl Gateway {
+    /// Starts the background work on the current tokio runtime: the registry's checkpoint
+    /// every 10 seconds, and the IdP files re-read every `reload_secs` (0: never) when
+    /// they changed.
+    pub fn spawn_maintenance(&self, reload_secs: u64) {
+        if let Some(r) = self.inner.ops.registry.clone() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+                loop {
+                    tick.tick().await;
+                    let r = Arc::clone(&r);
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || r.checkpoint()).await {
+                        tracing::error!(target: "spid_sp::gateway", error = %e, "audit checkpoint failed");
+                    }
+                }
+            });
+        }
+        if reload_secs > 0 {
+            let gw = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(reload_secs));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let g = gw.clone();
+                    match tokio::task::spawn_blocking(move || g.reload_idps(false)).await {
+                        Ok(Err(e)) => {
+                            tracing::error!(target: "spid_sp::gateway", error = %e, "IdP metadata reload failed; the previous set stays")
+                        }
+                        Ok(Ok(true)) => {
+                            tracing::info!(target: "spid_sp::gateway", "IdP metadata reloaded")
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    }
+
+    /// Seals the registry's tail (at shutdown). Blocking.
+    pub fn checkpoint(&self) {
+        if let Some(r) = &self.inner.ops.registry {
+            if let Err(e) = r.checkpoint() {
+                tracing::error!(target: "spid_sp::gateway", error = %e, "final audit checkpoint failed");
+            }
+        }
+    }
+}

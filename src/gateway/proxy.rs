@@ -1,0 +1,193 @@
+//! The reverse proxy: streaming bodies both ways, WebSocket (any HTTP/1.1 upgrade),
+//! `X-Forwarded-*`, hop-by-hop headers removed, upstream errors as 502 and timeouts as 504.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::config::Upstream;
+use super::pages::{self, Problem};
+
+/// The pooled HTTP/1.1 client of one upstream.
+pub(crate) type UpstreamClient = Client<HttpConnector, Body>;
+
+/// A client with the upstream's connect timeout.
+pub(crate) fn client(upstream: &Upstream) -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(upstream.connect_timeout));
+    connector.set_nodelay(true);
+    connector.enforce_http(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(std::time::Duration::from_secs(30))
+        .build(connector)
+}
+
+/// Headers that belong to one connection (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// Removes the hop-by-hop headers, those `Connection` names, and `Upgrade`; returns the
+/// `Upgrade` value when the message asked for one (`Connection: upgrade`).
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let upgrade = headers.remove(header::UPGRADE);
+    let mut named: Vec<HeaderName> = Vec::new();
+    let mut upgrade_asked = false;
+    for v in headers.get_all(header::CONNECTION) {
+        for token in v.to_str().unwrap_or("").split(',') {
+            let token = token.trim().to_ascii_lowercase();
+            if token == "upgrade" {
+                upgrade_asked = true;
+            }
+            if let Ok(n) = HeaderName::try_from(token.as_str()) {
+                named.push(n);
+            }
+        }
+    }
+    for n in named {
+        headers.remove(n);
+    }
+    for h in HOP_BY_HOP {
+        headers.remove(h);
+    }
+    upgrade.filter(|_| upgrade_asked)
+}
+
+/// How the gateway names itself and its client to the upstream.
+#[derive(Clone, Debug)]
+pub(crate) struct Forwarded {
+    /// `http` or `https` (the base URL's).
+    pub proto: HeaderValue,
+    /// The base URL's host\[:port\].
+    pub host: HeaderValue,
+    /// Keep the incoming `X-Forwarded-For` (a trusted proxy is in front) and append.
+    pub trust_incoming: bool,
+}
+
+impl Forwarded {
+    /// Sets `X-Forwarded-For`, `-Proto`, `-Host` (and removes `Forwarded`).
+    pub(crate) fn apply(&self, headers: &mut HeaderMap, peer: Option<SocketAddr>) {
+        let xff = HeaderName::from_static("x-forwarded-for");
+        let previous: Vec<String> = if self.trust_incoming {
+            headers
+                .get_all(&xff)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        headers.remove(&xff);
+        headers.remove("forwarded");
+        let mut chain = previous.join(", ");
+        if let Some(p) = peer {
+            if !chain.is_empty() {
+                chain.push_str(", ");
+            }
+            chain.push_str(&p.ip().to_canonical().to_string());
+        }
+        if let Ok(v) = HeaderValue::from_str(&chain) {
+            if !chain.is_empty() {
+                headers.insert(xff, v);
+            }
+        }
+        headers.insert("x-forwarded-proto", self.proto.clone());
+        headers.insert("x-forwarded-host", self.host.clone());
+    }
+}
+
+/// Sends `req` (headers already prepared, hop-by-hop removed) to `upstream` and streams
+/// the answer back; `upgrade` is the client's `Upgrade` value when it asked for one.
+pub(crate) async fn forward(
+    client: &UpstreamClient,
+    upstream: &Upstream,
+    mut req: Request,
+    upgrade: Option<HeaderValue>,
+) -> Response {
+    let lang = crate::axum::Language::from_headers(req.headers());
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let uri: Uri = match format!("{}{path}", upstream.url).parse() {
+        Ok(u) => u,
+        Err(_) => return pages::problem(Problem::BadRequest, lang),
+    };
+    *req.uri_mut() = uri;
+    *req.version_mut() = axum::http::Version::HTTP_11;
+    req.headers_mut().remove(header::HOST);
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    if let Some(u) = &upgrade {
+        req.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        req.headers_mut().insert(header::UPGRADE, u.clone());
+    }
+    let sent = tokio::time::timeout(upstream.response_timeout, client.request(req)).await;
+    let mut res = match sent {
+        Err(_) => {
+            tracing::warn!(target: "spid_sp::gateway", upstream = %upstream.url, code = "upstream_timeout", "upstream did not answer in time");
+            return pages::problem(Problem::Timeout, lang);
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(target: "spid_sp::gateway", upstream = %upstream.url, code = "upstream_error", connect = e.is_connect(), "upstream unreachable");
+            return pages::problem(Problem::BadGateway, lang);
+        }
+        Ok(Ok(res)) => res,
+    };
+    if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return pages::problem(Problem::BadGateway, lang);
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut res);
+        let (parts, _) = res.into_parts();
+        tokio::spawn(async move {
+            if let (Ok(c), Ok(u)) = (client_upgrade.await, upstream_upgrade.await) {
+                let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
+                let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+            }
+        });
+        return Response::from_parts(parts, Body::empty());
+    }
+    let (mut parts, body) = res.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, Body::new(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Secret, Upgrade"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        assert_eq!(remove_hop_by_hop(&mut h).unwrap(), "websocket");
+        assert_eq!(h.len(), 1);
+        let mut h = HeaderMap::new();
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        assert_eq!(remove_hop_by_hop(&mut h), None, "no Connection: upgrade");
+    }
+}

@@ -1,0 +1,813 @@
+//! The gateway (feature `gateway`, docs/gateway.md) on real sockets: an in-process echo
+//! upstream, the local test IdP mounted as `spid-sp gateway --test-idp` mounts it, and a
+//! raw HTTP/1.0 client. Login through the proxy, spoofed identity headers stripped, the
+//! JWT verified with OpenSSL against the JWKS, auth_request 200/401, public / login / L3
+//! step-up policies, upstream down (502) and silent (504), a WebSocket-style upgrade, and
+//! `spid-sp gateway check`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::{enc, request, Reply};
+use spid_sp::gateway::{Extras, Gateway, GatewayConfig, GatewayError, Prepared};
+use spid_sp::metadata::IdentityProvider;
+use spid_sp::test_idp::server::TestIdpServer;
+use spid_sp::test_idp::{TestIdp, TestIdpMode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn data(path: &str) -> String {
+    format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("gateway")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A gateway file: the SP (test-only key), `[gateway]` with `extra` appended.
+fn config_text(base: &str, upstream: &str, audit_dir: &str, extra: &str) -> String {
+    format!(
+        r#"
+entity_id = "{{base_url}}"
+key_file = "{key}"
+certificate_file = "{crt}"
+assertion_consumer_services = ["{{base_url}}/spid/acs"]
+
+[[single_logout_services]]
+binding = "redirect"
+url = "{{base_url}}/spid/slo"
+
+[[attribute_services]]
+index = 0
+name = "Servizi"
+attributes = ["fiscalNumber", "name", "familyName", "email"]
+
+[metadata]
+profile = "spid-sp-public"
+
+[metadata.organization]
+name = "Gateway test"
+display_name = "Gateway test"
+url = "{{base_url}}/"
+
+[metadata.contact]
+email = "gw@example.it"
+ipa_code = "c_h501"
+municipality = "H501"
+
+[gateway]
+base_url = "{base}"
+level = 2
+
+[gateway.audit]
+dir = "{audit_dir}"
+
+[[gateway.upstreams]]
+url = "{upstream}"
+connect_timeout_ms = 2000
+response_timeout_ms = 400
+
+[[gateway.paths]]
+prefix = "/public"
+access = "public"
+
+[[gateway.paths]]
+prefix = "/l3"
+level = 3
+
+[[gateway.paths]]
+prefix = "/companies"
+identities = ["legal_person"]
+{extra}
+"#,
+        key = data("metadata/test-only-sp.key.pem"),
+        crt = data("metadata/test-only-sp.crt.pem"),
+    )
+}
+
+/// The echo upstream: answers each request with its head (request line and headers) as
+/// the body. `/slow...` is never answered; `Upgrade` requests get 101 and an echo of the
+/// raw bytes that follow.
+async fn echo_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let lower = head.to_ascii_lowercase();
+                if head.contains("/slow ") {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    return;
+                }
+                if lower.contains("\r\nupgrade: websocket") {
+                    s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let rest = buf[head_end + 4..].to_vec();
+                    s.write_all(&rest).await.unwrap();
+                    loop {
+                        let n = s.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 || s.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                let len: usize = lower
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                let mut body = buf[head_end + 4..].to_vec();
+                while body.len() < len {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk[..n]);
+                }
+                let text = format!("{head}\r\nbody-bytes: {}\r\n", body.len());
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close, x-upstream-secret\r\nx-upstream-secret: 1\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A running gateway in front of `upstream`, with the test IdP at `{base}/test-idp`.
+struct Running {
+    addr: SocketAddr,
+    idp: String,
+}
+
+async fn start(name: &str, upstream: &str, extra: &str) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let audit = scratch(name).join("audit");
+    let text = config_text(&base, upstream, audit.to_str().unwrap(), extra);
+    let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
+    let prepared = Prepared::new(config).unwrap();
+    let idp_url = format!("{base}/test-idp");
+    let (k, c) = TestIdp::generate_key_pem("127.0.0.1", 30).unwrap();
+    let key = spid_sp::SigningKey::from_pem(&k, &c).unwrap();
+    let server = TestIdpServer::new(
+        TestIdpMode::IKnowThisIsNotAnAccreditedIdp,
+        TestIdp::new(idp_url.clone(), key),
+        idp_url.clone(),
+    )
+    .unwrap()
+    .trust_sp_metadata(&prepared.metadata_xml)
+    .unwrap();
+    let extras = Extras {
+        routes: Some(server.routes()),
+        idps: IdentityProvider::from_metadata(&server.metadata()).unwrap(),
+        allow_test_idp: Some(TestIdpMode::IKnowThisIsNotAnAccreditedIdp),
+    };
+    let (gateway, router) = Gateway::new(prepared, extras).unwrap();
+    assert!(gateway.auth().allows_test_idp());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Running { addr, idp: idp_url }
+}
+
+async fn get(
+    addr: SocketAddr,
+    path: &str,
+    cookies: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut r = request(addr, "GET", path, cookies, None);
+    for (k, v) in headers {
+        r = r.header(k, v);
+    }
+    r.send_async().await
+}
+
+/// Posts the page's auto-submitting form.
+async fn submit(addr: SocketAddr, page: &Reply, cookies: &[(&str, &str)]) -> Reply {
+    let action = page.form_action().expect("a form");
+    let path = action
+        .strip_prefix(&format!("http://{addr}"))
+        .unwrap_or(&action)
+        .to_owned();
+    let fields: Vec<(String, String)> = [
+        "SAMLRequest",
+        "SAMLResponse",
+        "RelayState",
+        "SigAlg",
+        "Signature",
+    ]
+    .iter()
+    .filter_map(|n| page.field(n).map(|v| ((*n).to_owned(), v)))
+    .collect();
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    request(addr, "POST", &path, cookies, Some(&common::form(&refs)))
+        .send_async()
+        .await
+}
+
+/// A whole login through the test IdP as `user` at `level`, starting at `login_path`
+/// (`/spid/login?...`): the cookies of the logged-in browser and where it lands.
+async fn login(
+    gw: &Running,
+    login_path: &str,
+    user: &str,
+    level: u8,
+    browser: Option<&str>,
+) -> (Vec<(String, String)>, String) {
+    let addr = gw.addr;
+    let mut jar: Vec<(String, String)> = Vec::new();
+    if let Some(b) = browser {
+        jar.push(("spid_browser".into(), b.into()));
+    }
+    let r = get(addr, login_path, &refs(&jar), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    if let Some(b) = r.cookie("spid_browser") {
+        jar.retain(|(k, _)| k != "spid_browser");
+        jar.push(("spid_browser".into(), b));
+    }
+    let refs: Vec<(&str, &str)> = jar.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let form = submit(addr, &r, &refs).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let token = form.field("token").unwrap();
+    let back = request(
+        addr,
+        "POST",
+        "/test-idp/login",
+        &refs,
+        Some(&format!(
+            "token={token}&user={user}&level={level}&outcome=login"
+        )),
+    )
+    .send_async()
+    .await;
+    assert_eq!(back.status, 200, "{}", back.body);
+    let acs = submit(addr, &back, &refs).await;
+    assert_eq!(acs.status, 303, "{}", acs.body);
+    let complete = get(addr, acs.header("location").unwrap(), &refs, &[]).await;
+    assert_eq!(complete.status, 303, "{}", complete.body);
+    let session = complete.cookie("spid_session").unwrap();
+    jar.retain(|(k, _)| k != "spid_session");
+    jar.push(("spid_session".into(), session));
+    (jar, complete.header("location").unwrap().to_owned())
+}
+
+fn refs(jar: &[(String, String)]) -> Vec<(&str, &str)> {
+    jar.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+/// The value of `name:` in the echoed head.
+fn echoed<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    body.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Verifies a compact JWS with the JWKS (ES256 or RS256) using OpenSSL: the claims.
+fn verify_jwt(token: &str, jwks: &str) -> serde_json::Value {
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::ecdsa::EcdsaSig;
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::sign::Verifier;
+
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(jwks).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the kid is in the JWKS");
+    let b = |k: &str| {
+        BigNum::from_slice(&URL_SAFE_NO_PAD.decode(jwk[k].as_str().unwrap()).unwrap()).unwrap()
+    };
+    let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    let (key, sig) = match header["alg"].as_str().unwrap() {
+        "ES256" => {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+            let ec = EcKey::from_public_key_affine_coordinates(&group, &b("x"), &b("y")).unwrap();
+            let der = EcdsaSig::from_private_components(
+                BigNum::from_slice(&sig[..32]).unwrap(),
+                BigNum::from_slice(&sig[32..]).unwrap(),
+            )
+            .unwrap()
+            .to_der()
+            .unwrap();
+            (PKey::from_ec_key(ec).unwrap(), der)
+        }
+        "RS256" => (
+            PKey::from_rsa(Rsa::from_public_components(b("n"), b("e")).unwrap()).unwrap(),
+            sig,
+        ),
+        other => panic!("alg {other}"),
+    };
+    let mut v = Verifier::new(MessageDigest::sha256(), &key).unwrap();
+    v.update(format!("{}.{}", parts[0], parts[1]).as_bytes())
+        .unwrap();
+    assert!(v.verify(&sig).unwrap(), "the JWT signature verifies");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_through_the_proxy_carries_the_identity_and_nothing_spoofed() {
+    let up = echo_upstream().await;
+    let gw = start("login", &format!("http://{up}"), "").await;
+    let addr = gw.addr;
+
+    // No session: to the chooser, with the page asked for.
+    let r = get(addr, "/private/page?x=1", &[], &[]).await;
+    assert_eq!(r.status, 303);
+    let to = r.header("location").unwrap();
+    assert_eq!(
+        to,
+        format!("/spid/select?next={}", enc("/private/page?x=1"))
+    );
+    let chooser = get(addr, to, &[], &[("Accept-Language", "en")]).await;
+    assert_eq!(chooser.status, 200);
+    assert!(chooser.body.contains("Sign in"), "{}", chooser.body);
+    assert!(
+        chooser.body.contains("/spid/login?idp="),
+        "{}",
+        chooser.body
+    );
+
+    // The login lands on the page asked for.
+    let path = format!(
+        "/spid/login?idp={}&next={}",
+        enc(&gw.idp),
+        enc("/private/page?x=1")
+    );
+    let (jar, landing) = login(&gw, &path, "citizen", 2, None).await;
+    assert_eq!(landing, "/private/page?x=1");
+
+    // Proxied with the identity; the client's spoofed headers never arrive.
+    let r = get(
+        addr,
+        &landing,
+        &refs(&jar),
+        &[
+            ("X-Spid-Fiscal-Code", "TINIT-EVIL"),
+            ("x-spid-level", "3"),
+            ("X-Spid-Jwt", "forged.token.here"),
+            ("X-Forwarded-For", "203.0.113.66"),
+            ("Connection", "X-Hop"),
+            ("X-Hop", "secret"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = &r.body;
+    assert!(body.starts_with("GET /private/page?x=1 HTTP/1.1"), "{body}");
+    assert_eq!(
+        echoed(body, "x-spid-fiscal-code"),
+        Some("RSSMRA80A01H501U"),
+        "{body}"
+    );
+    assert_eq!(echoed(body, "x-spid-level"), Some("2"));
+    assert_eq!(echoed(body, "x-spid-idp"), Some(gw.idp.as_str()));
+    assert!(!body.contains("EVIL") && !body.contains("forged"), "{body}");
+    assert_eq!(body.matches("x-spid-level").count(), 1, "{body}");
+    assert_eq!(
+        echoed(body, "x-forwarded-for"),
+        Some("127.0.0.1"),
+        "untrusted XFF replaced"
+    );
+    assert_eq!(echoed(body, "x-forwarded-proto"), Some("http"));
+    assert_eq!(
+        echoed(body, "x-forwarded-host"),
+        Some(addr.to_string().as_str())
+    );
+    assert!(
+        echoed(body, "x-hop").is_none(),
+        "hop-by-hop named in Connection: removed"
+    );
+    assert!(
+        !body.contains("spid_session"),
+        "the session cookie stays with the gateway: {body}"
+    );
+    assert!(
+        r.header("x-upstream-secret").is_none(),
+        "hop-by-hop from upstream removed"
+    );
+
+    // The JWT verifies against the JWKS, with the identity in its claims.
+    let jwt = echoed(body, "x-spid-jwt").expect("a JWT").to_owned();
+    let jwks = get(addr, "/spid/jwks.json", &[], &[]).await;
+    assert_eq!(jwks.status, 200);
+    let claims = verify_jwt(&jwt, &jwks.body);
+    assert_eq!(claims["sub"], "RSSMRA80A01H501U");
+    assert_eq!(claims["acr"], "https://www.spid.gov.it/SpidL2");
+    assert_eq!(claims["aud"], format!("http://{addr}"));
+    assert_eq!(claims["iss"], format!("http://{addr}"));
+    assert_eq!(claims["idp"], gw.idp.as_str());
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
+    assert_eq!(exp - iat, 60);
+    // A tampered token does not verify.
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(br#"{"sub":"TINIT-EVIL"}"#);
+    let tampered = parts.join(".");
+    let result = std::panic::catch_unwind(|| verify_jwt(&tampered, &jwks.body));
+    assert!(result.is_err());
+
+    // A request body streams to the upstream.
+    let big = "a=".to_owned() + &"x".repeat(200_000);
+    let r = request(addr, "POST", "/private/upload", &refs(&jar), Some(&big))
+        .send_async()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(echoed(&r.body, "body-bytes"), Some("200002"));
+
+    // auth_request: 200 + identity headers with the session, 401 + login URL without.
+    let ok = get(
+        addr,
+        "/spid/auth",
+        &refs(&jar),
+        &[("X-Original-URI", "/private/x")],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("x-spid-fiscal-code"), Some("RSSMRA80A01H501U"));
+    assert!(ok.header("x-spid-jwt").is_some());
+    let no = get(
+        addr,
+        "/spid/auth",
+        &[],
+        &[("X-Forwarded-Uri", "/private/x?y=1")],
+    )
+    .await;
+    assert_eq!(no.status, 401);
+    assert_eq!(
+        no.header("x-spid-login-url"),
+        Some(format!("/spid/select?next={}", enc("/private/x?y=1")).as_str())
+    );
+    let public = get(addr, "/spid/auth", &[], &[("X-Forwarded-Uri", "/public/a")]).await;
+    assert_eq!(public.status, 200);
+    assert!(public.header("x-spid-fiscal-code").is_none());
+    let offsite = get(
+        addr,
+        "/spid/auth",
+        &[],
+        &[("X-Original-URI", "//evil.example/")],
+    )
+    .await;
+    assert_eq!(offsite.status, 400, "ambiguous path refused");
+    let step = get(
+        addr,
+        "/spid/auth",
+        &refs(&jar),
+        &[("X-Original-URI", "/l3/a")],
+    )
+    .await;
+    assert_eq!(step.status, 401);
+    let url = step.header("x-spid-login-url").unwrap();
+    assert!(
+        url.starts_with(&format!("/spid/login?idp={}&level=3&next=", enc(&gw.idp))),
+        "{url}"
+    );
+    let company = get(
+        addr,
+        "/spid/auth",
+        &refs(&jar),
+        &[("X-Original-URI", "/companies")],
+    )
+    .await;
+    assert_eq!(company.status, 403, "a citizen on a legal-person path");
+
+    // Public paths pass without a session, ambiguous spellings are refused.
+    let r = get(addr, "/public/info", &[], &[("X-Spid-Fiscal-Code", "EVIL")]).await;
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("EVIL") && echoed(&r.body, "x-spid-fiscal-code").is_none());
+    for bad in [
+        "/public/../private",
+        "/public/%2e%2e/private",
+        "/public%2f..%2fprivate",
+    ] {
+        assert_eq!(get(addr, bad, &[], &[]).await.status, 400, "{bad}");
+    }
+    // A POST without a session is not redirected.
+    let r = request(addr, "POST", "/private/form", &[], Some("a=1"))
+        .send_async()
+        .await;
+    assert_eq!(r.status, 401);
+
+    // Step-up: the L3 path sends the L2 session to the same IdP at L3, and back.
+    let r = get(addr, "/l3/area", &refs(&jar), &[]).await;
+    assert_eq!(r.status, 303);
+    let to = r.header("location").unwrap().to_owned();
+    assert!(
+        to.starts_with(&format!("/spid/login?idp={}&level=3", enc(&gw.idp))),
+        "{to}"
+    );
+    let browser = jar
+        .iter()
+        .find(|(k, _)| k == "spid_browser")
+        .map(|(_, v)| v.clone());
+    let (jar3, landing) = login(&gw, &to, "citizen", 3, browser.as_deref()).await;
+    assert_eq!(landing, "/l3/area");
+    let r = get(addr, &landing, &refs(&jar3), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(echoed(&r.body, "x-spid-level"), Some("3"));
+
+    // Logout: a cross-site form is refused (CSRF), the application's own form logs out
+    // at the IdP too (SP-initiated SLO), and the session is gone.
+    let forged = request(addr, "POST", "/spid/logout", &refs(&jar3), Some(""))
+        .header("Origin", "https://evil.example")
+        .send_async()
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(get(addr, "/l3/area", &refs(&jar3), &[]).await.status, 200);
+    let out = request(addr, "POST", "/spid/logout", &refs(&jar3), Some(""))
+        .header("Origin", &format!("http://{addr}"))
+        .send_async()
+        .await;
+    let to_idp = out.header("location").unwrap().to_owned();
+    assert!(
+        to_idp.starts_with(&format!("{}/slo?SAMLRequest=", gw.idp)),
+        "{to_idp}"
+    );
+    let path = to_idp.strip_prefix(&format!("http://{addr}")).unwrap();
+    let answer = get(addr, path, &[], &[]).await;
+    assert_eq!(answer.status, 302, "{}", answer.body);
+    let to_sp = answer.header("location").unwrap().to_owned();
+    let path = to_sp
+        .strip_prefix(&format!("http://{addr}"))
+        .unwrap_or(&to_sp);
+    assert_eq!(get(addr, path, &[], &[]).await.status, 303);
+    let after = get(addr, "/l3/area", &refs(&jar3), &[]).await;
+    assert_eq!(after.status, 303);
+    assert!(after
+        .header("location")
+        .unwrap()
+        .starts_with("/spid/select?next="));
+
+    // Health.
+    assert_eq!(get(addr, "/healthz", &[], &[]).await.status, 200);
+    let ready = get(addr, "/readyz", &[], &[]).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert!(ready.body.contains("store ok") && ready.body.contains("audit ok"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_down_is_502_and_silent_is_504() {
+    // A port with nobody listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let gw = start("down", &format!("http://{dead}"), "").await;
+    let r = get(gw.addr, "/public/x", &[], &[("Accept-Language", "en")]).await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert!(r.body.contains("cannot be reached"), "{}", r.body);
+
+    let up = echo_upstream().await;
+    let gw = start("slow", &format!("http://{up}"), "").await;
+    let r = get(gw.addr, "/public/slow", &[], &[]).await;
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(
+        r.body.contains("non ha risposto"),
+        "Italian by default: {}",
+        r.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_are_tunnelled() {
+    let up = echo_upstream().await;
+    let gw = start("ws", &format!("http://{up}"), "").await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        b"GET /public/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    s.write_all(b"ping through the tunnel").await.unwrap();
+    let mut back = [0u8; 23];
+    s.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"ping through the tunnel");
+}
+
+#[test]
+fn config_errors_are_named() {
+    let ok = config_text("http://127.0.0.1:8080", "http://127.0.0.1:9", "/tmp/x", "");
+    let dir = std::path::Path::new(".");
+    let plan = GatewayConfig::from_toml_str(&ok, dir)
+        .unwrap()
+        .plan()
+        .unwrap();
+    assert_eq!(plan.upstreams.len(), 1);
+    let field = |text: &str| match GatewayConfig::from_toml_str(text, dir)
+        .and_then(|c| c.plan().map(|_| ()))
+    {
+        Err(GatewayError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(field("entity_id = \"x\"\n"), "gateway");
+    assert_eq!(
+        field(&ok.replace("[gateway]\n", "[gateway]\nbogus = 1\n")),
+        "gateway"
+    );
+    assert_eq!(
+        field(&ok.replace("entity_id =", "bogus = 1\nentity_id =")),
+        "SP description"
+    );
+    assert_eq!(
+        field(&ok.replace("http://127.0.0.1:9", "https://app.example")),
+        "gateway.upstreams[0]"
+    );
+    assert_eq!(
+        field(&ok.replace("http://127.0.0.1:9", "http://127.0.0.1:9/app")),
+        "gateway.upstreams[0]"
+    );
+    assert_eq!(
+        field(&ok.replace("level = 2", "level = 4")),
+        "gateway.level"
+    );
+    assert_eq!(
+        field(&ok.replace(
+            "prefix = \"/l3\"\nlevel = 3",
+            "prefix = \"/l3\"\nlevel = 3\naccess = \"public\""
+        )),
+        "gateway.paths[1]"
+    );
+    assert_eq!(
+        field(&ok.replace("[\"legal_person\"]", "[\"robots\"]")),
+        "gateway.paths[2]"
+    );
+    assert_eq!(
+        field(&ok.replace("[gateway.audit]\ndir = \"/tmp/x\"", "")),
+        "gateway.audit"
+    );
+    assert_eq!(
+        field(&ok.replace(
+            "base_url = \"http://127.0.0.1:8080\"",
+            "base_url = \"http://h/x\""
+        )),
+        "gateway.base_url"
+    );
+    assert_eq!(
+        field(&(ok.clone() + "\n[gateway.headers]\nprefix = \"X\"\n")),
+        "gateway.headers.prefix"
+    );
+    assert_eq!(
+        field(&(ok.clone() + "\n[gateway.jwt]\nalg = \"HS256\"\n")),
+        "gateway.jwt.alg"
+    );
+    assert!(matches!(
+        GatewayConfig::from_toml_str("[gateway\n", dir),
+        Err(GatewayError::Syntax { line: 1, .. })
+    ));
+}
+
+#[test]
+fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
+    let dir = scratch("check");
+    let good = dir.join("gateway.toml");
+    std::fs::write(
+        &good,
+        config_text(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9000",
+            "audit",
+            "",
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_spid-sp");
+    let out = std::process::Command::new(bin)
+        .args(["gateway", "check", "--config"])
+        .arg(&good)
+        .args(["--upstream", "http://127.0.0.1:9001"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("-> http://127.0.0.1:9001"),
+        "--upstream overrides: {stdout}"
+    );
+    assert!(
+        stdout.contains("/l3") && stdout.contains("level >= 3"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/spid/auth") && stdout.contains("/spid/jwks.json"),
+        "{stdout}"
+    );
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace("level = 2", "level = 9"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["gateway", "check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.level"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idp_metadata_files_reload_without_a_restart() {
+    let dir = scratch("reload");
+    let file = dir.join("idps.xml");
+    let cie = format!(
+        "{}/metadata/cie-idp-preproduction.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::copy(data("idp-metadata.xml"), &file).unwrap();
+    let up = echo_upstream().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let audit = dir.join("audit");
+    let text = config_text(&base, &format!("http://{up}"), audit.to_str().unwrap(), "").replace(
+        "level = 2\n",
+        &format!("level = 2\nidp_metadata = [\"{}\"]\n", file.display()),
+    );
+    let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
+    let (g, _router) = Gateway::new(Prepared::new(config).unwrap(), Extras::default()).unwrap();
+    let ids = |g: &Gateway| {
+        let mut v: Vec<String> = g
+            .auth()
+            .service_provider()
+            .idps()
+            .iter()
+            .map(|i| i.entity_id().as_str().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = ids(&g);
+    assert_eq!(before.len(), 1);
+    assert!(!g.reload_idps(false).unwrap(), "unchanged: nothing re-read");
+    std::fs::copy(&cie, &file).unwrap();
+    assert!(g.reload_idps(true).unwrap());
+    let after = ids(&g);
+    assert_ne!(before, after, "the new file's IdPs are trusted");
+    std::fs::write(&file, "<not metadata").unwrap();
+    assert!(g.reload_idps(true).is_err());
+    assert_eq!(ids(&g), after, "a broken file keeps the previous set");
+}
