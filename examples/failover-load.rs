@@ -242,6 +242,19 @@ fn main() {
         }
     }
     let after = accepted.iter().filter(|(t, _)| *t > gap_end).count();
+    // Accepted logins per second of the run.
+    let t0 = outcomes.first().map_or(0, |(t, _)| *t);
+    let mut per_sec: Vec<usize> = Vec::new();
+    for (t, _) in &accepted {
+        let i = usize::try_from((t - t0) / 1000).unwrap_or(0);
+        if per_sec.len() <= i {
+            per_sec.resize(i + 1, 0);
+        }
+        if let Some(n) = per_sec.get_mut(i) {
+            *n += 1;
+        }
+    }
+    let timeline: Vec<String> = per_sec.iter().map(usize::to_string).collect();
 
     // Every accepted Response once more: each must be refused.
     let mut conn = Conn::open(&sp).unwrap_or_else(|e| fail(format!("connect: {e}")));
@@ -258,9 +271,10 @@ fn main() {
         }
     }
     println!(
-        "result accepted={} failed={failed} outage_ms={gap} outage_start_ms={gap_start} outage_end_ms={gap_end} accepted_after_outage={after} replayed={} replays_refused={refused} replays_other={other} double_acceptances={double}",
+        "result accepted={} failed={failed} outage_ms={gap} outage_start_ms={gap_start} outage_end_ms={gap_end} accepted_after_outage={after} replayed={} replays_refused={refused} replays_other={other} double_acceptances={double} per_second={}",
         accepted.len(),
         accepted.len(),
+        timeline.join(","),
     );
     if double > 0 {
         std::process::exit(1);

@@ -133,4 +133,28 @@ if [ "$(master_port "$SERVICE")" = "$P2" ] && redis-cli -p "$P1" role 2>/dev/nul
 else
     ko "topology after the failover is not primary :$P2 + replica :$P1"
 fi
+
+# --- A graceful failover: the primary demoted while alive (its connections answer READONLY) --
+log "SENTINEL FAILOVER during 20 s of logins: :$P2 demoted while alive, :$P1 promoted"
+"$BIN/failover-load" --sp "127.0.0.1:$port" --base-url "$base" --idp-dir "$WORK/idp" \
+    --idp-entity-id "$IDP" --concurrency 4 --secs 20 >"$WORK/load2.out" 2>"$WORK/load2.err" &
+LOAD_PID=$!; PIDS+=("$LOAD_PID")
+sleep 2
+redis-cli -p "$S1" sentinel failover "$SERVICE" >/dev/null
+switched=""
+for _ in $(seq 1 150); do
+    [ "$(master_port "$SERVICE")" = "$P1" ] && { switched=1; break; }
+    sleep 0.1
+done
+wait "$LOAD_PID" || true
+result=$(grep '^result ' "$WORK/load2.out" || true)
+log "$result"
+# Accepted logins in each of the last 3 seconds: logins continue on the new primary.
+tail3=$(sed -n 's/.* per_second=\([0-9,]*\).*/\1/p' <<<"$result" | tr ',' '\n' | tail -3 | sort -n | head -1)
+if [ -n "$switched" ] && [ -n "$result" ] && [ "$(val double_acceptances)" = 0 ] \
+    && [ "$(val replays_refused)" = "$(val replayed)" ] && [ "${tail3:-0}" -gt 0 ]; then
+    ok "graceful failover: logins continue on :$P1 (longest gap $(val outage_ms) ms, $(val failed) refused meanwhile; per second: $(sed -n 's/.* per_second=\([0-9,]*\).*/\1/p' <<<"$result")), $(val replays_refused)/$(val replayed) replays refused, 0 double acceptances"
+else
+    ko "graceful failover: switched=${switched:-no}, $result"
+fi
 finish

@@ -341,6 +341,12 @@ impl RedisStore {
                 Ok(())
             }
             Some(Value::Int(_)) => {
+                // Perhaps a former primary that has not been demoted yet (its replicas
+                // left with the failover): ask the sentinels again on the next call.
+                if let Target::Sentinel(s) = &self.target {
+                    self.clear_pool();
+                    s.forget_primary();
+                }
                 tracing::warn!(
                     required = self.replica_acks,
                     "redis: single-use write not acknowledged by enough replicas"
