@@ -136,6 +136,8 @@ SUITES=(
   tests/e2e.sh                    # headless Chromium: full login with the local test IdP
   tests/button.sh                 # headless Chromium + axe-core: the login buttons
   tests/redis.sh                  # two demo instances on a real redis-server
+  tests/sentinel.sh               # Redis Sentinel: primary SIGKILLed under load, failover, no replay
+  tests/gateway.sh                # spid-sp gateway behind real nginx: Chromium, auth_request, PyJWT, HA, Sentinel
   tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
   tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
 )

@@ -75,7 +75,8 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
                                                of a --profile: see examples/demo-sp/profiles/
   --level 1|2|3          DEMO_SP_LEVEL         SPID level requested (default 2)
   --binding post|redirect DEMO_SP_BINDING      AuthnRequest binding (default post)
-  --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory)
+  --store memory|redis://HOST:PORT DEMO_SP_STORE  where logins and sessions live (default memory;
+                                               Sentinel: redis+sentinel://H:P,H:P/SERVICE)
   --key-dir DIR          DEMO_SP_KEY_DIR       demo SP key and certificate, created when missing
                                                (default <repo>/target/demo-sp)
   --audit-dir DIR        DEMO_SP_AUDIT_DIR     the transaction registry (default <key dir>/audit;
@@ -114,7 +115,7 @@ struct Options {
     key_dir: PathBuf,
     /// `--test-idp` (`Some(true)`), `--no-test-idp` (`Some(false)`).
     test_idp: Option<bool>,
-    /// `--store`: `memory` or a `redis://` URL.
+    /// `--store`: `memory`, a `redis://` or a `redis+sentinel://` URL.
     store: String,
     /// `--audit-dir` (`None`: `--no-audit`).
     audit_dir: Option<PathBuf>,
@@ -245,13 +246,13 @@ fn parse_options() -> Options {
         other => fail(format!("--binding: must be post or redirect, not {other}")),
     };
     if store != "memory" {
-        if store.starts_with("redis://") {
+        if store.starts_with("redis://") || store.starts_with("redis+sentinel://") {
             if cfg!(not(feature = "redis")) {
                 fail("--store: redis store not built (rebuild with --features axum,redis, or use --store memory)");
             }
         } else {
             fail(format!(
-                "--store: must be memory or redis://HOST:PORT, not {store}"
+                "--store: must be memory, redis://HOST:PORT or redis+sentinel://HOST:PORT,…/SERVICE, not {store}"
             ));
         }
     }
@@ -422,7 +423,7 @@ fn sp_key(description: &SpDescription, key_dir: &Path, base_url: &str) -> Signin
         .unwrap_or_else(|e| fail(format!("--config: {e}")))
 }
 
-/// `--store redis://…`: pending logins, replay cache and sessions shared by every
+/// `--store redis://…` (or `redis+sentinel://…`): pending logins, replay cache and sessions shared by every
 /// instance with the same Redis and entityID.
 struct SharedStores {
     pending: Arc<dyn spid_sp::store::PendingStore>,
@@ -441,7 +442,8 @@ fn shared_stores(store: &str, entity_id: &str) -> Option<SharedStores> {
             .unwrap_or_else(|e| fail(format!("--store: {e}")));
         match s.ping() {
             Ok(()) => eprintln!(
-                "demo-sp: logins and sessions in redis, keys {}:*",
+                "demo-sp: logins and sessions in redis{}, keys {}:*",
+                if s.is_sentinel() { " (sentinel)" } else { "" },
                 s.prefix()
             ),
             // Not fatal: the store connects again on each request until Redis answers.

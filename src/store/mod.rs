@@ -6,6 +6,8 @@
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod sentinel;
 mod session;
 
 #[cfg(feature = "redis")]

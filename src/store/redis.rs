@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Connection, ErrorKind, IntoConnectionInfo, RedisError, Value};
 
+use super::sentinel::{self, Sentinels};
 use super::{PendingStore, ReplayCache, StoreError};
 use crate::ids::RequestId;
 use crate::pending::PendingLogin;
@@ -18,6 +19,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// waiting for its own attempt (a Redis that is down or black-holed costs one timeout per
 /// interval, not one per request).
 const RETRY_AFTER: Duration = Duration::from_millis(250);
+/// With Sentinel: how long a single-use write waits for its replica acknowledgements.
+const DEFAULT_REPLICA_WAIT: Duration = Duration::from_millis(500);
 
 /// Pending logins, replay cache and sessions in one Redis, shared by every SP instance
 /// that uses the same URL and prefix.
@@ -63,13 +66,25 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// - The axum integration runs every handler that touches a store on tokio's blocking
 ///   pool (`spawn_blocking`), so waiting on Redis never stalls the async workers.
 pub struct RedisStore {
-    client: redis::Client,
+    target: Target,
     prefix: String,
     pool: Mutex<Vec<Connection>>,
     max_idle: usize,
     timeout: Duration,
     /// Until when new connections are not attempted (after a failed one).
     down_until: Mutex<Option<Instant>>,
+    /// Replica acknowledgements (`WAIT`) required after each single-use write, and how
+    /// long to wait for them (0: none asked).
+    replica_acks: usize,
+    replica_wait: Duration,
+}
+
+/// Where the store's Redis is.
+enum Target {
+    /// One server (`redis://`).
+    Direct(redis::Client),
+    /// The primary named by Redis Sentinel (`redis+sentinel://`).
+    Sentinel(Box<Sentinels>),
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -78,21 +93,46 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("sentinel", &matches!(self.target, Target::Sentinel(_)))
+            .field("replica_acks", &self.replica_acks)
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
-    /// A store on `url` (`redis://[:password@]host:port[/db]`, `rediss://` needs TLS
-    /// support that this build does not include) with keys under `prefix`. Does not
-    /// connect yet: the first call does (see [`RedisStore::ping`]).
+    /// A store on `url` with keys under `prefix`. Does not connect yet: the first call
+    /// does (see [`RedisStore::ping`]).
+    ///
+    /// - `redis://[[user]:password@]host:port[/db]`: one server (`rediss://` needs TLS
+    ///   support that this build does not include).
+    /// - `redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/service[/db]`
+    ///   `[?replicas=N&wait_ms=M&sentinel_password=P]`: Redis Sentinel. The sentinels
+    ///   (port 26379 by default) are asked in order for the primary of `service`, which
+    ///   is checked with `ROLE`; after a failover the store finds the new primary by
+    ///   itself. The credentials and `db` are the data nodes'; `sentinel_password` the
+    ///   sentinels' own. Every single-use write (replay keys) then waits until
+    ///   `replicas` replicas (default **1**) have it, for at most `wait_ms` (default
+    ///   500), and fails closed otherwise: see [`RedisStore::replica_acks`] and
+    ///   docs/scale-out.md for the guarantee this gives across a failover.
     pub fn open(url: &str, prefix: impl Into<String>) -> Result<RedisStore, StoreError> {
-        let info = url
-            .into_connection_info()
-            .map_err(|_| StoreError("redis: invalid url".into()))?;
         let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
-        let client = redis::Client::open(info.set_tcp_settings(tcp))
-            .map_err(|_| StoreError("redis: invalid url".into()))?;
+        let (target, replica_acks, replica_wait) = if url.starts_with("redis+sentinel://") {
+            let parsed = sentinel::parse(url)?;
+            let acks = parsed.replicas.unwrap_or(1);
+            let wait = parsed.wait.unwrap_or(DEFAULT_REPLICA_WAIT);
+            (
+                Target::Sentinel(Box::new(Sentinels::new(parsed, tcp))),
+                acks,
+                wait,
+            )
+        } else {
+            let info = url
+                .into_connection_info()
+                .map_err(|_| StoreError("redis: invalid url".into()))?;
+            let client = redis::Client::open(info.set_tcp_settings(tcp))
+                .map_err(|_| StoreError("redis: invalid url".into()))?;
+            (Target::Direct(client), 0, DEFAULT_REPLICA_WAIT)
+        };
         let prefix = prefix.into();
         if prefix.is_empty() || prefix.len() > 200 {
             return Err(StoreError(
@@ -100,12 +140,14 @@ impl RedisStore {
             ));
         }
         Ok(RedisStore {
-            client,
+            target,
             prefix,
             pool: Mutex::new(Vec::new()),
             max_idle: DEFAULT_MAX_IDLE,
             timeout: DEFAULT_TIMEOUT,
             down_until: Mutex::new(None),
+            replica_acks,
+            replica_wait,
         })
     }
 
@@ -139,6 +181,24 @@ impl RedisStore {
     pub fn max_idle_connections(mut self, n: usize) -> RedisStore {
         self.max_idle = n;
         self
+    }
+
+    /// After each single-use write ([`ReplayCache::insert_once`],
+    /// [`ReplayCache::insert_all_once`]) wait until `n` replicas acknowledge it (`WAIT n
+    /// ms`, in the same round trip), for at most `wait`; fewer acknowledgements are a
+    /// [`StoreError`] (the login is refused, HTTP 503). Redis replicates asynchronously,
+    /// so without it a failover can lose the last consumed logins and their replay keys.
+    /// Default: 1 with a `redis+sentinel://` URL (or its `replicas=`), 0 with `redis://`.
+    #[must_use]
+    pub fn replica_acks(mut self, n: usize, wait: Duration) -> RedisStore {
+        self.replica_acks = n;
+        self.replica_wait = wait.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Whether the store finds its primary through Redis Sentinel.
+    pub fn is_sentinel(&self) -> bool {
+        matches!(self.target, Target::Sentinel(_))
     }
 
     /// The key prefix.
@@ -175,19 +235,24 @@ impl RedisStore {
                 None => {}
             }
         }
-        let con = self
-            .client
-            .get_connection_with_timeout(self.timeout)
-            .map_err(|e| {
-                if let Ok(mut down) = self.down_until.lock() {
-                    *down = Some(Instant::now() + RETRY_AFTER);
-                }
-                store_error(&e)
-            })?;
-        con.set_read_timeout(Some(self.timeout))
-            .and_then(|()| con.set_write_timeout(Some(self.timeout)))
-            .map_err(|e| store_error(&e))?;
-        Ok(con)
+        let con = match &self.target {
+            Target::Direct(client) => client
+                .get_connection_with_timeout(self.timeout)
+                .map_err(|e| store_error(&e))
+                .and_then(|con| {
+                    con.set_read_timeout(Some(self.timeout))
+                        .and_then(|()| con.set_write_timeout(Some(self.timeout)))
+                        .map_err(|e| store_error(&e))?;
+                    Ok(con)
+                }),
+            Target::Sentinel(s) => s.connect(self.timeout),
+        };
+        if con.is_err() {
+            if let Ok(mut down) = self.down_until.lock() {
+                *down = Some(Instant::now() + RETRY_AFTER);
+            }
+        }
+        con
     }
 
     fn checkout(&self) -> Option<Connection> {
@@ -209,8 +274,9 @@ impl RedisStore {
     }
 
     /// Runs one command on a pooled connection. A failed connection is never reused (a
-    /// late reply would answer the next command); a pooled one found dead is replaced
-    /// and the command tried once more.
+    /// late reply would answer the next command); a pooled one found dead, or (with
+    /// Sentinel) talking to a node that is no longer the primary, is replaced and the
+    /// command tried once more.
     fn run<T>(
         &self,
         f: impl Fn(&mut Connection) -> Result<T, RedisError>,
@@ -224,16 +290,72 @@ impl RedisStore {
                 self.checkin(con);
                 Ok(v)
             }
-            Err(e) if pooled && e.is_connection_dropped() => {
+            Err(e) => {
                 drop(con);
-                // Redis restarted or closed idle connections: the others are stale too.
-                self.clear_pool();
+                let stale = self.after_failure(&e);
+                if !(pooled && stale) {
+                    return Err(store_error(&e));
+                }
                 let mut con = self.connect()?;
-                let v = f(&mut con).map_err(|e| store_error(&e))?;
+                let v = f(&mut con).map_err(|e| {
+                    self.after_failure(&e);
+                    store_error(&e)
+                })?;
                 self.checkin(con);
                 Ok(v)
             }
-            Err(e) => Err(store_error(&e)),
+        }
+    }
+
+    /// After a failed command: whether the connection was stale (dropped, or a former
+    /// primary refusing writes), in which case the pool is emptied (its siblings are
+    /// stale too) and, with Sentinel, the primary is asked for again.
+    fn after_failure(&self, e: &RedisError) -> bool {
+        let demoted = matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
+        let lost = e.is_connection_dropped() || e.is_connection_refusal();
+        let stale = lost || demoted;
+        if stale || e.is_io_error() || e.is_timeout() {
+            self.clear_pool();
+            if let Target::Sentinel(s) = &self.target {
+                s.forget_primary();
+            }
+        }
+        stale
+    }
+
+    /// Appends `WAIT n ms` when replica acknowledgements are required.
+    fn with_wait(&self, pipe: &mut redis::Pipeline) {
+        if self.replica_acks > 0 {
+            let ms = u64::try_from(self.replica_wait.as_millis()).unwrap_or(u64::MAX);
+            pipe.cmd("WAIT").arg(self.replica_acks).arg(ms.max(1));
+        }
+    }
+
+    /// Checks (and removes) the `WAIT` answer at the end of `answers`.
+    fn check_wait(&self, answers: &mut Vec<Value>) -> Result<(), StoreError> {
+        if self.replica_acks == 0 {
+            return Ok(());
+        }
+        match answers.pop() {
+            Some(Value::Int(n)) if usize::try_from(n).is_ok_and(|n| n >= self.replica_acks) => {
+                Ok(())
+            }
+            Some(Value::Int(_)) => {
+                // Perhaps a former primary that has not been demoted yet (its replicas
+                // left with the failover): ask the sentinels again on the next call.
+                if let Target::Sentinel(s) = &self.target {
+                    self.clear_pool();
+                    s.forget_primary();
+                }
+                tracing::warn!(
+                    required = self.replica_acks,
+                    "redis: single-use write not acknowledged by enough replicas"
+                );
+                Err(StoreError(
+                    "redis: write not acknowledged by enough replicas".into(),
+                ))
+            }
+            _ => Err(unexpected()),
         }
     }
 
@@ -309,7 +431,7 @@ fn ttl_millis(expires: Timestamp, now: Timestamp) -> i64 {
 }
 
 /// A short, lower-case description without the URL, keys or values.
-fn store_error(e: &RedisError) -> StoreError {
+pub(super) fn store_error(e: &RedisError) -> StoreError {
     let msg = if e.is_timeout() {
         "redis timed out".to_owned()
     } else if e.is_connection_refusal() {
@@ -346,24 +468,11 @@ impl ReplayCache for RedisStore {
         expires: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let key = self.key("replay", key);
-        let ttl = ttl_millis(expires, now);
-        match self.run(|c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg("1")
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl)
-                .query::<Value>(c)
-        })? {
-            Value::Okay => Ok(true),
-            Value::Nil => Ok(false),
-            _ => Err(unexpected()),
-        }
+        self.insert_all_once(&[key], expires, now)
     }
 
-    /// One pipelined round trip of `SET key 1 NX PX ttl`, one per key.
+    /// One pipelined round trip of `SET key 1 NX PX ttl`, one per key (and `WAIT`
+    /// when replica acknowledgements are required, [`RedisStore::replica_acks`]).
     fn insert_all_once(
         &self,
         keys: &[&str],
@@ -380,7 +489,9 @@ impl ReplayCache for RedisStore {
                 .arg("PX")
                 .arg(ttl);
         }
-        let answers: Vec<Value> = self.run(|c| pipe.query(c))?;
+        self.with_wait(&mut pipe);
+        let mut answers: Vec<Value> = self.run(|c| pipe.query(c))?;
+        self.check_wait(&mut answers)?;
         if answers.len() != keys.len() {
             return Err(unexpected());
         }

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Gateway benchmark (not a test, not in scripts/test-all.sh): authenticated requests per
+# second and latency through nginx → spid-sp gateway → upstream, against nginx → upstream
+# directly, in the same run on the same machine. Figures go to docs/performance.md.
+#
+#   bash benches/gateway.sh                     # 10 s per run, concurrency 32 and 8
+#   DURATION=20 CONCURRENCY="32" ROUNDS=3 bash benches/gateway.sh
+#   PROFILE=1 bash benches/gateway.sh           # and a perf profile of the gateway
+#
+# The upstream is an nginx `return 200` server (the fastest upstream there is, so the
+# figures show the gateway's own cost); both paths go through the same nginx (keep-alive
+# to its upstreams). The gateway (release build, in-memory store, ES256 JWT, default
+# INFO logs to a file) is logged into once through its local test IdP; every request then
+# carries that session cookie, so each one is a session lookup, the policy, the identity
+# headers and the JWT, and a proxied request. Load: wrk (apt), 2 threads, C connections,
+# paths alternated direct/gateway ROUNDS times. Installs nginx-light and wrk when
+# missing (as root). Bounded: every run lasts DURATION seconds; everything stops at exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+WORK="$ROOT/target/gateway-bench"
+DURATION="${DURATION:-10}"
+CONCURRENCY="${CONCURRENCY:-32 8}"
+ROUNDS="${ROUNDS:-2}"
+
+log() { echo "gateway-bench: $*" >&2; }
+for pair in nginx=nginx-light wrk=wrk curl=curl; do
+    cmd="${pair%%=*}"; pkg="${pair#*=}"
+    if ! command -v "$cmd" >/dev/null; then
+        [ "$(id -u)" = 0 ] || { log "$cmd missing (apt-get install $pkg)"; exit 1; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null
+    fi
+done
+
+log "building spid-sp (release, features gateway,test-idp)"
+cargo build -q --release --features gateway,test-idp --bin spid-sp
+BIN="$ROOT/target/release/spid-sp"
+
+rm -rf "$WORK"; mkdir -p "$WORK/nginx/tmp"; chmod 777 "$WORK/nginx/tmp"
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url pid
+    for _ in $(seq 1 300); do
+        curl -fs -o /dev/null "$1" && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+U=$(free_port); ND=$(free_port); NG=$(free_port); G=$(free_port)
+cat >"$WORK/gateway.toml" <<EOF
+entity_id = "{base_url}"
+key_file = "$ROOT/tests/data/metadata/test-only-sp.key.pem"
+certificate_file = "$ROOT/tests/data/metadata/test-only-sp.crt.pem"
+assertion_consumer_services = ["{base_url}/spid/acs"]
+
+[[single_logout_services]]
+binding = "redirect"
+url = "{base_url}/spid/slo"
+
+[[attribute_services]]
+index = 0
+name = "Servizi online"
+attributes = ["fiscalNumber", "name", "familyName", "email"]
+
+[metadata]
+profile = "spid-sp-public"
+
+[metadata.organization]
+name = "Gateway bench"
+display_name = "Gateway bench"
+url = "{base_url}/"
+
+[metadata.contact]
+email = "gw@example.it"
+ipa_code = "c_h501"
+municipality = "H501"
+
+[gateway]
+bind = "127.0.0.1:$G"
+base_url = "http://127.0.0.1:$NG"
+level = 2
+store = "memory"
+key_dir = "$WORK/keys"
+trusted_proxy_header = "x-forwarded-for"
+
+[gateway.audit]
+dir = "$WORK/audit"
+
+[[gateway.upstreams]]
+url = "http://127.0.0.1:$U"
+EOF
+"$BIN" gateway --config "$WORK/gateway.toml" --test-idp >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!; PIDS+=("$GW_PID")
+wait_http "http://127.0.0.1:$G/healthz" "$GW_PID" || { tail "$WORK/gateway.log"; exit 1; }
+
+NGX="$WORK/nginx"
+cat >"$NGX/nginx.conf" <<EOF
+worker_processes 2;
+error_log $NGX/error.log warn;
+pid $NGX/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $NGX/tmp/body;
+    proxy_temp_path $NGX/tmp/proxy;
+    fastcgi_temp_path $NGX/tmp/fastcgi;
+    uwsgi_temp_path $NGX/tmp/uwsgi;
+    scgi_temp_path $NGX/tmp/scgi;
+    keepalive_requests 100000;
+    upstream app { server 127.0.0.1:$U; keepalive 64; }
+    upstream gw  { server 127.0.0.1:$G; keepalive 64; }
+    # The upstream application: the fastest there is.
+    server { listen 127.0.0.1:$U; location / { return 200 "ok\n"; } }
+    # nginx → upstream.
+    server {
+        listen 127.0.0.1:$ND;
+        location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+    # nginx → gateway → upstream.
+    server {
+        listen 127.0.0.1:$NG;
+        location / {
+            proxy_pass http://gw;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        }
+    }
+}
+EOF
+nginx -p "$NGX" -c "$NGX/nginx.conf" -g 'daemon off;' 2>"$NGX/stderr.log" &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+wait_http "http://127.0.0.1:$ND/" "$NGINX_PID"
+wait_http "http://127.0.0.1:$NG/healthz" "$NGINX_PID"
+
+# One login through nginx and the gateway's test IdP: the session cookie.
+COOKIE=$(python3 - "http://127.0.0.1:$NG" <<'PY'
+import sys
+sys.path.insert(0, "tests")
+import gateway_client as c
+jar = c.login(sys.argv[1], "/")
+print("; ".join("%s=%s" % kv for kv in jar.items()))
+PY
+)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$NG/bench")
+[ "$code" = 200 ] || { log "the logged-in request answers $code, not 200"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NG/bench")
+[ "$code" = 303 ] || { log "without the cookie the gateway answers $code, not 303"; exit 1; }
+log "logged in; upstream :$U, nginx direct :$ND, nginx→gateway :$NG, gateway :$G"
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock ticks
+# run LABEL URL C → "rps p50_ms p99_ms non2xx gateway_cpu_us_per_request"
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}' <<<"$1"; }
+run() {
+    local out rps p50 p99 bad c0 c1
+    c0=$(cpu "$GW_PID")
+    out=$(wrk -t2 -c"$3" -d"${DURATION}s" --latency -H "Cookie: $COOKIE" "$2/bench" 2>&1)
+    echo "$out" >"$WORK/wrk-$1-c$3-$(date +%s%N).txt"
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
+    p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
+    bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
+    c1=$(cpu "$GW_PID")
+    echo "$rps $p50 $p99 $bad $(awk -v a="$c0" -v b="$c1" -v r="$rps" -v d="$DURATION" 'BEGIN{ if (r > 0) printf "%.0f", (b-a)*10000/(r*d); else print 0 }')"
+}
+
+echo "| concurrency | path | requests/s | p50 | p99 | non-2xx | gateway CPU per request |"
+echo "|---|---|---|---|---|---|---|"
+declare -A SUM
+for c in $CONCURRENCY; do
+    for r in $(seq 1 "$ROUNDS"); do
+        for path in direct gateway alone; do
+            case $path in
+                direct) url="http://127.0.0.1:$ND"; name="nginx → upstream" ;;
+                gateway) url="http://127.0.0.1:$NG"; name="nginx → gateway → upstream" ;;
+                alone) url="http://127.0.0.1:$G"; name="gateway → upstream (no nginx in front)" ;;
+            esac
+            read -r rps p50 p99 bad gcpu < <(run "$path" "$url" "$c")
+            [ "$path" = direct ] && gcpu="–" || gcpu="$gcpu µs"
+            printf '| %s | %s | %.0f | %.2f ms | %.2f ms | %s | %s |\n' "$c" "$name" "$rps" "$p50" "$p99" "$bad" "$gcpu"
+            SUM[$c,$path,rps]=$(awk -v a="${SUM[$c,$path,rps]:-0}" -v b="$rps" 'BEGIN{print a+b}')
+            SUM[$c,$path,p50]=$(awk -v a="${SUM[$c,$path,p50]:-0}" -v b="$p50" 'BEGIN{print a+b}')
+            SUM[$c,$path,p99]=$(awk -v a="${SUM[$c,$path,p99]:-0}" -v b="$p99" 'BEGIN{print a+b}')
+        done
+    done
+done
+echo
+for c in $CONCURRENCY; do
+    awk -v c="$c" -v n="$ROUNDS" -v dr="${SUM[$c,direct,rps]}" -v gr="${SUM[$c,gateway,rps]}" \
+        -v d50="${SUM[$c,direct,p50]}" -v g50="${SUM[$c,gateway,p50]}" \
+        -v d99="${SUM[$c,direct,p99]}" -v g99="${SUM[$c,gateway,p99]}" 'BEGIN {
+        printf "result concurrency=%s direct_rps=%.0f gateway_rps=%.0f ratio=%.2f added_p50_ms=%.2f added_p99_ms=%.2f\n",
+            c, dr/n, gr/n, gr/dr, (g50-d50)/n, (g99-d99)/n }'
+done
+if [ -n "${PROFILE:-}" ]; then   # PROFILE=1: perf call graphs of the gateway under load
+    perf record -F 2000 -g -p "$GW_PID" -o "$WORK/perf.data" -- sleep 5 >/dev/null 2>&1 &
+    wrk -t2 -c32 -d6s -H "Cookie: $COOKIE" "http://127.0.0.1:$G/bench" >/dev/null
+    wait
+    log "profile: perf report -i $WORK/perf.data --no-children"
+fi
+log "gateway RSS: $(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$GW_PID/status)"
