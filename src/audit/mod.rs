@@ -34,6 +34,7 @@ pub use record::{Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord}
 #[cfg(feature = "audit")]
 pub use chain::{
     ChainedLog, CheckpointPolicy, Entry, EntryBody, EntryStore, Pruned, StoredEntry, ENTRY_VERSION,
+    MAX_SYNCS,
 };
 #[cfg(feature = "audit")]
 pub use crypt::{EncryptedPayload, PayloadDecryptor, PayloadEncryptor};
