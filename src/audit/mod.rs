@@ -12,7 +12,8 @@
 //! any [`EntryStore`] that stores and reads back entries), payload encryption to an
 //! offline key ([`PayloadEncryptor`]), the verifier ([`verify_entries`]) and the
 //! append-only file backend ([`FileStore`]) with retention ([`prune_dir`]). With the
-//! `postgres` feature: the PostgreSQL backend (`PostgresStore`, `verify_postgres`).
+//! `postgres` feature: the PostgreSQL backend (`PostgresStore`, `verify_postgres`,
+//! `prune_postgres`).
 
 pub(crate) mod record;
 
@@ -47,8 +48,9 @@ pub use file::{
 pub use keys::{CheckpointKey, CheckpointVerifier};
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    for_each_postgres_line, process_writer_id, verify_postgres, PostgresQuery, PostgresStore,
-    POSTGRES_HEAD_TABLE, POSTGRES_TABLE,
+    for_each_postgres_line, process_writer_id, prune_postgres, verify_postgres,
+    PostgresPruneReport, PostgresQuery, PostgresStore, POSTGRES_HEAD_TABLE, POSTGRES_PRUNED_TABLE,
+    POSTGRES_TABLE,
 };
 #[cfg(feature = "audit")]
 pub use verify::{
