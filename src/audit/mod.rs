@@ -26,6 +26,8 @@ mod file;
 #[cfg(feature = "audit")]
 mod keys;
 #[cfg(feature = "postgres")]
+mod pg_prune;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "audit")]
 mod verify;
@@ -47,10 +49,11 @@ pub use file::{
 #[cfg(feature = "audit")]
 pub use keys::{CheckpointKey, CheckpointVerifier};
 #[cfg(feature = "postgres")]
+pub use pg_prune::{prune_postgres, PostgresPruneReport};
+#[cfg(feature = "postgres")]
 pub use postgres::{
-    for_each_postgres_line, process_writer_id, prune_postgres, verify_postgres,
-    PostgresPruneReport, PostgresQuery, PostgresStore, POSTGRES_HEAD_TABLE, POSTGRES_PRUNED_TABLE,
-    POSTGRES_TABLE,
+    for_each_postgres_line, process_writer_id, verify_postgres, PostgresQuery, PostgresStore,
+    POSTGRES_HEAD_TABLE, POSTGRES_PRUNED_TABLE, POSTGRES_TABLE,
 };
 #[cfg(feature = "audit")]
 pub use verify::{
