@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use common::*;
 use spid_sp::audit::{
-    AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, FileStore, MemoryAuditLog, Outcome,
-    PayloadDecryptor, PayloadEncryptor, PayloadFormat, RecordKind,
+    AuditError, AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, EntryStore, FileStore,
+    MemoryAuditLog, Outcome, PayloadDecryptor, PayloadEncryptor, PayloadFormat, RecordKind,
+    StoredEntry,
 };
 use spid_sp::test_idp::ResponseSpec;
 use spid_sp::{
@@ -670,4 +671,289 @@ fn retention_is_exactly_24_calendar_months() {
     assert_eq!(cut("2026-02-28", 24), "2024-02-28");
     assert_eq!(cut("2028-02-29", 24), "2026-02-28");
     assert_eq!(cut("2026-03-31", 1), "2026-02-28");
+}
+
+/// A backend whose syncs wait for the test: it reports every write and sync, and each
+/// sync returns what the test releases it with.
+#[derive(Default)]
+struct GatedStore {
+    events: std::sync::Mutex<Vec<String>>,
+    releases: std::sync::Mutex<std::collections::HashMap<usize, Result<(), AuditError>>>,
+    syncs: std::sync::atomic::AtomicUsize,
+    changed: std::sync::Condvar,
+}
+
+impl GatedStore {
+    fn event(&self, e: String) {
+        self.events.lock().unwrap().push(e);
+        self.changed.notify_all();
+    }
+    /// Waits (at most a minute: a hang is a failure, not a timing) until `e` happened.
+    fn wait_for(&self, e: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut ev = self.events.lock().unwrap();
+        while !ev.iter().any(|x| x == e) {
+            assert!(std::time::Instant::now() < deadline, "no {e}: {ev:?}");
+            ev = self
+                .changed
+                .wait_timeout(ev, std::time::Duration::from_millis(100))
+                .unwrap()
+                .0;
+        }
+    }
+    fn release(&self, n: usize, r: Result<(), AuditError>) {
+        self.releases.lock().unwrap().insert(n, r);
+        self.changed.notify_all();
+    }
+}
+
+impl EntryStore for GatedStore {
+    fn store(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
+        self.write(entries)?;
+        self.sync()
+    }
+    fn write(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
+        let seqs: Vec<String> = entries.iter().map(|e| e.seq.to_string()).collect();
+        self.event(format!("write {}", seqs.join(",")));
+        Ok(())
+    }
+    fn sync(&self) -> Result<(), AuditError> {
+        let n = self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.event(format!("sync {n}"));
+        let mut r = self.releases.lock().unwrap();
+        loop {
+            if let Some(result) = r.remove(&n) {
+                return result;
+            }
+            r = self.changed.wait(r).unwrap();
+        }
+    }
+}
+
+fn gated_log() -> Arc<ChainedLog<GatedStore>> {
+    Arc::new(
+        ChainedLog::new(
+            GatedStore::default(),
+            "gated",
+            CheckpointKey::generate().unwrap(),
+            Arc::new(spid_sp::FixedClock(now())),
+        )
+        .unwrap(),
+    )
+}
+
+/// Appends on a thread of its own; the receiver gets the result.
+fn append_async(
+    log: &Arc<ChainedLog<GatedStore>>,
+) -> std::sync::mpsc::Receiver<Result<(), AuditError>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = log.clone();
+    std::thread::spawn(move || {
+        let r = spid_sp::audit::TransactionRecord::new(
+            RecordKind::AuthnRequestSent,
+            Outcome::Sent,
+            now(),
+        );
+        let _ = tx.send(log.append(r));
+    });
+    rx
+}
+
+#[test]
+fn a_record_is_acknowledged_only_after_a_sync_covering_it_and_syncs_overlap() {
+    let log = gated_log();
+    let store = log.store();
+    let a = append_async(&log);
+    store.wait_for("write 0");
+    store.wait_for("sync 0");
+    // The next record is written while the first sync is still running, and its own
+    // sync starts before the first returns.
+    let b = append_async(&log);
+    store.wait_for("write 1");
+    store.wait_for("sync 1");
+    assert!(
+        a.try_recv().is_err(),
+        "acknowledged before any sync returned"
+    );
+    assert!(
+        b.try_recv().is_err(),
+        "acknowledged before any sync returned"
+    );
+    // The second sync covers both records: B returns, although A's own (earlier) sync
+    // has not: acknowledgements follow the highest sync that returned, in order.
+    store.release(1, Ok(()));
+    assert_eq!(b.recv().unwrap(), Ok(()));
+    // A's thread returns once the sync it runs does.
+    store.release(0, Ok(()));
+    assert_eq!(a.recv().unwrap(), Ok(()));
+}
+
+#[test]
+fn a_failed_sync_refuses_its_records_and_every_later_one() {
+    let log = gated_log();
+    let store = log.store();
+    let a = append_async(&log);
+    store.wait_for("sync 0");
+    store.release(0, Ok(()));
+    assert_eq!(a.recv().unwrap(), Ok(()));
+    // Record 1's sync hangs; record 2 is written meanwhile; then sync 1 fails.
+    let b = append_async(&log);
+    store.wait_for("sync 1");
+    let c = append_async(&log);
+    store.wait_for("write 2");
+    store.wait_for("sync 2");
+    store.release(1, Err(AuditError("disk gone".into())));
+    assert!(b.recv().unwrap().is_err(), "the record of the failed sync");
+    // Sync 2 returning Ok afterwards acknowledges nothing: record 2 was refused already.
+    store.release(2, Ok(()));
+    assert!(c.recv().unwrap().is_err(), "a later, unacknowledged record");
+    // The log stays closed: nothing else is written or acknowledged.
+    let d = append_async(&log);
+    assert!(d.recv().unwrap().is_err());
+    assert!(log.checkpoint().is_err());
+    let events = store.events.lock().unwrap().clone();
+    assert!(!events.iter().any(|e| e == "write 3"), "{events:?}");
+}
+
+/// Retention on PostgreSQL (`spid-sp audit prune --postgres`), against the real server
+/// tests/postgres.sh starts: it runs this test with the database URL in
+/// SPID_SP_AUDIT_POSTGRES and the registry's checkpoint key in SPID_SP_TEST_CHECKPOINT_KEY
+/// (the key every writer there signs with). Records are dated by a clock the test moves,
+/// as in the file retention test above.
+#[cfg(feature = "postgres")]
+#[test]
+#[ignore = "needs a PostgreSQL server: run by tests/postgres.sh"]
+fn postgres_retention_prunes_old_days_and_leaves_a_signed_statement() {
+    use spid_sp::audit::{process_writer_id, PostgresStore};
+    let url = std::env::var("SPID_SP_AUDIT_POSTGRES").expect("SPID_SP_AUDIT_POSTGRES");
+    let key_pem = PathBuf::from(std::env::var("SPID_SP_TEST_CHECKPOINT_KEY").unwrap());
+    let key = CheckpointKey::from_pem(&std::fs::read(&key_pem).unwrap()).unwrap();
+    let pub_pem = scratch("pg-prune").join("checkpoint.pub.pem");
+    std::fs::write(&pub_pem, key.public_pem().unwrap()).unwrap();
+    let writer = process_writer_id("old").unwrap();
+    let clock = Arc::new(StepClock(AtomicI64::new(0)));
+    let log = ChainedLog::new(
+        PostgresStore::connect(&url, &writer).unwrap(),
+        &writer,
+        key,
+        clock.clone(),
+    )
+    .unwrap()
+    .with_policy(CheckpointPolicy {
+        every_records: 3,
+        every_secs: 3600,
+    });
+    // Records on three days: two beyond 24 months of 2026-01-15, one within.
+    for day in [
+        "2023-06-01T12:00:00Z",
+        "2024-01-14T12:00:00Z",
+        "2024-01-15T12:00:00Z",
+    ] {
+        let t = Timestamp::parse(day).unwrap();
+        clock.0.store(t.unix_millis(), Ordering::SeqCst);
+        for _ in 0..4 {
+            log.append(spid_sp::audit::TransactionRecord::new(
+                RecordKind::AuthnRequestSent,
+                Outcome::Sent,
+                t,
+            ))
+            .unwrap();
+        }
+        log.checkpoint().unwrap();
+    }
+    drop(log);
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let seqs = |db: &mut postgres::Client| -> Vec<i64> {
+        db.query(
+            "SELECT seq FROM spid_audit WHERE writer = $1 ORDER BY seq",
+            &[&writer],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    // 4 records + 2 checkpoints (after 3, then the explicit one) per day.
+    assert_eq!(seqs(&mut db), (0..18).collect::<Vec<i64>>());
+    let k = key_pem.to_str().unwrap();
+    let p = pub_pem.to_str().unwrap();
+    let prune = |at: &str| cli(&["audit", "prune", "--checkpoint-key", k, "--at", at]);
+    let verify = || cli(&["audit", "verify", "--checkpoint-key", p]);
+    assert_eq!(verify().status, 0, "{}", verify().out);
+
+    let run = prune("2026-01-15T08:00:00Z");
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(
+        run.out
+            .contains("pruned 12 entries before 2024-01-15, 1 signed statement(s)"),
+        "{}",
+        run.out
+    );
+    // The two old days are gone, the newer one is intact; the chain still verifies.
+    assert_eq!(seqs(&mut db), (12..18).collect::<Vec<i64>>());
+    let run = verify();
+    assert_eq!(run.status, 0, "{}", run.out);
+    assert!(
+        run.out.contains(&format!(
+            "writer {writer}: 6 entries, 4 records, 2 checkpoints, pruned before seq 12"
+        )),
+        "{}",
+        run.out
+    );
+    // Pruning again changes nothing.
+    let run = prune("2026-01-15T08:00:00Z");
+    assert!(
+        run.out
+            .contains("pruned 0 entries before 2024-01-15, 0 signed statement(s)"),
+        "{}",
+        run.out
+    );
+
+    // A record altered after the prune is still named, and such a registry is not pruned.
+    let line: String = db
+        .query_one(
+            "SELECT line FROM spid_audit WHERE writer = $1 AND seq = 14",
+            &[&writer],
+        )
+        .unwrap()
+        .get(0);
+    let altered = line.replace("\"sent\"", "\"SENT\"");
+    assert_ne!(altered, line);
+    let set = |db: &mut postgres::Client, l: &str| {
+        db.execute(
+            "UPDATE spid_audit SET line = $1 WHERE writer = $2 AND seq = 14",
+            &[&l, &writer],
+        )
+        .unwrap();
+    };
+    set(&mut db, &altered);
+    let run = verify();
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(
+        run.out.contains(&format!(
+            "first bad record: altered: spid_audit#14 writer {writer} seq 14"
+        )),
+        "{}",
+        run.out
+    );
+    let run = prune("2027-01-15T08:00:00Z");
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert_eq!(seqs(&mut db), (12..18).collect::<Vec<i64>>());
+    set(&mut db, &line);
+
+    // The statement is signed: changing it is detected.
+    db.execute(
+        "UPDATE spid_audit_pruned SET line = replace(line, '\"next_seq\":12', '\"next_seq\":11') WHERE writer = $1",
+        &[&writer],
+    )
+    .unwrap();
+    let run = verify();
+    assert_eq!(run.status, 1, "{}", run.out);
+    assert!(run.out.contains("bad-signature"), "{}", run.out);
+    db.execute(
+        "UPDATE spid_audit_pruned SET line = replace(line, '\"next_seq\":11', '\"next_seq\":12') WHERE writer = $1",
+        &[&writer],
+    )
+    .unwrap();
+    assert_eq!(verify().status, 0);
 }

@@ -10,7 +10,12 @@
 #   2. a demo started, a login begun, PostgreSQL stopped: the ACS answers 503, no
 #      session, `/spid/login` answers 503; PostgreSQL started again: logins work without
 #      restarting the demo, and all three chains still verify;
-#   3. a row altered in the database is named by the verifier.
+#   3. retention: `spid-sp audit prune --postgres` deletes the days older than the
+#      retention (records dated by a test clock, tests/audit.rs
+#      postgres_retention_prunes_old_days_and_leaves_a_signed_statement, run here against
+#      this server), leaves a signed "pruned up to" statement, verify still passes, newer
+#      records intact, a record altered after the prune is still named;
+#   4. a row altered in the database is named by the verifier.
 # Closing line: "postgres: N passed, M failed". Stops the cluster and removes its dir.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -214,7 +219,23 @@ rc=$?
 cat "$WORK/verify-three.out" >&2
 check "all three chains verify after the outage (exit 0)" test "$rc" = 0 -a "$(grep -c '^writer ' "$WORK/verify-three.out")" = 3
 
-# 3. A row altered in the database is named.
+# 3. Retention: old days pruned, a signed statement left, the rest still verifies.
+SPID_SP_TEST_CHECKPOINT_KEY="$WORK/sp-key/audit-checkpoint.key.pem" \
+  cargo test -q --all-features --test audit -- --ignored --exact \
+  postgres_retention_prunes_old_days_and_leaves_a_signed_statement >"$WORK/prune-test.out" 2>&1
+rc=$?
+tail -5 "$WORK/prune-test.out" >&2
+check "prune --postgres: old days deleted, newer intact, signed statement verifies, tampering still named" \
+  test "$rc" = 0 -a "$(grep -c 'test result: ok. 1 passed' "$WORK/prune-test.out")" = 1
+verify >"$WORK/verify-pruned.out" 2>&1
+rc=$?
+cat "$WORK/verify-pruned.out" >&2
+check "after prune --postgres: every chain verifies (4 writers, one pruned)" \
+  test "$rc" = 0 -a "$(grep -c '^writer ' "$WORK/verify-pruned.out")" = 4 -a "$(grep -c 'pruned before seq 12' "$WORK/verify-pruned.out")" = 1
+check "after prune --postgres: the demos' records are all kept ($after accepted)" \
+  test "$(psql -c "SELECT count(*) FROM spid_audit WHERE outcome = 'accepted'")" = "$after"
+
+# 4. A row altered in the database is named.
 victim="$(psql -c "SELECT writer || '|' || seq FROM spid_audit WHERE outcome = 'accepted' ORDER BY writer, seq LIMIT 1 OFFSET 3")"
 psql -c "UPDATE spid_audit SET line = replace(line, 'IssueInstant', 'IssueInstanT')
          WHERE writer = '${victim%%|*}' AND seq = ${victim##*|}" >/dev/null

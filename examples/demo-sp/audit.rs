@@ -48,6 +48,20 @@ impl EntryStore for Backend {
             Backend::Postgres(s) => s.sealed(checkpoint),
         }
     }
+    fn write(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
+        match self {
+            Backend::File(s) => s.write(entries),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.write(entries),
+        }
+    }
+    fn sync(&self) -> Result<(), AuditError> {
+        match self {
+            Backend::File(s) => s.sync(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(s) => s.sync(),
+        }
+    }
 }
 
 /// Opens the registry: the checkpoint key of `key_dir` (created when missing), a fresh

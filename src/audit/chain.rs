@@ -4,10 +4,13 @@
 //!
 //! [`ChainedLog`] is the [`AuditLog`] over any [`EntryStore`]: it encrypts payloads,
 //! chains entries, adds checkpoints by its [`CheckpointPolicy`], and commits concurrent
-//! appends in groups (one durable write for every record queued while the previous write
-//! ran). A backend only stores entries, all or none, and reads their lines back.
+//! appends in groups, pipelined: one write for every record queued while the previous
+//! write ran, and up to [`MAX_SYNCS`] syncs in flight, each covering every group written
+//! before it started. A record is acknowledged only once a sync covering it returned,
+//! in order; a failed sync fails every unacknowledged record and the log for good. A
+//! backend only writes entries, makes them durable, and reads their lines back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use base64::engine::general_purpose::STANDARD;
@@ -185,15 +188,40 @@ fn checkpoint_message(v: u8, writer: &str, seq: u64, prev: &str, time: &str) -> 
     format!("spid-sp-audit/checkpoint/v{v}\0{writer}\0{seq}\0{prev}\0{time}").into_bytes()
 }
 
+/// How many syncs a [`ChainedLog`] keeps in flight at most (a backend that syncs with
+/// file descriptors keeps this many for each file).
+pub const MAX_SYNCS: usize = 2;
+
 /// Where a [`ChainedLog`] keeps its entries.
+///
+/// [`ChainedLog`] calls `write` for one batch at a time, in chain order, and `sync`
+/// concurrently with `write` and with up to [`MAX_SYNCS`] other `sync`s. A backend whose
+/// writes are durable when they return implements `store` only (the defaults of `write`
+/// and `sync` then call it and do nothing).
 pub trait EntryStore: Send + Sync {
     /// Writes `entries` durably, in order, all or none: on `Err` none of them may be
     /// read back later (the log does not advance its chain).
     fn store(&self, entries: &[StoredEntry]) -> Result<(), AuditError>;
 
-    /// Called after a checkpoint was stored: a backend may keep it apart as the latest
-    /// known head, so a verifier can tell a truncated log. Best effort.
+    /// Called after a checkpoint was stored (and synced): a backend may keep it apart as
+    /// the latest known head, so a verifier can tell a truncated log. Best effort; may
+    /// be called concurrently, and for an older checkpoint after a newer one.
     fn sealed(&self, _checkpoint: &StoredEntry) {}
+
+    /// Writes `entries` after everything written before, all or none, without waiting
+    /// for them to be durable ([`EntryStore::sync`] does). On `Err` the log does not
+    /// advance its chain.
+    fn write(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
+        self.store(entries)
+    }
+
+    /// Makes durable everything `write` returned `Ok` for before this call. On `Err`
+    /// the log acknowledges nothing more: the backend must not report a later `sync`
+    /// as `Ok` while what an earlier failed one covered may be lost (the file backend
+    /// refuses every later call).
+    fn sync(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
 }
 
 /// When [`ChainedLog`] writes a checkpoint: after `every_records` records, or at the
@@ -222,15 +250,61 @@ enum Item {
     Seal,
 }
 
+/// The appenders of one batch wait on its condition variable only: finishing a batch
+/// wakes its members, not every appender.
+#[derive(Default)]
+struct Group {
+    done: Condvar,
+}
+
+/// A batch written, waiting for a sync.
+struct Written {
+    id: u64,
+    group: Arc<Group>,
+    tickets: Vec<u64>,
+    /// The checkpoint ending it, handed to [`EntryStore::sealed`] once durable.
+    seal: Option<StoredEntry>,
+}
+
+/// The chain after a batch: seq, prev, records since the last checkpoint, its time.
+type ChainState = (u64, String, u64, Timestamp);
+
 struct State {
+    /// Items waiting for the next write, and the group their appenders wait on.
     queue: Vec<(u64, Item)>,
+    open: Arc<Group>,
     next_ticket: u64,
     writing: bool,
+    /// Syncs in flight.
+    syncs: usize,
+    /// Batches written; the last one a sync was started for; the last one acknowledged.
+    written: u64,
+    covered: u64,
+    unsynced: VecDeque<Written>,
+    /// Set by a failed sync: nothing is acknowledged or written any more.
+    failed: Option<AuditError>,
     results: HashMap<u64, Result<(), AuditError>>,
     seq: u64,
     prev: String,
     since_checkpoint: u64,
     last_checkpoint: Timestamp,
+}
+
+impl State {
+    /// A sync failed: every unacknowledged record fails, and every later one.
+    fn fail(&mut self, e: &AuditError) {
+        self.failed = Some(e.clone());
+        for w in std::mem::take(&mut self.unsynced) {
+            for t in w.tickets {
+                self.results.insert(t, Err(e.clone()));
+            }
+            w.group.done.notify_all();
+        }
+        for (t, _) in std::mem::take(&mut self.queue) {
+            self.results.insert(t, Err(e.clone()));
+        }
+        self.open.done.notify_all();
+    }
 }
 
 /// The tamper-evident [`AuditLog`]: one chain per writer over an [`EntryStore`].
@@ -242,7 +316,6 @@ pub struct ChainedLog<S: EntryStore> {
     clock: Arc<dyn Clock>,
     policy: CheckpointPolicy,
     state: Mutex<State>,
-    done: Condvar,
 }
 
 impl<S: EntryStore> std::fmt::Debug for ChainedLog<S> {
@@ -286,15 +359,20 @@ impl<S: EntryStore> ChainedLog<S> {
             policy: CheckpointPolicy::default(),
             state: Mutex::new(State {
                 queue: Vec::new(),
+                open: Arc::new(Group::default()),
                 next_ticket: 0,
                 writing: false,
+                syncs: 0,
+                written: 0,
+                covered: 0,
+                unsynced: VecDeque::new(),
+                failed: None,
                 results: HashMap::new(),
                 seq: 0,
                 prev: GENESIS.into(),
                 since_checkpoint: 0,
                 last_checkpoint: now,
             }),
-            done: Condvar::new(),
         })
     }
 
@@ -335,55 +413,142 @@ impl<S: EntryStore> ChainedLog<S> {
 
     fn submit(&self, item: Item) -> Result<(), AuditError> {
         let mut st = self.lock()?;
+        if let Some(e) = &st.failed {
+            return Err(e.clone());
+        }
         let ticket = st.next_ticket;
         st.next_ticket += 1;
         st.queue.push((ticket, item));
+        let group = st.open.clone();
         loop {
             if let Some(result) = st.results.remove(&ticket) {
                 return result;
             }
-            if !st.writing {
-                st.writing = true;
-                let batch = std::mem::take(&mut st.queue);
-                let start = (
-                    st.seq,
-                    st.prev.clone(),
-                    st.since_checkpoint,
-                    st.last_checkpoint,
-                );
-                drop(st);
-                let written = self.write_batch(&batch, start);
-                st = self.lock()?;
-                st.writing = false;
-                let result = match written {
-                    Ok((seq, prev, since, last)) => {
-                        st.seq = seq;
-                        st.prev = prev;
-                        st.since_checkpoint = since;
-                        st.last_checkpoint = last;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                };
-                for (t, _) in &batch {
-                    st.results.insert(*t, result.clone());
-                }
-                self.done.notify_all();
-                continue;
+            if let Some(e) = &st.failed {
+                return Err(e.clone());
             }
-            st = self
-                .done
-                .wait(st)
-                .map_err(|_| AuditError("audit log lock poisoned".into()))?;
+            if !st.writing && !st.queue.is_empty() {
+                st = self.write_step(st)?;
+            } else if st.syncs < MAX_SYNCS && st.covered < st.written {
+                st = self.sync_step(st)?;
+            } else {
+                st = group
+                    .done
+                    .wait(st)
+                    .map_err(|_| AuditError("audit log lock poisoned".into()))?;
+            }
         }
     }
 
-    /// Chains and stores one batch; returns the chain state after it.
+    /// Writes the queue as one batch (the lock released meanwhile).
+    fn write_step<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+    ) -> Result<MutexGuard<'a, State>, AuditError> {
+        st.writing = true;
+        let batch = std::mem::take(&mut st.queue);
+        let group = std::mem::take(&mut st.open);
+        let start = (
+            st.seq,
+            st.prev.clone(),
+            st.since_checkpoint,
+            st.last_checkpoint,
+        );
+        drop(st);
+        let written = self.write_batch(&batch, start);
+        let mut st = self.lock()?;
+        st.writing = false;
+        let tickets = batch.iter().map(|(t, _)| *t);
+        match written {
+            Ok(((seq, prev, since, last), seal)) => {
+                st.seq = seq;
+                st.prev = prev;
+                st.since_checkpoint = since;
+                st.last_checkpoint = last;
+                if let Some(e) = st.failed.clone() {
+                    // A sync failed meanwhile: this batch is not acknowledged either.
+                    for t in tickets {
+                        st.results.insert(t, Err(e.clone()));
+                    }
+                    group.done.notify_all();
+                } else {
+                    st.written += 1;
+                    let id = st.written;
+                    st.unsynced.push_back(Written {
+                        id,
+                        group,
+                        tickets: tickets.collect(),
+                        seal,
+                    });
+                }
+            }
+            Err(e) => {
+                for t in tickets {
+                    st.results.insert(t, Err(e.clone()));
+                }
+                group.done.notify_all();
+            }
+        }
+        if !st.queue.is_empty() {
+            // One of the next batch's appenders writes it.
+            st.open.done.notify_one();
+        }
+        Ok(st)
+    }
+
+    /// Syncs every batch written so far (the lock released meanwhile), then acknowledges
+    /// every batch up to the highest one a sync has made durable, in order.
+    fn sync_step<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+    ) -> Result<MutexGuard<'a, State>, AuditError> {
+        let target = st.written;
+        st.covered = target;
+        st.syncs += 1;
+        drop(st);
+        let synced = self.store.sync();
+        let mut st = self.lock()?;
+        st.syncs -= 1;
+        let mut seals = Vec::new();
+        match synced {
+            Ok(()) if st.failed.is_none() => {
+                while st.unsynced.front().is_some_and(|w| w.id <= target) {
+                    let Some(w) = st.unsynced.pop_front() else {
+                        break;
+                    };
+                    for t in w.tickets {
+                        st.results.insert(t, Ok(()));
+                    }
+                    seals.extend(w.seal);
+                    w.group.done.notify_all();
+                }
+            }
+            Ok(()) => {}
+            Err(e) => st.fail(&e),
+        }
+        if st.failed.is_none() && st.covered < st.written {
+            // A sync slot is free and batches wait for one: wake one of their appenders.
+            if let Some(w) = st.unsynced.back() {
+                w.group.done.notify_one();
+            }
+        }
+        if seals.is_empty() {
+            return Ok(st);
+        }
+        drop(st);
+        for cp in &seals {
+            self.store.sealed(cp);
+        }
+        self.lock()
+    }
+
+    /// Chains and writes one batch; returns the chain state after it, and the
+    /// checkpoint ending it if any.
     fn write_batch(
         &self,
         batch: &[(u64, Item)],
-        (mut seq, mut prev, mut since, mut last): (u64, String, u64, Timestamp),
-    ) -> Result<(u64, String, u64, Timestamp), AuditError> {
+        (mut seq, mut prev, mut since, mut last): ChainState,
+    ) -> Result<(ChainState, Option<StoredEntry>), AuditError> {
         let now = self.clock.now();
         let time = now.to_string();
         let mut entries = Vec::with_capacity(batch.len() + 1);
@@ -420,12 +585,10 @@ impl<S: EntryStore> ChainedLog<S> {
             checkpoint = true;
         }
         if !entries.is_empty() {
-            self.store.store(&entries)?;
+            self.store.write(&entries)?;
         }
-        if let Some(cp) = entries.last().filter(|_| checkpoint) {
-            self.store.sealed(cp);
-        }
-        Ok((seq, prev, since, last))
+        let seal = if checkpoint { entries.pop() } else { None };
+        Ok(((seq, prev, since, last), seal))
     }
 
     /// The canonical line of an entry, written directly: exactly what serde writes for

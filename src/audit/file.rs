@@ -1,17 +1,20 @@
 //! The embedded backend: append-only JSON Lines in one directory, one file per UTC day
-//! and writer (`YYYY-MM-DD.WRITER.jsonl`). Each batch is one `write` and one
-//! `fdatasync`; a failed write is cut back so no partial line stays (if that fails too,
-//! the store refuses every later write: fail closed). The latest checkpoint is kept apart
-//! in `head.WRITER.json` (replaced atomically) so a cut log is told from a complete one;
-//! retention leaves signed statements in `pruned.jsonl`.
+//! and writer (`YYYY-MM-DD.WRITER.jsonl`). Each batch is one `write`; a failed write is
+//! cut back so no partial line stays (if that fails too, the store refuses every later
+//! write: fail closed). `fdatasync` runs apart ([`EntryStore::sync`]), several at once,
+//! each on a file descriptor of its own opened with the day file, so that each sees
+//! every write-back error of the file (Linux reports an error once per open file);
+//! a failed sync makes the store refuse everything after it. The latest checkpoint is
+//! kept apart in `head.WRITER.json` (replaced atomically) so a cut log is told from a
+//! complete one; retention leaves signed statements in `pruned.jsonl`.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
-use super::chain::{valid_writer, Entry, EntryStore, Pruned, StoredEntry};
+use super::chain::{valid_writer, Entry, EntryStore, Pruned, StoredEntry, MAX_SYNCS};
 use super::keys::{CheckpointKey, CheckpointVerifier};
 use super::verify::{ChainVerifier, Line, VerifyReport};
 use super::AuditError;
@@ -26,17 +29,50 @@ fn io_err(what: &str, e: &std::io::Error) -> AuditError {
     AuditError(format!("{what}: {}", e.kind()))
 }
 
+/// Descriptors of one day file kept for `fdatasync` only, one per sync in flight.
+struct SyncFds {
+    free: Mutex<Vec<File>>,
+    returned: Condvar,
+}
+
+impl SyncFds {
+    fn sync(&self) -> Result<(), AuditError> {
+        let lost = || AuditError("audit sync lock poisoned".into());
+        let mut free = self.free.lock().map_err(|_| lost())?;
+        let file = loop {
+            match free.pop() {
+                Some(f) => break f,
+                None => free = self.returned.wait(free).map_err(|_| lost())?,
+            }
+        };
+        drop(free);
+        let synced = file.sync_data();
+        self.free.lock().map_err(|_| lost())?.push(file);
+        self.returned.notify_one();
+        synced.map_err(|e| io_err("cannot sync the audit file", &e))
+    }
+}
+
 struct Open {
     day: String,
     file: File,
     len: u64,
+    syncs: Arc<SyncFds>,
+}
+
+struct Inner {
+    open: Option<Open>,
+    /// After a failed sync or cut-back: every later call fails.
+    poisoned: bool,
 }
 
 /// The append-only file backend of one writer.
 pub struct FileStore {
     dir: PathBuf,
     writer: String,
-    state: Mutex<(Option<Open>, bool)>,
+    state: Mutex<Inner>,
+    /// The sequence number of the checkpoint in the head file.
+    head: Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -69,7 +105,11 @@ impl FileStore {
         Ok(FileStore {
             dir: dir.to_path_buf(),
             writer: writer.into(),
-            state: Mutex::new((None, false)),
+            state: Mutex::new(Inner {
+                open: None,
+                poisoned: false,
+            }),
+            head: Mutex::new(None),
         })
     }
 
@@ -89,11 +129,26 @@ impl FileStore {
         bytes: &[u8],
     ) -> Result<(), AuditError> {
         if open.as_ref().is_none_or(|o| o.day != day) {
+            if let Some(old) = open.take() {
+                // Later syncs cover the new day's file only: finish the old one now.
+                old.file
+                    .sync_data()
+                    .map_err(|e| io_err("cannot sync the audit file", &e))?;
+            }
             let path = self.file_for(day);
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
+            let options = || {
+                let mut o = OpenOptions::new();
+                o.create(true).append(true);
+                o
+            };
+            let file = options()
                 .open(&path)
+                .map_err(|e| io_err("cannot open the audit file", &e))?;
+            // Opened before anything is written through `file`: each sees every
+            // write-back error from then on.
+            let fds = (0..MAX_SYNCS)
+                .map(|_| options().open(&path))
+                .collect::<Result<Vec<File>, _>>()
                 .map_err(|e| io_err("cannot open the audit file", &e))?;
             let len = file
                 .metadata()
@@ -104,6 +159,10 @@ impl FileStore {
                 day: day.into(),
                 file,
                 len,
+                syncs: Arc::new(SyncFds {
+                    free: Mutex::new(fds),
+                    returned: Condvar::new(),
+                }),
             });
         }
         let Some(o) = open.as_mut() else {
@@ -112,7 +171,6 @@ impl FileStore {
         let written = o
             .file
             .write_all(bytes)
-            .and_then(|()| o.file.sync_data())
             .map_err(|e| io_err("cannot write the audit file", &e));
         match written {
             Ok(()) => {
@@ -132,17 +190,46 @@ impl FileStore {
     }
 }
 
+fn refused() -> AuditError {
+    AuditError(
+        "audit file in an unknown state after a failed write or sync: restart the writer".into(),
+    )
+}
+
 impl EntryStore for FileStore {
     fn store(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
+        self.write(entries)?;
+        self.sync()
+    }
+
+    fn sync(&self) -> Result<(), AuditError> {
+        let lock = || AuditError("audit file lock poisoned".into());
+        let syncs = {
+            let inner = self.state.lock().map_err(|_| lock())?;
+            if inner.poisoned {
+                return Err(refused());
+            }
+            match &inner.open {
+                Some(o) => o.syncs.clone(),
+                None => return Ok(()),
+            }
+        };
+        let synced = syncs.sync();
+        if synced.is_err() {
+            // What the failed sync covered may be lost: acknowledge nothing more.
+            self.state.lock().map_err(|_| lock())?.poisoned = true;
+        }
+        synced
+    }
+
+    fn write(&self, entries: &[StoredEntry]) -> Result<(), AuditError> {
         let mut guard = self
             .state
             .lock()
             .map_err(|_| AuditError("audit file lock poisoned".into()))?;
-        let (open, poisoned) = &mut *guard;
+        let Inner { open, poisoned } = &mut *guard;
         if *poisoned {
-            return Err(AuditError(
-                "audit file in an unknown state after a failed write: restart the writer".into(),
-            ));
+            return Err(refused());
         }
         // Group by day: a batch may cross midnight.
         let mut groups: Vec<(String, Vec<u8>)> = Vec::new();
@@ -162,8 +249,8 @@ impl EntryStore for FileStore {
         }
         for (i, (day, bytes)) in groups.iter().enumerate() {
             if let Err(e) = self.write_day(open, day, bytes) {
-                // Cut back failed, or an earlier day of this batch is already on disk.
-                if i > 0 || e.0.starts_with("cannot cut back") {
+                // Cut back or a sync failed, or an earlier day of this batch is written.
+                if i > 0 || e.0.starts_with("cannot cut back") || e.0.starts_with("cannot sync") {
                     *poisoned = true;
                 }
                 return Err(e);
@@ -173,6 +260,13 @@ impl EntryStore for FileStore {
     }
 
     fn sealed(&self, checkpoint: &StoredEntry) {
+        let Ok(mut head) = self.head.lock() else {
+            return;
+        };
+        if head.is_some_and(|seq| seq >= checkpoint.seq) {
+            return;
+        }
+        *head = Some(checkpoint.seq);
         let line = &checkpoint.line;
         let path = self.dir.join(format!("head.{}.json", self.writer));
         let tmp = self.dir.join(format!(".head.{}.json.tmp", self.writer));

@@ -12,7 +12,8 @@
 //! any [`EntryStore`] that stores and reads back entries), payload encryption to an
 //! offline key ([`PayloadEncryptor`]), the verifier ([`verify_entries`]) and the
 //! append-only file backend ([`FileStore`]) with retention ([`prune_dir`]). With the
-//! `postgres` feature: the PostgreSQL backend (`PostgresStore`, `verify_postgres`).
+//! `postgres` feature: the PostgreSQL backend (`PostgresStore`, `verify_postgres`,
+//! `prune_postgres`).
 
 pub(crate) mod record;
 
@@ -25,6 +26,8 @@ mod file;
 #[cfg(feature = "audit")]
 mod keys;
 #[cfg(feature = "postgres")]
+mod pg_prune;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "audit")]
 mod verify;
@@ -34,6 +37,7 @@ pub use record::{Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord}
 #[cfg(feature = "audit")]
 pub use chain::{
     ChainedLog, CheckpointPolicy, Entry, EntryBody, EntryStore, Pruned, StoredEntry, ENTRY_VERSION,
+    MAX_SYNCS,
 };
 #[cfg(feature = "audit")]
 pub use crypt::{EncryptedPayload, PayloadDecryptor, PayloadEncryptor};
@@ -48,9 +52,11 @@ pub use keys::{CheckpointKey, CheckpointVerifier};
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::parse_config as parse_postgres_config;
 #[cfg(feature = "postgres")]
+pub use pg_prune::{prune_postgres, PostgresPruneReport};
+#[cfg(feature = "postgres")]
 pub use postgres::{
     for_each_postgres_line, process_writer_id, verify_postgres, PostgresQuery, PostgresStore,
-    POSTGRES_HEAD_TABLE, POSTGRES_TABLE,
+    POSTGRES_HEAD_TABLE, POSTGRES_PRUNED_TABLE, POSTGRES_TABLE,
 };
 #[cfg(feature = "audit")]
 pub use verify::{

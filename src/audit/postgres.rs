@@ -81,7 +81,7 @@ const MAX_INDEX: usize = 256;
 const FETCH: i32 = 500;
 
 /// A PostgreSQL error without its message text (a DETAIL can quote row values).
-fn pg_err(what: &str, e: &postgres::Error) -> AuditError {
+pub(super) fn pg_err(what: &str, e: &postgres::Error) -> AuditError {
     match e.as_db_error() {
         Some(db) => AuditError(format!("{what}: SQLSTATE {}", db.code().code())),
         None if e.is_closed() => AuditError(format!("{what}: connection closed")),
@@ -128,7 +128,7 @@ pub(crate) fn parse_config(url: &str) -> Result<Config, AuditError> {
     Ok(config)
 }
 
-fn connect(config: &Config) -> Result<Client, AuditError> {
+pub(super) fn connect(config: &Config) -> Result<Client, AuditError> {
     config
         .connect(NoTls)
         .map_err(|e| pg_err("cannot connect to PostgreSQL", &e))
@@ -564,12 +564,14 @@ pub fn for_each_postgres_line(
         .map_err(|e| pg_err("cannot read the registry", &e))
 }
 
-/// Verifies every writer's chain in the database (heads first, then each chain in
-/// sequence order), like [`super::verify_dir`] for files. Blocking.
+/// Verifies every writer's chain in the database ("pruned up to" statements and heads
+/// first, then each chain in sequence order), like [`super::verify_dir`] for files.
+/// Blocking.
 pub fn verify_postgres(url: &str, key: &CheckpointVerifier) -> Result<VerifyReport, AuditError> {
     let mut v = ChainVerifier::new(key);
     {
         let mut client = connect(&parse_config(url)?)?;
+        read_pruned(&mut client, &mut v)?;
         let heads = client
             .query(
                 "SELECT writer, line FROM spid_audit_head ORDER BY writer",
@@ -595,4 +597,37 @@ pub fn verify_postgres(url: &str, key: &CheckpointVerifier) -> Result<VerifyRepo
         v.line(writer, &line);
     })?;
     Ok(v.finish())
+}
+
+/// The "pruned up to" statements retention leaves (one row each; created by the first
+/// prune).
+pub const POSTGRES_PRUNED_TABLE: &str = "spid_audit_pruned";
+
+/// Feeds the "pruned up to" statements (if the table exists) to the verifier.
+fn read_pruned(client: &mut Client, v: &mut ChainVerifier<'_>) -> Result<(), AuditError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('spid_audit_pruned') IS NOT NULL", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| pg_err("cannot read the registry schema", &e))?;
+    if !exists {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT writer, next_seq, line FROM spid_audit_pruned ORDER BY writer, next_seq",
+            &[],
+        )
+        .map_err(|e| pg_err("cannot read the pruned-up-to statements", &e))?;
+    for row in rows {
+        let read = || -> Result<(String, i64, String), postgres::Error> {
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        };
+        let (writer, next, text) = read().map_err(|e| pg_err("cannot read a statement", &e))?;
+        v.pruned(&Line {
+            location: format!("{POSTGRES_PRUNED_TABLE}:{writer}#{next}"),
+            text,
+            complete: true,
+        });
+    }
+    Ok(())
 }

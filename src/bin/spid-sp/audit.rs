@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde_json::json;
 use spid_sp::audit::{
-    cutoff_date, for_each_line, for_each_postgres_line, prune_dir, scan_dir, verify_dir,
-    verify_postgres, CheckpointKey, CheckpointVerifier, Entry, EntryBody, PayloadDecryptor,
-    PostgresQuery, TransactionRecord,
+    cutoff_date, for_each_line, for_each_postgres_line, prune_dir, prune_postgres, scan_dir,
+    verify_dir, verify_postgres, CheckpointKey, CheckpointVerifier, Entry, EntryBody,
+    PayloadDecryptor, PostgresQuery, TransactionRecord,
 };
 use spid_sp::Timestamp;
 
@@ -84,8 +84,13 @@ pub(crate) enum AuditCommand {
         /// Prune as of this instant (xs:dateTime, or `now`) [default: now].
         #[arg(long)]
         at: Option<String>,
+        /// Prune the PostgreSQL registry at this URL instead of a directory (a role
+        /// allowed to DELETE).
+        #[arg(long, env = "SPID_SP_AUDIT_POSTGRES", conflicts_with = "dir")]
+        postgres: Option<String>,
         /// The registry directory.
-        dir: PathBuf,
+        #[arg(required_unless_present = "postgres")]
+        dir: Option<PathBuf>,
     },
     /// Create a key: `checkpoint` (Ed25519, signs checkpoints; the SP holds it) or
     /// `offline` (RSA-3072, payloads are encrypted to it; keep the private half offline).
@@ -189,18 +194,30 @@ pub(crate) fn audit_cmd(c: AuditCommand) -> Outcome {
             checkpoint_key,
             months,
             at,
+            postgres,
             dir,
         } => {
             let key = CheckpointKey::from_pem(&read_bytes(&checkpoint_key)?)
                 .map_err(|e| usage(format!("--checkpoint-key: {e}")))?;
             let now = instant(at.as_deref())?;
             let before = cutoff_date(now.date(), months);
-            let report = prune_dir(&dir, &key, before, now).map_err(invalid)?;
-            println!(
-                "pruned {} file(s) before {before}, {} signed statement(s)",
-                report.deleted.len(),
-                report.statements
-            );
+            match source(dir, postgres) {
+                Source::Dir(dir) => {
+                    let report = prune_dir(&dir, &key, before, now).map_err(invalid)?;
+                    println!(
+                        "pruned {} file(s) before {before}, {} signed statement(s)",
+                        report.deleted.len(),
+                        report.statements
+                    );
+                }
+                Source::Postgres(url) => {
+                    let report = prune_postgres(&url, &key, before, now).map_err(invalid)?;
+                    println!(
+                        "pruned {} entries before {before}, {} signed statement(s)",
+                        report.deleted, report.statements
+                    );
+                }
+            }
             Ok(())
         }
         AuditCommand::Keygen { kind, out_dir } => keygen(&kind, &out_dir),
