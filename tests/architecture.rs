@@ -35,7 +35,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["idp_set", "observe", "audit", "sp", "logout", "store"],
     ),
     // Integrations: the web layer, the explicitly unverified decoder.
-    ("integrations", &["axum", "danger", "description", "gateway", "tenant"]),
+    (
+        "integrations",
+        &["axum", "danger", "description", "gateway", "tenant"],
+    ),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).
     ("tools", &["test_idp", "fuzzing"]),
 ];
