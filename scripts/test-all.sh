@@ -52,7 +52,7 @@ step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all
 # Library users pay only for what they use: each feature set alone must build clean.
 feature_sets() {
   local f
-  for f in "" axum redis cli test-idp config refresh audit postgres gateway; do
+  for f in "" axum redis cli test-idp config refresh audit postgres gateway cns-tls; do
     cargo clippy --quiet --lib --no-default-features --features "$f" -- -D warnings || return 1
   done
 }
@@ -138,6 +138,7 @@ SUITES=(
   tests/redis.sh                  # two demo instances on a real redis-server
   tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
   tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
+  tests/cns.sh                    # Entra con CNS: our TLS listener, nginx, Chromium + NSS
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then
