@@ -170,6 +170,8 @@ http {
       # Always set (empty without a certificate): a client's own header never passes.
       proxy_set_header X-SSL-Client-Cert \$ssl_client_escaped_cert;
       proxy_set_header Host \$host;
+      # The SP's redirect goes back to the application's origin: keep it as is.
+      proxy_redirect off;
     }
     location / { return 404; }
   }
