@@ -28,6 +28,8 @@ POLICY_DIR=/etc/chromium/policies/managed
 POLICY_FILE="$POLICY_DIR/spid-sp-cns-test.json"
 rm -rf "$OUT"
 mkdir -p "$OUT"
+POLICY_DIR_CREATED=""
+[ -d "$POLICY_DIR" ] || POLICY_DIR_CREATED=1
 
 log() { echo "cns.sh: $*" >&2; }
 die() { log "$*"; echo "cns: $passed passed, $((failed + 1)) failed"; exit 1; }
@@ -53,6 +55,9 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null
   rm -f "$POLICY_FILE"
+  # Leave /etc as found: remove the policy directories this run created (if empty).
+  [ -n "$POLICY_DIR_CREATED" ] && rmdir -p "$POLICY_DIR" 2>/dev/null
+  true
 }
 trap cleanup EXIT
 
