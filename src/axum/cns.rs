@@ -373,7 +373,10 @@ fn try_cns_certificate(
     let origin = cns
         .return_origin
         .clone()
-        .or_else(|| inner.origins.first().cloned())
+        .or_else(|| {
+            let acs = inner.sp.config().assertion_consumer_services();
+            acs.first().and_then(|a| normalize_origin(&a.url))
+        })
         .unwrap_or_default();
     let mut res = redirect(
         StatusCode::SEE_OTHER,
