@@ -52,7 +52,7 @@ step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all
 # Library users pay only for what they use: each feature set alone must build clean.
 feature_sets() {
   local f
-  for f in "" axum redis cli test-idp config refresh audit postgres gateway tenants "tenants axum"; do
+  for f in "" axum redis cli test-idp config refresh audit postgres gateway tenants "tenants axum" cns-tls; do
     cargo clippy --quiet --lib --no-default-features --features "$f" -- -D warnings || return 1
   done
 }
@@ -140,6 +140,7 @@ SUITES=(
   tests/gateway.sh                # spid-sp gateway behind real nginx: Chromium, auth_request, PyJWT, HA, Sentinel
   tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
   tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
+  tests/cns.sh                    # Entra con CNS: our TLS listener, nginx, Chromium + NSS
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then

@@ -853,3 +853,109 @@ fn the_test_idp_flag_is_refused_off_loopback() {
         assert!(stderr.contains("--test-idp"), "{stderr}");
     }
 }
+
+/// `[gateway.cns]` in reverse-proxy mode: the card header is read only from the proxy's
+/// address, the login lands on the page asked for with the fiscal code in the identity
+/// headers, and the header never reaches the upstream (nor one a client forges).
+#[cfg(feature = "test-idp")]
+#[tokio::test]
+async fn entra_con_cns_through_a_trusted_proxy_and_the_header_never_reaches_the_upstream() {
+    use spid_sp::cns::test_pki::{TestCard, TestPki, TEST_FISCAL_CODE};
+    let up = echo_upstream().await;
+    let dir = scratch("cns-files");
+    let pki = TestPki::generate(spid_sp::Clock::now(&spid_sp::SystemClock)).unwrap();
+    std::fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
+    std::fs::write(dir.join("crl.pem"), pki.crl_pem()).unwrap();
+    let extra = format!(
+        r#"
+[gateway.cns]
+ca_file = "{}"
+crl_files = ["{}"]
+endpoint = "https://127.0.0.1:9443/spid/cns/certificate"
+proxy_header = "x-ssl-client-cert"
+proxies = ["127.0.0.2"]
+"#,
+        dir.join("ca.pem").display(),
+        dir.join("crl.pem").display()
+    );
+    let gw = start("cns", &format!("http://{up}"), &extra).await;
+    let addr = gw.addr;
+    // nginx's `$ssl_client_escaped_cert`: the PEM percent-encoded.
+    let escaped = |pem: Vec<u8>| -> String {
+        pem.iter()
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let header = escaped(pki.card_pem(TestCard::Valid));
+    let begin = || async {
+        let r = get(addr, "/spid/cns?next=/private/me", &[], &[]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let loc = r.header("location").unwrap().to_owned();
+        let state = loc
+            .strip_prefix("https://127.0.0.1:9443/spid/cns/certificate?state=")
+            .unwrap()
+            .to_owned();
+        (state, r.cookie("spid_browser").unwrap())
+    };
+    let card = |state: String, from: [u8; 4], value: String| async move {
+        request(
+            addr,
+            "GET",
+            &format!("/spid/cns/certificate?state={state}"),
+            &[],
+            None,
+        )
+        .header("x-ssl-client-cert", &value)
+        .source_ip(from.into())
+        .send_async()
+        .await
+    };
+
+    // Straight from a client (not the proxy's address): ignored.
+    let (state, _) = begin().await;
+    let r = card(state, [127, 0, 0, 1], header.clone()).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("cns-no-certificate"), "{}", r.body);
+
+    // A revoked card from the proxy: refused with its code.
+    let (state, _) = begin().await;
+    let revoked = escaped(pki.card_pem(TestCard::Revoked));
+    let r = card(state, [127, 0, 0, 2], revoked).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("cns-revoked"), "{}", r.body);
+
+    // The valid card from the proxy: hand-off, session, identity upstream.
+    let (state, browser) = begin().await;
+    let r = card(state, [127, 0, 0, 2], header.clone()).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let loc = r.header("location").unwrap();
+    let path = loc.strip_prefix(&format!("http://{addr}")).unwrap();
+    let done = get(addr, path, &[("spid_browser", &browser)], &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.header("location"), Some("/private/me"));
+    let session = done.cookie("spid_session").unwrap();
+    let page = get(
+        addr,
+        "/private/me",
+        &[("spid_session", &session)],
+        &[("x-ssl-client-cert", &header)],
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let lower = page.body.to_ascii_lowercase();
+    assert!(
+        lower.contains(&format!(
+            "x-spid-fiscal-code: {}",
+            TEST_FISCAL_CODE.to_ascii_lowercase()
+        )),
+        "{}",
+        page.body
+    );
+    assert!(!lower.contains("x-ssl-client-cert"), "{}", page.body);
+}

@@ -22,6 +22,7 @@
 mod aggregator;
 #[cfg(feature = "audit")]
 mod audit;
+mod cns;
 mod description;
 mod pages;
 mod test_idp;
@@ -92,6 +93,14 @@ Usage: demo-sp [options]     (each option also reads the environment variable sh
                                                school by host, a company) in <key dir>/tenants/
   --tenants DIR          DEMO_SP_TENANTS       aggregator mode on the tenant files of DIR
                                                (docs/tenants.md; polled every 2 s, SIGHUP)
+  --cns-test-pki DIR     DEMO_SP_CNS_TEST_PKI  Entra con CNS with a TEST PKI (generated in DIR when
+                                               missing; its signed test trust list and CRL are loaded)
+  --cns-listen ADDR      DEMO_SP_CNS_LISTEN    the CNS TLS listener (client certificate), e.g.
+                                               127.0.0.1:8443 (self-signed demo server certificate)
+  --cns-proxy IP         DEMO_SP_CNS_PROXY     a reverse proxy allowed to forward the card in the
+                                               x-ssl-client-cert header (repeatable)
+  --cns-endpoint URL     DEMO_SP_CNS_ENDPOINT  where browsers present the card (default: the
+                                               listener's https://ADDR/spid/cns/certificate)
   --test-idp, --no-test-idp  DEMO_SP_TEST_IDP=1|0  the local test IdP under /test-idp (default:
                                                on with a loopback --bind, a loopback base URL
                                                and no --idp-metadata; loopback clients only)
@@ -129,6 +138,7 @@ struct Options {
     audit_encrypt_to: Option<PathBuf>,
     /// `--aggregator` / `--tenants DIR`.
     tenants: Option<aggregator::TenantsSource>,
+    cns: cns::Options,
 }
 
 /// Where the SP description comes from.
@@ -176,6 +186,7 @@ fn parse_options() -> Options {
     let mut test_idp =
         env("DEMO_SP_TEST_IDP").map(|v| !matches!(v.as_str(), "0" | "false" | "no" | "off"));
 
+    let mut cns = cns::Options::from_env();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -192,6 +203,9 @@ fn parse_options() -> Options {
                 .or_else(|| args.next())
                 .unwrap_or_else(|| fail(format!("{flag} needs a value (see --help)")))
         };
+        if flag.starts_with("--cns-") && cns.parse(&flag, &mut value) {
+            continue;
+        }
         match flag.as_str() {
             "--bind" => bind = value(),
             "--base-url" => base_url = Some(value()),
@@ -279,6 +293,7 @@ fn parse_options() -> Options {
         test_idp,
         store,
         tenants,
+        cns,
     }
 }
 
@@ -641,7 +656,11 @@ async fn main() {
         builder = builder.audit_log(audit::as_log(r));
         audit::spawn_sealer(r);
     }
+    if let Some(c) = cns::config(&opts.cns, "/spid", &base_url) {
+        builder = builder.cns(c);
+    }
     let auth = builder.build();
+    cns::spawn_listener(&opts.cns, &auth, &opts.key_dir).await;
     let site = Arc::new(pages::Site::new(
         &auth,
         description::demo_name(profile),

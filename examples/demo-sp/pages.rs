@@ -97,6 +97,17 @@ pub async fn home(
             .next(next.as_deref().unwrap_or("/me"))
             .render(),
     );
+    if let Some(url) = site
+        .auth
+        .cns_login_url(Some(next.as_deref().unwrap_or("/me")))
+    {
+        let _ = write!(
+            b,
+            "<p><a class=\"button\" id=\"cns-login\" href=\"{}\">Entra con CNS</a> \
+             <small>Carta Nazionale dei Servizi: inserisci la carta nel lettore.</small></p>",
+            attr(&url)
+        );
+    }
     let local = if site.auth.allows_test_idp()
         && site
             .auth
@@ -142,6 +153,14 @@ pub async fn me(State(site): State<Arc<Site>>, session: Session) -> Html<String>
             &format!("SpidL{}", session.level().number()),
         ),
         ("Gestore dell'identità", idp),
+        (
+            "Credenziale",
+            match session.card() {
+                Some(spid_sp::cns::CardKind::Cie) => "CIE (certificato della carta)",
+                Some(_) => "CNS (smart card)",
+                None => "SAML (SPID, CIE ID, eIDAS)",
+            },
+        ),
         ("Entity ID del gestore", session.idp().as_str()),
     ] {
         let _ = write!(

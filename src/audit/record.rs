@@ -26,6 +26,8 @@ pub enum RecordKind {
     LogoutRequestReceived,
     /// The SP sent a LogoutResponse to an IdP-initiated LogoutRequest.
     LogoutResponseSent,
+    /// A CNS smart-card login: the client certificate presented ("Entra con CNS").
+    CnsLogin,
 }
 
 impl RecordKind {
@@ -38,6 +40,7 @@ impl RecordKind {
             RecordKind::LogoutResponseReceived => "logout-response-received",
             RecordKind::LogoutRequestReceived => "logout-request-received",
             RecordKind::LogoutResponseSent => "logout-response-sent",
+            RecordKind::CnsLogin => "cns-login",
         }
     }
 }
@@ -122,6 +125,8 @@ pub enum PayloadFormat {
     Base64,
     /// The HTTP-Redirect query string as received (signature parameters included).
     Query,
+    /// A client certificate chain in PEM (CNS logins).
+    Certificate,
 }
 
 /// The message itself, in clear (before [`super::ChainedLog`] encrypts it, if set to).

@@ -175,6 +175,12 @@ impl SpidAuthBuilder {
         self.inner.tenant = Some(id.to_owned());
         self
     }
+    /// Turns on "Entra con CNS" (smart-card login, docs/cns.md "Login flow"):
+    /// `GET {prefix}/cns` and `GET {prefix}/cns/certificate`.
+    pub fn cns(mut self, config: CnsConfig) -> Self {
+        self.inner.cns = Some(config);
+        self
+    }
     /// The integration.
     pub fn build(mut self) -> SpidAuth {
         let mut origins: Vec<String> = self

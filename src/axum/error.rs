@@ -52,6 +52,16 @@ pub enum AuthError {
     /// sibling subdomain, or no `Origin` / `Sec-Fetch-Site` at all): the session stays.
     #[error("logout from another origin refused")]
     CrossOriginLogout,
+    /// The CNS card certificate was refused (its [`CnsRejection::code`] is the code).
+    #[error("CNS certificate refused: {0}")]
+    Cns(crate::cns::CnsRejection),
+    /// The CNS certificate endpoint got no client certificate (none chosen in the
+    /// browser, or a header from a peer that is not a configured proxy).
+    #[error("no client certificate")]
+    CnsNoCertificate,
+    /// The CNS login is not configured ([`SpidAuthBuilder::cns`]).
+    #[error("CNS login not configured")]
+    CnsNotConfigured,
 }
 
 impl From<StoreError> for AuthError {
@@ -97,6 +107,9 @@ impl AuthError {
             AuthError::TestIdpRefused => StatusCode::FORBIDDEN,
             AuthError::LevelBelowMinimum => StatusCode::BAD_REQUEST,
             AuthError::CrossOriginLogout => StatusCode::FORBIDDEN,
+            AuthError::Cns(crate::cns::CnsRejection::Crypto) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Cns(_) | AuthError::CnsNoCertificate => StatusCode::FORBIDDEN,
+            AuthError::CnsNotConfigured => StatusCode::NOT_FOUND,
         }
     }
 
@@ -116,6 +129,9 @@ impl AuthError {
             AuthError::TestIdpRefused => "test-idp-refused",
             AuthError::LevelBelowMinimum => "level-below-minimum",
             AuthError::CrossOriginLogout => "cross-origin-logout",
+            AuthError::Cns(r) => r.code(),
+            AuthError::CnsNoCertificate => "cns-no-certificate",
+            AuthError::CnsNotConfigured => "cns-not-configured",
         }
     }
 
@@ -139,6 +155,9 @@ impl AuthError {
             AuthError::TestIdpRefused => "Questo gestore dell'identità è solo di prova e non è abilitato su questo servizio.",
             AuthError::LevelBelowMinimum => "Il livello di autenticazione richiesto è inferiore a quello minimo del servizio: il collegamento non è valido.",
             AuthError::CrossOriginLogout => "La richiesta di uscita non proviene da questo servizio ed è stata ignorata: la sessione resta aperta. Per uscire usa il pulsante «Esci» del servizio.",
+            AuthError::Cns(_) => "Il certificato della carta non è valido per l'accesso (scaduto, revocato, non emesso da un ente riconosciuto o non di autenticazione).",
+            AuthError::CnsNoCertificate => "Nessun certificato della carta ricevuto: inserisci la carta nel lettore, scegli il certificato di autenticazione e riprova.",
+            AuthError::CnsNotConfigured => "L'accesso con CNS non è disponibile su questo servizio.",
         }
     }
 
@@ -162,6 +181,9 @@ impl AuthError {
             AuthError::TestIdpRefused => "This identity provider is for testing only and is not enabled on this service.",
             AuthError::LevelBelowMinimum => "The authentication level asked for is below this service's minimum: the link is not valid.",
             AuthError::CrossOriginLogout => "The logout request did not come from this service and was ignored: you are still signed in. To sign out, use the service's own logout button.",
+            AuthError::Cns(_) => "The card's certificate cannot be used to sign in (expired, revoked, not issued by a recognised authority, or not an authentication certificate).",
+            AuthError::CnsNoCertificate => "No card certificate was received: insert the card in the reader, choose its authentication certificate and try again.",
+            AuthError::CnsNotConfigured => "Sign-in with a CNS card is not available on this service.",
         }
     }
 }

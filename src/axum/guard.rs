@@ -148,6 +148,11 @@ pub(super) fn step_up(
                 .into_response(),
         );
     }
+    if session.idp().as_str() == CNS_ENTITY_ID {
+        // A card cannot log in at a higher level: the login page (SPID/CIE at `level`);
+        // that login replaces the card session when it completes.
+        return to_login_page(auth, parts);
+    }
     let url = auth.login_url(session.idp().as_str(), Some(level), here(parts).as_deref());
     SessionRejection::new(
         redirect(StatusCode::SEE_OTHER, &url)

@@ -115,6 +115,9 @@
 
 mod builder;
 mod button;
+mod cns;
+#[cfg(feature = "cns-tls")]
+mod cns_tls;
 mod error;
 mod guard;
 mod http;
@@ -128,6 +131,10 @@ mod tenants;
 
 pub(crate) use crate::store::{MemorySessionStore, SessionStore};
 pub use button::{ButtonLanguage, ButtonSize, LoginButtons, BUTTON_CSS};
+pub use cns::{CnsConfig, CnsTrust, CNS_ENTITY_ID};
+#[cfg(feature = "cns-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cns-tls")))]
+pub use cns_tls::{CnsTlsListener, CnsTlsPeer};
 pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
@@ -137,6 +144,7 @@ pub use session::Session;
 #[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]
 pub use tenants::{SpidTenants, SpidTenantsBuilder, TenantConfigure};
 
+use cns::*;
 pub(crate) use http::peer_addr;
 use http::*;
 /// Reused by the test IdP's HTTP server (`crate::test_idp::server`).
@@ -237,6 +245,8 @@ struct Inner {
     /// The tenant this integration serves (`crate::tenants`): its ID scopes the cookie
     /// names and is written into, and checked on, every session record.
     tenant: Option<String>,
+    /// The CNS smart-card login ([`SpidAuthBuilder::cns`]).
+    cns: Option<CnsConfig>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -289,6 +299,7 @@ impl SpidAuth {
                 origins: Vec::new(),
                 request_id_header: None,
                 tenant: None,
+                cns: None,
             },
         }
     }
@@ -314,12 +325,39 @@ impl SpidAuth {
             .route(&format!("{p}/logout"), post(logout))
             .route(&format!("{p}/slo"), get(slo_get).post(slo_post))
             .route(&format!("{p}/button.css"), get(button::stylesheet))
+            .route(&format!("{p}/cns"), get(cns_start))
+            .route(&format!("{p}/cns/certificate"), get(cns_certificate))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(::axum::middleware::from_fn_with_state(
                 self.clone(),
                 trace_request,
             ))
             .layer(Extension(self.clone()))
+    }
+
+    /// Only the CNS certificate endpoint (`{prefix}/cns/certificate`): what the dedicated
+    /// TLS listener serves ([`SpidAuthBuilder::cns`]; docs/cns.md "Login flow").
+    pub fn cns_routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let p = &self.inner.prefix;
+        Router::new()
+            .route(&format!("{p}/cns/certificate"), get(cns_certificate))
+            .layer(::axum::middleware::from_fn_with_state(
+                self.clone(),
+                trace_request,
+            ))
+            .layer(Extension(self.clone()))
+    }
+
+    /// The URL of "Entra con CNS" (`{prefix}/cns?next=`), or `None` when the CNS login
+    /// is not configured.
+    pub fn cns_login_url(&self, next: Option<&str>) -> Option<String> {
+        self.inner.cns.as_ref()?;
+        let mut url = format!("{}/cns", self.inner.prefix);
+        if let Some(n) = next.and_then(safe_next) {
+            url.push_str("?next=");
+            crate::binding::redirect::quote_plus(&n, &mut url);
+        }
+        Some(url)
     }
 
     /// The layer that makes [`Session`], [`AtLeast`] and [`require_level`] work on the

@@ -121,7 +121,9 @@ pub(super) fn log_auth_error(auth: &SpidAuth, err: &AuthError) {
         AuthError::Refused(_)
         | AuthError::Rejected(_)
         | AuthError::Logout(_)
-        | AuthError::Start(_) => {}
+        | AuthError::Start(_)
+        // Logged by the CNS handler with its source, after the verifier's own event.
+        | AuthError::Cns(_) => {}
         AuthError::Store(e) => {
             auth.inner.sp.metrics().record_store_error("web");
             tracing::error!(target: HTTP, result = "failed", code, status, reason = %e, "store unavailable");

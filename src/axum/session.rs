@@ -40,6 +40,12 @@ pub(crate) struct SessionData {
     /// single-SP integration. Checked on every read: a session is only good there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// The identity itself, for logins without SAML attributes (CNS: source `Cns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// The card of a CNS login (`cns` or `cie`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -77,6 +83,8 @@ impl Session {
             expires,
             federation: Some(login.federation()),
             tenant: None,
+            identity: None,
+            card: None,
         })
     }
 
@@ -84,7 +92,10 @@ impl Session {
         let federation = data
             .federation
             .unwrap_or_else(|| Federation::of_entity_id(data.info.idp.as_str()));
-        let identity = Identity::from_attributes(data.attributes.clone(), federation);
+        let identity = match &data.identity {
+            Some(identity) => identity.clone(),
+            None => Identity::from_attributes(data.attributes.clone(), federation),
+        };
         Session { data, identity }
     }
 
@@ -127,6 +138,16 @@ impl Session {
     /// When the session ends (never after the IdP's `SessionNotOnOrAfter`).
     pub fn expires(&self) -> Timestamp {
         self.data.expires
+    }
+    /// The card of a smart-card login ("Entra con CNS"): `Some(Cns)`, or `Some(Cie)` for
+    /// a CIE card certificate accepted on the same path; `None` for SAML logins. The
+    /// identity's [`Identity::source`] is then `IdentitySource::Cns`.
+    pub fn card(&self) -> Option<crate::cns::CardKind> {
+        match self.data.card.as_deref()? {
+            "cns" => Some(crate::cns::CardKind::Cns),
+            "cie" => Some(crate::cns::CardKind::Cie),
+            _ => None,
+        }
     }
     /// The federation of the IdP the user logged in with.
     pub fn federation(&self) -> Federation {

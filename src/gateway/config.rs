@@ -87,6 +87,9 @@ pub struct GatewaySettings {
     /// Per-path access rules (longest prefix wins).
     #[serde(default)]
     pub paths: Vec<PathSettings>,
+    /// "Entra con CNS" (smart-card login; docs/cns.md).
+    #[serde(default)]
+    pub cns: Option<super::cns::CnsSettings>,
 }
 
 /// `[gateway.session]`.
@@ -403,6 +406,9 @@ impl GatewayConfig {
         }
         if let Some(k) = gateway.jwt.key_file.as_mut() {
             join(k);
+        }
+        if let Some(c) = gateway.cns.as_mut() {
+            c.join(dir);
         }
         if let Some(a) = gateway.audit.as_mut() {
             for p in [&mut a.dir, &mut a.checkpoint_key] {

@@ -12,6 +12,7 @@
 //! header, is removed before forwarding: a client can never spoof the identity.
 //! docs/gateway.md is the reference (config file, routes, header contract, recipes).
 
+mod cns;
 mod config;
 mod identity;
 mod jwt;
@@ -21,6 +22,7 @@ mod policy;
 mod proxy;
 mod setup;
 
+pub use cns::CnsSettings;
 pub use config::{
     AuditSettings, GatewayConfig, GatewaySettings, HeaderSettings, JwtSettings, Overrides,
     PathSettings, Plan, RegistrySettings, SessionSettings, Upstream, UpstreamSettings,
@@ -54,7 +56,7 @@ use crate::sp::ServiceProvider;
 use crate::LoginOptions;
 
 /// The routes the gateway serves itself (everything else goes to an upstream).
-pub const ROUTES: [&str; 13] = [
+pub const ROUTES: [&str; 15] = [
     "GET  /spid/metadata       SP metadata",
     "GET  /spid/select         IdP chooser (?next=/path&level=N)",
     "GET  /spid/login          start a login (?idp=&level=&next=)",
@@ -63,6 +65,8 @@ pub const ROUTES: [&str; 13] = [
     "POST /spid/logout         logout + SP-initiated SLO (same-origin forms only)",
     "GET  /spid/slo            single logout (IdP side), also POST",
     "GET  /spid/button.css     login button stylesheet",
+    "GET  /spid/cns            Entra con CNS: one-time state, then the card endpoint ([gateway.cns])",
+    "GET  /spid/cns/certificate  the card (CNS TLS listener, or the proxy's header from its address)",
     "ANY  /spid/auth           auth_request / forward_auth: 200 + identity headers, 401 + X-Spid-Login-Url, 403",
     "GET  /spid/jwks.json      public keys of the JWT",
     "GET  /healthz             process up",
@@ -146,6 +150,8 @@ struct Inner {
     jwt: Option<(JwtSigner, HeaderName, bool)>,
     forwarded: proxy::Forwarded,
     ops: ops::Probes,
+    /// `[gateway.cns]`, and its certificate header (removed before forwarding).
+    cns: Option<(CnsSettings, Option<HeaderName>)>,
 }
 
 /// Writes a file readable by its owner only (mode 0600 on Unix), creating its directory.
@@ -231,6 +237,13 @@ impl Gateway {
         if let Some(r) = &registry {
             b = b.audit_log(setup::as_log(r));
         }
+        let cns = match &g.cns {
+            Some(c) => {
+                b = b.cns(c.config(&plan.base_url)?);
+                Some((c.clone(), c.header()?))
+            }
+            None => None,
+        };
         let auth = b.build();
         let jwt = if g.jwt.enabled {
             let alg = if g.jwt.alg == "RS256" {
@@ -287,6 +300,7 @@ impl Gateway {
                 jwt,
                 forwarded,
                 ops,
+                cns,
             }),
         };
         let mut router = gateway.router();
@@ -294,6 +308,15 @@ impl Gateway {
             router = router.merge(extra);
         }
         Ok((gateway.clone(), router))
+    }
+
+    /// Starts the CNS TLS listener of `[gateway.cns] listen`, if any (inside the
+    /// runtime): its local address.
+    pub async fn spawn_cns_listener(&self) -> Result<Option<SocketAddr>, GatewayError> {
+        match &self.inner.cns {
+            Some((c, _)) => c.spawn_listener(&self.inner.auth).await,
+            None => Ok(None),
+        }
     }
 
     /// The axum integration underneath.
@@ -544,6 +567,10 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
     let headers = req.headers_mut();
     let upgrade = proxy::remove_hop_by_hop(headers);
     gw.inner.identity.strip(headers);
+    if let Some((_, Some(h))) = &gw.inner.cns {
+        // The card header is the gateway's alone: never passed to an application.
+        headers.remove(h);
+    }
     gw.inner.forwarded.apply(headers, peer);
     if let Some(s) = &session {
         gw.add_identity(headers, s);

@@ -212,6 +212,12 @@ async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(
         message: e.to_string(),
     })?;
     gateway.spawn_maintenance(reload_secs);
+    if let Some(a) = gateway.spawn_cns_listener().await.map_err(|e| Failure {
+        status: 1,
+        message: e.to_string(),
+    })? {
+        eprintln!("spid-sp gateway: CNS TLS listener on {a}");
+    }
     if let Some(m) = metrics_bind {
         let l = tokio::net::TcpListener::bind(m)
             .await
