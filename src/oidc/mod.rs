@@ -1,0 +1,24 @@
+//! OpenID Connect Federation for SPID/CIE (feature `oidc`): the protocol vocabulary and
+//! its rules, no I/O (docs/oidc.md).
+//!
+//! - JOSE on the system OpenSSL, allow-listed algorithms only: [`jws`] (RS256, PS256,
+//!   ES256), [`jwe`] (RSA-OAEP, RSA-OAEP-256 with A128CBC-HS256, A256CBC-HS512, A256GCM),
+//!   [`Jwk`]/[`Jwks`]/[`PrivateJwk`] (RSA and EC P-256, RFC 7638 thumbprints).
+//! - OpenID Federation 1.0 as the Italian profile uses it: [`EntityStatement`]s,
+//!   trust-chain discovery and validation up to a pinned [`TrustAnchor`]
+//!   ([`resolve_trust_chain`]), metadata policy ([`apply_policy`]), trust marks, and a
+//!   bounded [`TrustChainCache`]. Statements are fetched through the [`FederationFetcher`]
+//!   trait: the application or the test implements it (with `refresh`,
+//!   [`HttpFederationFetcher`] does it over HTTPS).
+//!
+//! Every refusal is an [`OidcError`] with a stable [`OidcError::code`].
+
+mod error;
+mod json;
+mod jwk;
+
+pub mod jwe;
+pub mod jws;
+
+pub use error::OidcError;
+pub use jwk::{Jwk, Jwks, KeyType, KeyUse, PrivateJwk, MAX_JWKS_BYTES, MAX_JWKS_KEYS};
