@@ -27,7 +27,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Messages and their rules: errors, bindings, requests, response checks, what is kept.
     (
         "rules",
-        &["error", "binding", "authn_request", "response", "pending"],
+        &[
+            "error",
+            "binding",
+            "authn_request",
+            "response",
+            "pending",
+            "oidc",
+        ],
     ),
     // The SP ceremony: login, logout, the stores it uses.
     (
@@ -35,7 +42,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["idp_set", "observe", "audit", "sp", "logout", "store"],
     ),
     // Integrations: the web layer, the explicitly unverified decoder.
-    ("integrations", &["axum", "danger", "description", "gateway", "tenant"]),
+    (
+        "integrations",
+        &["axum", "danger", "description", "gateway", "tenant"],
+    ),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).
     ("tools", &["test_idp", "fuzzing"]),
 ];
