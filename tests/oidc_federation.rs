@@ -605,3 +605,46 @@ fn entity_statement_decoding() {
         "oidc_chain_broken_link"
     );
 }
+
+/// The HTTPS fetcher (feature `refresh`) against a one-shot loopback server: plain http
+/// only to loopback and only when allowed, bodies above 64 KiB refused.
+#[cfg(feature = "refresh")]
+#[test]
+fn http_fetcher_loopback_and_limits() {
+    use spid_sp::oidc::HttpFederationFetcher;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    let fed = Fed::new();
+    let body = fed.fetcher.docs.borrow()[&ec_url(TA)].clone();
+    let big = "A".repeat(70 * 1024);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = vec![body.clone(), big];
+    let server = std::thread::spawn(move || {
+        for b in bodies {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/entity-statement+jwt\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                b.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(b.as_bytes()).unwrap();
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/.well-known/openid-federation");
+    let strict = HttpFederationFetcher::new(Duration::from_secs(10));
+    assert!(strict.fetch(&url).is_err(), "plain http refused by default");
+    let fetcher = strict.allow_plain_http_loopback();
+    let got = fetcher.fetch(&url).unwrap();
+    assert_eq!(got, body);
+    assert!(EntityStatement::verify_self_signed(&got, now(), 60).is_ok());
+    assert!(fetcher.fetch(&url).is_err(), "body above 64 KiB");
+    assert!(fetcher
+        .fetch("http://ta.example/.well-known/openid-federation")
+        .is_err());
+    server.join().unwrap();
+}
