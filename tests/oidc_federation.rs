@@ -648,3 +648,44 @@ fn http_fetcher_loopback_and_limits() {
         .is_err());
     server.join().unwrap();
 }
+
+/// Two authority hints: a broken path (forged statement under INT) does not hide a good
+/// one (through INT2); with both broken, the last path's error is reported.
+#[test]
+fn a_broken_path_does_not_hide_a_good_one() {
+    const INT2: &str = "https://int2.example";
+    let fed = Fed::new();
+    let int2 = PrivateJwk::generate_p256().unwrap();
+    fed.put(
+        fetch_url(TA, INT2),
+        fed.draft(TA, INT2, set(&int2)).sign(&fed.ta).unwrap(),
+    );
+    let mut d = fed.draft(INT2, INT2, set(&int2));
+    d.authority_hints = vec![TA.into()];
+    d.metadata = obj(federation_entity(INT2));
+    fed.put(ec_url(INT2), d.sign(&int2).unwrap());
+    fed.put(
+        fetch_url(INT2, OP),
+        fed.draft(INT2, OP, set(&fed.op)).sign(&int2).unwrap(),
+    );
+    let mut d = fed.draft(OP, OP, set(&fed.op));
+    d.authority_hints = vec![INT.into(), INT2.into()];
+    let mut md = obj(federation_entity(OP));
+    md.insert("openid_provider".into(), op_metadata());
+    d.metadata = md;
+    d.trust_marks = fed.good_mark();
+    fed.put(ec_url(OP), d.sign(&fed.op).unwrap());
+    let forger = PrivateJwk::generate_p256().unwrap().with_kid(fed.int.kid());
+    fed.put(
+        fetch_url(INT, OP),
+        fed.int_about_op(set(&fed.op)).sign(&forger).unwrap(),
+    );
+    let chain = fed.resolve().unwrap();
+    assert_eq!(chain.statements[1].iss, INT2);
+    // INT2 path broken too (expired): the last error is reported.
+    let mut d = fed.draft(INT2, OP, set(&fed.op));
+    d.iat = NOW - 7200;
+    d.exp = NOW - 3600;
+    fed.put(fetch_url(INT2, OP), d.sign(&int2).unwrap());
+    assert_eq!(code(fed.resolve()), "oidc_expired");
+}
