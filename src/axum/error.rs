@@ -52,7 +52,7 @@ pub enum AuthError {
     /// sibling subdomain, or no `Origin` / `Sec-Fetch-Site` at all): the session stays.
     #[error("logout from another origin refused")]
     CrossOriginLogout,
-    /// The CNS card certificate was refused (its [`CnsRejection::code`] is the code).
+    /// The CNS card certificate was refused (its [`crate::cns::CnsRejection::code`] is the code).
     #[error("CNS certificate refused: {0}")]
     Cns(crate::cns::CnsRejection),
     /// The CNS certificate endpoint got no client certificate (none chosen in the
