@@ -87,6 +87,9 @@ pub struct GatewaySettings {
     /// Per-path access rules (longest prefix wins).
     #[serde(default)]
     pub paths: Vec<PathSettings>,
+    /// A tenant table to serve (aggregators: many SPs behind one gateway).
+    #[serde(default)]
+    pub tenants: Option<super::TenantsSettings>,
 }
 
 /// `[gateway.session]`.
@@ -403,6 +406,9 @@ impl GatewayConfig {
         }
         if let Some(k) = gateway.jwt.key_file.as_mut() {
             join(k);
+        }
+        if let Some(d) = gateway.tenants.as_mut().and_then(|t| t.dir.as_mut()) {
+            join(d);
         }
         if let Some(a) = gateway.audit.as_mut() {
             for p in [&mut a.dir, &mut a.checkpoint_key] {

@@ -120,6 +120,14 @@ impl IdentityHeaders {
         strip_own_cookies(headers);
     }
 
+    /// Adds the tenant's ID in `<prefix>Tenant` (reserved: never passed from a client).
+    pub fn add_tenant(&self, headers: &mut HeaderMap, tenant: &str) {
+        let name = HeaderName::try_from(format!("{}tenant", self.prefix));
+        if let (Ok(n), Some(v)) = (name, header_value(tenant)) {
+            headers.insert(n, v);
+        }
+    }
+
     /// Adds the identity of `session`.
     pub fn add(&self, headers: &mut HeaderMap, session: &Session) {
         let id = session.identity();

@@ -163,15 +163,29 @@ impl Gateway {
     /// every 10 seconds, and the IdP files re-read every `reload_secs` (0: never) when
     /// they changed.
     pub fn spawn_maintenance(&self, reload_secs: u64) {
-        if let Some(r) = self.inner.ops.registry.clone() {
+        if self.inner.ops.registry.is_some() {
+            let gw = self.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
                 loop {
                     tick.tick().await;
-                    let r = Arc::clone(&r);
-                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || r.checkpoint()).await {
-                        tracing::error!(target: "spid_sp::gateway", error = %e, "audit checkpoint failed");
-                    }
+                    let g = gw.clone();
+                    let _ = tokio::task::spawn_blocking(move || g.checkpoint_all(false)).await;
+                }
+            });
+        }
+        if let Some(secs) = self.inner.tenants.as_ref().map(|t| t.reload_secs) {
+            let gw = self.clone();
+            tokio::spawn(async move {
+                if secs == 0 {
+                    return;
+                }
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let g = gw.clone();
+                    let _ = tokio::task::spawn_blocking(move || g.reload_tenants()).await;
                 }
             });
         }
@@ -199,9 +213,24 @@ impl Gateway {
 
     /// Seals the registry's tail (at shutdown). Blocking.
     pub fn checkpoint(&self) {
-        if let Some(r) = &self.inner.ops.registry {
+        self.checkpoint_all(true);
+    }
+
+    /// Checkpoints the registry and every tenant's stream opened so far.
+    fn checkpoint_all(&self, last: bool) {
+        let mut all: Vec<Arc<Registry>> = self.inner.ops.registry.iter().cloned().collect();
+        if let Some(t) = &self.inner.tenants {
+            if let Ok(r) = t.registries.lock() {
+                all.extend(r.iter().cloned());
+            }
+        }
+        for r in all {
             if let Err(e) = r.checkpoint() {
-                tracing::error!(target: "spid_sp::gateway", error = %e, "final audit checkpoint failed");
+                if last {
+                    tracing::error!(target: "spid_sp::gateway", error = %e, "final audit checkpoint failed");
+                } else {
+                    tracing::error!(target: "spid_sp::gateway", error = %e, "audit checkpoint failed");
+                }
             }
         }
     }
