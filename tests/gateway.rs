@@ -475,6 +475,20 @@ async fn login_through_the_proxy_carries_the_identity_and_nothing_spoofed() {
     assert_eq!(ok.status, 200);
     assert_eq!(ok.header("x-spid-fiscal-code"), Some("RSSMRA80A01H501U"));
     assert!(ok.header("x-spid-jwt").is_some());
+    // The application's Cookie without the gateway's, for `auth_request_set`.
+    let mut with_app = refs(&jar);
+    with_app.insert(0, ("app", "1"));
+    with_app.push(("__Host-spid_other", "x"));
+    with_app.push(("theme", "dark"));
+    let ok = get(
+        addr,
+        "/spid/auth",
+        &with_app,
+        &[("X-Original-URI", "/private/x")],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("x-spid-cookie"), Some("app=1; theme=dark"));
     let no = get(
         addr,
         "/spid/auth",
@@ -490,6 +504,7 @@ async fn login_through_the_proxy_carries_the_identity_and_nothing_spoofed() {
     let public = get(addr, "/spid/auth", &[], &[("X-Forwarded-Uri", "/public/a")]).await;
     assert_eq!(public.status, 200);
     assert!(public.header("x-spid-fiscal-code").is_none());
+    assert_eq!(public.header("x-spid-cookie"), Some(""), "always answered");
     let offsite = get(
         addr,
         "/spid/auth",

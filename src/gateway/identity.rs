@@ -128,6 +128,11 @@ impl IdentityHeaders {
         }
     }
 
+    /// The header that carries [`app_cookie`] (`<prefix>cookie`).
+    pub fn cookie_header(&self) -> Option<HeaderName> {
+        HeaderName::try_from(format!("{}cookie", self.prefix)).ok()
+    }
+
     /// Adds the identity of `session`.
     pub fn add(&self, headers: &mut HeaderMap, session: &Session) {
         let id = session.identity();
@@ -171,6 +176,18 @@ pub fn header_value(v: &str) -> Option<HeaderValue> {
         }
     }
     HeaderValue::from_str(&out).ok()
+}
+
+/// The `Cookie` value the application may get: the request's cookies without the
+/// gateway's (`/spid/auth` answers it in `<prefix>Cookie`, for `auth_request_set`).
+pub(crate) fn app_cookie(headers: &HeaderMap) -> HeaderValue {
+    let mut only = HeaderMap::new();
+    for v in headers.get_all(header::COOKIE) {
+        only.append(header::COOKIE, v.clone());
+    }
+    strip_own_cookies(&mut only);
+    only.remove(header::COOKIE)
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Removes the gateway's cookies (`spid_*`, `__Host-spid_*`) from `Cookie`: the upstream

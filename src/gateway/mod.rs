@@ -544,6 +544,12 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
             if let Some(s) = &session {
                 gw.add_identity(&site, res.headers_mut(), s);
             }
+            // The application's Cookie without the gateway's (for `auth_request_set`):
+            // always answered, empty when nothing is left.
+            if let Some(name) = gw.inner.identity.cookie_header() {
+                res.headers_mut()
+                    .insert(name, identity::app_cookie(&headers));
+            }
             res
         }
         Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
