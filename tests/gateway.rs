@@ -167,11 +167,26 @@ struct Running {
 }
 
 async fn start(name: &str, upstream: &str, extra: &str) -> Running {
+    start_with(name, upstream, extra, None, "").await
+}
+
+/// [`start`], the test IdP's federation overridden (e.g. eIDAS: the eIDAS node's rules).
+async fn start_with(
+    name: &str,
+    upstream: &str,
+    extra: &str,
+    federation: Option<spid_sp::Federation>,
+    gateway_keys: &str,
+) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let audit = scratch(name).join("audit");
-    let text = config_text(&base, upstream, audit.to_str().unwrap(), extra);
+    let text = config_text(&base, upstream, audit.to_str().unwrap(), extra).replacen(
+        "level = 2\n",
+        &format!("level = 2\n{gateway_keys}"),
+        1,
+    );
     let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
     let prepared = Prepared::new(config).unwrap();
     let idp_url = format!("{base}/test-idp");
@@ -187,7 +202,14 @@ async fn start(name: &str, upstream: &str, extra: &str) -> Running {
     .unwrap();
     let extras = Extras {
         routes: Some(server.routes()),
-        idps: IdentityProvider::from_metadata(&server.metadata()).unwrap(),
+        idps: IdentityProvider::from_metadata(&server.metadata())
+            .unwrap()
+            .into_iter()
+            .map(|i| match federation {
+                Some(f) => i.with_federation(f),
+                None => i,
+            })
+            .collect(),
         allow_test_idp: Some(TestIdpMode::IKnowThisIsNotAnAccreditedIdp),
     };
     let (gateway, router) = Gateway::new(prepared, extras).unwrap();
@@ -867,4 +889,91 @@ fn the_test_idp_flag_is_refused_off_loopback() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
         assert!(stderr.contains("--test-idp"), "{stderr}");
     }
+}
+
+/// The identity kinds admitted positively: an eIDAS user (the test IdP as the eIDAS node,
+/// attribute service 99) enters an `eidas` path and gets `X-Spid-Eidas-Id`; a legal
+/// person (`spid:Purpose` LP, company attributes requested) enters a `legal_person`
+/// path with the company headers; each is refused (403) on the other kind's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eidas_and_legal_person_identities_are_admitted_where_the_policy_says() {
+    let up = echo_upstream().await;
+    let eu_path = r#"
+[[gateway.paths]]
+prefix = "/eu"
+identities = ["eidas"]
+
+[[attribute_services]]
+index = 99
+name = "eIDAS Natural Person Minimum Attribute Set"
+attributes = ["spidCode", "name", "familyName", "dateOfBirth"]
+"#;
+    let gw = start_with(
+        "kinds-eidas",
+        &format!("http://{up}"),
+        eu_path,
+        Some(spid_sp::Federation::Eidas),
+        "",
+    )
+    .await;
+    let path = format!("/spid/login?idp={}&next={}", enc(&gw.idp), enc("/eu/page"));
+    let (jar, landing) = login(&gw, &path, "eidas", 2, None).await;
+    assert_eq!(landing, "/eu/page");
+    let r = get(gw.addr, &landing, &refs(&jar), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        echoed(&r.body, "x-spid-eidas-id"),
+        Some("DE/IT/a1b2c3d4e5f6")
+    );
+    assert!(
+        echoed(&r.body, "x-spid-fiscal-code").is_none(),
+        "{}",
+        r.body
+    );
+    let r = get(gw.addr, "/companies/x", &refs(&jar), &[]).await;
+    assert_eq!(r.status, 403, "an eIDAS user is no legal person");
+
+    let company = r#"
+[[gateway.paths]]
+prefix = "/eu"
+identities = ["eidas"]
+
+[[attribute_services]]
+index = 1
+name = "Imprese"
+attributes = ["fiscalNumber", "name", "familyName", "companyName", "companyFiscalNumber", "ivaCode"]
+"#;
+    let gw = start_with(
+        "kinds-company",
+        &format!("http://{up}"),
+        company,
+        None,
+        "purpose = \"LP\"\nattribute_service = 1\n",
+    )
+    .await;
+    let path = format!(
+        "/spid/login?idp={}&next={}",
+        enc(&gw.idp),
+        enc("/companies/page")
+    );
+    let (jar, landing) = login(&gw, &path, "company", 2, None).await;
+    assert_eq!(landing, "/companies/page");
+    let r = get(gw.addr, &landing, &refs(&jar), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        echoed(&r.body, "x-spid-company-name"),
+        Some("Esempio S.r.l.")
+    );
+    assert_eq!(
+        echoed(&r.body, "x-spid-vat-number"),
+        Some("07654321988"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        echoed(&r.body, "x-spid-fiscal-code"),
+        Some("VRDGPP70C15L219C")
+    );
+    let r = get(gw.addr, "/eu/x", &refs(&jar), &[]).await;
+    assert_eq!(r.status, 403, "a legal person is no eIDAS user");
 }

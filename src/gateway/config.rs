@@ -87,6 +87,15 @@ pub struct GatewaySettings {
     /// Per-path access rules (longest prefix wins).
     #[serde(default)]
     pub paths: Vec<PathSettings>,
+    /// `spid:Purpose` of every SPID login (`P`, `LP`, `PG`, `PF`, `PX`): admits
+    /// professional / legal-person identities, and no longer plain citizens (SPID's
+    /// rule). Default none. Not sent to CIE or eIDAS.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// The AttributeConsumingService index of SPID and CIE logins (default: the first
+    /// `attribute_services` entry; eIDAS logins use 99 or 100).
+    #[serde(default)]
+    pub attribute_service: Option<u16>,
     /// A tenant table to serve (aggregators: many SPs behind one gateway).
     #[serde(default)]
     pub tenants: Option<super::TenantsSettings>,
@@ -511,6 +520,19 @@ impl GatewayConfig {
         if let Some(h) = &g.trusted_proxy_header {
             if axum::http::HeaderName::try_from(h.as_str()).is_err() {
                 return Err(invalid("gateway.trusted_proxy_header", "not a header name"));
+            }
+        }
+        if let Some(p) = &g.purpose {
+            if crate::Purpose::parse(p).is_none() {
+                return Err(invalid("gateway.purpose", "must be P, LP, PG, PF or PX"));
+            }
+        }
+        if let Some(i) = g.attribute_service {
+            if !self.sp.attribute_services.iter().any(|s| s.index == i) {
+                return Err(invalid(
+                    "gateway.attribute_service",
+                    "no attribute_services entry has that index",
+                ));
             }
         }
         let default_access = Access::parse(&g.default_access)

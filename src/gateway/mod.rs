@@ -169,8 +169,15 @@ impl Common {
             .secure_cookies(self.secure)
             .login_options(self.options.clone())
             .options_for_idp(|idp, o| match idp.federation() {
-                Federation::Cie => o.comparison = Comparison::Minimum,
-                Federation::Eidas => o.level = o.level.max(SpidLevel::L2),
+                Federation::Cie => {
+                    o.comparison = Comparison::Minimum;
+                    o.purpose = None;
+                }
+                Federation::Eidas => {
+                    o.level = o.level.max(SpidLevel::L2);
+                    o.purpose = None;
+                    o.attribute_service = None;
+                }
                 Federation::Spid => {}
             })
             .session_lifetime_secs(self.lifetime)
@@ -237,6 +244,8 @@ impl Gateway {
             } else {
                 Binding::Post
             },
+            purpose: g.purpose.as_deref().and_then(crate::Purpose::parse),
+            attribute_service: g.attribute_service,
             ..LoginOptions::default()
         };
         let common = Common {
