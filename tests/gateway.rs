@@ -119,6 +119,13 @@ async fn echo_upstream() -> SocketAddr {
                 };
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 let lower = head.to_ascii_lowercase();
+                if head.contains("/public/trickle ") {
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                        .await;
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    return;
+                }
                 if head.contains("/slow ") {
                     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                     return;
@@ -976,4 +983,61 @@ attributes = ["fiscalNumber", "name", "familyName", "companyName", "companyFisca
     );
     let r = get(gw.addr, "/eu/x", &refs(&jar), &[]).await;
     assert_eq!(r.status, 403, "a legal person is no eIDAS user");
+}
+
+/// `idle_timeout_ms`: an upstream that stops sending in the middle of a body gets its
+/// response cut (the client's connection closes) instead of hanging; and the request ID:
+/// generated and sent upstream (a client's own replaced), or taken from the configured
+/// trusted header, echoed in `x-request-id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_body_is_cut_and_requests_carry_an_id() {
+    let up = echo_upstream().await;
+    let idle = format!(
+        r#"
+[[gateway.upstreams]]
+prefix = "/public/trickle"
+url = "http://{up}"
+idle_timeout_ms = 300
+"#
+    );
+    let gw = start("idle", &format!("http://{up}"), &idle).await;
+    let r = get(
+        gw.addr,
+        "/public/a",
+        &[],
+        &[("X-Request-Id", "client-made")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let sent = echoed(&r.body, "x-request-id").unwrap();
+    assert_eq!(sent.len(), 32, "{sent}");
+    assert!(sent.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(r.header("x-request-id"), Some(sent));
+
+    // 10 bytes of 100, then silence: cut after 300 ms (the guard only stops a hang).
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        request(gw.addr, "GET", "/public/trickle", &[], None).send_async(),
+    )
+    .await
+    .expect("the silent body is cut, not left hanging");
+    assert_eq!(cut.status, 200);
+    assert_eq!(cut.body, "0123456789");
+
+    let gw = start_with(
+        "idle2",
+        &format!("http://{up}"),
+        "",
+        None,
+        "request_id_header = \"x-request-id\"\n",
+    )
+    .await;
+    let r = get(gw.addr, "/public/a", &[], &[("X-Request-Id", "edge-42")]).await;
+    assert_eq!(
+        echoed(&r.body, "x-request-id"),
+        Some("edge-42"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.header("x-request-id"), Some("edge-42"));
 }

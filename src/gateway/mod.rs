@@ -159,6 +159,7 @@ struct Common {
     lifetime: i64,
     idle: i64,
     proxy_header: Option<HeaderName>,
+    request_id_header: Option<HeaderName>,
     #[cfg(feature = "test-idp")]
     test_idp: Option<crate::metadata::idp::TestIdpMode>,
 }
@@ -184,6 +185,9 @@ impl Common {
             .session_idle_timeout_secs(self.idle);
         if let Some(n) = &self.proxy_header {
             b = b.trusted_proxy_header(n.clone());
+        }
+        if let Some(n) = &self.request_id_header {
+            b = b.request_id_header(n.clone());
         }
         #[cfg(feature = "test-idp")]
         if let Some(mode) = self.test_idp {
@@ -255,6 +259,10 @@ impl Gateway {
             idle: g.session.idle_timeout_secs,
             proxy_header: g
                 .trusted_proxy_header
+                .as_deref()
+                .and_then(|h| HeaderName::try_from(h).ok()),
+            request_id_header: g
+                .request_id_header
                 .as_deref()
                 .and_then(|h| HeaderName::try_from(h).ok()),
             #[cfg(feature = "test-idp")]
@@ -588,6 +596,34 @@ async fn proxy_request(State(gw): State<Gateway>, req: Request) -> Response {
     proxy_for(&gw, &site, req).await
 }
 
+/// A proxied request in its own span (the request ID: the trusted header's, else
+/// generated; also sent upstream as `x-request-id` and echoed to the client), with one
+/// INFO event: the outcome and the upstream's status (no personal data).
+async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
+    use tracing::Instrument as _;
+    let id = site.auth.request_id_of(req.headers());
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert("x-request-id", v.clone());
+    }
+    let span = tracing::info_span!(target: "spid_sp::gateway", "proxy", request_id = %id, tenant = site.auth.tenant().unwrap_or("-"));
+    let mut res = policy_then_upstream(gw, site, req)
+        .instrument(span.clone())
+        .await;
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        if res.extensions().get::<proxy::FromUpstream>().is_some() {
+            tracing::info!(target: "spid_sp::gateway", outcome = "proxied", upstream_status = status, "request proxied");
+        } else {
+            tracing::info!(target: "spid_sp::gateway", outcome = "answered", status, "request answered by the gateway");
+        }
+    });
+    if let Some(v) = value {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
 /// Who answers a request: the gateway's own SP, or a tenant's.
 struct Site {
     auth: SpidAuth,
@@ -640,7 +676,7 @@ async fn tenant_first(
 }
 
 /// The policy, then the upstream, for the SP of `site`.
-async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
+async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Response {
     let lang = Language::from_headers(req.headers());
     let path = req.uri().path().to_owned();
     let here = req

@@ -21,6 +21,8 @@ use crate::store::SessionStore;
 pub(crate) struct Probes {
     store: Option<Arc<dyn SessionStore>>,
     audit_dir: Option<PathBuf>,
+    /// The PostgreSQL registry's URL (probed with a fresh connection).
+    audit_postgres: Option<String>,
     registry: Option<Arc<Registry>>,
     files: Vec<PathBuf>,
     extra: Vec<IdentityProvider>,
@@ -56,9 +58,16 @@ impl Probes {
             .as_ref()
             .filter(|a| a.enabled && a.postgres.is_none())
             .and_then(|a| a.dir.clone());
+        let audit_postgres = config
+            .gateway
+            .audit
+            .as_ref()
+            .filter(|a| a.enabled)
+            .and_then(|a| a.postgres.clone());
         Probes {
             store,
             audit_dir,
+            audit_postgres,
             registry,
             seen: Mutex::new(mtimes(&files)),
             files,
@@ -91,12 +100,13 @@ impl Probes {
             Some(s) => s.get("readyz-probe", now).is_ok(),
             None => true,
         };
-        let audit = match (&self.registry, &self.audit_dir) {
-            (None, _) => true,
-            (Some(_), Some(dir)) => {
+        let audit = match (&self.registry, &self.audit_dir, &self.audit_postgres) {
+            (None, _, _) => true,
+            (Some(_), Some(dir), _) => {
                 std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && !m.permissions().readonly())
             }
-            (Some(_), None) => true,
+            (Some(_), None, Some(url)) => postgres_ready(url),
+            (Some(_), None, None) => true,
         };
         let idps = sp.idps();
         let fresh = !idps.is_empty()
@@ -104,6 +114,19 @@ impl Probes {
                 .iter()
                 .all(|i| i.valid_until().is_none_or(|until| until > now));
         vec![("store", store), ("audit", audit), ("idp_registry", fresh)]
+    }
+}
+
+/// Whether the PostgreSQL registry answers: a fresh connection (2 s timeout, on this
+/// blocking thread, dropped here) and a `SELECT 1` within 2 s.
+fn postgres_ready(url: &str) -> bool {
+    let Ok(mut config) = crate::audit::parse_postgres_config(url) else {
+        return false;
+    };
+    config.connect_timeout(std::time::Duration::from_secs(2));
+    match config.connect(postgres::NoTls) {
+        Ok(mut client) => client.is_valid(std::time::Duration::from_secs(2)).is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -233,5 +256,25 @@ impl Gateway {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_registry_that_does_not_answer_is_not_ready() {
+        // A closed loopback port: refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        assert!(!postgres_ready(&format!(
+            "postgresql://spid@127.0.0.1:{port}/spid"
+        )));
+        // Off loopback: refused without connecting (as the registry itself is).
+        assert!(!postgres_ready("postgresql://spid@192.0.2.1:5432/spid"));
+        assert!(!postgres_ready("not a url"));
     }
 }
