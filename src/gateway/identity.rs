@@ -120,6 +120,19 @@ impl IdentityHeaders {
         strip_own_cookies(headers);
     }
 
+    /// Adds the tenant's ID in `<prefix>Tenant` (reserved: never passed from a client).
+    pub fn add_tenant(&self, headers: &mut HeaderMap, tenant: &str) {
+        let name = HeaderName::try_from(format!("{}tenant", self.prefix));
+        if let (Ok(n), Some(v)) = (name, header_value(tenant)) {
+            headers.insert(n, v);
+        }
+    }
+
+    /// The header that carries [`app_cookie`] (`<prefix>cookie`).
+    pub fn cookie_header(&self) -> Option<HeaderName> {
+        HeaderName::try_from(format!("{}cookie", self.prefix)).ok()
+    }
+
     /// Adds the identity of `session`.
     pub fn add(&self, headers: &mut HeaderMap, session: &Session) {
         let id = session.identity();
@@ -163,6 +176,18 @@ pub fn header_value(v: &str) -> Option<HeaderValue> {
         }
     }
     HeaderValue::from_str(&out).ok()
+}
+
+/// The `Cookie` value the application may get: the request's cookies without the
+/// gateway's (`/spid/auth` answers it in `<prefix>Cookie`, for `auth_request_set`).
+pub(crate) fn app_cookie(headers: &HeaderMap) -> HeaderValue {
+    let mut only = HeaderMap::new();
+    for v in headers.get_all(header::COOKIE) {
+        only.append(header::COOKIE, v.clone());
+    }
+    strip_own_cookies(&mut only);
+    only.remove(header::COOKIE)
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Removes the gateway's cookies (`spid_*`, `__Host-spid_*`) from `Cookie`: the upstream

@@ -171,11 +171,15 @@ impl JwtSigner {
     }
 
     /// A token for `session` at `now` (cached for a third of the lifetime).
-    pub fn token(&self, session: &Session, now: Timestamp) -> Option<String> {
+    pub fn token(&self, session: &Session, now: Timestamp, tenant: Option<&str>) -> Option<String> {
         let handle = session_handle(session);
         let secs = now.unix_seconds();
         let fresh = self.lifetime / 3;
-        let key = format!("{handle}:{}", session.level().number());
+        let key = format!(
+            "{handle}:{}:{}",
+            session.level().number(),
+            tenant.unwrap_or_default()
+        );
         if let Ok(cache) = self.cache.lock() {
             if let Some((at, t)) = cache.get(&key) {
                 if secs >= *at && secs - at < fresh {
@@ -183,7 +187,7 @@ impl JwtSigner {
                 }
             }
         }
-        let token = self.sign(session, &handle, secs)?;
+        let token = self.sign(session, &handle, secs, tenant)?;
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_MAX {
                 cache.clear();
@@ -193,7 +197,13 @@ impl JwtSigner {
         Some(token)
     }
 
-    fn sign(&self, session: &Session, handle: &str, iat: i64) -> Option<String> {
+    fn sign(
+        &self,
+        session: &Session,
+        handle: &str,
+        iat: i64,
+        tenant: Option<&str>,
+    ) -> Option<String> {
         let id = session.identity();
         let header = serde_json::json!({
             "alg": match self.alg { Alg::Rs256 => "RS256", Alg::Es256 => "ES256" },
@@ -219,6 +229,7 @@ impl JwtSigner {
                 }
             };
             put("sub", id.key().map(|k| k.as_str()));
+            put("tenant", tenant);
             put("fiscal_code", id.fiscal_code().map(|c| c.as_str()));
             put("eidas_id", id.eidas_id().map(|c| c.as_str()));
             put("given_name", id.name());

@@ -21,6 +21,7 @@ mod pages;
 mod policy;
 mod proxy;
 mod setup;
+mod tenants;
 
 pub use cns::CnsSettings;
 pub use config::{
@@ -33,7 +34,9 @@ use jwt::{Alg, JwtSigner};
 use pages::Problem;
 pub use policy::{Access, IdentityKind, PathRule};
 use policy::{AmbiguousPath, Decision, Policy};
+use setup::Common;
 pub use setup::Prepared;
+pub use tenants::TenantsSettings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,7 +51,6 @@ use axum::routing::{any, get};
 use axum::Router;
 
 use crate::axum::{Language, Session, SpidAuth};
-use crate::federation::Federation;
 use crate::level::{Comparison, SpidLevel};
 use crate::metadata::IdentityProvider;
 use crate::saml::Binding;
@@ -152,6 +154,7 @@ struct Inner {
     ops: ops::Probes,
     /// `[gateway.cns]`, and its certificate header (removed before forwarding).
     cns: Option<(CnsSettings, Option<HeaderName>)>,
+    tenants: Option<tenants::Tenants>,
 }
 
 /// Writes a file readable by its owner only (mode 0600 on Unix), creating its directory.
@@ -205,34 +208,53 @@ impl Gateway {
             } else {
                 Binding::Post
             },
+            purpose: g.purpose.as_deref().and_then(crate::Purpose::parse),
+            attribute_service: g.attribute_service,
             ..LoginOptions::default()
         };
-        let mut b = SpidAuth::builder(sp)
+        let common = Common {
+            secure: plan.base_url.starts_with("https://"),
+            options,
+            lifetime: g.session.lifetime_secs,
+            idle: g.session.idle_timeout_secs,
+            proxy_header: g
+                .trusted_proxy_header
+                .as_deref()
+                .and_then(|h| HeaderName::try_from(h).ok()),
+            request_id_header: g
+                .request_id_header
+                .as_deref()
+                .and_then(|h| HeaderName::try_from(h).ok()),
+            #[cfg(feature = "test-idp")]
+            test_idp: extras.allow_test_idp,
+        };
+        let tenants = match &g.tenants {
+            Some(t) => {
+                let c = common.clone();
+                #[cfg(feature = "test-idp")]
+                let test_idp = extras.allow_test_idp.is_some();
+                #[cfg(not(feature = "test-idp"))]
+                let test_idp = false;
+                Some(tenants::Tenants::open(
+                    t,
+                    &config,
+                    &sp,
+                    stores.as_ref(),
+                    test_idp,
+                    move |b| c.apply(b),
+                )?)
+            }
+            None => None,
+        };
+        let mut b = common
+            .apply(SpidAuth::builder(sp))
             .metadata_xml(metadata_xml)
-            .secure_cookies(plan.base_url.starts_with("https://"))
-            .login_options(options)
-            .options_for_idp(|idp, o| match idp.federation() {
-                Federation::Cie => o.comparison = Comparison::Minimum,
-                Federation::Eidas => o.level = o.level.max(SpidLevel::L2),
-                Federation::Spid => {}
-            })
             .login_page("/spid/select")
             .after_login("/")
             .after_logout("/")
-            .session_lifetime_secs(g.session.lifetime_secs)
-            .session_idle_timeout_secs(g.session.idle_timeout_secs)
             .trusted_origin(&plan.base_url);
         if let Some(s) = stores {
             b = b.pending_store(s.pending).session_store(s.sessions);
-        }
-        if let Some(h) = &g.trusted_proxy_header {
-            if let Ok(n) = HeaderName::try_from(h.as_str()) {
-                b = b.trusted_proxy_header(n);
-            }
-        }
-        #[cfg(feature = "test-idp")]
-        if let Some(mode) = extras.allow_test_idp {
-            b = b.allow_test_idp(mode);
         }
         if let Some(r) = &registry {
             b = b.audit_log(setup::as_log(r));
@@ -301,6 +323,7 @@ impl Gateway {
                 forwarded,
                 ops,
                 cns,
+                tenants,
             }),
         };
         let mut router = gateway.router();
@@ -337,9 +360,20 @@ impl Gateway {
             .reload(self.inner.auth.service_provider(), force)
     }
 
+    /// Re-reads the tenant sources (`[gateway.tenants]`), when configured: additions,
+    /// changes and removals take effect at once. Blocking: call from a blocking thread.
+    pub fn reload_tenants(&self) -> Option<crate::tenants::ReloadReport> {
+        self.inner.tenants.as_ref().map(tenants::Tenants::reload)
+    }
+
+    /// The tenant table, when `[gateway.tenants]` is configured.
+    pub fn tenant_table(&self) -> Option<&crate::tenants::TenantTable> {
+        self.inner.tenants.as_ref().map(tenants::Tenants::table)
+    }
+
     fn router(&self) -> Router {
         let auth = &self.inner.auth;
-        Router::new()
+        let router = Router::new()
             .route("/spid/select", get(select))
             .route("/spid/auth", any(auth_request))
             .route("/spid/jwks.json", get(jwks))
@@ -348,19 +382,23 @@ impl Gateway {
             .fallback(proxy_request)
             .with_state(self.clone())
             .merge(auth.routes())
-            .layer(auth.layer())
+            .layer(auth.layer());
+        if self.inner.tenants.is_some() {
+            router.layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                tenants::tenant_first,
+            ))
+        } else {
+            router
+        }
     }
 
     /// The session of a request (none without the session cookie: no store call).
-    async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
-        let has_cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .any(|v| v.as_bytes().windows(13).any(|w| w == b"spid_session="));
-        if !has_cookie {
+    async fn session(&self, site: &Site, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
+        if !tenants::has_session_cookie(headers) {
             return Ok(None);
         }
-        let (auth, headers) = (self.inner.auth.clone(), headers.clone());
+        let (auth, headers) = (site.auth.clone(), headers.clone());
         match tokio::task::spawn_blocking(move || auth.session(&headers)).await {
             Ok(Ok(s)) => Ok(s),
             _ => {
@@ -372,20 +410,20 @@ impl Gateway {
 
     /// The login URL for `decision` on a request for `next`.
     fn login_url(
-        &self,
+        site: &Site,
         decision: &Decision,
         session: Option<&Session>,
         next: &str,
     ) -> Option<String> {
         let next = crate::axum::safe_next(next).unwrap_or_else(|| "/".into());
         match (decision, session) {
-            (Decision::StepUp(level), Some(s)) => Some(self.inner.auth.login_url(
+            (Decision::StepUp(level), Some(s)) => Some(site.auth.login_url(
                 s.idp().as_str(),
                 Some(*level),
                 Some(&next),
             )),
             (Decision::Login, _) => {
-                let mut url = String::from("/spid/select?next=");
+                let mut url = format!("{}/select?next=", site.auth.prefix());
                 crate::binding::redirect::quote_plus(&next, &mut url);
                 Some(url)
             }
@@ -394,10 +432,15 @@ impl Gateway {
     }
 
     /// Adds the identity headers and the JWT.
-    fn add_identity(&self, headers: &mut HeaderMap, session: &Session) {
+    fn add_identity(&self, site: &Site, headers: &mut HeaderMap, session: &Session) {
         self.inner.identity.add(headers, session);
+        let tenant = site.auth.tenant();
+        if let Some(t) = tenant {
+            self.inner.identity.add_tenant(headers, t);
+        }
         if let Some((signer, name, bearer)) = &self.inner.jwt {
-            if let Some(t) = signer.token(session, self.inner.auth.service_provider().now()) {
+            let now = self.inner.auth.service_provider().now();
+            if let Some(t) = signer.token(session, now, tenant) {
                 let v = if *bearer { format!("Bearer {t}") } else { t };
                 if let Ok(v) = HeaderValue::from_str(&v) {
                     headers.insert(name.clone(), v);
@@ -483,7 +526,8 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         Ok(r) => r,
         Err(AmbiguousPath) => return StatusCode::BAD_REQUEST.into_response(),
     };
-    let session = match gw.session(&headers).await {
+    let site = gw.own_site();
+    let session = match gw.session(&site, &headers).await {
         Ok(s) => s,
         Err(p) => return p.status().into_response(),
     };
@@ -492,14 +536,20 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         Decision::Allow => {
             let mut res = StatusCode::OK.into_response();
             if let Some(s) = &session {
-                gw.add_identity(res.headers_mut(), s);
+                gw.add_identity(&site, res.headers_mut(), s);
+            }
+            // The application's Cookie without the gateway's (for `auth_request_set`):
+            // always answered, empty when nothing is left.
+            if let Some(name) = gw.inner.identity.cookie_header() {
+                res.headers_mut()
+                    .insert(name, identity::app_cookie(&headers));
             }
             res
         }
         Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
         Decision::Login | Decision::StepUp(_) => {
             let lang = Language::from_headers(&headers);
-            match gw.login_url(&decision, session.as_ref(), &uri) {
+            match Gateway::login_url(&site, &decision, session.as_ref(), &uri) {
                 Some(url) => {
                     let mut res = pages::login_required(lang, &url);
                     if let Ok(v) = HeaderValue::from_str(&url) {
@@ -518,7 +568,54 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
 }
 
 /// Everything else: policy, then the upstream.
-async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response {
+async fn proxy_request(State(gw): State<Gateway>, req: Request) -> Response {
+    let site = gw.own_site();
+    proxy_for(&gw, &site, req).await
+}
+
+/// A proxied request in its own span (the request ID: the trusted header's, else
+/// generated; also sent upstream as `x-request-id` and echoed to the client), with one
+/// INFO event: the outcome and the upstream's status (no personal data).
+pub(crate) async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
+    use tracing::Instrument as _;
+    let id = site.auth.request_id_of(req.headers());
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert("x-request-id", v.clone());
+    }
+    let span = tracing::info_span!(target: "spid_sp::gateway", "proxy", request_id = %id, tenant = site.auth.tenant().unwrap_or("-"));
+    let mut res = policy_then_upstream(gw, site, req)
+        .instrument(span.clone())
+        .await;
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        if res.extensions().get::<proxy::FromUpstream>().is_some() {
+            tracing::info!(target: "spid_sp::gateway", outcome = "proxied", upstream_status = status, "request proxied");
+        } else {
+            tracing::info!(target: "spid_sp::gateway", outcome = "answered", status, "request answered by the gateway");
+        }
+    });
+    if let Some(v) = value {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Who answers a request: the gateway's own SP, or a tenant's.
+pub(crate) struct Site {
+    pub(crate) auth: SpidAuth,
+}
+
+impl Gateway {
+    fn own_site(&self) -> Site {
+        Site {
+            auth: self.inner.auth.clone(),
+        }
+    }
+}
+
+/// The policy, then the upstream, for the SP of `site`.
+async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Response {
     let lang = Language::from_headers(req.headers());
     let path = req.uri().path().to_owned();
     let here = req
@@ -533,7 +630,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
             return pages::problem(Problem::BadRequest, lang);
         }
     };
-    let session = match gw.session(req.headers()).await {
+    let session = match gw.session(site, req.headers()).await {
         Ok(s) => s,
         Err(p) => return pages::problem(p, lang),
     };
@@ -546,7 +643,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
         Decision::Login if !navigable => return pages::problem(Problem::LoginRequired, lang),
         Decision::StepUp(_) if !navigable => return pages::problem(Problem::Forbidden, lang),
         Decision::Login | Decision::StepUp(_) => {
-            return match gw.login_url(&decision, session.as_ref(), &here) {
+            return match Gateway::login_url(site, &decision, session.as_ref(), &here) {
                 Some(url) => redirect(&url),
                 None => pages::problem(Problem::LoginRequired, lang),
             };
@@ -573,7 +670,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
     }
     gw.inner.forwarded.apply(headers, peer);
     if let Some(s) = &session {
-        gw.add_identity(headers, s);
+        gw.add_identity(site, headers, s);
     }
     proxy::forward(client, upstream, req, upgrade).await
 }
