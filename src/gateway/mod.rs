@@ -26,7 +26,7 @@ pub use config::{
     PathSettings, Plan, RegistrySettings, SessionSettings, Upstream, UpstreamSettings,
     DEFAULT_BIND, DEFAULT_HEADER_PREFIX, DEFAULT_JWT_HEADER,
 };
-use identity::IdentityHeaders;
+use identity::{IdentityCache, IdentityHeaders, Prepared as PreparedIdentity};
 use jwt::{Alg, JwtSigner};
 use pages::Problem;
 pub use policy::{Access, IdentityKind, PathRule};
@@ -143,6 +143,7 @@ struct Inner {
     policy: Policy,
     upstreams: Vec<(Upstream, proxy::UpstreamClient)>,
     identity: IdentityHeaders,
+    prepared: IdentityCache,
     jwt: Option<(JwtSigner, HeaderName, bool)>,
     forwarded: proxy::Forwarded,
     ops: ops::Probes,
@@ -284,6 +285,7 @@ impl Gateway {
                 auth,
                 upstreams,
                 identity,
+                prepared: IdentityCache::default(),
                 jwt,
                 forwarded,
                 ops,
@@ -330,17 +332,10 @@ impl Gateway {
 
     /// The session of a request (none without the session cookie: no store call).
     async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
-        let has_cookie = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .any(|v| v.as_bytes().windows(13).any(|w| w == b"spid_session="));
-        if !has_cookie {
-            return Ok(None);
-        }
-        let (auth, headers) = (self.inner.auth.clone(), headers.clone());
-        match tokio::task::spawn_blocking(move || auth.session(&headers)).await {
-            Ok(Ok(s)) => Ok(s),
-            _ => {
+        let auth = &self.inner.auth;
+        match auth.session_of_request(headers).await {
+            Ok(s) => Ok(s.filter(|s| s.level() >= auth.minimum_level())),
+            Err(_) => {
                 tracing::warn!(target: "spid_sp::gateway", code = "store_unavailable", "session store unavailable");
                 Err(Problem::Unavailable)
             }
@@ -370,16 +365,45 @@ impl Gateway {
         }
     }
 
-    /// Adds the identity headers and the JWT.
+    /// Adds the identity headers and the JWT, prepared once per login
+    /// ([`IdentityCache`]; the JWT re-signed after a third of its lifetime).
     fn add_identity(&self, headers: &mut HeaderMap, session: &Session) {
-        self.inner.identity.add(headers, session);
-        if let Some((signer, name, bearer)) = &self.inner.jwt {
-            if let Some(t) = signer.token(session, self.inner.auth.service_provider().now()) {
-                let v = if *bearer { format!("Bearer {t}") } else { t };
-                if let Ok(v) = HeaderValue::from_str(&v) {
-                    headers.insert(name.clone(), v);
+        let inner = &self.inner;
+        let key = IdentityCache::key(session);
+        let cached = inner.prepared.get(&key);
+        let now = inner.auth.service_provider().now().unix_seconds();
+        let mut changed = cached.is_none();
+        let fixed = match &cached {
+            Some(p) => p.headers.clone(),
+            None => inner.identity.values(session).into(),
+        };
+        let jwt = match &inner.jwt {
+            None => None,
+            Some((signer, _, bearer)) => match cached.and_then(|p| p.jwt) {
+                Some((iat, v)) if signer.fresh(iat, now) => Some((iat, v)),
+                _ => {
+                    changed = true;
+                    signer.token(session, now).and_then(|t| {
+                        let v = if *bearer { format!("Bearer {t}") } else { t };
+                        HeaderValue::from_str(&v).ok().map(|v| (now, v))
+                    })
                 }
-            }
+            },
+        };
+        for (name, value) in fixed.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let (Some((_, name, _)), Some((_, v))) = (&inner.jwt, &jwt) {
+            headers.insert(name.clone(), v.clone());
+        }
+        if changed {
+            inner.prepared.put(
+                key,
+                PreparedIdentity {
+                    headers: fixed,
+                    jwt,
+                },
+            );
         }
     }
 }
