@@ -119,6 +119,13 @@ async fn echo_upstream() -> SocketAddr {
                 };
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 let lower = head.to_ascii_lowercase();
+                if head.contains("/public/trickle ") {
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                        .await;
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    return;
+                }
                 if head.contains("/slow ") {
                     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                     return;
@@ -167,11 +174,26 @@ struct Running {
 }
 
 async fn start(name: &str, upstream: &str, extra: &str) -> Running {
+    start_with(name, upstream, extra, None, "").await
+}
+
+/// [`start`], the test IdP's federation overridden (e.g. eIDAS: the eIDAS node's rules).
+async fn start_with(
+    name: &str,
+    upstream: &str,
+    extra: &str,
+    federation: Option<spid_sp::Federation>,
+    gateway_keys: &str,
+) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let audit = scratch(name).join("audit");
-    let text = config_text(&base, upstream, audit.to_str().unwrap(), extra);
+    let text = config_text(&base, upstream, audit.to_str().unwrap(), extra).replacen(
+        "level = 2\n",
+        &format!("level = 2\n{gateway_keys}"),
+        1,
+    );
     let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
     let prepared = Prepared::new(config).unwrap();
     let idp_url = format!("{base}/test-idp");
@@ -187,7 +209,14 @@ async fn start(name: &str, upstream: &str, extra: &str) -> Running {
     .unwrap();
     let extras = Extras {
         routes: Some(server.routes()),
-        idps: IdentityProvider::from_metadata(&server.metadata()).unwrap(),
+        idps: IdentityProvider::from_metadata(&server.metadata())
+            .unwrap()
+            .into_iter()
+            .map(|i| match federation {
+                Some(f) => i.with_federation(f),
+                None => i,
+            })
+            .collect(),
         allow_test_idp: Some(TestIdpMode::IKnowThisIsNotAnAccreditedIdp),
     };
     let (gateway, router) = Gateway::new(prepared, extras).unwrap();
@@ -475,6 +504,20 @@ async fn login_through_the_proxy_carries_the_identity_and_nothing_spoofed() {
     assert_eq!(ok.status, 200);
     assert_eq!(ok.header("x-spid-fiscal-code"), Some("RSSMRA80A01H501U"));
     assert!(ok.header("x-spid-jwt").is_some());
+    // The application's Cookie without the gateway's, for `auth_request_set`.
+    let mut with_app = refs(&jar);
+    with_app.insert(0, ("app", "1"));
+    with_app.push(("__Host-spid_other", "x"));
+    with_app.push(("theme", "dark"));
+    let ok = get(
+        addr,
+        "/spid/auth",
+        &with_app,
+        &[("X-Original-URI", "/private/x")],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("x-spid-cookie"), Some("app=1; theme=dark"));
     let no = get(
         addr,
         "/spid/auth",
@@ -490,6 +533,7 @@ async fn login_through_the_proxy_carries_the_identity_and_nothing_spoofed() {
     let public = get(addr, "/spid/auth", &[], &[("X-Forwarded-Uri", "/public/a")]).await;
     assert_eq!(public.status, 200);
     assert!(public.header("x-spid-fiscal-code").is_none());
+    assert_eq!(public.header("x-spid-cookie"), Some(""), "always answered");
     let offsite = get(
         addr,
         "/spid/auth",
@@ -852,4 +896,148 @@ fn the_test_idp_flag_is_refused_off_loopback() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
         assert!(stderr.contains("--test-idp"), "{stderr}");
     }
+}
+
+/// The identity kinds admitted positively: an eIDAS user (the test IdP as the eIDAS node,
+/// attribute service 99) enters an `eidas` path and gets `X-Spid-Eidas-Id`; a legal
+/// person (`spid:Purpose` LP, company attributes requested) enters a `legal_person`
+/// path with the company headers; each is refused (403) on the other kind's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eidas_and_legal_person_identities_are_admitted_where_the_policy_says() {
+    let up = echo_upstream().await;
+    let eu_path = r#"
+[[gateway.paths]]
+prefix = "/eu"
+identities = ["eidas"]
+
+[[attribute_services]]
+index = 99
+name = "eIDAS Natural Person Minimum Attribute Set"
+attributes = ["spidCode", "name", "familyName", "dateOfBirth"]
+"#;
+    let gw = start_with(
+        "kinds-eidas",
+        &format!("http://{up}"),
+        eu_path,
+        Some(spid_sp::Federation::Eidas),
+        "",
+    )
+    .await;
+    let path = format!("/spid/login?idp={}&next={}", enc(&gw.idp), enc("/eu/page"));
+    let (jar, landing) = login(&gw, &path, "eidas", 2, None).await;
+    assert_eq!(landing, "/eu/page");
+    let r = get(gw.addr, &landing, &refs(&jar), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        echoed(&r.body, "x-spid-eidas-id"),
+        Some("DE/IT/a1b2c3d4e5f6")
+    );
+    assert!(
+        echoed(&r.body, "x-spid-fiscal-code").is_none(),
+        "{}",
+        r.body
+    );
+    let r = get(gw.addr, "/companies/x", &refs(&jar), &[]).await;
+    assert_eq!(r.status, 403, "an eIDAS user is no legal person");
+
+    let company = r#"
+[[gateway.paths]]
+prefix = "/eu"
+identities = ["eidas"]
+
+[[attribute_services]]
+index = 1
+name = "Imprese"
+attributes = ["fiscalNumber", "name", "familyName", "companyName", "companyFiscalNumber", "ivaCode"]
+"#;
+    let gw = start_with(
+        "kinds-company",
+        &format!("http://{up}"),
+        company,
+        None,
+        "purpose = \"LP\"\nattribute_service = 1\n",
+    )
+    .await;
+    let path = format!(
+        "/spid/login?idp={}&next={}",
+        enc(&gw.idp),
+        enc("/companies/page")
+    );
+    let (jar, landing) = login(&gw, &path, "company", 2, None).await;
+    assert_eq!(landing, "/companies/page");
+    let r = get(gw.addr, &landing, &refs(&jar), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        echoed(&r.body, "x-spid-company-name"),
+        Some("Esempio S.r.l.")
+    );
+    assert_eq!(
+        echoed(&r.body, "x-spid-vat-number"),
+        Some("07654321988"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        echoed(&r.body, "x-spid-fiscal-code"),
+        Some("VRDGPP70C15L219C")
+    );
+    let r = get(gw.addr, "/eu/x", &refs(&jar), &[]).await;
+    assert_eq!(r.status, 403, "a legal person is no eIDAS user");
+}
+
+/// `idle_timeout_ms`: an upstream that stops sending in the middle of a body gets its
+/// response cut (the client's connection closes) instead of hanging; and the request ID:
+/// generated and sent upstream (a client's own replaced), or taken from the configured
+/// trusted header, echoed in `x-request-id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_body_is_cut_and_requests_carry_an_id() {
+    let up = echo_upstream().await;
+    let idle = format!(
+        r#"
+[[gateway.upstreams]]
+prefix = "/public/trickle"
+url = "http://{up}"
+idle_timeout_ms = 300
+"#
+    );
+    let gw = start("idle", &format!("http://{up}"), &idle).await;
+    let r = get(
+        gw.addr,
+        "/public/a",
+        &[],
+        &[("X-Request-Id", "client-made")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let sent = echoed(&r.body, "x-request-id").unwrap();
+    assert_eq!(sent.len(), 32, "{sent}");
+    assert!(sent.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(r.header("x-request-id"), Some(sent));
+
+    // 10 bytes of 100, then silence: cut after 300 ms (the guard only stops a hang).
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        request(gw.addr, "GET", "/public/trickle", &[], None).send_async(),
+    )
+    .await
+    .expect("the silent body is cut, not left hanging");
+    assert_eq!(cut.status, 200);
+    assert_eq!(cut.body, "0123456789");
+
+    let gw = start_with(
+        "idle2",
+        &format!("http://{up}"),
+        "",
+        None,
+        "request_id_header = \"x-request-id\"\n",
+    )
+    .await;
+    let r = get(gw.addr, "/public/a", &[], &[("X-Request-Id", "edge-42")]).await;
+    assert_eq!(
+        echoed(&r.body, "x-request-id"),
+        Some("edge-42"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.header("x-request-id"), Some("edge-42"));
 }

@@ -28,7 +28,7 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<&str> {
 impl SpidAuth {
     /// The request ID of a request: the [`SpidAuthBuilder::request_id_header`] value when
     /// it is set and well-formed, else 16 random bytes in hex.
-    fn request_id_of(&self, headers: &HeaderMap) -> String {
+    pub(crate) fn request_id_of(&self, headers: &HeaderMap) -> String {
         self.inner
             .request_id_header
             .as_ref()

@@ -162,7 +162,7 @@ impl SpidTenants {
     }
 
     /// The tenant of a request, if any (see [`TenantTable::resolve`]).
-    fn tenant_of(&self, req: &Request) -> Option<Arc<ServedTenant>> {
+    pub(crate) fn tenant_of(&self, req: &Request) -> Option<Arc<ServedTenant>> {
         let host = {
             let mut values = req.headers().get_all(header::HOST).iter();
             match (values.next(), values.next()) {

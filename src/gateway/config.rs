@@ -87,6 +87,22 @@ pub struct GatewaySettings {
     /// Per-path access rules (longest prefix wins).
     #[serde(default)]
     pub paths: Vec<PathSettings>,
+    /// A header set by a trusted proxy with the request ID (e.g. `x-request-id`): the ID
+    /// of the gateway's logs and of the `x-request-id` sent upstream (default: generated).
+    #[serde(default)]
+    pub request_id_header: Option<String>,
+    /// `spid:Purpose` of every SPID login (`P`, `LP`, `PG`, `PF`, `PX`): admits
+    /// professional / legal-person identities, and no longer plain citizens (SPID's
+    /// rule). Default none. Not sent to CIE or eIDAS.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// The AttributeConsumingService index of SPID and CIE logins (default: the first
+    /// `attribute_services` entry; eIDAS logins use 99 or 100).
+    #[serde(default)]
+    pub attribute_service: Option<u16>,
+    /// A tenant table to serve (aggregators: many SPs behind one gateway).
+    #[serde(default)]
+    pub tenants: Option<super::TenantsSettings>,
 }
 
 /// `[gateway.session]`.
@@ -224,6 +240,10 @@ pub struct UpstreamSettings {
     /// Time to the response headers in milliseconds (default 30000).
     #[serde(default = "default_response_ms")]
     pub response_timeout_ms: u64,
+    /// Longest silence while the response body streams, in milliseconds (default none):
+    /// past it the upstream connection is closed and the response cut.
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// `[[gateway.paths]]`.
@@ -315,6 +335,8 @@ pub struct Upstream {
     pub connect_timeout: std::time::Duration,
     /// Time to the response headers.
     pub response_timeout: std::time::Duration,
+    /// Longest silence of the response body.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// Everything checked: what the gateway serves.
@@ -404,6 +426,9 @@ impl GatewayConfig {
         if let Some(k) = gateway.jwt.key_file.as_mut() {
             join(k);
         }
+        if let Some(d) = gateway.tenants.as_mut().and_then(|t| t.dir.as_mut()) {
+            join(d);
+        }
         if let Some(a) = gateway.audit.as_mut() {
             for p in [&mut a.dir, &mut a.checkpoint_key] {
                 if let Some(p) = p.as_mut() {
@@ -430,6 +455,7 @@ impl GatewayConfig {
                 url,
                 connect_timeout_ms: default_connect_ms(),
                 response_timeout_ms: default_response_ms(),
+                idle_timeout_ms: None,
             }];
         }
     }
@@ -507,6 +533,19 @@ impl GatewayConfig {
                 return Err(invalid("gateway.trusted_proxy_header", "not a header name"));
             }
         }
+        if let Some(p) = &g.purpose {
+            if crate::Purpose::parse(p).is_none() {
+                return Err(invalid("gateway.purpose", "must be P, LP, PG, PF or PX"));
+            }
+        }
+        if let Some(i) = g.attribute_service {
+            if !self.sp.attribute_services.iter().any(|s| s.index == i) {
+                return Err(invalid(
+                    "gateway.attribute_service",
+                    "no attribute_services entry has that index",
+                ));
+            }
+        }
         let default_access = Access::parse(&g.default_access)
             .ok_or_else(|| invalid("gateway.default_access", "must be public or login"))?;
         if g.upstreams.is_empty() {
@@ -527,7 +566,10 @@ impl GatewayConfig {
             if !u.prefix.starts_with('/') {
                 return Err(invalid(&field, "prefix must start with /"));
             }
-            if u.connect_timeout_ms == 0 || u.response_timeout_ms == 0 {
+            if u.connect_timeout_ms == 0
+                || u.response_timeout_ms == 0
+                || u.idle_timeout_ms == Some(0)
+            {
                 return Err(invalid(&field, "timeouts must be positive"));
             }
             upstreams.push(Upstream {
@@ -536,6 +578,7 @@ impl GatewayConfig {
                 authority: authority.to_owned(),
                 connect_timeout: std::time::Duration::from_millis(u.connect_timeout_ms),
                 response_timeout: std::time::Duration::from_millis(u.response_timeout_ms),
+                idle_timeout: u.idle_timeout_ms.map(std::time::Duration::from_millis),
             });
         }
         upstreams.sort_by_key(|u| std::cmp::Reverse(u.prefix.len()));

@@ -127,6 +127,17 @@ impl IdentityHeaders {
         strip_own_cookies(headers);
     }
 
+    /// The tenant's ID in `<prefix>Tenant` (reserved: never passed from a client).
+    pub(crate) fn tenant_value(&self, tenant: &str) -> Option<(HeaderName, HeaderValue)> {
+        let name = HeaderName::try_from(format!("{}tenant", self.prefix)).ok()?;
+        Some((name, header_value(tenant)?))
+    }
+
+    /// The header that carries [`app_cookie`] (`<prefix>cookie`).
+    pub fn cookie_header(&self) -> Option<HeaderName> {
+        HeaderName::try_from(format!("{}cookie", self.prefix)).ok()
+    }
+
     /// The identity headers of `session`, ready to insert.
     pub(crate) fn values(&self, session: &Session) -> Vec<(HeaderName, HeaderValue)> {
         let mut out = Vec::with_capacity(self.send.len());
@@ -169,8 +180,8 @@ pub(crate) struct Prepared {
 /// The prepared identity of each login, so that a request with a session costs a map
 /// lookup instead of formatting, hashing and signing (the JWT is re-signed when a third of
 /// its lifetime has passed). Keyed by SHA-256 of what makes one login unique (IdP,
-/// NameID, SessionIndex, level, creation time at the SP): a value is only ever given to
-/// the login it was made from. The cache holds no decision: expiry, idle timeout, level
+/// NameID, SessionIndex, level, creation time at the SP, tenant): a value is only ever
+/// given to the login it was made from, at the tenant it was made for. The cache holds no decision: expiry, idle timeout, level
 /// and path policy are checked on every request before it is used.
 #[derive(Debug, Default)]
 pub(crate) struct IdentityCache {
@@ -178,11 +189,13 @@ pub(crate) struct IdentityCache {
 }
 
 impl IdentityCache {
-    /// The cache key of `session`'s login.
-    pub(crate) fn key(session: &Session) -> [u8; 32] {
+    /// The cache key of `session`'s login at `tenant` (a tenant's values carry its ID).
+    pub(crate) fn key(session: &Session, tenant: Option<&str>) -> [u8; 32] {
         let info = session.info();
         let mut h = openssl::sha::Sha256::new();
+        h.update(&[u8::from(tenant.is_some())]);
         for part in [
+            tenant.unwrap_or(""),
             info.idp.as_str(),
             info.name_id.as_str(),
             info.session_index.as_deref().unwrap_or(""),
@@ -227,6 +240,18 @@ pub fn header_value(v: &str) -> Option<HeaderValue> {
         }
     }
     HeaderValue::from_str(&out).ok()
+}
+
+/// The `Cookie` value the application may get: the request's cookies without the
+/// gateway's (`/spid/auth` answers it in `<prefix>Cookie`, for `auth_request_set`).
+pub(crate) fn app_cookie(headers: &HeaderMap) -> HeaderValue {
+    let mut only = HeaderMap::new();
+    for v in headers.get_all(header::COOKIE) {
+        only.append(header::COOKIE, v.clone());
+    }
+    strip_own_cookies(&mut only);
+    only.remove(header::COOKIE)
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Removes the gateway's cookies (`spid_*`, `__Host-spid_*`) from `Cookie`: the upstream

@@ -163,9 +163,9 @@ impl JwtSigner {
         &self.jwks
     }
 
-    /// A new token for `session`, issued at `now` (Unix seconds).
-    pub fn token(&self, session: &Session, now: i64) -> Option<String> {
-        self.sign(session, &session_handle(session), now)
+    /// A new token for `session` (of `tenant`, if any), issued at `now` (Unix seconds).
+    pub fn token(&self, session: &Session, now: i64, tenant: Option<&str>) -> Option<String> {
+        self.sign(session, &session_handle(session), now, tenant)
     }
 
     /// Whether a token issued at `iat` can still be given at `now` (Unix seconds): for a
@@ -174,7 +174,13 @@ impl JwtSigner {
         now >= iat && now - iat < self.lifetime / 3
     }
 
-    fn sign(&self, session: &Session, handle: &str, iat: i64) -> Option<String> {
+    fn sign(
+        &self,
+        session: &Session,
+        handle: &str,
+        iat: i64,
+        tenant: Option<&str>,
+    ) -> Option<String> {
         let id = session.identity();
         let header = serde_json::json!({
             "alg": match self.alg { Alg::Rs256 => "RS256", Alg::Es256 => "ES256" },
@@ -200,6 +206,7 @@ impl JwtSigner {
                 }
             };
             put("sub", id.key().map(|k| k.as_str()));
+            put("tenant", tenant);
             put("fiscal_code", id.fiscal_code().map(|c| c.as_str()));
             put("eidas_id", id.eidas_id().map(|c| c.as_str()));
             put("given_name", id.name());

@@ -20,6 +20,7 @@ mod pages;
 mod policy;
 mod proxy;
 mod setup;
+mod tenants;
 
 pub use config::{
     AuditSettings, GatewayConfig, GatewaySettings, HeaderSettings, JwtSettings, Overrides,
@@ -32,6 +33,7 @@ use pages::Problem;
 pub use policy::{Access, IdentityKind, PathRule};
 use policy::{AmbiguousPath, Decision, Policy};
 pub use setup::Prepared;
+pub use tenants::TenantsSettings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::axum::{Language, Session, SpidAuth};
+use crate::axum::{Language, Session, SpidAuth, SpidAuthBuilder};
 use crate::federation::Federation;
 use crate::level::{Comparison, SpidLevel};
 use crate::metadata::IdentityProvider;
@@ -147,6 +149,53 @@ struct Inner {
     jwt: Option<(JwtSigner, HeaderName, bool)>,
     forwarded: proxy::Forwarded,
     ops: ops::Probes,
+    tenants: Option<tenants::Tenants>,
+}
+
+/// The settings every `SpidAuth` of the gateway gets (its own SP's and each tenant's).
+#[derive(Clone)]
+struct Common {
+    secure: bool,
+    options: LoginOptions,
+    lifetime: i64,
+    idle: i64,
+    proxy_header: Option<HeaderName>,
+    request_id_header: Option<HeaderName>,
+    #[cfg(feature = "test-idp")]
+    test_idp: Option<crate::metadata::idp::TestIdpMode>,
+}
+
+impl Common {
+    fn apply(&self, b: SpidAuthBuilder) -> SpidAuthBuilder {
+        let mut b = b
+            .secure_cookies(self.secure)
+            .login_options(self.options.clone())
+            .options_for_idp(|idp, o| match idp.federation() {
+                Federation::Cie => {
+                    o.comparison = Comparison::Minimum;
+                    o.purpose = None;
+                }
+                Federation::Eidas => {
+                    o.level = o.level.max(SpidLevel::L2);
+                    o.purpose = None;
+                    o.attribute_service = None;
+                }
+                Federation::Spid => {}
+            })
+            .session_lifetime_secs(self.lifetime)
+            .session_idle_timeout_secs(self.idle);
+        if let Some(n) = &self.proxy_header {
+            b = b.trusted_proxy_header(n.clone());
+        }
+        if let Some(n) = &self.request_id_header {
+            b = b.request_id_header(n.clone());
+        }
+        #[cfg(feature = "test-idp")]
+        if let Some(mode) = self.test_idp {
+            b = b.allow_test_idp(mode);
+        }
+        b
+    }
 }
 
 /// Writes a file readable by its owner only (mode 0600 on Unix), creating its directory.
@@ -200,34 +249,53 @@ impl Gateway {
             } else {
                 Binding::Post
             },
+            purpose: g.purpose.as_deref().and_then(crate::Purpose::parse),
+            attribute_service: g.attribute_service,
             ..LoginOptions::default()
         };
-        let mut b = SpidAuth::builder(sp)
+        let common = Common {
+            secure: plan.base_url.starts_with("https://"),
+            options,
+            lifetime: g.session.lifetime_secs,
+            idle: g.session.idle_timeout_secs,
+            proxy_header: g
+                .trusted_proxy_header
+                .as_deref()
+                .and_then(|h| HeaderName::try_from(h).ok()),
+            request_id_header: g
+                .request_id_header
+                .as_deref()
+                .and_then(|h| HeaderName::try_from(h).ok()),
+            #[cfg(feature = "test-idp")]
+            test_idp: extras.allow_test_idp,
+        };
+        let tenants = match &g.tenants {
+            Some(t) => {
+                let c = common.clone();
+                #[cfg(feature = "test-idp")]
+                let test_idp = extras.allow_test_idp.is_some();
+                #[cfg(not(feature = "test-idp"))]
+                let test_idp = false;
+                Some(tenants::Tenants::open(
+                    t,
+                    &config,
+                    &sp,
+                    stores.as_ref(),
+                    test_idp,
+                    move |b| c.apply(b),
+                )?)
+            }
+            None => None,
+        };
+        let mut b = common
+            .apply(SpidAuth::builder(sp))
             .metadata_xml(metadata_xml)
-            .secure_cookies(plan.base_url.starts_with("https://"))
-            .login_options(options)
-            .options_for_idp(|idp, o| match idp.federation() {
-                Federation::Cie => o.comparison = Comparison::Minimum,
-                Federation::Eidas => o.level = o.level.max(SpidLevel::L2),
-                Federation::Spid => {}
-            })
             .login_page("/spid/select")
             .after_login("/")
             .after_logout("/")
-            .session_lifetime_secs(g.session.lifetime_secs)
-            .session_idle_timeout_secs(g.session.idle_timeout_secs)
             .trusted_origin(&plan.base_url);
         if let Some(s) = stores {
             b = b.pending_store(s.pending).session_store(s.sessions);
-        }
-        if let Some(h) = &g.trusted_proxy_header {
-            if let Ok(n) = HeaderName::try_from(h.as_str()) {
-                b = b.trusted_proxy_header(n);
-            }
-        }
-        #[cfg(feature = "test-idp")]
-        if let Some(mode) = extras.allow_test_idp {
-            b = b.allow_test_idp(mode);
         }
         if let Some(r) = &registry {
             b = b.audit_log(setup::as_log(r));
@@ -289,6 +357,7 @@ impl Gateway {
                 jwt,
                 forwarded,
                 ops,
+                tenants,
             }),
         };
         let mut router = gateway.router();
@@ -316,9 +385,20 @@ impl Gateway {
             .reload(self.inner.auth.service_provider(), force)
     }
 
+    /// Re-reads the tenant sources (`[gateway.tenants]`), when configured: additions,
+    /// changes and removals take effect at once. Blocking: call from a blocking thread.
+    pub fn reload_tenants(&self) -> Option<crate::tenants::ReloadReport> {
+        self.inner.tenants.as_ref().map(tenants::Tenants::reload)
+    }
+
+    /// The tenant table, when `[gateway.tenants]` is configured.
+    pub fn tenant_table(&self) -> Option<&crate::tenants::TenantTable> {
+        self.inner.tenants.as_ref().map(tenants::Tenants::table)
+    }
+
     fn router(&self) -> Router {
         let auth = &self.inner.auth;
-        Router::new()
+        let router = Router::new()
             .route("/spid/select", get(select))
             .route("/spid/auth", any(auth_request))
             .route("/spid/jwks.json", get(jwks))
@@ -327,12 +407,23 @@ impl Gateway {
             .fallback(proxy_request)
             .with_state(self.clone())
             .merge(auth.routes())
-            .layer(auth.layer())
+            .layer(auth.layer());
+        if self.inner.tenants.is_some() {
+            router.layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                tenant_first,
+            ))
+        } else {
+            router
+        }
     }
 
     /// The session of a request (none without the session cookie: no store call).
-    async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
-        let auth = &self.inner.auth;
+    async fn session(&self, site: &Site, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
+        if !tenants::has_session_cookie(headers) {
+            return Ok(None);
+        }
+        let auth = &site.auth;
         match auth.session_of_request(headers).await {
             Ok(s) => Ok(s.filter(|s| s.level() >= auth.minimum_level())),
             Err(_) => {
@@ -344,20 +435,20 @@ impl Gateway {
 
     /// The login URL for `decision` on a request for `next`.
     fn login_url(
-        &self,
+        site: &Site,
         decision: &Decision,
         session: Option<&Session>,
         next: &str,
     ) -> Option<String> {
         let next = crate::axum::safe_next(next).unwrap_or_else(|| "/".into());
         match (decision, session) {
-            (Decision::StepUp(level), Some(s)) => Some(self.inner.auth.login_url(
+            (Decision::StepUp(level), Some(s)) => Some(site.auth.login_url(
                 s.idp().as_str(),
                 Some(*level),
                 Some(&next),
             )),
             (Decision::Login, _) => {
-                let mut url = String::from("/spid/select?next=");
+                let mut url = format!("{}/select?next=", site.auth.prefix());
                 crate::binding::redirect::quote_plus(&next, &mut url);
                 Some(url)
             }
@@ -367,15 +458,20 @@ impl Gateway {
 
     /// Adds the identity headers and the JWT, prepared once per login
     /// ([`IdentityCache`]; the JWT re-signed after a third of its lifetime).
-    fn add_identity(&self, headers: &mut HeaderMap, session: &Session) {
+    fn add_identity(&self, site: &Site, headers: &mut HeaderMap, session: &Session) {
         let inner = &self.inner;
-        let key = IdentityCache::key(session);
+        let tenant = site.auth.tenant();
+        let key = IdentityCache::key(session, tenant);
         let cached = inner.prepared.get(&key);
         let now = inner.auth.service_provider().now().unix_seconds();
         let mut changed = cached.is_none();
         let fixed = match &cached {
             Some(p) => p.headers.clone(),
-            None => inner.identity.values(session).into(),
+            None => {
+                let mut v = inner.identity.values(session);
+                v.extend(tenant.and_then(|t| inner.identity.tenant_value(t)));
+                v.into()
+            }
         };
         let jwt = match &inner.jwt {
             None => None,
@@ -383,7 +479,7 @@ impl Gateway {
                 Some((iat, v)) if signer.fresh(iat, now) => Some((iat, v)),
                 _ => {
                     changed = true;
-                    signer.token(session, now).and_then(|t| {
+                    signer.token(session, now, tenant).and_then(|t| {
                         let v = if *bearer { format!("Bearer {t}") } else { t };
                         HeaderValue::from_str(&v).ok().map(|v| (now, v))
                     })
@@ -484,7 +580,8 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         Ok(r) => r,
         Err(AmbiguousPath) => return StatusCode::BAD_REQUEST.into_response(),
     };
-    let session = match gw.session(&headers).await {
+    let site = gw.own_site();
+    let session = match gw.session(&site, &headers).await {
         Ok(s) => s,
         Err(p) => return p.status().into_response(),
     };
@@ -493,14 +590,20 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         Decision::Allow => {
             let mut res = StatusCode::OK.into_response();
             if let Some(s) = &session {
-                gw.add_identity(res.headers_mut(), s);
+                gw.add_identity(&site, res.headers_mut(), s);
+            }
+            // The application's Cookie without the gateway's (for `auth_request_set`):
+            // always answered, empty when nothing is left.
+            if let Some(name) = gw.inner.identity.cookie_header() {
+                res.headers_mut()
+                    .insert(name, identity::app_cookie(&headers));
             }
             res
         }
         Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
         Decision::Login | Decision::StepUp(_) => {
             let lang = Language::from_headers(&headers);
-            match gw.login_url(&decision, session.as_ref(), &uri) {
+            match Gateway::login_url(&site, &decision, session.as_ref(), &uri) {
                 Some(url) => {
                     let mut res = pages::login_required(lang, &url);
                     if let Ok(v) = HeaderValue::from_str(&url) {
@@ -519,7 +622,92 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
 }
 
 /// Everything else: policy, then the upstream.
-async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response {
+async fn proxy_request(State(gw): State<Gateway>, req: Request) -> Response {
+    let site = gw.own_site();
+    proxy_for(&gw, &site, req).await
+}
+
+/// A proxied request in its own span (the request ID: the trusted header's, else
+/// generated; also sent upstream as `x-request-id` and echoed to the client), with one
+/// INFO event: the outcome and the upstream's status (no personal data).
+async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
+    use tracing::Instrument as _;
+    let id = site.auth.request_id_of(req.headers());
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert("x-request-id", v.clone());
+    }
+    let span = tracing::info_span!(target: "spid_sp::gateway", "proxy", request_id = %id, tenant = site.auth.tenant().unwrap_or("-"));
+    let mut res = policy_then_upstream(gw, site, req)
+        .instrument(span.clone())
+        .await;
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        if res.extensions().get::<proxy::FromUpstream>().is_some() {
+            tracing::info!(target: "spid_sp::gateway", outcome = "proxied", upstream_status = status, "request proxied");
+        } else {
+            tracing::info!(target: "spid_sp::gateway", outcome = "answered", status, "request answered by the gateway");
+        }
+    });
+    if let Some(v) = value {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Who answers a request: the gateway's own SP, or a tenant's.
+struct Site {
+    auth: SpidAuth,
+}
+
+impl Gateway {
+    fn own_site(&self) -> Site {
+        Site {
+            auth: self.inner.auth.clone(),
+        }
+    }
+}
+
+/// With `[gateway.tenants]`, before anything else: a request that reaches a tenant is
+/// the tenant's (its SP endpoints, or the policy and upstreams with its session);
+/// others go on to the gateway's own routes. `/healthz` and `/readyz` stay the gateway's.
+async fn tenant_first(
+    State(gw): State<Gateway>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(t) = gw.inner.tenants.as_ref() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(req).await;
+    }
+    let Some(tenant) = t.of(&req) else {
+        return next.run(req).await;
+    };
+    let Some(auth) = t.auth(&tenant) else {
+        return next.run(req).await;
+    };
+    match tenants::Tenants::endpoint(&tenant, path) {
+        Some("/select") => {
+            let lang = Language::from_headers(req.headers());
+            let q: std::collections::HashMap<String, String> =
+                Query::try_from_uri(req.uri()).map_or_else(|_| Default::default(), |q| q.0);
+            let next = q.get("next").map_or("/", String::as_str);
+            let level = q
+                .get("level")
+                .and_then(|l| l.parse().ok())
+                .and_then(SpidLevel::from_number);
+            pages::select(&auth, lang, next, level)
+        }
+        Some(_) => t.serve(req).await,
+        None => proxy_for(&gw, &Site { auth }, req).await,
+    }
+}
+
+/// The policy, then the upstream, for the SP of `site`.
+async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Response {
     let lang = Language::from_headers(req.headers());
     let path = req.uri().path().to_owned();
     let here = req
@@ -534,7 +722,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
             return pages::problem(Problem::BadRequest, lang);
         }
     };
-    let session = match gw.session(req.headers()).await {
+    let session = match gw.session(site, req.headers()).await {
         Ok(s) => s,
         Err(p) => return pages::problem(p, lang),
     };
@@ -547,7 +735,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
         Decision::Login if !navigable => return pages::problem(Problem::LoginRequired, lang),
         Decision::StepUp(_) if !navigable => return pages::problem(Problem::Forbidden, lang),
         Decision::Login | Decision::StepUp(_) => {
-            return match gw.login_url(&decision, session.as_ref(), &here) {
+            return match Gateway::login_url(site, &decision, session.as_ref(), &here) {
                 Some(url) => redirect(&url),
                 None => pages::problem(Problem::LoginRequired, lang),
             };
@@ -570,7 +758,7 @@ async fn proxy_request(State(gw): State<Gateway>, mut req: Request) -> Response 
     gw.inner.identity.strip(headers);
     gw.inner.forwarded.apply(headers, peer);
     if let Some(s) = &session {
-        gw.add_identity(headers, s);
+        gw.add_identity(site, headers, s);
     }
     proxy::forward(client, upstream, req, upgrade).await
 }

@@ -21,6 +21,8 @@ use crate::store::SessionStore;
 pub(crate) struct Probes {
     store: Option<Arc<dyn SessionStore>>,
     audit_dir: Option<PathBuf>,
+    /// The PostgreSQL registry's URL (probed with a fresh connection).
+    audit_postgres: Option<String>,
     registry: Option<Arc<Registry>>,
     files: Vec<PathBuf>,
     extra: Vec<IdentityProvider>,
@@ -56,9 +58,16 @@ impl Probes {
             .as_ref()
             .filter(|a| a.enabled && a.postgres.is_none())
             .and_then(|a| a.dir.clone());
+        let audit_postgres = config
+            .gateway
+            .audit
+            .as_ref()
+            .filter(|a| a.enabled)
+            .and_then(|a| a.postgres.clone());
         Probes {
             store,
             audit_dir,
+            audit_postgres,
             registry,
             seen: Mutex::new(mtimes(&files)),
             files,
@@ -91,12 +100,13 @@ impl Probes {
             Some(s) => s.get("readyz-probe", now).is_ok(),
             None => true,
         };
-        let audit = match (&self.registry, &self.audit_dir) {
-            (None, _) => true,
-            (Some(_), Some(dir)) => {
+        let audit = match (&self.registry, &self.audit_dir, &self.audit_postgres) {
+            (None, _, _) => true,
+            (Some(_), Some(dir), _) => {
                 std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && !m.permissions().readonly())
             }
-            (Some(_), None) => true,
+            (Some(_), None, Some(url)) => postgres_ready(url),
+            (Some(_), None, None) => true,
         };
         let idps = sp.idps();
         let fresh = !idps.is_empty()
@@ -104,6 +114,19 @@ impl Probes {
                 .iter()
                 .all(|i| i.valid_until().is_none_or(|until| until > now));
         vec![("store", store), ("audit", audit), ("idp_registry", fresh)]
+    }
+}
+
+/// Whether the PostgreSQL registry answers: a fresh connection (2 s timeout, on this
+/// blocking thread, dropped here) and a `SELECT 1` within 2 s.
+fn postgres_ready(url: &str) -> bool {
+    let Ok(mut config) = crate::audit::parse_postgres_config(url) else {
+        return false;
+    };
+    config.connect_timeout(std::time::Duration::from_secs(2));
+    match config.connect(postgres::NoTls) {
+        Ok(mut client) => client.is_valid(std::time::Duration::from_secs(2)).is_ok(),
+        Err(_) => false,
     }
 }
 
@@ -163,15 +186,29 @@ impl Gateway {
     /// every 10 seconds, and the IdP files re-read every `reload_secs` (0: never) when
     /// they changed.
     pub fn spawn_maintenance(&self, reload_secs: u64) {
-        if let Some(r) = self.inner.ops.registry.clone() {
+        if self.inner.ops.registry.is_some() {
+            let gw = self.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
                 loop {
                     tick.tick().await;
-                    let r = Arc::clone(&r);
-                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || r.checkpoint()).await {
-                        tracing::error!(target: "spid_sp::gateway", error = %e, "audit checkpoint failed");
-                    }
+                    let g = gw.clone();
+                    let _ = tokio::task::spawn_blocking(move || g.checkpoint_all(false)).await;
+                }
+            });
+        }
+        if let Some(secs) = self.inner.tenants.as_ref().map(|t| t.reload_secs) {
+            let gw = self.clone();
+            tokio::spawn(async move {
+                if secs == 0 {
+                    return;
+                }
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let g = gw.clone();
+                    let _ = tokio::task::spawn_blocking(move || g.reload_tenants()).await;
                 }
             });
         }
@@ -199,10 +236,45 @@ impl Gateway {
 
     /// Seals the registry's tail (at shutdown). Blocking.
     pub fn checkpoint(&self) {
-        if let Some(r) = &self.inner.ops.registry {
-            if let Err(e) = r.checkpoint() {
-                tracing::error!(target: "spid_sp::gateway", error = %e, "final audit checkpoint failed");
+        self.checkpoint_all(true);
+    }
+
+    /// Checkpoints the registry and every tenant's stream opened so far.
+    fn checkpoint_all(&self, last: bool) {
+        let mut all: Vec<Arc<Registry>> = self.inner.ops.registry.iter().cloned().collect();
+        if let Some(t) = &self.inner.tenants {
+            if let Ok(r) = t.registries.lock() {
+                all.extend(r.iter().cloned());
             }
         }
+        for r in all {
+            if let Err(e) = r.checkpoint() {
+                if last {
+                    tracing::error!(target: "spid_sp::gateway", error = %e, "final audit checkpoint failed");
+                } else {
+                    tracing::error!(target: "spid_sp::gateway", error = %e, "audit checkpoint failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_registry_that_does_not_answer_is_not_ready() {
+        // A closed loopback port: refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        assert!(!postgres_ready(&format!(
+            "postgresql://spid@127.0.0.1:{port}/spid"
+        )));
+        // Off loopback: refused without connecting (as the registry itself is).
+        assert!(!postgres_ready("postgresql://spid@192.0.2.1:5432/spid"));
+        assert!(!postgres_ready("not a url"));
     }
 }

@@ -1,7 +1,14 @@
 //! The reverse proxy: streaming bodies both ways, WebSocket (any HTTP/1.1 upgrade),
 //! `X-Forwarded-*`, hop-by-hop headers removed, upstream errors as 502 and timeouts as 504.
 
+use std::future::Future as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -14,6 +21,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::config::Upstream;
 use super::pages::{self, Problem};
+
+/// Marks a response that comes from the upstream (not a page of the gateway).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FromUpstream;
 
 /// The pooled HTTP/1.1 client of one upstream.
 pub(crate) type UpstreamClient = Client<HttpConnector, Body>;
@@ -161,11 +172,73 @@ pub(crate) async fn forward(
                 let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
             }
         });
-        return Response::from_parts(parts, Body::empty());
+        let mut res = Response::from_parts(parts, Body::empty());
+        res.extensions_mut().insert(FromUpstream);
+        return res;
     }
     let (mut parts, body) = res.into_parts();
     remove_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, Body::new(body))
+    parts.extensions.insert(FromUpstream);
+    match upstream.idle_timeout {
+        Some(idle) => Response::from_parts(parts, Body::new(IdleBody::new(body, idle))),
+        None => Response::from_parts(parts, Body::new(body)),
+    }
+}
+
+/// A response body that fails (closing the client's and the upstream's connections)
+/// when the upstream sends nothing for `idle`.
+struct IdleBody<B> {
+    inner: Pin<Box<B>>,
+    idle: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> IdleBody<B> {
+    fn new(inner: B, idle: Duration) -> Self {
+        IdleBody {
+            inner: Box::pin(inner),
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl<B> HttpBody for IdleBody<B>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        let this = &mut *self;
+        match this.inner.as_mut().poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.idle;
+                this.timer.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    tracing::warn!(target: "spid_sp::gateway", code = "upstream_idle_timeout", "upstream body idle too long: response cut");
+                    Poll::Ready(Some(Err("upstream body idle timeout".into())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[cfg(test)]

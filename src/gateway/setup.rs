@@ -263,6 +263,15 @@ pub(crate) type Registry = ChainedLog<Backend>;
 
 /// Opens the transaction registry of `[gateway.audit]` (`None` when disabled).
 pub(crate) fn registry(config: &GatewayConfig) -> Result<Option<Arc<Registry>>, GatewayError> {
+    registry_for(config, None)
+}
+
+/// The registry of `[gateway.audit]`, or a tenant's own stream in it: writer
+/// `gw-<random>-<tenant ID>`, and with `dir` the sub-directory `tenants/<tenant ID>`.
+pub(crate) fn registry_for(
+    config: &GatewayConfig,
+    tenant: Option<&str>,
+) -> Result<Option<Arc<Registry>>, GatewayError> {
     let Some(a) = config.gateway.audit.as_ref().filter(|a| a.enabled) else {
         return Ok(None);
     };
@@ -290,8 +299,18 @@ pub(crate) fn registry(config: &GatewayConfig) -> Result<Option<Arc<Registry>>, 
             key
         }
     };
-    let writer = crate::audit::process_writer_id("gateway").map_err(setup)?;
-    let backend = match (&a.postgres, &a.dir) {
+    let writer = match tenant {
+        None => crate::audit::process_writer_id("gateway").map_err(setup)?,
+        Some(id) => format!(
+            "gw-{}-{id}",
+            crate::ids::random_token("", 4).map_err(setup)?
+        ),
+    };
+    let tenant_dir = a.dir.as_ref().map(|d| match tenant {
+        Some(id) => d.join("tenants").join(id),
+        None => d.clone(),
+    });
+    let backend = match (&a.postgres, &tenant_dir) {
         (Some(url), _) => Backend::Postgres(
             crate::audit::PostgresStore::connect(url, &writer)
                 .map_err(|e| setup(format!("gateway.audit.postgres: {e}")))?,

@@ -245,7 +245,7 @@ async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(
     served.map_err(|e| usage(format!("server error: {e}")))
 }
 
-/// SIGHUP: re-read the IdP metadata files now.
+/// SIGHUP: re-read the IdP metadata files and the tenant sources now.
 fn spawn_sighup(gateway: &Gateway) {
     #[cfg(unix)]
     {
@@ -266,6 +266,8 @@ fn spawn_sighup(gateway: &Gateway) {
                     }
                     Err(_) => {}
                 }
+                let g = gw.clone();
+                let _ = tokio::task::spawn_blocking(move || g.reload_tenants()).await;
             }
         });
     }
