@@ -32,6 +32,7 @@ use jwt::{Alg, JwtSigner};
 use pages::Problem;
 pub use policy::{Access, IdentityKind, PathRule};
 use policy::{AmbiguousPath, Decision, Policy};
+use setup::Common;
 pub use setup::Prepared;
 pub use tenants::TenantsSettings;
 
@@ -47,8 +48,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::axum::{Language, Session, SpidAuth, SpidAuthBuilder};
-use crate::federation::Federation;
+use crate::axum::{Language, Session, SpidAuth};
 use crate::level::{Comparison, SpidLevel};
 use crate::metadata::IdentityProvider;
 use crate::saml::Binding;
@@ -150,52 +150,6 @@ struct Inner {
     forwarded: proxy::Forwarded,
     ops: ops::Probes,
     tenants: Option<tenants::Tenants>,
-}
-
-/// The settings every `SpidAuth` of the gateway gets (its own SP's and each tenant's).
-#[derive(Clone)]
-struct Common {
-    secure: bool,
-    options: LoginOptions,
-    lifetime: i64,
-    idle: i64,
-    proxy_header: Option<HeaderName>,
-    request_id_header: Option<HeaderName>,
-    #[cfg(feature = "test-idp")]
-    test_idp: Option<crate::metadata::idp::TestIdpMode>,
-}
-
-impl Common {
-    fn apply(&self, b: SpidAuthBuilder) -> SpidAuthBuilder {
-        let mut b = b
-            .secure_cookies(self.secure)
-            .login_options(self.options.clone())
-            .options_for_idp(|idp, o| match idp.federation() {
-                Federation::Cie => {
-                    o.comparison = Comparison::Minimum;
-                    o.purpose = None;
-                }
-                Federation::Eidas => {
-                    o.level = o.level.max(SpidLevel::L2);
-                    o.purpose = None;
-                    o.attribute_service = None;
-                }
-                Federation::Spid => {}
-            })
-            .session_lifetime_secs(self.lifetime)
-            .session_idle_timeout_secs(self.idle);
-        if let Some(n) = &self.proxy_header {
-            b = b.trusted_proxy_header(n.clone());
-        }
-        if let Some(n) = &self.request_id_header {
-            b = b.request_id_header(n.clone());
-        }
-        #[cfg(feature = "test-idp")]
-        if let Some(mode) = self.test_idp {
-            b = b.allow_test_idp(mode);
-        }
-        b
-    }
 }
 
 /// Writes a file readable by its owner only (mode 0600 on Unix), creating its directory.
@@ -411,7 +365,7 @@ impl Gateway {
         if self.inner.tenants.is_some() {
             router.layer(axum::middleware::from_fn_with_state(
                 self.clone(),
-                tenant_first,
+                tenants::tenant_first,
             ))
         } else {
             router
@@ -630,7 +584,7 @@ async fn proxy_request(State(gw): State<Gateway>, req: Request) -> Response {
 /// A proxied request in its own span (the request ID: the trusted header's, else
 /// generated; also sent upstream as `x-request-id` and echoed to the client), with one
 /// INFO event: the outcome and the upstream's status (no personal data).
-async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
+pub(crate) async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
     use tracing::Instrument as _;
     let id = site.auth.request_id_of(req.headers());
     let value = HeaderValue::from_str(&id).ok();
@@ -656,8 +610,8 @@ async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
 }
 
 /// Who answers a request: the gateway's own SP, or a tenant's.
-struct Site {
-    auth: SpidAuth,
+pub(crate) struct Site {
+    pub(crate) auth: SpidAuth,
 }
 
 impl Gateway {
@@ -665,44 +619,6 @@ impl Gateway {
         Site {
             auth: self.inner.auth.clone(),
         }
-    }
-}
-
-/// With `[gateway.tenants]`, before anything else: a request that reaches a tenant is
-/// the tenant's (its SP endpoints, or the policy and upstreams with its session);
-/// others go on to the gateway's own routes. `/healthz` and `/readyz` stay the gateway's.
-async fn tenant_first(
-    State(gw): State<Gateway>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Some(t) = gw.inner.tenants.as_ref() else {
-        return next.run(req).await;
-    };
-    let path = req.uri().path();
-    if path == "/healthz" || path == "/readyz" {
-        return next.run(req).await;
-    }
-    let Some(tenant) = t.of(&req) else {
-        return next.run(req).await;
-    };
-    let Some(auth) = t.auth(&tenant) else {
-        return next.run(req).await;
-    };
-    match tenants::Tenants::endpoint(&tenant, path) {
-        Some("/select") => {
-            let lang = Language::from_headers(req.headers());
-            let q: std::collections::HashMap<String, String> =
-                Query::try_from_uri(req.uri()).map_or_else(|_| Default::default(), |q| q.0);
-            let next = q.get("next").map_or("/", String::as_str);
-            let level = q
-                .get("level")
-                .and_then(|l| l.parse().ok())
-                .and_then(SpidLevel::from_number);
-            pages::select(&auth, lang, next, level)
-        }
-        Some(_) => t.serve(req).await,
-        None => proxy_for(&gw, &Site { auth }, req).await,
     }
 }
 

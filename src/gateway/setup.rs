@@ -9,12 +9,17 @@ use super::GatewayError;
 use crate::audit::{
     AuditLog, ChainedLog, CheckpointKey, CheckpointPolicy, EntryStore, FileStore, StoredEntry,
 };
+use crate::axum::SpidAuthBuilder;
 use crate::config::SpConfig;
 use crate::description::SpDescription;
 use crate::dsig::SigningKey;
+use crate::federation::Federation;
+use crate::level::{Comparison, SpidLevel};
 use crate::metadata::IdentityProvider;
 use crate::store::{PendingStore, ReplayCache, SessionStore};
 use crate::time::SystemClock;
+use crate::LoginOptions;
+use axum::http::HeaderName;
 
 /// The `{base_url}` placeholder of the SP description.
 const BASE_URL: &str = "{base_url}";
@@ -339,4 +344,50 @@ pub(crate) fn registry_for(
 /// The registry as the core sees it.
 pub(crate) fn as_log(r: &Arc<Registry>) -> Arc<dyn AuditLog> {
     Arc::clone(r) as Arc<dyn AuditLog>
+}
+
+/// The settings every `SpidAuth` of the gateway gets (its own SP's and each tenant's).
+#[derive(Clone)]
+pub(crate) struct Common {
+    pub(crate) secure: bool,
+    pub(crate) options: LoginOptions,
+    pub(crate) lifetime: i64,
+    pub(crate) idle: i64,
+    pub(crate) proxy_header: Option<HeaderName>,
+    pub(crate) request_id_header: Option<HeaderName>,
+    #[cfg(feature = "test-idp")]
+    pub(crate) test_idp: Option<crate::metadata::idp::TestIdpMode>,
+}
+
+impl Common {
+    pub(crate) fn apply(&self, b: SpidAuthBuilder) -> SpidAuthBuilder {
+        let mut b = b
+            .secure_cookies(self.secure)
+            .login_options(self.options.clone())
+            .options_for_idp(|idp, o| match idp.federation() {
+                Federation::Cie => {
+                    o.comparison = Comparison::Minimum;
+                    o.purpose = None;
+                }
+                Federation::Eidas => {
+                    o.level = o.level.max(SpidLevel::L2);
+                    o.purpose = None;
+                    o.attribute_service = None;
+                }
+                Federation::Spid => {}
+            })
+            .session_lifetime_secs(self.lifetime)
+            .session_idle_timeout_secs(self.idle);
+        if let Some(n) = &self.proxy_header {
+            b = b.trusted_proxy_header(n.clone());
+        }
+        if let Some(n) = &self.request_id_header {
+            b = b.request_id_header(n.clone());
+        }
+        #[cfg(feature = "test-idp")]
+        if let Some(mode) = self.test_idp {
+            b = b.allow_test_idp(mode);
+        }
+        b
+    }
 }

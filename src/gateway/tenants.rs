@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::Request;
+use axum::extract::{Query, Request, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::Router;
@@ -19,7 +19,9 @@ use super::config::GatewayConfig;
 use super::setup::{self, Registry, Stores};
 use super::GatewayError;
 use crate::audit::AuditLog;
+use crate::axum::Language;
 use crate::axum::{SpidAuth, SpidAuthBuilder, SpidTenants};
+use crate::level::SpidLevel;
 use crate::sp::ServiceProvider;
 use crate::tenants::{ReloadReport, ServedTenant, TenantTable};
 
@@ -190,6 +192,44 @@ impl Tenants {
 fn log_report(report: &ReloadReport) {
     for e in report.errors() {
         tracing::warn!(target: "spid_sp::gateway", code = e.code(), error = %e, "tenant not loaded");
+    }
+}
+
+/// With `[gateway.tenants]`, before anything else: a request that reaches a tenant is
+/// the tenant's (its SP endpoints, or the policy and upstreams with its session);
+/// others go on to the gateway's own routes. `/healthz` and `/readyz` stay the gateway's.
+pub(crate) async fn tenant_first(
+    State(gw): State<super::Gateway>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(t) = gw.inner.tenants.as_ref() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(req).await;
+    }
+    let Some(tenant) = t.of(&req) else {
+        return next.run(req).await;
+    };
+    let Some(auth) = t.auth(&tenant) else {
+        return next.run(req).await;
+    };
+    match Tenants::endpoint(&tenant, path) {
+        Some("/select") => {
+            let lang = Language::from_headers(req.headers());
+            let q: std::collections::HashMap<String, String> =
+                Query::try_from_uri(req.uri()).map_or_else(|_| Default::default(), |q| q.0);
+            let next = q.get("next").map_or("/", String::as_str);
+            let level = q
+                .get("level")
+                .and_then(|l| l.parse().ok())
+                .and_then(SpidLevel::from_number);
+            super::pages::select(&auth, lang, next, level)
+        }
+        Some(_) => t.serve(req).await,
+        None => super::proxy_for(&gw, &super::Site { auth }, req).await,
     }
 }
 
