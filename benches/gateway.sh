@@ -6,6 +6,7 @@
 #   bash benches/gateway.sh                     # 10 s per run, concurrency 32 and 8
 #   DURATION=20 CONCURRENCY="32" ROUNDS=3 bash benches/gateway.sh
 #   PROFILE=1 bash benches/gateway.sh           # and a perf profile of the gateway
+#   GATEWAY_BIN=/tmp/spid-sp-before bash benches/gateway.sh   # another build (no cargo)
 #
 # The upstream is an nginx `return 200` server (the fastest upstream there is, so the
 # figures show the gateway's own cost); both paths go through the same nginx (keep-alive
@@ -33,9 +34,13 @@ for pair in nginx=nginx-light wrk=wrk curl=curl; do
     fi
 done
 
-log "building spid-sp (release, features gateway,test-idp)"
-cargo build -q --release --features gateway,test-idp --bin spid-sp
-BIN="$ROOT/target/release/spid-sp"
+if [ -n "${GATEWAY_BIN:-}" ]; then   # GATEWAY_BIN=path: measure that build (e.g. a before/after pair)
+    BIN="$GATEWAY_BIN"
+else
+    log "building spid-sp (release, features gateway,test-idp)"
+    cargo build -q --release --features gateway,test-idp --bin spid-sp
+    BIN="$ROOT/target/release/spid-sp"
+fi
 
 rm -rf "$WORK"; mkdir -p "$WORK/nginx/tmp"; chmod 777 "$WORK/nginx/tmp"
 PIDS=()
@@ -155,7 +160,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NG/bench")
 log "logged in; upstream :$U, nginx direct :$ND, nginx→gateway :$NG, gateway :$G"
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock ticks
-# run LABEL URL C → "rps p50_ms p99_ms non2xx gateway_cpu_us_per_request"
+# run LABEL URL C → "rps p50_ms p99_ms non2xx gateway_cpu_us_per_request load1"
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}' <<<"$1"; }
 run() {
     local out rps p50 p99 bad c0 c1
@@ -167,11 +172,11 @@ run() {
     p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
     bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
     c1=$(cpu "$GW_PID")
-    echo "$rps $p50 $p99 $bad $(awk -v a="$c0" -v b="$c1" -v r="$rps" -v d="$DURATION" 'BEGIN{ if (r > 0) printf "%.0f", (b-a)*10000/(r*d); else print 0 }')"
+    echo "$rps $p50 $p99 $bad $(awk -v a="$c0" -v b="$c1" -v r="$rps" -v d="$DURATION" 'BEGIN{ if (r > 0) printf "%.0f", (b-a)*10000/(r*d); else print 0 }') $(cut -d' ' -f1 /proc/loadavg)"
 }
 
-echo "| concurrency | path | requests/s | p50 | p99 | non-2xx | gateway CPU per request |"
-echo "|---|---|---|---|---|---|---|"
+echo "| concurrency | path | requests/s | p50 | p99 | non-2xx | gateway CPU per request | load avg (1 min) |"
+echo "|---|---|---|---|---|---|---|---|"
 declare -A SUM
 for c in $CONCURRENCY; do
     for r in $(seq 1 "$ROUNDS"); do
@@ -181,9 +186,9 @@ for c in $CONCURRENCY; do
                 gateway) url="http://127.0.0.1:$NG"; name="nginx → gateway → upstream" ;;
                 alone) url="http://127.0.0.1:$G"; name="gateway → upstream (no nginx in front)" ;;
             esac
-            read -r rps p50 p99 bad gcpu < <(run "$path" "$url" "$c")
+            read -r rps p50 p99 bad gcpu load < <(run "$path" "$url" "$c")
             [ "$path" = direct ] && gcpu="–" || gcpu="$gcpu µs"
-            printf '| %s | %s | %.0f | %.2f ms | %.2f ms | %s | %s |\n' "$c" "$name" "$rps" "$p50" "$p99" "$bad" "$gcpu"
+            printf '| %s | %s | %.0f | %.2f ms | %.2f ms | %s | %s | %s |\n' "$c" "$name" "$rps" "$p50" "$p99" "$bad" "$gcpu" "$load"
             SUM[$c,$path,rps]=$(awk -v a="${SUM[$c,$path,rps]:-0}" -v b="$rps" 'BEGIN{print a+b}')
             SUM[$c,$path,p50]=$(awk -v a="${SUM[$c,$path,p50]:-0}" -v b="$p50" 'BEGIN{print a+b}')
             SUM[$c,$path,p99]=$(awk -v a="${SUM[$c,$path,p99]:-0}" -v b="$p99" 'BEGIN{print a+b}')
@@ -200,8 +205,9 @@ for c in $CONCURRENCY; do
 done
 if [ -n "${PROFILE:-}" ]; then   # PROFILE=1: perf call graphs of the gateway under load
     perf record -F 2000 -g -p "$GW_PID" -o "$WORK/perf.data" -- sleep 5 >/dev/null 2>&1 &
+    PERF_PID=$!
     wrk -t2 -c32 -d6s -H "Cookie: $COOKIE" "http://127.0.0.1:$G/bench" >/dev/null
-    wait
+    wait "$PERF_PID"   # not a bare `wait`: the gateway and nginx are children too
     log "profile: perf report -i $WORK/perf.data --no-children"
 fi
 log "gateway RSS: $(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$GW_PID/status)"

@@ -59,16 +59,32 @@ pub(super) async fn session_of(
     auth: &SpidAuth,
     parts: &Parts,
 ) -> Result<Option<Session>, SessionRejection> {
-    if cookie(&parts.headers, &auth.cookie_name(SESSION_COOKIE)).is_none() {
-        return Ok(None);
+    auth.session_of_request(&parts.headers).await.map_err(|e| {
+        SessionRejection::new(auth.error_response(&e, Language::from_headers(&parts.headers)))
+    })
+}
+
+impl SpidAuth {
+    /// The session of a request whatever its level, from async code: `None` without the
+    /// session cookie (no store call); the store is read on this task when it never
+    /// blocks ([`SessionStore::may_block`](crate::store::SessionStore::may_block): the
+    /// in-memory store), else on the blocking thread pool. The checks are the same
+    /// either way (expiry, idle timeout, tenant).
+    pub(crate) async fn session_of_request(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Session>, AuthError> {
+        if cookie(headers, &self.cookie_name(SESSION_COOKIE)).is_none() {
+            return Ok(None);
+        }
+        if !self.inner.sessions.may_block() {
+            return self.session_at_any_level(headers);
+        }
+        let (a, headers) = (self.clone(), headers.clone());
+        ::tokio::task::spawn_blocking(move || a.session_at_any_level(&headers))
+            .await
+            .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
     }
-    let (a, headers) = (auth.clone(), parts.headers.clone());
-    ::tokio::task::spawn_blocking(move || a.session_at_any_level(&headers))
-        .await
-        .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
-        .map_err(|e| {
-            SessionRejection::new(auth.error_response(&e, Language::from_headers(&parts.headers)))
-        })
 }
 
 /// The session, if at least at the SP's configured level ([`SpidAuth::minimum_level`]):

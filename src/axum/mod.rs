@@ -406,10 +406,11 @@ impl SpidAuth {
             return Ok(None);
         };
         let now = self.inner.sp.now();
+        let token_hash = hash(&token);
         let Some(json) = self
             .inner
             .sessions
-            .get(&format!("sess:{}", hash(&token)), now)?
+            .get(&format!("sess:{token_hash}"), now)?
         else {
             return Ok(None);
         };
@@ -421,7 +422,7 @@ impl SpidAuth {
             log_foreign_session();
             return Ok(None);
         }
-        if data.expires <= now || !self.touch(&hash(&token), &data, now)? {
+        if data.expires <= now || !self.touch(&token_hash, &data, now)? {
             return Ok(None);
         }
         Ok(Some(Session::from_data(data)))

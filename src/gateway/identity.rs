@@ -1,10 +1,16 @@
 //! The identity given to the upstream: headers under the reserved prefix, and the
 //! removal of every incoming header a client could use to spoof them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::GatewayError;
 use crate::axum::Session;
+
+/// Most logins whose prepared identity is cached; past it the cache starts over.
+const CACHE_MAX: usize = 10_000;
 
 /// Every identity header (suffix after the prefix, lower case in the config).
 const FIELDS: [&str; 11] = [
@@ -59,11 +65,12 @@ pub fn session_handle(session: &Session) -> String {
     h.update(session.idp().as_str().as_bytes());
     h.update(b"\0");
     h.update(session.info().name_id.as_str().as_bytes());
-    h.finish()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = String::with_capacity(32);
+    for b in h.finish().iter().take(16) {
+        out.extend(char::from_digit(u32::from(b >> 4), 16));
+        out.extend(char::from_digit(u32::from(b & 0x0f), 16));
+    }
+    out
 }
 
 impl IdentityHeaders {
@@ -120,12 +127,10 @@ impl IdentityHeaders {
         strip_own_cookies(headers);
     }
 
-    /// Adds the tenant's ID in `<prefix>Tenant` (reserved: never passed from a client).
-    pub fn add_tenant(&self, headers: &mut HeaderMap, tenant: &str) {
-        let name = HeaderName::try_from(format!("{}tenant", self.prefix));
-        if let (Ok(n), Some(v)) = (name, header_value(tenant)) {
-            headers.insert(n, v);
-        }
+    /// The tenant's ID in `<prefix>Tenant` (reserved: never passed from a client).
+    pub(crate) fn tenant_value(&self, tenant: &str) -> Option<(HeaderName, HeaderValue)> {
+        let name = HeaderName::try_from(format!("{}tenant", self.prefix)).ok()?;
+        Some((name, header_value(tenant)?))
     }
 
     /// The header that carries [`app_cookie`] (`<prefix>cookie`).
@@ -133,8 +138,9 @@ impl IdentityHeaders {
         HeaderName::try_from(format!("{}cookie", self.prefix)).ok()
     }
 
-    /// Adds the identity of `session`.
-    pub fn add(&self, headers: &mut HeaderMap, session: &Session) {
+    /// The identity headers of `session`, ready to insert.
+    pub(crate) fn values(&self, session: &Session) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::with_capacity(self.send.len());
         let id = session.identity();
         for (field, name) in &self.send {
             let value: Option<String> = match *field {
@@ -154,8 +160,66 @@ impl IdentityHeaders {
                 _ => None,
             };
             if let Some(v) = value.and_then(|v| header_value(&v)) {
-                headers.insert(name.clone(), v);
+                out.push((name.clone(), v));
             }
+        }
+        out
+    }
+}
+
+/// What one login sends upstream, ready to insert: the identity headers (fixed for a
+/// session) and the JWT header value with its issue time.
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    /// The identity headers.
+    pub headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// The JWT header value and its `iat` (Unix seconds).
+    pub jwt: Option<(i64, HeaderValue)>,
+}
+
+/// The prepared identity of each login, so that a request with a session costs a map
+/// lookup instead of formatting, hashing and signing (the JWT is re-signed when a third of
+/// its lifetime has passed). Keyed by SHA-256 of what makes one login unique (IdP,
+/// NameID, SessionIndex, level, creation time at the SP, tenant): a value is only ever
+/// given to the login it was made from, at the tenant it was made for. The cache holds no decision: expiry, idle timeout, level
+/// and path policy are checked on every request before it is used.
+#[derive(Debug, Default)]
+pub(crate) struct IdentityCache {
+    map: Mutex<HashMap<[u8; 32], Prepared>>,
+}
+
+impl IdentityCache {
+    /// The cache key of `session`'s login at `tenant` (a tenant's values carry its ID).
+    pub(crate) fn key(session: &Session, tenant: Option<&str>) -> [u8; 32] {
+        let info = session.info();
+        let mut h = openssl::sha::Sha256::new();
+        h.update(&[u8::from(tenant.is_some())]);
+        for part in [
+            tenant.unwrap_or(""),
+            info.idp.as_str(),
+            info.name_id.as_str(),
+            info.session_index.as_deref().unwrap_or(""),
+        ] {
+            h.update(&(part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(&[session.level().number()]);
+        h.update(&session.created().unix_seconds().to_be_bytes());
+        h.finish()
+    }
+
+    /// The prepared identity under `key`, if any.
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Prepared> {
+        self.map.lock().ok()?.get(key).cloned()
+    }
+
+    /// Keeps `prepared` under `key`.
+    pub(crate) fn put(&self, key: [u8; 32], prepared: Prepared) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CACHE_MAX && !map.contains_key(&key) {
+                map.clear();
+            }
+            map.insert(key, prepared);
         }
     }
 }

@@ -1,10 +1,9 @@
 //! The short-lived JWT given to the upstream (RS256 or ES256, signed with OpenSSL) and
-//! the JWKS that verifies it (`GET /spid/jwks.json`). Tokens are cached per session for
-//! a third of their lifetime, so a busy session costs one signature every few seconds.
+//! the JWKS that verifies it (`GET /spid/jwks.json`). Tokens are cached per login for
+//! a third of their lifetime ([`IdentityCache`](super::identity::IdentityCache)), so a
+//! busy session costs one signature every few seconds.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -20,10 +19,6 @@ use openssl::sign::Signer;
 use super::identity::session_handle;
 use super::GatewayError;
 use crate::axum::Session;
-use crate::time::Timestamp;
-
-/// Most sessions whose token is cached; past it the cache starts over.
-const CACHE_MAX: usize = 10_000;
 
 /// The algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +38,6 @@ pub struct JwtSigner {
     issuer: String,
     audience: String,
     lifetime: i64,
-    cache: Mutex<HashMap<String, (i64, String)>>,
 }
 
 impl std::fmt::Debug for JwtSigner {
@@ -161,7 +155,6 @@ impl JwtSigner {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             lifetime,
-            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -170,31 +163,15 @@ impl JwtSigner {
         &self.jwks
     }
 
-    /// A token for `session` at `now` (cached for a third of the lifetime).
-    pub fn token(&self, session: &Session, now: Timestamp, tenant: Option<&str>) -> Option<String> {
-        let handle = session_handle(session);
-        let secs = now.unix_seconds();
-        let fresh = self.lifetime / 3;
-        let key = format!(
-            "{handle}:{}:{}",
-            session.level().number(),
-            tenant.unwrap_or_default()
-        );
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((at, t)) = cache.get(&key) {
-                if secs >= *at && secs - at < fresh {
-                    return Some(t.clone());
-                }
-            }
-        }
-        let token = self.sign(session, &handle, secs, tenant)?;
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(key, (secs, token.clone()));
-        }
-        Some(token)
+    /// A new token for `session` (of `tenant`, if any), issued at `now` (Unix seconds).
+    pub fn token(&self, session: &Session, now: i64, tenant: Option<&str>) -> Option<String> {
+        self.sign(session, &session_handle(session), now, tenant)
+    }
+
+    /// Whether a token issued at `iat` can still be given at `now` (Unix seconds): for a
+    /// third of its lifetime, never when the clock went back.
+    pub fn fresh(&self, iat: i64, now: i64) -> bool {
+        now >= iat && now - iat < self.lifetime / 3
     }
 
     fn sign(

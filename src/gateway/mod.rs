@@ -29,7 +29,7 @@ pub use config::{
     PathSettings, Plan, RegistrySettings, SessionSettings, Upstream, UpstreamSettings,
     DEFAULT_BIND, DEFAULT_HEADER_PREFIX, DEFAULT_JWT_HEADER,
 };
-use identity::IdentityHeaders;
+use identity::{IdentityCache, IdentityHeaders, Prepared as PreparedIdentity};
 use jwt::{Alg, JwtSigner};
 use pages::Problem;
 pub use policy::{Access, IdentityKind, PathRule};
@@ -149,6 +149,7 @@ struct Inner {
     policy: Policy,
     upstreams: Vec<(Upstream, proxy::UpstreamClient)>,
     identity: IdentityHeaders,
+    prepared: IdentityCache,
     jwt: Option<(JwtSigner, HeaderName, bool)>,
     forwarded: proxy::Forwarded,
     ops: ops::Probes,
@@ -319,6 +320,7 @@ impl Gateway {
                 auth,
                 upstreams,
                 identity,
+                prepared: IdentityCache::default(),
                 jwt,
                 forwarded,
                 ops,
@@ -398,10 +400,10 @@ impl Gateway {
         if !tenants::has_session_cookie(headers) {
             return Ok(None);
         }
-        let (auth, headers) = (site.auth.clone(), headers.clone());
-        match tokio::task::spawn_blocking(move || auth.session(&headers)).await {
-            Ok(Ok(s)) => Ok(s),
-            _ => {
+        let auth = &site.auth;
+        match auth.session_of_request(headers).await {
+            Ok(s) => Ok(s.filter(|s| s.level() >= auth.minimum_level())),
+            Err(_) => {
                 tracing::warn!(target: "spid_sp::gateway", code = "store_unavailable", "session store unavailable");
                 Err(Problem::Unavailable)
             }
@@ -431,21 +433,50 @@ impl Gateway {
         }
     }
 
-    /// Adds the identity headers and the JWT.
+    /// Adds the identity headers and the JWT, prepared once per login
+    /// ([`IdentityCache`]; the JWT re-signed after a third of its lifetime).
     fn add_identity(&self, site: &Site, headers: &mut HeaderMap, session: &Session) {
-        self.inner.identity.add(headers, session);
+        let inner = &self.inner;
         let tenant = site.auth.tenant();
-        if let Some(t) = tenant {
-            self.inner.identity.add_tenant(headers, t);
-        }
-        if let Some((signer, name, bearer)) = &self.inner.jwt {
-            let now = self.inner.auth.service_provider().now();
-            if let Some(t) = signer.token(session, now, tenant) {
-                let v = if *bearer { format!("Bearer {t}") } else { t };
-                if let Ok(v) = HeaderValue::from_str(&v) {
-                    headers.insert(name.clone(), v);
-                }
+        let key = IdentityCache::key(session, tenant);
+        let cached = inner.prepared.get(&key);
+        let now = inner.auth.service_provider().now().unix_seconds();
+        let mut changed = cached.is_none();
+        let fixed = match &cached {
+            Some(p) => p.headers.clone(),
+            None => {
+                let mut v = inner.identity.values(session);
+                v.extend(tenant.and_then(|t| inner.identity.tenant_value(t)));
+                v.into()
             }
+        };
+        let jwt = match &inner.jwt {
+            None => None,
+            Some((signer, _, bearer)) => match cached.and_then(|p| p.jwt) {
+                Some((iat, v)) if signer.fresh(iat, now) => Some((iat, v)),
+                _ => {
+                    changed = true;
+                    signer.token(session, now, tenant).and_then(|t| {
+                        let v = if *bearer { format!("Bearer {t}") } else { t };
+                        HeaderValue::from_str(&v).ok().map(|v| (now, v))
+                    })
+                }
+            },
+        };
+        for (name, value) in fixed.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let (Some((_, name, _)), Some((_, v))) = (&inner.jwt, &jwt) {
+            headers.insert(name.clone(), v.clone());
+        }
+        if changed {
+            inner.prepared.put(
+                key,
+                PreparedIdentity {
+                    headers: fixed,
+                    jwt,
+                },
+            );
         }
     }
 }

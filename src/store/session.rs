@@ -32,6 +32,14 @@ pub trait SessionStore: Send + Sync {
     fn take(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
     /// Removes `key` (no error if absent).
     fn remove(&self, key: &str) -> Result<(), StoreError>;
+    /// Whether a call can block its thread on I/O (a network store: `true`, the
+    /// default). The async integrations (axum extractors, the gateway) run the calls of
+    /// a store that says `false` (in memory, a mutex held for a map lookup) on the
+    /// request's own task instead of handing them to the blocking thread pool. Return
+    /// `false` only when every call is short and never waits on I/O.
+    fn may_block(&self) -> bool {
+        true
+    }
 }
 
 /// Sweep expired entries every this many writes.
@@ -113,6 +121,10 @@ impl SessionStore for MemorySessionStore {
         self.lock()?.map.remove(key);
         Ok(())
     }
+
+    fn may_block(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +146,9 @@ mod tests {
         s.put("c", "5", t0.plus_seconds(10), t0).unwrap();
         s.remove("b").unwrap();
         s.put("d", "4", t0.plus_seconds(10), t0).unwrap();
+        assert!(
+            !s.may_block(),
+            "in memory: called inline by the async integrations"
+        );
     }
 }

@@ -122,6 +122,9 @@ impl SessionStore for NamespacedSessionStore {
     fn remove(&self, key: &str) -> Result<(), StoreError> {
         self.inner.remove(&self.key(key))
     }
+    fn may_block(&self) -> bool {
+        self.inner.may_block()
+    }
 }
 
 /// A tenant's audit log, made by the factory at the first record (3,000 tenants do not

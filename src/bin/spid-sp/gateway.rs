@@ -233,6 +233,12 @@ async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(
         .map_or(bind.to_string(), |a| a.to_string());
     eprintln!("spid-sp gateway: listening on {local}, base URL {base_url}");
     tracing::info!(target: "spid_sp::gateway", listen = %local, "gateway started");
+    // No Nagle: a response written in two parts (head, then body) must not wait for the
+    // client's delayed ACK.
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
