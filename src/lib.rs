@@ -88,6 +88,9 @@ pub mod fuzzing;
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
 pub mod gateway;
 pub mod metadata;
+#[cfg(feature = "oidc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
+pub mod oidc;
 pub mod saml;
 pub mod store;
 #[cfg(feature = "config")]

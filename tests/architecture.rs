@@ -32,10 +32,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The SP ceremony: login, logout, the stores it uses.
     (
         "ceremony",
-        &["idp_set", "observe", "audit", "sp", "logout", "store"],
+        &[
+            "idp_set", "observe", "audit", "sp", "logout", "store", "oidc",
+        ],
     ),
     // Integrations: the web layer, the explicitly unverified decoder.
-    ("integrations", &["axum", "danger", "description", "gateway", "tenant"]),
+    (
+        "integrations",
+        &["axum", "danger", "description", "gateway", "tenant"],
+    ),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).
     ("tools", &["test_idp", "fuzzing"]),
 ];
