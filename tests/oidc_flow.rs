@@ -3,8 +3,8 @@
 //! signature, audience, nonce, state, issuer, level, encryption, replayed code/callback).
 
 use spid_sp::oidc::{
-    put_pending, resolve_provider, take_pending, Callback, OidcError, Provider, RelyingParty,
-    RpConfig, RpKey, TrustAnchor,
+    put_pending, resolve_provider, take_pending, Callback, Provider, RelyingParty, RpConfig,
+    RpError, RpKey,
 };
 use spid_sp::store::MemorySessionStore;
 use spid_sp::test_idp::oidc::{
@@ -43,10 +43,10 @@ fn world(knobs: FederationKnobs) -> World {
     World { fed, rp }
 }
 
-fn resolve(w: &World) -> Result<Provider, OidcError> {
-    let anchor = TrustAnchor::new(&w.fed.anchor_id(), &w.fed.anchor_jwks()).unwrap();
+fn resolve(w: &World) -> Result<Provider, RpError> {
     resolve_provider(
-        &anchor,
+        &w.fed.anchor_id(),
+        &w.fed.anchor_jwks(),
         &w.fed.anchor_configuration(now()),
         &w.fed.op_configuration(now()),
         &w.fed.fetch(&w.fed.op_id(), now()).unwrap(),
@@ -76,7 +76,7 @@ fn to_callback(w: &World) -> (Provider, spid_sp::oidc::PendingOidcLogin, Callbac
     assert_eq!(taken, pending);
     assert_eq!(
         take_pending(&store, cb.state().unwrap(), now()).unwrap_err(),
-        OidcError::UnknownState,
+        RpError::UnknownState,
         "a replayed callback finds no pending login"
     );
     (op, taken, cb)
@@ -90,7 +90,7 @@ fn token_body(w: &World, body: &str) -> String {
 }
 
 /// The whole flow; returns the first refusal.
-fn login(knobs: FederationKnobs) -> Result<spid_sp::oidc::OidcLogin, OidcError> {
+fn login(knobs: FederationKnobs) -> Result<spid_sp::oidc::OidcLogin, RpError> {
     let w = world(knobs);
     let (op, pending, cb) = to_callback(&w);
     let req = w.rp.token_request(&op, &pending, &cb, now())?;
@@ -177,7 +177,7 @@ fn oidc_rp_without_trust_mark_is_not_registered() {
 fn oidc_config_refuses_a_shared_key() {
     let k = RpKey::generate().unwrap();
     let e = RpConfig::new(RP, CALLBACK, k.clone(), k, RpKey::generate().unwrap()).unwrap_err();
-    assert_eq!(e.code(), "oidc.config");
+    assert_eq!(e.code(), "oidc_config");
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn oidc_expired_chain_is_refused() {
     });
     assert_eq!(
         resolve(&w).unwrap_err(),
-        OidcError::TrustChain("statement expired")
+        RpError::TrustChain("statement expired")
     );
 }
 
@@ -199,8 +199,8 @@ fn oidc_broken_chain_is_refused() {
         ..Default::default()
     });
     let e = resolve(&w).unwrap_err();
-    assert_eq!(e, OidcError::TrustChain("OP configuration signature"));
-    assert_eq!(e.code(), "oidc.trust_chain");
+    assert_eq!(e, RpError::TrustChain("OP configuration signature"));
+    assert_eq!(e.code(), "oidc_trust_chain");
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn oidc_wrong_trust_mark_is_refused() {
     });
     assert_eq!(
         resolve(&w).unwrap_err(),
-        OidcError::TrustChain("no valid trust mark")
+        RpError::TrustChain("no valid trust mark")
     );
 }
 
@@ -219,9 +219,9 @@ fn oidc_wrong_trust_mark_is_refused() {
 fn oidc_anchor_with_other_keys_is_refused() {
     let w = world(FederationKnobs::default());
     let other = TestFederation::new("http://127.0.0.1:8601", FederationKnobs::default()).unwrap();
-    let anchor = TrustAnchor::new(&w.fed.anchor_id(), &other.anchor_jwks()).unwrap();
     let e = resolve_provider(
-        &anchor,
+        &w.fed.anchor_id(),
+        &other.anchor_jwks(),
         &w.fed.anchor_configuration(now()),
         &w.fed.op_configuration(now()),
         &w.fed.fetch(&w.fed.op_id(), now()).unwrap(),
@@ -230,7 +230,7 @@ fn oidc_anchor_with_other_keys_is_refused() {
         now(),
     )
     .unwrap_err();
-    assert_eq!(e, OidcError::TrustChain("trust anchor signature"));
+    assert_eq!(e, RpError::TrustChain("trust anchor signature"));
 }
 
 #[test]
@@ -240,8 +240,8 @@ fn oidc_bad_id_token_signature_is_refused() {
         ..Default::default()
     })
     .unwrap_err();
-    assert_eq!(e, OidcError::BadSignature);
-    assert_eq!(e.code(), "oidc.bad_signature");
+    assert_eq!(e, RpError::BadSignature);
+    assert_eq!(e.code(), "oidc_bad_signature");
 }
 
 #[test]
@@ -251,7 +251,7 @@ fn oidc_wrong_audience_is_refused() {
         ..Default::default()
     })
     .unwrap_err();
-    assert_eq!(e, OidcError::WrongAudience);
+    assert_eq!(e, RpError::WrongAudience);
 }
 
 #[test]
@@ -261,7 +261,7 @@ fn oidc_nonce_mismatch_is_refused() {
         ..Default::default()
     })
     .unwrap_err();
-    assert_eq!(e, OidcError::NonceMismatch);
+    assert_eq!(e, RpError::NonceMismatch);
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn oidc_level_below_requested_is_refused() {
         ..Default::default()
     })
     .unwrap_err();
-    assert_eq!(e, OidcError::LevelTooLow);
+    assert_eq!(e, RpError::LevelTooLow);
 }
 
 #[test]
@@ -281,7 +281,7 @@ fn oidc_unencrypted_userinfo_is_refused() {
         ..Default::default()
     })
     .unwrap_err();
-    assert_eq!(e, OidcError::NotEncrypted);
+    assert_eq!(e, RpError::NotEncrypted);
 }
 
 #[test]
@@ -300,7 +300,7 @@ fn oidc_replayed_code_is_refused() {
     let e =
         w.rp.verify_token_response(&op, &pending, &again, &token_body(&w, &again.body()), now())
             .unwrap_err();
-    assert_eq!(e, OidcError::TokenRefused("invalid_grant".into()));
+    assert_eq!(e, RpError::TokenRefused("invalid_grant".into()));
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn oidc_state_mismatch_is_refused() {
     assert_eq!(
         w.rp.token_request(&op, &pending, &forged, now())
             .unwrap_err(),
-        OidcError::StateMismatch
+        RpError::StateMismatch
     );
 }
 
@@ -331,13 +331,13 @@ fn oidc_callback_from_another_issuer_is_refused() {
     let cb = Callback::from_query(&q).unwrap();
     assert_eq!(
         w.rp.token_request(&op, &pending, &cb, now()).unwrap_err(),
-        OidcError::IssuerMismatch
+        RpError::IssuerMismatch
     );
     let missing = Callback::from_query(&format!("code=c&state={}", pending.state())).unwrap();
     assert_eq!(
         w.rp.token_request(&op, &pending, &missing, now())
             .unwrap_err(),
-        OidcError::IssuerMismatch,
+        RpError::IssuerMismatch,
         "CIE sends iss: its absence is refused"
     );
 }
@@ -354,15 +354,15 @@ fn oidc_error_answer_and_expired_pending_are_refused() {
     .unwrap();
     assert_eq!(
         w.rp.token_request(&op, &pending, &cb, now()).unwrap_err(),
-        OidcError::OpError("access_denied".into())
+        RpError::OpError("access_denied".into())
     );
     let late = now().plus_seconds(601);
     assert_eq!(
         w.rp.token_request(&op, &pending, &cb, late).unwrap_err(),
-        OidcError::Expired
+        RpError::Expired
     );
     let dup = Callback::from_query("state=a&state=b").unwrap_err();
-    assert_eq!(dup.code(), "oidc.malformed");
+    assert_eq!(dup.code(), "oidc_malformed");
 }
 
 #[test]
@@ -377,7 +377,7 @@ fn oidc_pending_login_expires_in_the_store() {
     put_pending(&store, &pending, now()).unwrap();
     assert_eq!(
         take_pending(&store, pending.state(), now().plus_seconds(600)).unwrap_err(),
-        OidcError::UnknownState
+        RpError::UnknownState
     );
 }
 

@@ -11,8 +11,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::rp_error::OidcError;
-use super::rp_jose::{self as jose, PublicJwk, RsaJwk};
+use super::rp_error::RpError;
+use super::rp_jose::{self as jose, RsaJwk};
+use super::Jwks;
 use crate::binding::post::form_decode;
 use crate::binding::redirect::quote_plus;
 use crate::federation::Federation;
@@ -36,20 +37,18 @@ pub struct RpKey(pub(crate) RsaJwk);
 
 impl RpKey {
     /// Reads a PEM private key (PKCS#8 or PKCS#1); RSA, at least 2048 bits.
-    pub fn from_pem(pem: &[u8]) -> Result<RpKey, OidcError> {
-        let key = openssl::pkey::PKey::private_key_from_pem(pem)
-            .map_err(|_| OidcError::Config("unreadable PEM private key"))?;
-        RsaJwk::new(key)
+    pub fn from_pem(pem: &[u8]) -> Result<RpKey, RpError> {
+        RsaJwk::from_pem(pem)
             .map(RpKey)
-            .map_err(|_| OidcError::Config("RSA key of at least 2048 bits required"))
+            .map_err(|_| RpError::Config("an RSA private key (PEM) of at least 2048 bits"))
     }
 
     /// A fresh RSA-2048 key (tests and the test federation; production keys come from
     /// files, see docs/oidc.md).
-    pub fn generate() -> Result<RpKey, OidcError> {
+    pub fn generate() -> Result<RpKey, RpError> {
         RsaJwk::generate(2048)
             .map(RpKey)
-            .map_err(|_| OidcError::Crypto)
+            .map_err(|_| RpError::Crypto)
     }
 
     /// The key's `kid` (RFC 7638 SHA-256 thumbprint).
@@ -91,19 +90,19 @@ impl RpConfig {
         federation_key: RpKey,
         signing_key: RpKey,
         encryption_key: RpKey,
-    ) -> Result<RpConfig, OidcError> {
+    ) -> Result<RpConfig, RpError> {
         let https_or_loopback = |u: &str| {
             u.starts_with("https://")
                 || u.starts_with("http://127.0.0.1")
                 || u.starts_with("http://localhost")
         };
         if !https_or_loopback(entity_id) || entity_id.ends_with('/') || entity_id.contains('?') {
-            return Err(OidcError::Config(
+            return Err(RpError::Config(
                 "entity ID: an https URL without trailing slash",
             ));
         }
         if !https_or_loopback(redirect_uri) {
-            return Err(OidcError::Config("redirect URI: an https URL"));
+            return Err(RpError::Config("redirect URI: an https URL"));
         }
         let kids = [
             federation_key.kid(),
@@ -111,7 +110,7 @@ impl RpConfig {
             encryption_key.kid(),
         ];
         if kids[0] == kids[1] || kids[0] == kids[2] || kids[1] == kids[2] {
-            return Err(OidcError::Config(
+            return Err(RpError::Config(
                 "federation, signing and encryption keys must be distinct",
             ));
         }
@@ -180,34 +179,34 @@ pub struct Provider {
     token_endpoint: String,
     userinfo_endpoint: String,
     revocation_endpoint: Option<String>,
-    keys: Vec<PublicJwk>,
+    keys: Jwks,
 }
 
 impl Provider {
     /// The OP from its `openid_provider` metadata, which the caller took from a validated
     /// trust chain (never from an unverified document). Needs the endpoints and an inline
     /// `jwks` (RSA keys of at least 2048 bits).
-    pub fn from_trusted_metadata(entity_id: &str, metadata: &Value) -> Result<Provider, OidcError> {
+    pub fn from_trusted_metadata(entity_id: &str, metadata: &Value) -> Result<Provider, RpError> {
         let s = |k: &'static str| {
             metadata
                 .get(k)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or(OidcError::Malformed("openid_provider metadata"))
+                .ok_or(RpError::Malformed("openid_provider metadata"))
         };
         let keys = metadata
             .get("jwks")
-            .ok_or(OidcError::Malformed("openid_provider jwks"))
-            .and_then(|j| jose::parse_jwks(j).map_err(|f| OidcError::jose(f, "OP jwks")))?;
+            .ok_or(RpError::Malformed("openid_provider jwks"))
+            .and_then(|j| jose::parse_jwks(j).map_err(|f| RpError::jose(f, "OP jwks")))?;
         if keys.is_empty() {
-            return Err(OidcError::Malformed("openid_provider jwks"));
+            return Err(RpError::Malformed("openid_provider jwks"));
         }
         let issuer = metadata
             .get("issuer")
             .and_then(Value::as_str)
             .unwrap_or(entity_id);
         if issuer != entity_id {
-            return Err(OidcError::IssuerMismatch);
+            return Err(RpError::IssuerMismatch);
         }
         Ok(Provider {
             issuer: issuer.to_owned(),
@@ -301,14 +300,14 @@ impl std::fmt::Debug for Callback {
 impl Callback {
     /// Parses the callback's query string (without `?`); unknown parameters are ignored,
     /// a repeated one refuses the whole query.
-    pub fn from_query(query: &str) -> Result<Callback, OidcError> {
+    pub fn from_query(query: &str) -> Result<Callback, RpError> {
         let mut cb = Callback::default();
         if query.len() > 8192 {
-            return Err(OidcError::Malformed("callback query"));
+            return Err(RpError::Malformed("callback query"));
         }
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = form_decode(v).ok_or(OidcError::Malformed("callback query"))?;
+            let v = form_decode(v).ok_or(RpError::Malformed("callback query"))?;
             let slot = match k {
                 "code" => &mut cb.code,
                 "state" => &mut cb.state,
@@ -317,7 +316,7 @@ impl Callback {
                 _ => continue,
             };
             if slot.replace(v).is_some() {
-                return Err(OidcError::Malformed("callback query"));
+                return Err(RpError::Malformed("callback query"));
             }
         }
         Ok(cb)
@@ -470,9 +469,9 @@ pub struct RelyingParty {
     config: RpConfig,
 }
 
-fn random(n: usize) -> Result<String, OidcError> {
+fn random(n: usize) -> Result<String, RpError> {
     let mut b = vec![0u8; n];
-    openssl::rand::rand_bytes(&mut b).map_err(|_| OidcError::Random)?;
+    openssl::rand::rand_bytes(&mut b).map_err(|_| RpError::Random)?;
     Ok(jose::b64e(&b))
 }
 
@@ -480,11 +479,11 @@ fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 
-fn int(claims: &Map<String, Value>, k: &'static str) -> Result<i64, OidcError> {
+fn int(claims: &Map<String, Value>, k: &'static str) -> Result<i64, RpError> {
     claims
         .get(k)
         .and_then(Value::as_i64)
-        .ok_or(OidcError::Malformed(k))
+        .ok_or(RpError::Malformed(k))
 }
 
 /// `aud` is `client_id` (a string, or an array containing it whose `azp`, when several,
@@ -569,7 +568,7 @@ impl RelyingParty {
     /// The Entity Configuration JWT (`typ` `entity-statement+jwt`, signed with the
     /// federation key), served at `/.well-known/openid-federation` as
     /// `application/entity-statement+jwt`.
-    pub fn entity_configuration(&self, now: Timestamp) -> Result<String, OidcError> {
+    pub fn entity_configuration(&self, now: Timestamp) -> Result<String, RpError> {
         self.config
             .federation_key
             .0
@@ -577,7 +576,7 @@ impl RelyingParty {
                 "entity-statement+jwt",
                 &self.entity_configuration_claims(now),
             )
-            .map_err(|_| OidcError::Crypto)
+            .map_err(|_| RpError::Crypto)
     }
 
     /// Starts a login at `op` for `level`: the URL to redirect the browser to (with a
@@ -588,7 +587,7 @@ impl RelyingParty {
         op: &Provider,
         level: SpidLevel,
         now: Timestamp,
-    ) -> Result<(String, PendingOidcLogin), OidcError> {
+    ) -> Result<(String, PendingOidcLogin), RpError> {
         let state = random(32)?;
         let nonce = random(32)?;
         let code_verifier = random(48)?;
@@ -637,7 +636,7 @@ impl RelyingParty {
             .signing_key
             .0
             .sign("JWT", &request)
-            .map_err(|_| OidcError::Crypto)?;
+            .map_err(|_| RpError::Crypto)?;
         let mut url = op.authorization_endpoint.clone();
         url.push(if url.contains('?') { '&' } else { '?' });
         for (i, (k, v)) in [
@@ -669,7 +668,7 @@ impl RelyingParty {
         Ok((url, pending))
     }
 
-    fn client_assertion(&self, aud: &str, now: Timestamp) -> Result<(String, String), OidcError> {
+    fn client_assertion(&self, aud: &str, now: Timestamp) -> Result<(String, String), RpError> {
         let iat = now.unix_seconds();
         let jti = random(24)?;
         let claims = json!({
@@ -685,7 +684,7 @@ impl RelyingParty {
             .signing_key
             .0
             .sign("JWT", &claims)
-            .map_err(|_| OidcError::Crypto)?;
+            .map_err(|_| RpError::Crypto)?;
         Ok((jwt, jti))
     }
 
@@ -697,29 +696,29 @@ impl RelyingParty {
         pending: &PendingOidcLogin,
         callback: &Callback,
         now: Timestamp,
-    ) -> Result<FormPost, OidcError> {
+    ) -> Result<FormPost, RpError> {
         if pending.issuer != op.issuer {
-            return Err(OidcError::IssuerMismatch);
+            return Err(RpError::IssuerMismatch);
         }
         let state = callback.state.as_deref().unwrap_or("");
         if !ct_eq(state, &pending.state) {
-            return Err(OidcError::StateMismatch);
+            return Err(RpError::StateMismatch);
         }
         if now.unix_seconds() >= pending.expires {
-            return Err(OidcError::Expired);
+            return Err(RpError::Expired);
         }
         if let Some(e) = &callback.error {
-            return Err(OidcError::OpError(OidcError::oauth_code(Some(e))));
+            return Err(RpError::OpError(RpError::oauth_code(Some(e))));
         }
         // CIE sends `iss` in the authorization response (RFC 9207); it must be this OP.
         if callback.iss.as_deref() != Some(op.issuer.as_str()) {
-            return Err(OidcError::IssuerMismatch);
+            return Err(RpError::IssuerMismatch);
         }
         let code = callback
             .code
             .as_deref()
             .filter(|c| !c.is_empty() && c.len() <= 2048)
-            .ok_or(OidcError::Malformed("callback code"))?;
+            .ok_or(RpError::Malformed("callback code"))?;
         let (assertion, jti) = self.client_assertion(&op.token_endpoint, now)?;
         let form = vec![
             ("grant_type".into(), "authorization_code".into()),
@@ -745,7 +744,7 @@ impl RelyingParty {
         token: &str,
         encrypted: bool,
         what: &'static str,
-    ) -> Result<Map<String, Value>, OidcError> {
+    ) -> Result<Map<String, Value>, RpError> {
         let token = token.trim();
         let parts = token.split('.').count();
         let signed = match parts {
@@ -755,20 +754,20 @@ impl RelyingParty {
                     .encryption_key
                     .0
                     .decrypt(token)
-                    .map_err(|f| OidcError::jose(f, what))?;
-                String::from_utf8(inner).map_err(|_| OidcError::Malformed(what))?
+                    .map_err(|f| RpError::jose(f, what))?;
+                String::from_utf8(inner).map_err(|_| RpError::Malformed(what))?
             }
             3 if !encrypted => token.to_owned(),
-            3 => return Err(OidcError::NotEncrypted),
-            _ => return Err(OidcError::Malformed(what)),
+            3 => return Err(RpError::NotEncrypted),
+            _ => return Err(RpError::Malformed(what)),
         };
-        let v = jose::verify(&signed, &op.keys).map_err(|f| OidcError::jose(f, what))?;
+        let v = jose::verify(&signed, &op.keys).map_err(|f| RpError::jose(f, what))?;
         let claims = v.claims;
         if claims.get("iss").and_then(Value::as_str) != Some(op.issuer.as_str()) {
-            return Err(OidcError::IssuerMismatch);
+            return Err(RpError::IssuerMismatch);
         }
         if !audience_ok(&claims, self.client_id()) {
-            return Err(OidcError::WrongAudience);
+            return Err(RpError::WrongAudience);
         }
         Ok(claims)
     }
@@ -783,14 +782,14 @@ impl RelyingParty {
         form: &FormPost,
         body: &str,
         now: Timestamp,
-    ) -> Result<Tokens, OidcError> {
+    ) -> Result<Tokens, RpError> {
         if body.len() > jose::MAX_TOKEN {
-            return Err(OidcError::Malformed("token response"));
+            return Err(RpError::Malformed("token response"));
         }
         let v: Map<String, Value> =
-            serde_json::from_str(body).map_err(|_| OidcError::Malformed("token response"))?;
+            serde_json::from_str(body).map_err(|_| RpError::Malformed("token response"))?;
         if v.contains_key("error") {
-            return Err(OidcError::TokenRefused(OidcError::oauth_code(
+            return Err(RpError::TokenRefused(RpError::oauth_code(
                 v.get("error").and_then(Value::as_str),
             )));
         }
@@ -798,37 +797,37 @@ impl RelyingParty {
             v.get(k)
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
-                .ok_or(OidcError::Malformed("token response"))
+                .ok_or(RpError::Malformed("token response"))
         };
         if !text("token_type")?.eq_ignore_ascii_case("bearer") {
-            return Err(OidcError::Malformed("token response"));
+            return Err(RpError::Malformed("token response"));
         }
         let access_token = text("access_token")?.to_owned();
         let claims = self.open(op, text("id_token")?, false, "id token")?;
         let now_s = now.unix_seconds();
         if int(&claims, "exp")? <= now_s.saturating_sub(CLOCK_SKEW_SECONDS) {
-            return Err(OidcError::Expired);
+            return Err(RpError::Expired);
         }
         if int(&claims, "iat")? > now_s.saturating_add(CLOCK_SKEW_SECONDS) {
-            return Err(OidcError::NotYetValid);
+            return Err(RpError::NotYetValid);
         }
         let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
         if !ct_eq(nonce, &pending.nonce) {
-            return Err(OidcError::NonceMismatch);
+            return Err(RpError::NonceMismatch);
         }
         let level = claims
             .get("acr")
             .and_then(Value::as_str)
             .and_then(SpidLevel::from_uri)
-            .ok_or(OidcError::LevelTooLow)?;
+            .ok_or(RpError::LevelTooLow)?;
         if level < pending.level {
-            return Err(OidcError::LevelTooLow);
+            return Err(RpError::LevelTooLow);
         }
         let sub = claims
             .get("sub")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty() && s.len() <= 255)
-            .ok_or(OidcError::Malformed("id token sub"))?
+            .ok_or(RpError::Malformed("id token sub"))?
             .to_owned();
         let code = form
             .form
@@ -862,10 +861,10 @@ impl RelyingParty {
         op: &Provider,
         tokens: &Tokens,
         userinfo_body: &str,
-    ) -> Result<OidcLogin, OidcError> {
+    ) -> Result<OidcLogin, RpError> {
         let info = self.open(op, userinfo_body, true, "userinfo")?;
         if info.get("sub").and_then(Value::as_str) != Some(tokens.sub.as_str()) {
-            return Err(OidcError::SubjectMismatch);
+            return Err(RpError::SubjectMismatch);
         }
         let identity = identity_from_claims(&tokens.id_token, &info);
         let record = OidcRecord {
@@ -892,7 +891,7 @@ impl RelyingParty {
         op: &Provider,
         access_token: &str,
         now: Timestamp,
-    ) -> Result<Option<FormPost>, OidcError> {
+    ) -> Result<Option<FormPost>, RpError> {
         let Some(url) = op.revocation_endpoint.clone() else {
             return Ok(None);
         };

@@ -9,52 +9,26 @@
 use serde_json::{Map, Value};
 
 use super::rp::Provider;
-use super::rp_error::OidcError;
+use super::rp_error::RpError;
 use super::rp_jose as jose;
+use super::Jwks;
 use crate::time::Timestamp;
 
-/// The trust anchor the RP trusts: its entity ID and its federation JWKS, configured
-/// out of band (the federation publishes them).
-#[derive(Clone, Debug)]
-pub struct TrustAnchor {
-    entity_id: String,
-    keys: Vec<jose::PublicJwk>,
-}
-
-impl TrustAnchor {
-    /// A trust anchor from its entity ID and JWKS (`{"keys": [...]}`).
-    pub fn new(entity_id: &str, jwks: &Value) -> Result<TrustAnchor, OidcError> {
-        let keys = jose::parse_jwks(jwks).map_err(|f| OidcError::jose(f, "trust anchor jwks"))?;
-        if keys.is_empty() {
-            return Err(OidcError::Config("trust anchor without keys"));
-        }
-        Ok(TrustAnchor {
-            entity_id: entity_id.to_owned(),
-            keys,
-        })
-    }
-
-    /// The trust anchor's entity ID.
-    pub fn entity_id(&self) -> &str {
-        &self.entity_id
-    }
-}
-
-fn fresh(claims: &Map<String, Value>, now: Timestamp) -> Result<(), OidcError> {
+fn fresh(claims: &Map<String, Value>, now: Timestamp) -> Result<(), RpError> {
     let exp = claims
         .get("exp")
         .and_then(Value::as_i64)
-        .ok_or(OidcError::TrustChain("exp"))?;
+        .ok_or(RpError::TrustChain("exp"))?;
     let iat = claims
         .get("iat")
         .and_then(Value::as_i64)
-        .ok_or(OidcError::TrustChain("iat"))?;
+        .ok_or(RpError::TrustChain("iat"))?;
     let n = now.unix_seconds();
     if exp <= n {
-        return Err(OidcError::TrustChain("statement expired"));
+        return Err(RpError::TrustChain("statement expired"));
     }
     if iat > n.saturating_add(super::rp::CLOCK_SKEW_SECONDS) {
-        return Err(OidcError::TrustChain("statement issued in the future"));
+        return Err(RpError::TrustChain("statement issued in the future"));
     }
     Ok(())
 }
@@ -63,17 +37,13 @@ fn claim<'a>(c: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     c.get(k).and_then(Value::as_str)
 }
 
-fn verified(
-    token: &str,
-    keys: &[jose::PublicJwk],
-    what: &'static str,
-) -> Result<Map<String, Value>, OidcError> {
+fn verified(token: &str, keys: &Jwks, what: &'static str) -> Result<Map<String, Value>, RpError> {
     match jose::verify(token, keys) {
         Ok(v) => Ok(v.claims),
         Err(jose::JoseFault::Signature | jose::JoseFault::UnknownKey) => {
-            Err(OidcError::TrustChain(what))
+            Err(RpError::TrustChain(what))
         }
-        Err(f) => Err(OidcError::jose(f, what)),
+        Err(f) => Err(RpError::jose(f, what)),
     }
 }
 
@@ -83,53 +53,53 @@ fn verified(
 /// `trust_mark_id` for the OP, issued by an issuer the anchor's `trust_mark_issuers`
 /// allows (`anchor_configuration` is the anchor's own Entity Configuration), signed with
 /// that issuer's key (`issuer_jwks`) and unexpired. Returns the OP's `openid_provider`
-/// metadata as a [`Provider`].
+/// metadata as a [`Provider`]. The anchor is pinned: `anchor_id` and its JWKS
+/// (`anchor_jwks`) come from configuration, never from the network.
 #[allow(clippy::too_many_arguments)]
 pub fn resolve_provider(
-    anchor: &TrustAnchor,
+    anchor_id: &str,
+    anchor_jwks: &Value,
     anchor_configuration: &str,
     op_configuration: &str,
     anchor_statement: &str,
     trust_mark_id: &str,
     issuer_jwks: &Value,
     now: Timestamp,
-) -> Result<Provider, OidcError> {
-    let ta = verified(anchor_configuration, &anchor.keys, "trust anchor signature")?;
-    if claim(&ta, "iss") != Some(anchor.entity_id.as_str()) {
-        return Err(OidcError::TrustChain("trust anchor issuer"));
+) -> Result<Provider, RpError> {
+    let anchor_keys = jose::parse_jwks(anchor_jwks).map_err(|f| RpError::jose(f, "anchor jwks"))?;
+    let ta = verified(anchor_configuration, &anchor_keys, "trust anchor signature")?;
+    if claim(&ta, "iss") != Some(anchor_id) {
+        return Err(RpError::TrustChain("trust anchor issuer"));
     }
     fresh(&ta, now)?;
     let st = verified(
         anchor_statement,
-        &anchor.keys,
+        &anchor_keys,
         "subordinate statement signature",
     )?;
     fresh(&st, now)?;
-    let op_id = claim(&st, "sub").ok_or(OidcError::TrustChain("statement subject"))?;
-    if claim(&st, "iss") != Some(anchor.entity_id.as_str()) {
-        return Err(OidcError::TrustChain("statement issuer"));
+    let op_id = claim(&st, "sub").ok_or(RpError::TrustChain("statement subject"))?;
+    if claim(&st, "iss") != Some(anchor_id) {
+        return Err(RpError::TrustChain("statement issuer"));
     }
     let op_keys = st
         .get("jwks")
-        .ok_or(OidcError::TrustChain("statement jwks"))
-        .and_then(|j| jose::parse_jwks(j).map_err(|f| OidcError::jose(f, "statement jwks")))?;
+        .ok_or(RpError::TrustChain("statement jwks"))
+        .and_then(|j| jose::parse_jwks(j).map_err(|f| RpError::jose(f, "statement jwks")))?;
     let ec = verified(op_configuration, &op_keys, "OP configuration signature")?;
     fresh(&ec, now)?;
     if claim(&ec, "iss") != Some(op_id) || claim(&ec, "sub") != Some(op_id) {
-        return Err(OidcError::TrustChain("OP configuration subject"));
+        return Err(RpError::TrustChain("OP configuration subject"));
     }
     let hints = ec.get("authority_hints").and_then(Value::as_array);
-    if !hints.is_some_and(|h| {
-        h.iter()
-            .any(|v| v.as_str() == Some(anchor.entity_id.as_str()))
-    }) {
-        return Err(OidcError::TrustChain("OP authority hints"));
+    if !hints.is_some_and(|h| h.iter().any(|v| v.as_str() == Some(anchor_id))) {
+        return Err(RpError::TrustChain("OP authority hints"));
     }
     check_trust_mark(&ta, &ec, op_id, trust_mark_id, issuer_jwks, now)?;
     let md = ec
         .get("metadata")
         .and_then(|m| m.get("openid_provider"))
-        .ok_or(OidcError::TrustChain("no openid_provider metadata"))?;
+        .ok_or(RpError::TrustChain("no openid_provider metadata"))?;
     Provider::from_trusted_metadata(op_id, md)
 }
 
@@ -140,14 +110,14 @@ fn check_trust_mark(
     id: &str,
     issuer_jwks: &Value,
     now: Timestamp,
-) -> Result<(), OidcError> {
+) -> Result<(), RpError> {
     let allowed: Vec<&str> = ta
         .get("trust_mark_issuers")
         .and_then(|t| t.get(id))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let keys = jose::parse_jwks(issuer_jwks).map_err(|f| OidcError::jose(f, "issuer jwks"))?;
+    let keys = jose::parse_jwks(issuer_jwks).map_err(|f| RpError::jose(f, "issuer jwks"))?;
     let marks = ec.get("trust_marks").and_then(Value::as_array);
     for m in marks.into_iter().flatten().take(16) {
         if m.get("id").and_then(Value::as_str) != Some(id) {
@@ -169,5 +139,5 @@ fn check_trust_mark(
             return Ok(());
         }
     }
-    Err(OidcError::TrustChain("no valid trust mark"))
+    Err(RpError::TrustChain("no valid trust mark"))
 }

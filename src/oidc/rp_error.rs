@@ -3,10 +3,10 @@
 use super::rp_jose::JoseFault;
 
 /// Why the relying party refused a step of the OpenID Connect flow. Each variant has a
-/// stable [`OidcError::code`]; messages carry no token content and no personal data.
+/// stable [`RpError::code`]; messages carry no token content and no personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum OidcError {
+pub enum RpError {
     /// The RP configuration is unusable (a key, a URL).
     #[error("OIDC relying party configuration: {0}")]
     Config(&'static str),
@@ -77,43 +77,43 @@ pub enum OidcError {
     Store(String),
 }
 
-impl OidcError {
+impl RpError {
     /// A stable, machine-readable code (`oidc.…`).
     pub fn code(&self) -> &'static str {
         match self {
-            OidcError::Config(_) => "oidc.config",
-            OidcError::Random => "oidc.random",
-            OidcError::Malformed(_) => "oidc.malformed",
-            OidcError::Algorithm => "oidc.algorithm",
-            OidcError::UnknownKey => "oidc.unknown_key",
-            OidcError::BadSignature => "oidc.bad_signature",
-            OidcError::Decrypt => "oidc.decrypt",
-            OidcError::NotEncrypted => "oidc.not_encrypted",
-            OidcError::UnknownState => "oidc.unknown_state",
-            OidcError::StateMismatch => "oidc.state_mismatch",
-            OidcError::IssuerMismatch => "oidc.issuer_mismatch",
-            OidcError::WrongAudience => "oidc.wrong_audience",
-            OidcError::Expired => "oidc.expired",
-            OidcError::NotYetValid => "oidc.not_yet_valid",
-            OidcError::NonceMismatch => "oidc.nonce_mismatch",
-            OidcError::LevelTooLow => "oidc.level_too_low",
-            OidcError::SubjectMismatch => "oidc.subject_mismatch",
-            OidcError::OpError(_) => "oidc.op_error",
-            OidcError::TokenRefused(_) => "oidc.token_refused",
-            OidcError::TrustChain(_) => "oidc.trust_chain",
-            OidcError::Crypto => "oidc.crypto",
-            OidcError::Store(_) => "oidc.store",
+            RpError::Config(_) => "oidc_config",
+            RpError::Random => "oidc_random",
+            RpError::Malformed(_) => "oidc_malformed",
+            RpError::Algorithm => "oidc_algorithm",
+            RpError::UnknownKey => "oidc_unknown_key",
+            RpError::BadSignature => "oidc_bad_signature",
+            RpError::Decrypt => "oidc_decrypt",
+            RpError::NotEncrypted => "oidc_not_encrypted",
+            RpError::UnknownState => "oidc_unknown_state",
+            RpError::StateMismatch => "oidc_state_mismatch",
+            RpError::IssuerMismatch => "oidc_issuer_mismatch",
+            RpError::WrongAudience => "oidc_wrong_audience",
+            RpError::Expired => "oidc_expired",
+            RpError::NotYetValid => "oidc_not_yet_valid",
+            RpError::NonceMismatch => "oidc_nonce_mismatch",
+            RpError::LevelTooLow => "oidc_level_too_low",
+            RpError::SubjectMismatch => "oidc_subject_mismatch",
+            RpError::OpError(_) => "oidc_op_error",
+            RpError::TokenRefused(_) => "oidc_token_refused",
+            RpError::TrustChain(_) => "oidc_trust_chain",
+            RpError::Crypto => "oidc_crypto",
+            RpError::Store(_) => "oidc_store",
         }
     }
 
-    pub(crate) fn jose(fault: JoseFault, what: &'static str) -> OidcError {
+    pub(crate) fn jose(fault: JoseFault, what: &'static str) -> RpError {
         match fault {
-            JoseFault::Malformed => OidcError::Malformed(what),
-            JoseFault::Algorithm => OidcError::Algorithm,
-            JoseFault::UnknownKey => OidcError::UnknownKey,
-            JoseFault::Signature => OidcError::BadSignature,
-            JoseFault::Decrypt => OidcError::Decrypt,
-            JoseFault::Crypto => OidcError::Crypto,
+            JoseFault::Malformed => RpError::Malformed(what),
+            JoseFault::Algorithm => RpError::Algorithm,
+            JoseFault::UnknownKey => RpError::UnknownKey,
+            JoseFault::Signature => RpError::BadSignature,
+            JoseFault::Decrypt => RpError::Decrypt,
+            JoseFault::Crypto => RpError::Crypto,
         }
     }
 

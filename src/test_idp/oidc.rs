@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 
 use crate::binding::post::form_decode;
 use crate::ids::random_token_or_abort as random_token;
-use crate::oidc::rp_jose::{self as jose, PublicJwk, RsaJwk};
+use crate::oidc::rp_jose::{self as jose, RsaJwk};
 use crate::oidc::CLIENT_ASSERTION_TYPE;
+use crate::oidc::{Jwk, Jwks, KeyUse};
 use crate::time::Timestamp;
 
 /// The trust mark id the test federation issues and requires (CIE-like).
@@ -83,8 +84,8 @@ struct OpState {
 #[derive(Clone, Debug)]
 struct RpEntry {
     redirect_uris: Vec<String>,
-    sig_keys: Vec<PublicJwk>,
-    enc_keys: Vec<PublicJwk>,
+    sig_keys: Jwks,
+    enc_keys: Vec<Jwk>,
 }
 
 /// The test federation: trust anchor, OP and trust-mark issuer at `base` (loopback),
@@ -307,24 +308,14 @@ impl TestFederation {
             .unwrap_or(Value::Null);
         let keys = rp
             .get("jwks")
-            .map(|j| jose::parse_jwks(j).unwrap_or_default())
+            .and_then(|j| jose::parse_jwks(j).ok())
             .unwrap_or_default();
-        let uses: Vec<Option<&str>> = rp
-            .get("jwks")
-            .and_then(|j| j.get("keys"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|k| k.get("use").and_then(Value::as_str))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let (mut sig_keys, mut enc_keys) = (Vec::new(), Vec::new());
-        for (k, u) in keys.into_iter().zip(uses) {
-            if u == Some("enc") {
-                enc_keys.push(k);
-            } else {
-                sig_keys.push(k);
+        let (mut sig_keys, mut enc_keys) = (Jwks::new(), Vec::new());
+        for k in keys.keys() {
+            if k.key_use() == Some(KeyUse::Encryption) {
+                enc_keys.push(k.clone());
+            } else if sig_keys.push(k.clone()).is_err() {
+                return refuse("invalid_client", "RP jwks");
             }
         }
         let redirect_uris = rp
@@ -508,9 +499,7 @@ impl TestFederation {
             "given_name": "Mario", "family_name": "Rossi",
         });
         let key = if self.knobs.bad_signature {
-            let mut k = self.stray_key.clone();
-            k.kid = self.op_core_key.kid.clone();
-            k
+            self.stray_key.with_kid(&self.op_core_key.kid)
         } else {
             self.op_core_key.clone()
         };
