@@ -3,13 +3,11 @@
 //! signature, audience, nonce, state, issuer, level, encryption, replayed code/callback).
 
 use spid_sp::oidc::{
-    put_pending, resolve_provider, take_pending, Callback, Provider, RelyingParty, RpConfig,
-    RpError, RpKey,
+    put_pending, resolve_provider, take_pending, Callback, ChainOptions, OidcError, Provider,
+    RelyingParty, RpConfig, RpError, RpKey, TrustAnchor,
 };
 use spid_sp::store::MemorySessionStore;
-use spid_sp::test_idp::oidc::{
-    FederationKnobs, TestFederation, TEST_OP_TRUST_MARK_ID, TEST_TRUST_MARK_ID,
-};
+use spid_sp::test_idp::oidc::{FederationKnobs, TestFederation, TestFetcher, TEST_TRUST_MARK_ID};
 use spid_sp::{IdentitySource, SpidLevel, Timestamp};
 
 const RP: &str = "http://127.0.0.1:8700/oidc";
@@ -44,15 +42,16 @@ fn world(knobs: FederationKnobs) -> World {
 }
 
 fn resolve(w: &World) -> Result<Provider, RpError> {
+    let fetcher = TestFetcher {
+        federation: &w.fed,
+        now: now(),
+    };
     resolve_provider(
-        &w.fed.anchor_id(),
-        &w.fed.anchor_jwks(),
-        &w.fed.anchor_configuration(now()),
-        &w.fed.op_configuration(now()),
-        &w.fed.fetch(&w.fed.op_id(), now()).unwrap(),
-        TEST_OP_TRUST_MARK_ID,
-        &w.fed.issuer_jwks(),
+        &w.fed.op_id(),
+        &[w.fed.trust_anchor()],
+        &fetcher,
         now(),
+        &ChainOptions::default(),
     )
 }
 
@@ -180,57 +179,69 @@ fn oidc_config_refuses_a_shared_key() {
     assert_eq!(e.code(), "oidc_config");
 }
 
+fn chain_error(knobs: FederationKnobs) -> OidcError {
+    match resolve(&world(knobs)).unwrap_err() {
+        RpError::TrustChain(e) => e,
+        other => panic!("not a chain refusal: {other:?}"),
+    }
+}
+
 #[test]
 fn oidc_expired_chain_is_refused() {
-    let w = world(FederationKnobs {
+    let e = chain_error(FederationKnobs {
         expired_chain: true,
         ..Default::default()
     });
-    assert_eq!(
-        resolve(&w).unwrap_err(),
-        RpError::TrustChain("statement expired")
-    );
+    assert_eq!(e, OidcError::Expired);
 }
 
 #[test]
 fn oidc_broken_chain_is_refused() {
+    let e = chain_error(FederationKnobs {
+        broken_chain: true,
+        ..Default::default()
+    });
+    assert!(
+        matches!(e, OidcError::UnknownKey | OidcError::BadSignature),
+        "{e:?}"
+    );
     let w = world(FederationKnobs {
         broken_chain: true,
         ..Default::default()
     });
-    let e = resolve(&w).unwrap_err();
-    assert_eq!(e, RpError::TrustChain("OP configuration signature"));
-    assert_eq!(e.code(), "oidc_trust_chain");
+    assert_eq!(resolve(&w).unwrap_err().code(), "oidc_trust_chain");
 }
 
 #[test]
 fn oidc_wrong_trust_mark_is_refused() {
-    let w = world(FederationKnobs {
+    let e = chain_error(FederationKnobs {
         wrong_trust_mark: true,
         ..Default::default()
     });
-    assert_eq!(
-        resolve(&w).unwrap_err(),
-        RpError::TrustChain("no valid trust mark")
-    );
+    assert!(matches!(e, OidcError::InvalidTrustMark { .. }), "{e:?}");
 }
 
 #[test]
 fn oidc_anchor_with_other_keys_is_refused() {
     let w = world(FederationKnobs::default());
     let other = TestFederation::new("http://127.0.0.1:8601", FederationKnobs::default()).unwrap();
+    let pinned = TrustAnchor {
+        entity_id: w.fed.anchor_id(),
+        jwks: other.trust_anchor().jwks,
+    };
+    let fetcher = TestFetcher {
+        federation: &w.fed,
+        now: now(),
+    };
     let e = resolve_provider(
-        &w.fed.anchor_id(),
-        &other.anchor_jwks(),
-        &w.fed.anchor_configuration(now()),
-        &w.fed.op_configuration(now()),
-        &w.fed.fetch(&w.fed.op_id(), now()).unwrap(),
-        TEST_OP_TRUST_MARK_ID,
-        &w.fed.issuer_jwks(),
+        &w.fed.op_id(),
+        &[pinned],
+        &fetcher,
         now(),
+        &ChainOptions::default(),
     )
     .unwrap_err();
-    assert_eq!(e, RpError::TrustChain("trust anchor signature"));
+    assert_eq!(e.code(), "oidc_trust_chain");
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn bn(map: &Map<String, Value>, name: &'static str) -> Result<BigNum, OidcError>
     let text = opt_str(map, name)
         .map_err(|_| bad("member not a string"))?
         .ok_or(bad("member missing"))?;
-    let bytes = b64d(text, "JWK member")?;
+    let bytes = b64d(text, "JWK member").map_err(|_| bad("member not base64url"))?;
     if bytes.is_empty() || bytes.len() > 1024 {
         return Err(bad("member length"));
     }

@@ -23,6 +23,28 @@ pub mod jws;
 pub use error::OidcError;
 pub use jwk::{Jwk, Jwks, KeyType, KeyUse, PrivateJwk, MAX_JWKS_BYTES, MAX_JWKS_KEYS};
 
+mod cache;
+mod chain;
+#[cfg(feature = "refresh")]
+mod http;
+mod policy;
+mod statement;
+mod trust_mark;
+
+pub use cache::TrustChainCache;
+pub use chain::{
+    resolve_trust_chain, ChainOptions, FederationFetcher, TrustAnchor, TrustChain,
+    TrustMarkRequirement,
+};
+#[cfg(feature = "refresh")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
+pub use http::HttpFederationFetcher;
+pub use policy::{apply_policy, combine_policies, OPERATORS};
+pub use statement::{
+    EntityStatement, StatementDraft, TrustMarkRef, ENTITY_STATEMENT_TYP, WELL_KNOWN_FEDERATION,
+};
+pub use trust_mark::{verify_trust_mark, TrustMark, TrustMarkDraft, TRUST_MARK_TYP};
+
 // The relying party (branch wip-oidcrp): the flow on top of the foundation above.
 mod rp;
 mod rp_chain;
@@ -35,6 +57,6 @@ pub use rp::{
     RpKey, Tokens, CLIENT_ASSERTION_TYPE, CLOCK_SKEW_SECONDS, FISCAL_NUMBER_CLAIM,
     PENDING_LIFETIME_SECONDS,
 };
-pub use rp_chain::resolve_provider;
+pub use rp_chain::{resolve_provider, OPENID_PROVIDER};
 pub use rp_error::RpError;
 pub use rp_store::{put_pending, take_pending};

@@ -66,9 +66,10 @@ pub enum RpError {
     /// The token endpoint refused (`invalid_grant` for a replayed or unknown code).
     #[error("token endpoint refused: {0}")]
     TokenRefused(String),
-    /// The OP's trust chain does not validate (names the failing check).
+    /// The OP's trust chain does not validate (the foundation's reason: expired or
+    /// broken chain, bad signature, missing or invalid trust mark…).
     #[error("trust chain: {0}")]
-    TrustChain(&'static str),
+    TrustChain(super::OidcError),
     /// An OpenSSL operation failed while producing a message.
     #[error("cryptographic failure")]
     Crypto,

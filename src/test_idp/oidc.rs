@@ -18,7 +18,7 @@ use crate::binding::post::form_decode;
 use crate::ids::random_token_or_abort as random_token;
 use crate::oidc::rp_jose::{self as jose, RsaJwk};
 use crate::oidc::CLIENT_ASSERTION_TYPE;
-use crate::oidc::{Jwk, Jwks, KeyUse};
+use crate::oidc::{FederationFetcher, Jwk, Jwks, KeyUse, TrustAnchor};
 use crate::time::Timestamp;
 
 /// The trust mark id the test federation issues and requires (CIE-like).
@@ -209,22 +209,65 @@ impl TestFederation {
         Self::sign(key, "trust-mark+jwt", &claims)
     }
 
-    /// The trust anchor's fetch endpoint: its subordinate statement about the OP.
+    /// The trust anchor's fetch endpoint: its subordinate statement about the OP or the
+    /// trust-mark issuer.
     pub fn fetch(&self, sub: &str, now: Timestamp) -> Option<String> {
-        if sub != self.op_id() {
-            return None;
-        }
-        let (iat, exp) = self.times(now);
-        let key = if self.knobs.broken_chain {
-            &self.stray_key
+        let key = if sub == self.op_id() {
+            if self.knobs.broken_chain {
+                &self.stray_key
+            } else {
+                &self.op_fed_key
+            }
+        } else if sub == self.issuer_id() {
+            &self.tmi_key
         } else {
-            &self.op_fed_key
+            return None;
         };
+        let (iat, exp) = self.times(now);
         let claims = json!({
             "iss": self.anchor_id(), "sub": sub, "iat": iat, "exp": exp,
             "jwks": {"keys": [key.public_jwk("sig")]},
         });
         Some(Self::sign(&self.ta_key, "entity-statement+jwt", &claims))
+    }
+
+    /// The trust-mark issuer's Entity Configuration.
+    pub fn issuer_configuration(&self, now: Timestamp) -> String {
+        let (iat, exp) = self.times(now);
+        let tmi = self.issuer_id();
+        let claims = json!({
+            "iss": tmi, "sub": tmi, "iat": iat, "exp": exp,
+            "jwks": self.issuer_jwks(),
+            "authority_hints": [self.anchor_id()],
+            "metadata": {"federation_entity": {"organization_name": "TEST ONLY trust-mark issuer"}},
+        });
+        Self::sign(&self.tmi_key, "entity-statement+jwt", &claims)
+    }
+
+    /// What a GET of `url` answers (entity configurations at
+    /// `/.well-known/openid-federation`, the anchor's `/fetch?sub=`), the
+    /// [`FederationFetcher`] of the relying party's chain resolution.
+    pub fn get(&self, url: &str, now: Timestamp) -> Option<String> {
+        let wk = crate::oidc::WELL_KNOWN_FEDERATION;
+        if let Some(e) = url.strip_suffix(wk) {
+            return match e {
+                e if e == self.anchor_id() => Some(self.anchor_configuration(now)),
+                e if e == self.op_id() => Some(self.op_configuration(now)),
+                e if e == self.issuer_id() => Some(self.issuer_configuration(now)),
+                _ => None,
+            };
+        }
+        let q = url.strip_prefix(&format!("{}/fetch?", self.anchor_id()))?;
+        let f = form(q);
+        self.fetch(f.get("sub")?, now)
+    }
+
+    /// The trust anchors an RP of this federation pins (entity ID and JWKS).
+    pub fn trust_anchor(&self) -> TrustAnchor {
+        TrustAnchor {
+            entity_id: self.anchor_id(),
+            jwks: jose::parse_jwks(&self.anchor_jwks()).unwrap_or_default(),
+        }
     }
 
     /// The OP's Entity Configuration (`openid_provider` metadata, trust mark).
@@ -551,5 +594,22 @@ impl TestFederation {
     /// How many access tokens are live (tests check revocation).
     pub fn live_tokens(&self) -> usize {
         lock(&self.state).tokens.len()
+    }
+}
+
+/// A [`FederationFetcher`] over a [`TestFederation`] at a fixed time (no network).
+#[derive(Debug)]
+pub struct TestFetcher<'a> {
+    /// The federation.
+    pub federation: &'a TestFederation,
+    /// The time its statements are issued at.
+    pub now: Timestamp,
+}
+
+impl FederationFetcher for TestFetcher<'_> {
+    fn fetch(&self, url: &str) -> Result<String, String> {
+        self.federation
+            .get(url, self.now)
+            .ok_or_else(|| "not found".to_owned())
     }
 }
