@@ -52,6 +52,11 @@ pub enum AuthError {
     /// sibling subdomain, or no `Origin` / `Sec-Fetch-Site` at all): the session stays.
     #[error("logout from another origin refused")]
     CrossOriginLogout,
+    /// An OpenID Connect login step refused (feature `oidc`): the relying party's typed
+    /// reason (state, nonce, audience, chain, signature…).
+    #[cfg(feature = "oidc")]
+    #[error("OpenID Connect: {0}")]
+    Oidc(crate::oidc::RpError),
 }
 
 impl From<StoreError> for AuthError {
@@ -97,6 +102,8 @@ impl AuthError {
             AuthError::TestIdpRefused => StatusCode::FORBIDDEN,
             AuthError::LevelBelowMinimum => StatusCode::BAD_REQUEST,
             AuthError::CrossOriginLogout => StatusCode::FORBIDDEN,
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(e) => super::oidc::status_of(e),
         }
     }
 
@@ -116,6 +123,8 @@ impl AuthError {
             AuthError::TestIdpRefused => "test-idp-refused",
             AuthError::LevelBelowMinimum => "level-below-minimum",
             AuthError::CrossOriginLogout => "cross-origin-logout",
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(e) => e.code(),
         }
     }
 
@@ -139,6 +148,8 @@ impl AuthError {
             AuthError::TestIdpRefused => "Questo gestore dell'identità è solo di prova e non è abilitato su questo servizio.",
             AuthError::LevelBelowMinimum => "Il livello di autenticazione richiesto è inferiore a quello minimo del servizio: il collegamento non è valido.",
             AuthError::CrossOriginLogout => "La richiesta di uscita non proviene da questo servizio ed è stata ignorata: la sessione resta aperta. Per uscire usa il pulsante «Esci» del servizio.",
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(_) => "L\'accesso con CIE (OpenID Connect) non è riuscito. Riprova dall\'inizio.",
         }
     }
 
@@ -162,6 +173,8 @@ impl AuthError {
             AuthError::TestIdpRefused => "This identity provider is for testing only and is not enabled on this service.",
             AuthError::LevelBelowMinimum => "The authentication level asked for is below this service's minimum: the link is not valid.",
             AuthError::CrossOriginLogout => "The logout request did not come from this service and was ignored: you are still signed in. To sign out, use the service's own logout button.",
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(_) => "Signing in with CIE (OpenID Connect) failed. Please start again.",
         }
     }
 }

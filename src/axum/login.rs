@@ -27,10 +27,10 @@ pub(super) struct LoginAux {
 /// Kept under `handoff:<token hash>` between the ACS and `/complete`.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Handoff {
-    browser: String,
-    next: String,
-    replaces: Option<String>,
-    session: SessionData,
+    pub(super) browser: String,
+    pub(super) next: String,
+    pub(super) replaces: Option<String>,
+    pub(super) session: SessionData,
 }
 
 pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {

@@ -122,6 +122,8 @@ mod lang;
 mod login;
 mod logout;
 mod observe;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod session;
 
 pub(crate) use crate::store::{MemorySessionStore, SessionStore};
@@ -130,6 +132,9 @@ pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
 pub use lang::Language;
+#[cfg(feature = "oidc")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "axum", feature = "oidc"))))]
+pub use oidc::{OidcBackChannel, OidcSetup};
 pub use session::Session;
 
 pub(crate) use http::peer_addr;
@@ -229,6 +234,9 @@ struct Inner {
     origins: Vec<String>,
     /// A trusted header with the request ID ([`SpidAuthBuilder::request_id_header`]).
     request_id_header: Option<HeaderName>,
+    /// The OpenID Connect relying party ([`SpidAuthBuilder::oidc`]).
+    #[cfg(feature = "oidc")]
+    oidc: Option<Arc<oidc::OidcSetup>>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -280,6 +288,8 @@ impl SpidAuth {
                 extra_origins: Vec::new(),
                 origins: Vec::new(),
                 request_id_header: None,
+                #[cfg(feature = "oidc")]
+                oidc: None,
             },
         }
     }
@@ -297,7 +307,10 @@ impl SpidAuth {
     /// The endpoints, to merge into the application's router (any state type).
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let p = &self.inner.prefix;
-        Router::new()
+        let router = Router::new();
+        #[cfg(feature = "oidc")]
+        let router = oidc::routes(self, router);
+        router
             .route(&format!("{p}/metadata"), get(metadata))
             .route(&format!("{p}/login"), get(login_get).post(login_post))
             .route(&format!("{p}/acs"), post(acs))

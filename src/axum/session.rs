@@ -36,6 +36,10 @@ pub(crate) struct SessionData {
     /// the eIDAS node's hosts (fail closed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<Federation>,
+    /// Where the identity came from when not SAML (an OpenID Connect login); absent for
+    /// SAML sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::identity::IdentitySource>,
 }
 
 impl std::fmt::Debug for Session {
@@ -72,6 +76,7 @@ impl Session {
             created: now,
             expires,
             federation: Some(login.federation()),
+            source: None,
         })
     }
 
@@ -79,7 +84,10 @@ impl Session {
         let federation = data
             .federation
             .unwrap_or_else(|| Federation::of_entity_id(data.info.idp.as_str()));
-        let identity = Identity::from_attributes(data.attributes.clone(), federation);
+        let mut identity = Identity::from_attributes(data.attributes.clone(), federation);
+        if let Some(source) = data.source {
+            identity = identity.with_source(source);
+        }
         Session { data, identity }
     }
 

@@ -73,6 +73,10 @@ pub enum RpError {
     /// An OpenSSL operation failed while producing a message.
     #[error("cryptographic failure")]
     Crypto,
+    /// An OP endpoint could not be reached or answered with an HTTP error (names the
+    /// endpoint).
+    #[error("OP endpoint unreachable: {0}")]
+    Unreachable(&'static str),
     /// The pending-login store failed.
     #[error("store: {0}")]
     Store(String),
@@ -103,6 +107,7 @@ impl RpError {
             RpError::TokenRefused(_) => "oidc_token_refused",
             RpError::TrustChain(_) => "oidc_trust_chain",
             RpError::Crypto => "oidc_crypto",
+            RpError::Unreachable(_) => "oidc_unreachable",
             RpError::Store(_) => "oidc_store",
         }
     }
