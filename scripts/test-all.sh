@@ -52,7 +52,7 @@ step "cargo clippy (all targets, all features)" cargo clippy --all-targets --all
 # Library users pay only for what they use: each feature set alone must build clean.
 feature_sets() {
   local f
-  for f in "" axum redis cli test-idp config refresh audit postgres gateway; do
+  for f in "" axum redis cli test-idp config refresh audit postgres gateway oidc; do
     cargo clippy --quiet --lib --no-default-features --features "$f" -- -D warnings || return 1
   done
 }

@@ -27,7 +27,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Messages and their rules: errors, bindings, requests, response checks, what is kept.
     (
         "rules",
-        &["error", "binding", "authn_request", "response", "pending"],
+        &[
+            "error",
+            "binding",
+            "authn_request",
+            "response",
+            "pending",
+            "oidc",
+        ],
     ),
     // The SP ceremony: login, logout, the stores it uses.
     (

@@ -93,6 +93,7 @@ pub fn verify_trust_mark(
     check_times(iat, exp, now, skew_seconds).map_err(|e| match e {
         OidcError::Expired => invalid("expired"),
         OidcError::IssuedInFuture => invalid("issued in the future"),
+        OidcError::InvalidClaim { .. } => invalid("exp before iat"),
         other => other,
     })?;
     Ok(TrustMark {
