@@ -39,9 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The SP ceremony: login, logout, the stores it uses.
     (
         "ceremony",
-        &[
-            "idp_set", "observe", "audit", "sp", "logout", "store", "oidc",
-        ],
+        &["idp_set", "observe", "audit", "sp", "logout", "store"],
     ),
     // Integrations: the web layer, the explicitly unverified decoder.
     (

@@ -3,10 +3,29 @@
 //! signature, audience, nonce, state, issuer, level, encryption, replayed code/callback).
 
 use spid_sp::oidc::{
-    put_pending, resolve_provider, take_pending, Callback, ChainOptions, OidcError, Provider,
-    RelyingParty, RpConfig, RpError, RpKey, TrustAnchor,
+    resolve_provider, Callback, ChainOptions, OidcError, Provider, RelyingParty, RpConfig, RpError,
+    RpKey, TrustAnchor,
 };
-use spid_sp::store::MemorySessionStore;
+use spid_sp::store::{MemorySessionStore, SessionStore};
+
+/// The pending login kept single use in a session store, keyed by its `state` (what the
+/// axum integration does, with the browser binding on top).
+fn put_pending(s: &MemorySessionStore, p: &spid_sp::oidc::PendingOidcLogin, now: Timestamp) {
+    let json = serde_json::to_string(p).unwrap();
+    s.put(&format!("oidc:{}", p.state()), &json, p.expires(), now)
+        .unwrap();
+}
+
+fn take_pending(
+    s: &MemorySessionStore,
+    state: &str,
+    now: Timestamp,
+) -> Result<spid_sp::oidc::PendingOidcLogin, RpError> {
+    s.take(&format!("oidc:{state}"), now)
+        .unwrap()
+        .map(|j| serde_json::from_str(&j).unwrap())
+        .ok_or(RpError::UnknownState)
+}
 use spid_sp::test_idp::oidc::{FederationKnobs, TestFederation, TestFetcher, TEST_TRUST_MARK_ID};
 use spid_sp::{IdentitySource, SpidLevel, Timestamp};
 
@@ -67,7 +86,7 @@ fn to_callback(w: &World) -> (Provider, spid_sp::oidc::PendingOidcLogin, Callbac
     let op = resolve(w).unwrap();
     let store = MemorySessionStore::default();
     let (url, pending) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
-    put_pending(&store, &pending, now()).unwrap();
+    put_pending(&store, &pending, now());
     let redirect = w.fed.authorize(after_q(&url), now()).unwrap();
     assert!(redirect.starts_with(CALLBACK));
     let cb = Callback::from_query(after_q(&redirect)).unwrap();
@@ -385,7 +404,7 @@ fn oidc_pending_login_expires_in_the_store() {
     let op = resolve(&w).unwrap();
     let store = MemorySessionStore::default();
     let (_, pending) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
-    put_pending(&store, &pending, now()).unwrap();
+    put_pending(&store, &pending, now());
     assert_eq!(
         take_pending(&store, pending.state(), now().plus_seconds(600)).unwrap_err(),
         RpError::UnknownState

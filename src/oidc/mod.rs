@@ -50,13 +50,14 @@ mod rp;
 mod rp_chain;
 mod rp_error;
 pub(crate) mod rp_jose;
-mod rp_store;
+mod rp_types;
 
 pub use rp::{
-    Callback, FormPost, OidcLogin, OidcRecord, PendingOidcLogin, Provider, RelyingParty, RpConfig,
-    RpKey, Tokens, CLIENT_ASSERTION_TYPE, CLOCK_SKEW_SECONDS, FISCAL_NUMBER_CLAIM,
+    RelyingParty, CLIENT_ASSERTION_TYPE, CLOCK_SKEW_SECONDS, FISCAL_NUMBER_CLAIM,
     PENDING_LIFETIME_SECONDS,
 };
 pub use rp_chain::{resolve_provider, OPENID_PROVIDER};
 pub use rp_error::RpError;
-pub use rp_store::{put_pending, take_pending};
+pub use rp_types::{
+    Callback, FormPost, OidcLogin, OidcRecord, PendingOidcLogin, Provider, RpConfig, RpKey, Tokens,
+};

@@ -2,8 +2,8 @@
 //! foundation ([`super::resolve_trust_chain`]: statements, expiry, metadata policy,
 //! trust marks the anchor lists), never from an unverified document.
 
-use super::rp::Provider;
 use super::rp_error::RpError;
+use super::rp_types::Provider;
 use super::{resolve_trust_chain, ChainOptions, FederationFetcher, TrustAnchor, TrustChain};
 use crate::time::Timestamp;
 
