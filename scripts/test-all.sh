@@ -138,6 +138,7 @@ SUITES=(
   tests/redis.sh                  # two demo instances on a real redis-server
   tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
   tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
+  tests/oidc.sh                   # CIE over OpenID Connect: test federation, curl cases, Chromium
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then
