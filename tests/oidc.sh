@@ -38,7 +38,7 @@ ensure_playwright
 
 # 1. The Rust suites (their own pass/fail counts are added).
 log "cargo test oidc_flow + oidc_axum"
-cargo test -q --features axum,oidc,test-idp --test oidc_flow --test oidc_axum >"$OUT/cargo-test.log" 2>&1
+cargo test -q --features axum,oidc,test-idp,audit --test oidc_flow --test oidc_axum >"$OUT/cargo-test.log" 2>&1
 rc=$?
 p=$(grep -Eo '[0-9]+ passed' "$OUT/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 f=$(grep -Eo '[0-9]+ failed' "$OUT/cargo-test.log" | awk '{s+=$1} END {print s+0}')

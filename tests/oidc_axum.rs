@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use common::{keypair, Reply};
+use spid_sp::audit::{MemoryAuditLog, Outcome, RecordKind};
 use spid_sp::axum::{AtLeast, OidcSetup, Session, SpidAuth};
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::oidc::{RelyingParty, RpConfig, RpKey};
@@ -23,6 +24,7 @@ struct Harness {
     addr: SocketAddr,
     base: String,
     fed: Arc<TestFederation>,
+    registry: Arc<MemoryAuditLog>,
 }
 
 async fn start(knobs: FederationKnobs) -> Harness {
@@ -64,7 +66,9 @@ async fn start(knobs: FederationKnobs) -> Harness {
     fed.register_rp(&rp.entity_configuration(now).unwrap(), now)
         .unwrap();
     let setup = OidcSetup::new(rp, vec![fed.trust_anchor()], fed.clone()).provider(&fed.op_id());
+    let registry = Arc::new(MemoryAuditLog::default());
     let auth = SpidAuth::builder(sp)
+        .audit_log(registry.clone())
         .secure_cookies(false)
         .after_login("/me")
         .oidc(setup)
@@ -88,7 +92,12 @@ async fn start(knobs: FederationKnobs) -> Harness {
         .layer(auth.layer())
         .into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Harness { addr, base, fed }
+    Harness {
+        addr,
+        base,
+        fed,
+        registry,
+    }
 }
 
 impl Harness {
@@ -157,6 +166,25 @@ async fn oidc_axum_login_gives_the_same_session_as_saml_and_logout_revokes() {
         me.body,
         "cf=RSSMRA80A01H501U level=2 source=Oidc name=Mario"
     );
+    // The registry: one accepted OIDC login with its index (code, client_id, jti, iss,
+    // sub, iat, exp), no token; the other browser's attempt never reached verification.
+    let records: Vec<_> = h
+        .registry
+        .records()
+        .into_iter()
+        .filter(|r| r.kind == RecordKind::OidcLogin)
+        .collect();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.outcome, Outcome::Accepted);
+    assert!(r.verified);
+    assert_eq!(r.fiscal_code.as_deref(), Some("RSSMRA80A01H501U"));
+    let idx = r.oidc.as_ref().unwrap();
+    assert_eq!(idx.client_id, h.base);
+    assert_eq!(idx.iss, h.fed.op_id());
+    assert!(idx.code.starts_with("code-") && !idx.jti.is_empty() && !idx.sub.is_empty());
+    assert_eq!(idx.exp - idx.iat, 600);
+    assert!(r.payload.is_none(), "no token kept");
     // The level guard works unchanged: L3 sends the user to step up.
     let l3 = h.get("/l3", &[("spid_session", &session)]).await;
     assert_ne!(l3.status, 200);
@@ -193,6 +221,16 @@ async fn oidc_axum_wrong_audience_is_refused_with_its_code() {
     let r = h.get(&callback, &[("spid_browser", &browser)]).await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("oidc_wrong_audience"), "{}", r.body);
+    let rec = h.registry.records().pop().unwrap();
+    assert_eq!(rec.kind, RecordKind::OidcLogin);
+    assert_eq!(
+        rec.outcome,
+        Outcome::Rejected {
+            code: "oidc_wrong_audience".into()
+        }
+    );
+    // idp and level come from the RP's own pending login: no unverified field.
+    assert!(rec.oidc.is_none() && rec.fiscal_code.is_none());
 }
 
 #[tokio::test]

@@ -22,13 +22,14 @@ use super::login::{respond, Handoff};
 use super::session::SessionData;
 use super::{corrupt, AuthError, SpidAuth, SpidAuthBuilder, BROWSER_COOKIE, HANDOFF_SECS};
 use super::{safe_next, SESSION_COOKIE};
+use crate::audit::{OidcIndex, Outcome, RecordKind, TransactionRecord};
 use crate::federation::Federation;
 use crate::identity::IdentitySource;
 use crate::ids::{EntityId, NameId};
 use crate::level::SpidLevel;
 use crate::oidc::{
-    Callback, ChainOptions, FederationFetcher, PendingOidcLogin, Provider, RelyingParty, RpError,
-    TrustAnchor, TrustChainCache, OPENID_PROVIDER,
+    Callback, ChainOptions, FederationFetcher, OidcLogin, PendingOidcLogin, Provider, RelyingParty,
+    RpError, Tokens, TrustAnchor, TrustChainCache, OPENID_PROVIDER,
 };
 use crate::sp::SessionInfo;
 use crate::time::Timestamp;
@@ -312,26 +313,43 @@ fn try_callback(auth: &SpidAuth, headers: &HeaderMap, query: &str) -> Result<Res
         return Err(AuthError::BrowserMismatch);
     }
     let pending = &aux.pending;
-    let provider = s.resolve(pending.issuer(), now).map_err(AuthError::Oidc)?;
-    let rp = &s.rp;
-    let req = rp
-        .token_request(&provider, pending, &cb, now)
-        .map_err(AuthError::Oidc)?;
-    let body = s
-        .back
-        .post_form(req.url(), &req.body())
-        .map_err(|_| AuthError::Oidc(RpError::Unreachable("token endpoint")))?;
-    let tokens = rp
-        .verify_token_response(&provider, pending, &req, &body, now)
-        .map_err(AuthError::Oidc)?;
-    let (url, authorization) = rp.userinfo_request(&provider, &tokens);
-    let info = s
-        .back
-        .get_with_authorization(&url, &authorization)
-        .map_err(|_| AuthError::Oidc(RpError::Unreachable("userinfo endpoint")))?;
-    let login = rp
-        .finish_login(&provider, &tokens, &info)
-        .map_err(AuthError::Oidc)?;
+    let verified = verify_callback(s, pending, &cb, now);
+    // The registry: every callback that matched a pending login, accepted or not.
+    let mut rec = TransactionRecord::new(
+        RecordKind::OidcLogin,
+        match &verified {
+            Ok(_) => Outcome::Accepted,
+            Err(e) => Outcome::Rejected {
+                code: e.code().to_owned(),
+            },
+        },
+        now,
+    );
+    rec.idp = Some(pending.issuer().to_owned());
+    rec.level = Some(pending.level().number());
+    if let Ok((_, login)) = &verified {
+        let r = login.record();
+        rec.level = Some(login.level().number());
+        rec.verified = true;
+        rec.fiscal_code = login
+            .identity()
+            .fiscal_code()
+            .map(|c| c.as_str().to_owned());
+        rec.oidc = Some(OidcIndex {
+            code: r.code.clone(),
+            client_id: r.client_id.clone(),
+            jti: r.jti.clone(),
+            iss: r.iss.clone(),
+            sub: r.sub.clone(),
+            iat: r.iat,
+            exp: r.exp,
+        });
+    }
+    inner
+        .sp
+        .audit(|| rec)
+        .map_err(|()| AuthError::Start(crate::error::StartError::Audit))?;
+    let (tokens, login) = verified.map_err(AuthError::Oidc)?;
     let record = login.record();
     tracing::info!(
         op = record.iss.as_str(),
@@ -388,6 +406,30 @@ fn try_callback(auth: &SpidAuth, headers: &HeaderMap, query: &str) -> Result<Res
     )?;
     no_store(&mut res);
     Ok(res)
+}
+
+/// Redeems the code and verifies the ID token and userinfo.
+fn verify_callback(
+    s: &OidcSetup,
+    pending: &PendingOidcLogin,
+    cb: &Callback,
+    now: Timestamp,
+) -> Result<(Tokens, OidcLogin), RpError> {
+    let provider = s.resolve(pending.issuer(), now)?;
+    let rp = &s.rp;
+    let req = rp.token_request(&provider, pending, cb, now)?;
+    let body = s
+        .back
+        .post_form(req.url(), &req.body())
+        .map_err(|_| RpError::Unreachable("token endpoint"))?;
+    let tokens = rp.verify_token_response(&provider, pending, &req, &body, now)?;
+    let (url, authorization) = rp.userinfo_request(&provider, &tokens);
+    let info = s
+        .back
+        .get_with_authorization(&url, &authorization)
+        .map_err(|_| RpError::Unreachable("userinfo endpoint"))?;
+    let login = rp.finish_login(&provider, &tokens, &info)?;
+    Ok((tokens, login))
 }
 
 /// Revokes the access token of a closed OpenID Connect session at its OP (best effort:
