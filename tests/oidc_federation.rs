@@ -605,3 +605,87 @@ fn entity_statement_decoding() {
         "oidc_chain_broken_link"
     );
 }
+
+/// The HTTPS fetcher (feature `refresh`) against a one-shot loopback server: plain http
+/// only to loopback and only when allowed, bodies above 64 KiB refused.
+#[cfg(feature = "refresh")]
+#[test]
+fn http_fetcher_loopback_and_limits() {
+    use spid_sp::oidc::HttpFederationFetcher;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    let fed = Fed::new();
+    let body = fed.fetcher.docs.borrow()[&ec_url(TA)].clone();
+    let big = "A".repeat(70 * 1024);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = vec![body.clone(), big];
+    let server = std::thread::spawn(move || {
+        for b in bodies {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/entity-statement+jwt\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                b.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(b.as_bytes()).unwrap();
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/.well-known/openid-federation");
+    let strict = HttpFederationFetcher::new(Duration::from_secs(10));
+    assert!(strict.fetch(&url).is_err(), "plain http refused by default");
+    let fetcher = strict.allow_plain_http_loopback();
+    let got = fetcher.fetch(&url).unwrap();
+    assert_eq!(got, body);
+    assert!(EntityStatement::verify_self_signed(&got, now(), 60).is_ok());
+    assert!(fetcher.fetch(&url).is_err(), "body above 64 KiB");
+    assert!(fetcher
+        .fetch("http://ta.example/.well-known/openid-federation")
+        .is_err());
+    server.join().unwrap();
+}
+
+/// Two authority hints: a broken path (forged statement under INT) does not hide a good
+/// one (through INT2); with both broken, the last path's error is reported.
+#[test]
+fn a_broken_path_does_not_hide_a_good_one() {
+    const INT2: &str = "https://int2.example";
+    let fed = Fed::new();
+    let int2 = PrivateJwk::generate_p256().unwrap();
+    fed.put(
+        fetch_url(TA, INT2),
+        fed.draft(TA, INT2, set(&int2)).sign(&fed.ta).unwrap(),
+    );
+    let mut d = fed.draft(INT2, INT2, set(&int2));
+    d.authority_hints = vec![TA.into()];
+    d.metadata = obj(federation_entity(INT2));
+    fed.put(ec_url(INT2), d.sign(&int2).unwrap());
+    fed.put(
+        fetch_url(INT2, OP),
+        fed.draft(INT2, OP, set(&fed.op)).sign(&int2).unwrap(),
+    );
+    let mut d = fed.draft(OP, OP, set(&fed.op));
+    d.authority_hints = vec![INT.into(), INT2.into()];
+    let mut md = obj(federation_entity(OP));
+    md.insert("openid_provider".into(), op_metadata());
+    d.metadata = md;
+    d.trust_marks = fed.good_mark();
+    fed.put(ec_url(OP), d.sign(&fed.op).unwrap());
+    let forger = PrivateJwk::generate_p256().unwrap().with_kid(fed.int.kid());
+    fed.put(
+        fetch_url(INT, OP),
+        fed.int_about_op(set(&fed.op)).sign(&forger).unwrap(),
+    );
+    let chain = fed.resolve().unwrap();
+    assert_eq!(chain.statements[1].iss, INT2);
+    // INT2 path broken too (expired): the last error is reported.
+    let mut d = fed.draft(INT2, OP, set(&fed.op));
+    d.iat = NOW - 7200;
+    d.exp = NOW - 3600;
+    fed.put(fetch_url(INT2, OP), d.sign(&int2).unwrap());
+    assert_eq!(code(fed.resolve()), "oidc_expired");
+}

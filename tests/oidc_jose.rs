@@ -446,3 +446,56 @@ fn jwe_round_trips_and_refusals() {
         "oidc_malformed"
     );
 }
+
+/// Hostile input: every single-character substitution and every truncation of a valid
+/// JWS, JWE and JWKS is refused with an error (or, for a no-op change, accepted): never
+/// a panic.
+#[test]
+fn mutated_inputs_are_refused_without_panic() {
+    let key = PrivateJwk::generate_rsa(2048).unwrap();
+    let jwks = Jwks::from_keys(vec![key.public_jwk().unwrap()]).unwrap();
+    let token = jws::sign_claims(
+        &json!({"iss": "https://op.example", "n": [1, 2]}),
+        &key,
+        JwsAlg::Ps256,
+        Some("JWT"),
+    )
+    .unwrap();
+    let enc = jwe::encrypt_compact(
+        token.as_bytes(),
+        &key.public_jwk().unwrap(),
+        JweAlg::RsaOaep256,
+        JweEnc::A256CbcHs512,
+        Some("JWT"),
+    )
+    .unwrap();
+    let set = serde_json::to_string(&jwks.to_value()).unwrap();
+    let keys = [key.clone()];
+    let mut refused = 0usize;
+    for (text, kind) in [(&token, 0), (&enc, 1), (&set, 2)] {
+        let step = (text.len() / 150).max(1);
+        for i in (0..text.len()).step_by(step) {
+            for c in ['.', 'A', '_', '=', '"', '{', '\u{e9}'] {
+                let mut m = text[..i].to_owned();
+                m.push(c);
+                m.push_str(&text[i + 1..]);
+                for candidate in [m, text[..i].to_owned()] {
+                    let failed = match kind {
+                        0 => {
+                            jws::verify(&candidate, &jwks, &JwsPolicy::default()).is_err()
+                                | jws::decode_unverified(&candidate).is_err()
+                                | spid_sp::oidc::EntityStatement::decode_unverified(&candidate)
+                                    .is_err()
+                        }
+                        1 => {
+                            jwe::decrypt_compact(&candidate, &keys, &JwePolicy::default()).is_err()
+                        }
+                        _ => Jwks::parse(&candidate).is_err(),
+                    };
+                    refused += usize::from(failed);
+                }
+            }
+        }
+    }
+    assert!(refused > 2000, "{refused}");
+}

@@ -134,6 +134,9 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// What a complete candidate path is handed to.
+type Accept<'a> = dyn Fn(&[EntityStatement], EntityStatement) -> Result<TrustChain, OidcError> + 'a;
+
 struct Resolver<'a> {
     anchors: &'a [TrustAnchor],
     fetcher: &'a dyn FederationFetcher,
@@ -202,12 +205,16 @@ impl Resolver<'_> {
         Ok(st)
     }
 
-    /// Subordinate statements from `ec` up to an anchor, and the anchor's configuration.
+    /// Climbs from `ec` (the last of `prefix`) through its authority hints; at a
+    /// configured anchor, hands the whole candidate path to `accept` (validation, policy,
+    /// trust marks). The first accepted path wins; otherwise the last error is returned.
     fn discover(
         &self,
         ec: &EntityStatement,
         path: &mut Vec<String>,
-    ) -> Result<(Vec<EntityStatement>, EntityStatement), OidcError> {
+        prefix: &mut Vec<EntityStatement>,
+        accept: &Accept<'_>,
+    ) -> Result<TrustChain, OidcError> {
         if path.len() >= self.opts.max_depth {
             return Err(OidcError::TooDeep);
         }
@@ -225,18 +232,20 @@ impl Resolver<'_> {
                 };
                 continue;
             }
-            let step = (|| -> Result<(Vec<EntityStatement>, EntityStatement), OidcError> {
+            let step = (|| -> Result<TrustChain, OidcError> {
                 let superior = self.configuration(hint)?;
                 let st = self.subordinate(&superior, &ec.sub)?;
-                if self.anchor(hint).is_some() {
-                    return Ok((vec![st], superior));
-                }
-                path.push(hint.clone());
-                let up = self.discover(&superior, path);
-                path.pop();
-                let (mut up, anchor) = up?;
-                up.insert(0, st);
-                Ok((up, anchor))
+                prefix.push(st);
+                let found = if self.anchor(hint).is_some() {
+                    accept(prefix, superior)
+                } else {
+                    path.push(hint.clone());
+                    let up = self.discover(&superior, path, prefix, accept);
+                    path.pop();
+                    up
+                };
+                prefix.pop();
+                found
             })();
             match step {
                 Ok(found) => return Ok(found),
@@ -280,21 +289,34 @@ impl Resolver<'_> {
     ) -> Result<TrustChain, OidcError> {
         let leaf = self.configuration(entity_id)?;
         let mut path = vec![entity_id.to_owned()];
-        let (subordinates, anchor_ec) = self.discover(&leaf, &mut path)?;
+        let mut prefix = vec![leaf.clone()];
+        let accept = |statements: &[EntityStatement], anchor_ec: EntityStatement| {
+            self.accept(statements, anchor_ec, entity_type, marks)
+        };
+        self.discover(&leaf, &mut path, &mut prefix, &accept)
+    }
+
+    /// A candidate path (leaf configuration, then subordinate statements up to the one
+    /// the anchor issued) validated into a chain.
+    fn accept(
+        &self,
+        statements: &[EntityStatement],
+        anchor_ec: EntityStatement,
+        entity_type: Option<&str>,
+        marks: &TrustMarkRequirement,
+    ) -> Result<TrustChain, OidcError> {
         let anchor = self
             .anchor(&anchor_ec.sub)
             .ok_or(OidcError::UnknownTrustAnchor {
-                entity: entity_id.chars().take(256).collect(),
+                entity: anchor_ec.sub.chars().take(256).collect(),
             })?;
-        let mut statements = vec![leaf];
-        statements.extend(subordinates);
-        let exp = self.validate(&statements, anchor)?.min(anchor_ec.exp);
+        let exp = self.validate(statements, anchor)?.min(anchor_ec.exp);
         let metadata = match entity_type {
-            Some(t) => resolve_metadata(&statements, t)?,
+            Some(t) => resolve_metadata(statements, t)?,
             None => Map::new(),
         };
         let mut chain = TrustChain {
-            statements,
+            statements: statements.to_vec(),
             anchor: anchor_ec,
             exp,
             entity_type: entity_type.unwrap_or("federation_entity").to_owned(),

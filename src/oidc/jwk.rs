@@ -110,10 +110,11 @@ fn ec_xy(key: &EcKey<impl openssl::pkey::HasPublic>) -> Result<(Vec<u8>, Vec<u8>
     Ok((fixed(&x, 32)?, fixed(&y, 32)?))
 }
 
+/// RFC 7638 members: name, base64url or fixed value.
+type Members = Vec<(&'static str, String)>;
+
 /// The RFC 7638 members of a public key (lexicographic order) and its type.
-fn canonical_members(
-    key: &PKey<Public>,
-) -> Result<(KeyType, Vec<(&'static str, String)>), OidcError> {
+fn canonical_members(key: &PKey<Public>) -> Result<(KeyType, Members), OidcError> {
     match key.id() {
         Id::RSA => {
             let rsa = key.rsa().map_err(OidcError::crypto)?;

@@ -45,6 +45,24 @@ pub use statement::{
 };
 pub use trust_mark::{verify_trust_mark, TrustMark, TrustMarkDraft, TRUST_MARK_TYP};
 
+/// Compares two secret values (`state`, `nonce`, PKCE verifiers, token hashes) in
+/// constant time for equal lengths; values of different lengths are unequal at once
+/// (their length is not the secret).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_eq_handles_lengths() {
+        assert!(super::constant_time_eq(b"abc", b"abc"));
+        assert!(!super::constant_time_eq(b"abc", b"abd"));
+        assert!(!super::constant_time_eq(b"abc", b"abcd"));
+        assert!(super::constant_time_eq(b"", b""));
+    }
+}
+
 // The relying party (branch wip-oidcrp): the flow on top of the foundation above.
 mod rp;
 mod rp_chain;

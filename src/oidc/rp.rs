@@ -42,7 +42,7 @@ fn random(n: usize) -> Result<String, RpError> {
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+    super::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 fn int(claims: &Map<String, Value>, k: &'static str) -> Result<i64, RpError> {

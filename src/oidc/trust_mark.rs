@@ -67,7 +67,7 @@ pub fn verify_trust_mark(
     let listed = anchor
         .trust_mark_issuers
         .get(&id)
-        .is_some_and(|issuers| issuers.iter().any(|i| *i == iss));
+        .is_some_and(|issuers| issuers.contains(&iss));
     if !listed {
         return Err(OidcError::TrustMarkIssuerNotListed);
     }
