@@ -141,6 +141,7 @@ SUITES=(
   tests/audit.sh                  # transaction registry: SIGKILL under load, verify, restart
   tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
   tests/cns.sh                    # Entra con CNS: our TLS listener, nginx, Chromium + NSS
+  tests/oidc.sh                   # CIE over OpenID Connect: test federation, curl cases, Chromium
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then

@@ -24,6 +24,7 @@ mod aggregator;
 mod audit;
 mod cns;
 mod description;
+mod oidc;
 mod pages;
 mod test_idp;
 
@@ -651,6 +652,17 @@ async fn main() {
     if let Some(n) = opts.pending_per_client {
         builder = builder.pending_per_client(n);
     }
+    // CIE over OpenID Connect against the local test federation (with the test IdP only).
+    let mut oidc_routes = None;
+    if test_idp.is_some() {
+        match oidc::start(&base_url) {
+            Ok((setup, routes)) => {
+                builder = builder.oidc(setup);
+                oidc_routes = Some(routes);
+            }
+            Err(e) => eprintln!("demo-sp: no OpenID Connect test federation: {e}"),
+        }
+    }
     #[cfg(feature = "audit")]
     if let Some(r) = &registry {
         builder = builder.audit_log(audit::as_log(r));
@@ -661,12 +673,15 @@ async fn main() {
     }
     let auth = builder.build();
     cns::spawn_listener(&opts.cns, &auth, &opts.key_dir).await;
-    let site = Arc::new(pages::Site::new(
-        &auth,
-        description::demo_name(profile),
-        &base_url,
-    ));
+    let site = Arc::new(
+        pages::Site::new(&auth, description::demo_name(profile), &base_url)
+            .with_oidc(oidc_routes.is_some()),
+    );
     let mut router = app(&auth, site, test_idp.as_ref().map(|t| t.routes()));
+    if let Some(routes) = oidc_routes {
+        router = router.merge(routes);
+        println!("demo-sp: OpenID Connect test federation (TEST ONLY, not CIE) at {base_url}/test-federation/");
+    }
     if local.ip().is_loopback() {
         // A demo on loopback only: in production, serve the metrics on an internal
         // listener (docs/observability.md).

@@ -15,6 +15,7 @@ pub struct Site {
     auth: SpidAuth,
     profile: &'static str,
     base_url: String,
+    oidc: bool,
 }
 
 impl Site {
@@ -23,7 +24,14 @@ impl Site {
             auth: auth.clone(),
             profile,
             base_url: base_url.to_owned(),
+            oidc: false,
         }
+    }
+
+    /// Shows the "Entra con CIE (OpenID Connect)" button.
+    pub fn with_oidc(mut self, yes: bool) -> Site {
+        self.oidc = yes;
+        self
     }
 }
 
@@ -106,6 +114,16 @@ pub async fn home(
             "<p><a class=\"button\" id=\"cns-login\" href=\"{}\">Entra con CNS</a> \
              <small>Carta Nazionale dei Servizi: inserisci la carta nel lettore.</small></p>",
             attr(&url)
+        );
+    }
+    if site.oidc {
+        let mut href = String::from("/spid/oidc/login?next=");
+        spid_sp::binding::redirect::quote_plus(next.as_deref().unwrap_or("/me"), &mut href);
+        let _ = write!(
+            b,
+            "<p><a class=\"button oidc\" id=\"oidc-login\" href=\"{}\">Entra con CIE (OpenID Connect)</a> \
+             <small>federazione di prova locale, non CIE</small></p>",
+            attr(&href)
         );
     }
     let local = if site.auth.allows_test_idp()

@@ -32,7 +32,7 @@ mod postgres;
 #[cfg(feature = "audit")]
 mod verify;
 
-pub use record::{Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord};
+pub use record::{OidcIndex, Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord};
 
 #[cfg(feature = "audit")]
 pub use chain::{

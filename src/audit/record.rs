@@ -28,6 +28,9 @@ pub enum RecordKind {
     LogoutResponseSent,
     /// A CNS smart-card login: the client certificate presented ("Entra con CNS").
     CnsLogin,
+    /// An OpenID Connect login (code redeemed, ID token and userinfo checked): the
+    /// index fields in [`TransactionRecord::oidc`], no token kept.
+    OidcLogin,
 }
 
 impl RecordKind {
@@ -41,6 +44,7 @@ impl RecordKind {
             RecordKind::LogoutRequestReceived => "logout-request-received",
             RecordKind::LogoutResponseSent => "logout-response-sent",
             RecordKind::CnsLogin => "cns-login",
+            RecordKind::OidcLogin => "oidc-login",
         }
     }
 }
@@ -276,6 +280,34 @@ pub struct TransactionRecord {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub payload: Option<Payload>,
+    /// The OpenID Connect index fields of an [`RecordKind::OidcLogin`] record.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub oidc: Option<OidcIndex>,
+}
+
+/// The index of an OpenID Connect login in the registry (LL.GG. OIDC SPID/CIE "Gestione
+/// dei log": code, client_id, jti, iss, sub, iat, exp). Tokens themselves are not kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct OidcIndex {
+    /// The authorization code redeemed (single use, already spent).
+    pub code: String,
+    /// The RP's `client_id`.
+    pub client_id: String,
+    /// The `jti` of the client assertion sent to the token endpoint.
+    pub jti: String,
+    /// The OP (`iss`).
+    pub iss: String,
+    /// The OP's subject identifier.
+    pub sub: String,
+    /// The ID token's `iat` (Unix seconds).
+    pub iat: i64,
+    /// The ID token's `exp` (Unix seconds).
+    pub exp: i64,
 }
 
 impl std::fmt::Debug for TransactionRecord {
@@ -314,6 +346,7 @@ impl TransactionRecord {
             fiscal_code: None,
             verified: true,
             payload: None,
+            oidc: None,
         }
     }
 

@@ -419,6 +419,7 @@ fn session_data(login: &CnsLogin, now: Timestamp, expires: Timestamp) -> Session
             _ => "cns".to_owned(),
         }),
         tenant: None,
+        source: None,
     }
 }
 

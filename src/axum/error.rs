@@ -62,6 +62,11 @@ pub enum AuthError {
     /// The CNS login is not configured ([`SpidAuthBuilder::cns`]).
     #[error("CNS login not configured")]
     CnsNotConfigured,
+    /// An OpenID Connect login step refused (feature `oidc`): the relying party's typed
+    /// reason (state, nonce, audience, chain, signature…).
+    #[cfg(feature = "oidc")]
+    #[error("OpenID Connect: {0}")]
+    Oidc(crate::oidc::RpError),
 }
 
 impl From<StoreError> for AuthError {
@@ -110,6 +115,8 @@ impl AuthError {
             AuthError::Cns(crate::cns::CnsRejection::Crypto) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Cns(_) | AuthError::CnsNoCertificate => StatusCode::FORBIDDEN,
             AuthError::CnsNotConfigured => StatusCode::NOT_FOUND,
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(e) => super::oidc::status_of(e),
         }
     }
 
@@ -132,6 +139,8 @@ impl AuthError {
             AuthError::Cns(r) => r.code(),
             AuthError::CnsNoCertificate => "cns-no-certificate",
             AuthError::CnsNotConfigured => "cns-not-configured",
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(e) => e.code(),
         }
     }
 
@@ -158,6 +167,8 @@ impl AuthError {
             AuthError::Cns(_) => "Il certificato della carta non è valido per l'accesso (scaduto, revocato, non emesso da un ente riconosciuto o non di autenticazione).",
             AuthError::CnsNoCertificate => "Nessun certificato della carta ricevuto: inserisci la carta nel lettore, scegli il certificato di autenticazione e riprova.",
             AuthError::CnsNotConfigured => "L'accesso con CNS non è disponibile su questo servizio.",
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(_) => "L\'accesso con CIE (OpenID Connect) non è riuscito. Riprova dall\'inizio.",
         }
     }
 
@@ -184,6 +195,8 @@ impl AuthError {
             AuthError::Cns(_) => "The card's certificate cannot be used to sign in (expired, revoked, not issued by a recognised authority, or not an authentication certificate).",
             AuthError::CnsNoCertificate => "No card certificate was received: insert the card in the reader, choose its authentication certificate and try again.",
             AuthError::CnsNotConfigured => "Sign-in with a CNS card is not available on this service.",
+            #[cfg(feature = "oidc")]
+            AuthError::Oidc(_) => "Signing in with CIE (OpenID Connect) failed. Please start again.",
         }
     }
 }

@@ -37,6 +37,9 @@ pub(super) fn try_logout(auth: &SpidAuth, headers: &HeaderMap) -> Result<Respons
                 .and_then(|j| serde_json::from_str::<SessionData>(&j).ok());
             if let Some(d) = &data {
                 auth.drop_session(&h, d)?;
+                // An OpenID Connect session: revoke its tokens at the OP (best effort).
+                #[cfg(feature = "oidc")]
+                super::oidc::revoke(auth, d, now);
             }
             data
         }

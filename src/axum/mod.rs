@@ -125,6 +125,8 @@ mod lang;
 mod login;
 mod logout;
 mod observe;
+#[cfg(feature = "oidc")]
+mod oidc;
 mod session;
 #[cfg(feature = "tenants")]
 mod tenants;
@@ -139,6 +141,9 @@ pub use error::{AuthError, DefaultPages, Pages};
 pub use guard::{require_level, AtLeast, SessionRejection};
 pub use http::safe_next;
 pub use lang::Language;
+#[cfg(feature = "oidc")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "axum", feature = "oidc"))))]
+pub use oidc::{OidcBackChannel, OidcSetup};
 pub use session::Session;
 #[cfg(feature = "tenants")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]
@@ -247,6 +252,9 @@ struct Inner {
     tenant: Option<String>,
     /// The CNS smart-card login ([`SpidAuthBuilder::cns`]).
     cns: Option<CnsConfig>,
+    /// The OpenID Connect relying party ([`SpidAuthBuilder::oidc`]).
+    #[cfg(feature = "oidc")]
+    oidc: Option<Arc<oidc::OidcSetup>>,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -300,6 +308,8 @@ impl SpidAuth {
                 request_id_header: None,
                 tenant: None,
                 cns: None,
+                #[cfg(feature = "oidc")]
+                oidc: None,
             },
         }
     }
@@ -317,7 +327,10 @@ impl SpidAuth {
     /// The endpoints, to merge into the application's router (any state type).
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let p = &self.inner.prefix;
-        Router::new()
+        let router = Router::new();
+        #[cfg(feature = "oidc")]
+        let router = oidc::routes(self, router);
+        router
             .route(&format!("{p}/metadata"), get(metadata))
             .route(&format!("{p}/login"), get(login_get).post(login_post))
             .route(&format!("{p}/acs"), post(acs))

@@ -46,6 +46,10 @@ pub(crate) struct SessionData {
     /// The card of a CNS login (`cns` or `cie`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<String>,
+    /// Where the identity came from when not SAML (an OpenID Connect login); absent for
+    /// SAML sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::identity::IdentitySource>,
 }
 
 impl std::fmt::Debug for Session {
@@ -85,6 +89,7 @@ impl Session {
             tenant: None,
             identity: None,
             card: None,
+            source: None,
         })
     }
 
@@ -92,10 +97,13 @@ impl Session {
         let federation = data
             .federation
             .unwrap_or_else(|| Federation::of_entity_id(data.info.idp.as_str()));
-        let identity = match &data.identity {
+        let mut identity = match &data.identity {
             Some(identity) => identity.clone(),
             None => Identity::from_attributes(data.attributes.clone(), federation),
         };
+        if let Some(source) = data.source {
+            identity = identity.with_source(source);
+        }
         Session { data, identity }
     }
 

@@ -151,6 +151,8 @@ pub enum IdentitySource {
     Saml,
     /// A CNS / TS-CNS smart-card client certificate.
     Cns,
+    /// OpenID Connect claims (CIE ID or SPID over the OIDC Federation, feature `oidc`).
+    Oidc,
 }
 
 /// A logged-in person (or a person acting for a legal person): typed SPID attributes plus the
@@ -257,6 +259,14 @@ impl Identity {
             domicile: (!domicile.is_empty()).then_some(domicile),
             attributes: attrs,
         }
+    }
+
+    /// The same identity, recorded as coming from `source` (the OIDC relying party maps
+    /// its claims to the attribute names, then marks the source).
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
+    pub(crate) fn with_source(mut self, source: IdentitySource) -> Identity {
+        self.source = source;
+        self
     }
 
     /// An identity with nothing but its source (the starting point of other constructors).

@@ -62,3 +62,20 @@ mod tests {
         assert!(super::constant_time_eq(b"", b""));
     }
 }
+
+// The relying party (branch wip-oidcrp): the flow on top of the foundation above.
+mod rp;
+mod rp_chain;
+mod rp_error;
+pub(crate) mod rp_jose;
+mod rp_types;
+
+pub use rp::{
+    RelyingParty, CLIENT_ASSERTION_TYPE, CLOCK_SKEW_SECONDS, FISCAL_NUMBER_CLAIM,
+    PENDING_LIFETIME_SECONDS,
+};
+pub use rp_chain::{resolve_provider, OPENID_PROVIDER};
+pub use rp_error::RpError;
+pub use rp_types::{
+    Callback, FormPost, OidcLogin, OidcRecord, PendingOidcLogin, Provider, RpConfig, RpKey, Tokens,
+};

@@ -16,6 +16,9 @@
 use std::fmt::Write as _;
 
 mod messages;
+#[cfg(feature = "oidc")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "test-idp", feature = "oidc"))))]
+pub mod oidc;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "test-idp", feature = "axum"))))]
 pub mod server;
