@@ -266,51 +266,9 @@ pub struct PathSettings {
     pub identities: Vec<String>,
 }
 
-fn yes() -> bool {
-    true
-}
-fn default_level() -> u8 {
-    2
-}
-fn default_binding() -> String {
-    "post".into()
-}
-fn default_store() -> String {
-    "memory".into()
-}
-fn default_access() -> String {
-    "login".into()
-}
-fn default_idle() -> i64 {
-    1800
-}
-fn default_lifetime() -> i64 {
-    8 * 3600
-}
-fn default_reload() -> u64 {
-    300
-}
-fn default_prefix() -> String {
-    DEFAULT_HEADER_PREFIX.into()
-}
-fn default_alg() -> String {
-    "ES256".into()
-}
-fn default_jwt_lifetime() -> i64 {
-    60
-}
-fn default_jwt_header() -> String {
-    DEFAULT_JWT_HEADER.into()
-}
-fn default_root() -> String {
-    "/".into()
-}
-fn default_connect_ms() -> u64 {
-    5000
-}
-fn default_response_ms() -> u64 {
-    30_000
-}
+#[path = "config_defaults.rs"]
+mod defaults;
+use defaults::*;
 
 /// The command-line overrides (`--bind`, `--base-url`, `--idp-metadata`, `--upstream`).
 #[derive(Clone, Debug, Default)]

@@ -19,6 +19,7 @@ mod jwt;
 mod ops;
 mod pages;
 mod policy;
+mod private_file;
 mod proxy;
 mod setup;
 mod tenants;
@@ -39,7 +40,7 @@ pub use setup::Prepared;
 pub use tenants::TenantsSettings;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::connect_info::ConnectInfo;
@@ -158,26 +159,8 @@ struct Inner {
     tenants: Option<tenants::Tenants>,
 }
 
-/// Writes a file readable by its owner only (mode 0600 on Unix), creating its directory.
-pub fn write_private_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    write_private(path, data)
-}
-
-/// Writes a file readable by its owner only.
-pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(data)
-}
+pub(crate) use private_file::write_private;
+pub use private_file::write_private_file;
 
 impl Gateway {
     /// Builds the gateway (opens stores and registry, reads the IdP files, makes keys).
