@@ -37,7 +37,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Integrations: the web layer, the explicitly unverified decoder.
     (
         "integrations",
-        &["axum", "danger", "description", "gateway", "tenant", "tenants"],
+        &[
+            "axum",
+            "danger",
+            "description",
+            "gateway",
+            "tenant",
+            "tenants",
+        ],
     ),
     // Tools: the test IdP, the fuzzing entry points (the CLI lives in src/bin/).
     ("tools", &["test_idp", "fuzzing"]),

@@ -48,11 +48,11 @@ pub use file::{
 };
 #[cfg(feature = "audit")]
 pub use keys::{CheckpointKey, CheckpointVerifier};
+#[cfg(feature = "postgres")]
+pub use pg_prune::{prune_postgres, PostgresPruneReport};
 /// The PostgreSQL URL parser with the loopback-only rule (shared with the tenant table).
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::parse_config as parse_postgres_config;
-#[cfg(feature = "postgres")]
-pub use pg_prune::{prune_postgres, PostgresPruneReport};
 #[cfg(feature = "postgres")]
 pub use postgres::{
     for_each_postgres_line, process_writer_id, verify_postgres, PostgresQuery, PostgresStore,
