@@ -10,8 +10,9 @@
 //! in order; a failed sync fails every unacknowledged record and the log for good. A
 //! backend only writes entries, makes them durable, and reads their lines back.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -250,18 +251,25 @@ enum Item {
     Seal,
 }
 
-/// The appenders of one batch wait on its condition variable only: finishing a batch
-/// wakes its members, not every appender.
-#[derive(Default)]
-struct Group {
-    done: Condvar,
+/// One appender waiting: its result is set once (by whoever writes or syncs its batch)
+/// and its thread unparked. It reads the result without taking the log's lock, so
+/// finishing a batch costs one wake-up per member and no contention on the lock.
+struct Waiter {
+    thread: Thread,
+    result: OnceLock<Result<(), AuditError>>,
+}
+
+impl Waiter {
+    fn finish(&self, result: Result<(), AuditError>) {
+        let _ = self.result.set(result);
+        self.thread.unpark();
+    }
 }
 
 /// A batch written, waiting for a sync.
 struct Written {
     id: u64,
-    group: Arc<Group>,
-    tickets: Vec<u64>,
+    waiters: Vec<Arc<Waiter>>,
     /// The checkpoint ending it, handed to [`EntryStore::sealed`] once durable.
     seal: Option<StoredEntry>,
 }
@@ -270,10 +278,8 @@ struct Written {
 type ChainState = (u64, String, u64, Timestamp);
 
 struct State {
-    /// Items waiting for the next write, and the group their appenders wait on.
-    queue: Vec<(u64, Item)>,
-    open: Arc<Group>,
-    next_ticket: u64,
+    /// Items waiting for the next write, with their appenders.
+    queue: Vec<(Arc<Waiter>, Item)>,
     writing: bool,
     /// Syncs in flight.
     syncs: usize,
@@ -283,7 +289,6 @@ struct State {
     unsynced: VecDeque<Written>,
     /// Set by a failed sync: nothing is acknowledged or written any more.
     failed: Option<AuditError>,
-    results: HashMap<u64, Result<(), AuditError>>,
     seq: u64,
     prev: String,
     since_checkpoint: u64,
@@ -295,15 +300,13 @@ impl State {
     fn fail(&mut self, e: &AuditError) {
         self.failed = Some(e.clone());
         for w in std::mem::take(&mut self.unsynced) {
-            for t in w.tickets {
-                self.results.insert(t, Err(e.clone()));
+            for a in w.waiters {
+                a.finish(Err(e.clone()));
             }
-            w.group.done.notify_all();
         }
-        for (t, _) in std::mem::take(&mut self.queue) {
-            self.results.insert(t, Err(e.clone()));
+        for (a, _) in std::mem::take(&mut self.queue) {
+            a.finish(Err(e.clone()));
         }
-        self.open.done.notify_all();
     }
 }
 
@@ -359,15 +362,12 @@ impl<S: EntryStore> ChainedLog<S> {
             policy: CheckpointPolicy::default(),
             state: Mutex::new(State {
                 queue: Vec::new(),
-                open: Arc::new(Group::default()),
-                next_ticket: 0,
                 writing: false,
                 syncs: 0,
                 written: 0,
                 covered: 0,
                 unsynced: VecDeque::new(),
                 failed: None,
-                results: HashMap::new(),
                 seq: 0,
                 prev: GENESIS.into(),
                 since_checkpoint: 0,
@@ -412,17 +412,18 @@ impl<S: EntryStore> ChainedLog<S> {
     }
 
     fn submit(&self, item: Item) -> Result<(), AuditError> {
+        let me = Arc::new(Waiter {
+            thread: std::thread::current(),
+            result: OnceLock::new(),
+        });
         let mut st = self.lock()?;
         if let Some(e) = &st.failed {
             return Err(e.clone());
         }
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.queue.push((ticket, item));
-        let group = st.open.clone();
+        st.queue.push((Arc::clone(&me), item));
         loop {
-            if let Some(result) = st.results.remove(&ticket) {
-                return result;
+            if let Some(result) = me.result.get() {
+                return result.clone();
             }
             if let Some(e) = &st.failed {
                 return Err(e.clone());
@@ -432,10 +433,14 @@ impl<S: EntryStore> ChainedLog<S> {
             } else if st.syncs < MAX_SYNCS && st.covered < st.written {
                 st = self.sync_step(st)?;
             } else {
-                st = group
-                    .done
-                    .wait(st)
-                    .map_err(|_| AuditError("audit log lock poisoned".into()))?;
+                // Parked until the result is set, or until unparked to write or sync
+                // (then the lock is taken again to look for that work).
+                drop(st);
+                std::thread::park();
+                if let Some(result) = me.result.get() {
+                    return result.clone();
+                }
+                st = self.lock()?;
             }
         }
     }
@@ -447,7 +452,6 @@ impl<S: EntryStore> ChainedLog<S> {
     ) -> Result<MutexGuard<'a, State>, AuditError> {
         st.writing = true;
         let batch = std::mem::take(&mut st.queue);
-        let group = std::mem::take(&mut st.open);
         let start = (
             st.seq,
             st.prev.clone(),
@@ -458,7 +462,7 @@ impl<S: EntryStore> ChainedLog<S> {
         let written = self.write_batch(&batch, start);
         let mut st = self.lock()?;
         st.writing = false;
-        let tickets = batch.iter().map(|(t, _)| *t);
+        let waiters = batch.into_iter().map(|(a, _)| a);
         match written {
             Ok(((seq, prev, since, last), seal)) => {
                 st.seq = seq;
@@ -467,31 +471,28 @@ impl<S: EntryStore> ChainedLog<S> {
                 st.last_checkpoint = last;
                 if let Some(e) = st.failed.clone() {
                     // A sync failed meanwhile: this batch is not acknowledged either.
-                    for t in tickets {
-                        st.results.insert(t, Err(e.clone()));
+                    for a in waiters {
+                        a.finish(Err(e.clone()));
                     }
-                    group.done.notify_all();
                 } else {
                     st.written += 1;
                     let id = st.written;
                     st.unsynced.push_back(Written {
                         id,
-                        group,
-                        tickets: tickets.collect(),
+                        waiters: waiters.collect(),
                         seal,
                     });
                 }
             }
             Err(e) => {
-                for t in tickets {
-                    st.results.insert(t, Err(e.clone()));
+                for a in waiters {
+                    a.finish(Err(e.clone()));
                 }
-                group.done.notify_all();
             }
         }
-        if !st.queue.is_empty() {
+        if let Some((next, _)) = st.queue.first() {
             // One of the next batch's appenders writes it.
-            st.open.done.notify_one();
+            next.thread.unpark();
         }
         Ok(st)
     }
@@ -516,11 +517,10 @@ impl<S: EntryStore> ChainedLog<S> {
                     let Some(w) = st.unsynced.pop_front() else {
                         break;
                     };
-                    for t in w.tickets {
-                        st.results.insert(t, Ok(()));
+                    for a in w.waiters {
+                        a.finish(Ok(()));
                     }
                     seals.extend(w.seal);
-                    w.group.done.notify_all();
                 }
             }
             Ok(()) => {}
@@ -528,8 +528,8 @@ impl<S: EntryStore> ChainedLog<S> {
         }
         if st.failed.is_none() && st.covered < st.written {
             // A sync slot is free and batches wait for one: wake one of their appenders.
-            if let Some(w) = st.unsynced.back() {
-                w.group.done.notify_one();
+            if let Some(a) = st.unsynced.back().and_then(|w| w.waiters.first()) {
+                a.thread.unpark();
             }
         }
         if seals.is_empty() {
@@ -546,7 +546,7 @@ impl<S: EntryStore> ChainedLog<S> {
     /// checkpoint ending it if any.
     fn write_batch(
         &self,
-        batch: &[(u64, Item)],
+        batch: &[(Arc<Waiter>, Item)],
         (mut seq, mut prev, mut since, mut last): ChainState,
     ) -> Result<(ChainState, Option<StoredEntry>), AuditError> {
         let now = self.clock.now();
@@ -643,12 +643,23 @@ impl<S: EntryStore> AuditLog for ChainedLog<S> {
             }
             (Some(_), None) => None,
         };
-        // Serialise outside the lock too: the writer only frames and hashes.
-        let body = serde_json::to_string(&EntryBody::Record {
-            record: Box::new(record),
-            sealed,
-        })
+        // Serialise outside the lock too: the writer only frames and hashes. Sized
+        // up front: the payload (escaped) is most of it, so the buffer never regrows.
+        let payload = record.payload.as_ref().map_or(0, |p| p.data.len());
+        let sealed_len = sealed
+            .as_ref()
+            .map_or(0, |s| s.ciphertext.len() + s.wrapped_key.len());
+        let mut body = Vec::with_capacity(payload + payload / 8 + sealed_len + 1024);
+        serde_json::to_writer(
+            &mut body,
+            &EntryBody::Record {
+                record: Box::new(record),
+                sealed,
+            },
+        )
         .map_err(|_| AuditError("cannot serialise a record".into()))?;
+        let body =
+            String::from_utf8(body).map_err(|_| AuditError("cannot serialise a record".into()))?;
         self.submit(Item::Record(body))
     }
 }

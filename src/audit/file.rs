@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, IoSlice, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -126,7 +126,7 @@ impl FileStore {
         &self,
         open: &mut Option<Open>,
         day: &str,
-        bytes: &[u8],
+        lines: &[&str],
     ) -> Result<(), AuditError> {
         if open.as_ref().is_none_or(|o| o.day != day) {
             if let Some(old) = open.take() {
@@ -168,13 +168,11 @@ impl FileStore {
         let Some(o) = open.as_mut() else {
             return Err(AuditError("audit file not open".into()));
         };
-        let written = o
-            .file
-            .write_all(bytes)
-            .map_err(|e| io_err("cannot write the audit file", &e));
+        let written =
+            write_lines(&mut o.file, lines).map_err(|e| io_err("cannot write the audit file", &e));
         match written {
-            Ok(()) => {
-                o.len += bytes.len() as u64;
+            Ok(n) => {
+                o.len += n;
                 Ok(())
             }
             Err(e) => {
@@ -188,6 +186,28 @@ impl FileStore {
             }
         }
     }
+}
+
+/// Writes each line and a newline with `writev` (no copy into a buffer first); the
+/// number of bytes written.
+fn write_lines(file: &mut File, lines: &[&str]) -> std::io::Result<u64> {
+    let mut slices = Vec::with_capacity(lines.len() * 2);
+    let mut total = 0u64;
+    for line in lines {
+        slices.push(IoSlice::new(line.as_bytes()));
+        slices.push(IoSlice::new(b"\n"));
+        total += line.len() as u64 + 1;
+    }
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 fn refused() -> AuditError {
@@ -232,23 +252,16 @@ impl EntryStore for FileStore {
             return Err(refused());
         }
         // Group by day: a batch may cross midnight.
-        let mut groups: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
         for e in entries {
-            let day = e.time.get(..10).unwrap_or("0000-00-00").to_owned();
+            let day = e.time.get(..10).unwrap_or("0000-00-00");
             match groups.last_mut() {
-                Some((d, bytes)) if *d == day => {
-                    bytes.extend_from_slice(e.line.as_bytes());
-                    bytes.push(b'\n');
-                }
-                _ => {
-                    let mut bytes = e.line.clone().into_bytes();
-                    bytes.push(b'\n');
-                    groups.push((day, bytes));
-                }
+                Some((d, lines)) if *d == day => lines.push(&e.line),
+                _ => groups.push((day, vec![&e.line])),
             }
         }
-        for (i, (day, bytes)) in groups.iter().enumerate() {
-            if let Err(e) = self.write_day(open, day, bytes) {
+        for (i, (day, lines)) in groups.iter().enumerate() {
+            if let Err(e) = self.write_day(open, day, lines) {
                 // Cut back or a sync failed, or an earlier day of this batch is written.
                 if i > 0 || e.0.starts_with("cannot cut back") || e.0.starts_with("cannot sync") {
                     *poisoned = true;
