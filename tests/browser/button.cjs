@@ -116,7 +116,7 @@ async function main() {
   // The demo runs the spid-public profile, which has no attribute service 99/100: the
   // eIDAS node is trusted but its login could only fail, so no eIDAS button.
   check('CIE button beside SPID; no eIDAS button (the profile cannot use the node)',
-    (await page.getByRole('link', { name: 'Entra con CIE' }).count()) === 1 &&
+    (await page.getByRole('link', { name: 'Entra con CIE', exact: true }).count()) === 1 &&
     (await page.getByRole('link', { name: 'Login with eIDAS' }).count()) === 0);
   check('the component declares its language', (await page.locator('.spid-sp-buttons').getAttribute('lang')) === 'it');
   await page.screenshot({ path: path.join(OUT, 'buttons-open.png'), fullPage: true });
