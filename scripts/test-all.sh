@@ -67,7 +67,7 @@ step "doc examples and docs build" env RUSTDOCFLAGS="-D warnings" cargo doc --no
 package_check() {
   local list f
   list=$(cargo package --list --all-features --allow-dirty 2>/dev/null) || return 1
-  if grep -Ev '^(src/.+\.rs|metadata/(SOURCES\.md|[a-z-]+\.pem)|docs/[a-z-]+\.md|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|LICENSE|SECURITY\.md|CHANGELOG\.md|\.cargo_vcs_info\.json)$' <<<"$list"; then
+  if grep -Ev '^(src/.+\.rs|metadata/(SOURCES\.md|[a-z-]+\.pem)|examples/tenants/[a-z.-]+\.toml|docs/[a-z-]+\.md|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|LICENSE|SECURITY\.md|CHANGELOG\.md|\.cargo_vcs_info\.json)$' <<<"$list"; then
     echo "unexpected files in the package (above): adjust include in Cargo.toml"
     return 1
   fi

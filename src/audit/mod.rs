@@ -52,6 +52,7 @@ pub use keys::{CheckpointKey, CheckpointVerifier};
 pub use pg_prune::{prune_postgres, PostgresPruneReport};
 /// The PostgreSQL URL parser with the loopback-only rule (shared with the tenant table).
 #[cfg(feature = "postgres")]
+#[cfg(any(feature = "gateway", feature = "tenants"))]
 pub(crate) use postgres::parse_config as parse_postgres_config;
 #[cfg(feature = "postgres")]
 pub use postgres::{

@@ -122,6 +122,8 @@ impl Tenants {
         if test_idp {
             b = b.allow_test_idp(crate::metadata::idp::TestIdpMode::IKnowThisIsNotAnAccreditedIdp);
         }
+        #[cfg(not(feature = "test-idp"))]
+        let _ = test_idp;
         let registries: Arc<Mutex<Vec<Arc<Registry>>>> = Arc::default();
         if config.gateway.audit.as_ref().is_some_and(|a| a.enabled) {
             let (config, opened) = (config.clone(), registries.clone());
