@@ -613,3 +613,56 @@ fn fetch_trust_list_downloads_and_verifies() {
     let e = fetch_trust_list(&strict, "http://127.0.0.1:9/x", &current, &signer()).unwrap_err();
     assert_eq!(e.code(), "tsl-fetch");
 }
+
+/// The `refresh` feature's CRL download: a CRL served by a loopback server is parsed and
+/// then revokes the revoked card; garbage and a refused URL are typed errors.
+#[cfg(all(feature = "refresh", feature = "test-idp"))]
+#[test]
+fn fetch_crl_downloads_a_crl_that_then_revokes() {
+    use spid_sp::cns::test_pki::{TestCard, TestPki};
+    use spid_sp::cns::{fetch_crl, CnsPolicy, CnsVerifier, CrlFetchError};
+    use spid_sp::metadata::{Fetcher, PlainHttp};
+    use spid_sp::{Clock, SystemClock};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn serve(body: Vec<u8>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/ca.crl", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&body).unwrap();
+        });
+        url
+    }
+
+    let now = SystemClock.now();
+    let pki = TestPki::generate(now).unwrap();
+    let trust = TrustList::from_ca_certificates(&pki.ca_pem()).unwrap();
+    let fetcher = Fetcher::new(std::time::Duration::from_secs(10))
+        .allow_plain_http(PlainHttp::OnlyForLoopbackTests);
+    let crl = fetch_crl(&fetcher, &serve(pki.crl_pem())).unwrap();
+    let verifier = CnsVerifier::new(CnsPolicy::default().require_crl(true));
+    let e = verifier
+        .verify(
+            &pki.card_pem(TestCard::Revoked),
+            &trust,
+            &[crl],
+            &SystemClock,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "cns-revoked");
+
+    let e = fetch_crl(&fetcher, &serve(b"not a crl".to_vec())).unwrap_err();
+    assert!(matches!(e, CrlFetchError::Rejected(_)), "{e:?}");
+    let strict = Fetcher::new(std::time::Duration::from_secs(1));
+    let e = fetch_crl(&strict, "http://127.0.0.1:9/x").unwrap_err();
+    assert_eq!(e.code(), "crl-fetch");
+}

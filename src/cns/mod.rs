@@ -37,7 +37,7 @@ mod verify;
 pub use error::{CnsRejection, TslError};
 #[cfg(feature = "refresh")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh")))]
-pub use fetch::{fetch_trust_list, TslRefreshError};
+pub use fetch::{fetch_crl, fetch_trust_list, CrlFetchError, TslRefreshError};
 pub use header::certificate_from_header;
 pub use tsl::{ServicePeriod, TrustList, TrustedCa, TslInfo, TslWarning};
 pub use verify::{CardKind, CnsLogin, CnsPolicy, CnsVerifier, Crl};
