@@ -639,6 +639,8 @@ impl Gen {
                 "\u{feff}",
                 "</r>",
                 "<",
+                "\u{0}",
+                "\u{0}<x/>",
             ]);
             out.push_str(tail);
             self.misc(&mut out);
@@ -796,7 +798,10 @@ impl Gen {
         out.push('<');
         out.push_str(&name);
         if self.flaw("start-tag-space") {
-            out.push_str(self.rng.pick(&["\u{a0}", "\u{3000}", "\u{85}"]));
+            out.push_str(
+                self.rng
+                    .pick(&["\u{a0}", "\u{3000}", "\u{85}", "\u{c}", "\u{b}"]),
+            );
         }
         out.push_str(&decls);
         self.attributes(out, scope);
