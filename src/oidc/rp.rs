@@ -341,7 +341,8 @@ impl RelyingParty {
             v if v.and_then(Value::as_str) == Some(op.issuer.as_str()) => {}
             _ => return Err(RpError::IssuerMismatch),
         }
-        if !(optional && !claims.contains_key("aud")) && !audience_ok(&claims, self.client_id()) {
+        let absent_aud_ok = optional && !claims.contains_key("aud");
+        if !absent_aud_ok && !audience_ok(&claims, self.client_id()) {
             return Err(RpError::WrongAudience);
         }
         Ok(claims)
