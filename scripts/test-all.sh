@@ -142,6 +142,7 @@ SUITES=(
   tests/postgres.sh               # registry in PostgreSQL: two writers, outage 503, verify
   tests/cns.sh                    # Entra con CNS: our TLS listener, nginx, Chromium + NSS
   tests/oidc.sh                   # CIE over OpenID Connect: test federation, curl cases, Chromium
+  tests/oidc-interop.sh           # our RP vs the reference spid-cie-oidc 1.6.3 (Django TA + OP) on loopback
 )
 for suite in "${SUITES[@]}"; do
   if [ -x "$suite" ]; then

@@ -10,7 +10,7 @@
 #      with token revocation;
 #   3. headless Chromium: home → "Entra con CIE (OpenID Connect)" → test OP → back with
 #      the fiscal code → logout.
-# Why not Italy's reference package (spid-cie-oidc on PyPI): docs/oidc.md §7 (measured).
+# Against Italy's reference package (spid-cie-oidc 1.6.3 on PyPI): tests/oidc-interop.sh (docs/oidc.md §7).
 # Installs what is missing (apt-get as root; playwright-core via npm ci into target/).
 # Closing line: "oidc: N passed, M failed".
 set -uo pipefail

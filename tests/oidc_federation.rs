@@ -689,3 +689,89 @@ fn a_broken_path_does_not_hide_a_good_one() {
     fed.put(fetch_url(INT2, OP), d.sign(&int2).unwrap());
     assert_eq!(code(fed.resolve()), "oidc_expired");
 }
+
+/// OpenID Federation 1.0 "Metadata Policy Example" (tests/data/oidc, source in
+/// SOURCES.md): the spec's Trust Anchor and Intermediate policies merge into the spec's
+/// merged policy, and a chain TA → Intermediate → RP carrying them (the Intermediate's
+/// `metadata` included) resolves the Leaf's metadata to the spec's result.
+#[test]
+fn openid_federation_spec_metadata_policy_example() {
+    const RP: &str = "https://rp.example.org";
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/oidc/openid-federation-1.0-metadata-policy-example.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let rp_type = "openid_relying_party";
+    let ta_policy = obj(v["trust_anchor_metadata_policy"][rp_type].clone());
+    let int_policy = obj(v["intermediate_statement"]["metadata_policy"][rp_type].clone());
+
+    // Merging, on its own: the spec's merged policy (compared as JSON: member order of
+    // objects does not matter, array order does).
+    let merged = spid_sp::oidc::combine_policies(&ta_policy, &int_policy).unwrap();
+    assert_eq!(Value::Object(merged), v["merged_metadata_policy"]);
+
+    // Through a signed chain.
+    let ta = PrivateJwk::generate_p256().unwrap();
+    let int = PrivateJwk::generate_p256().unwrap();
+    let rp = PrivateJwk::generate_rsa(2048).unwrap();
+    let fetcher = MapFetcher::default();
+    let put = |url: String, jwt: String| fetcher.docs.borrow_mut().insert(url, jwt);
+    let draft = |iss: &str, sub: &str, jwks: Jwks| {
+        StatementDraft::new(iss, sub, now().plus_seconds(-60), 3600, jwks)
+    };
+    let mut d = draft(TA, TA, set(&ta));
+    d.metadata = obj(federation_entity(TA));
+    put(ec_url(TA), d.sign(&ta).unwrap());
+    let mut d = draft(TA, INT, set(&int));
+    d.metadata_policy = obj(v["trust_anchor_metadata_policy"].clone());
+    put(fetch_url(TA, INT), d.sign(&ta).unwrap());
+    let mut d = draft(INT, INT, set(&int));
+    d.authority_hints = vec![TA.into()];
+    d.metadata = obj(federation_entity(INT));
+    put(ec_url(INT), d.sign(&int).unwrap());
+    let mut d = draft(INT, RP, set(&rp));
+    d.metadata_policy = obj(v["intermediate_statement"]["metadata_policy"].clone());
+    d.metadata = obj(v["intermediate_statement"]["metadata"].clone());
+    put(fetch_url(INT, RP), d.sign(&int).unwrap());
+    let mut d = draft(RP, RP, set(&rp));
+    d.authority_hints = vec![INT.into()];
+    d.metadata = obj(v["leaf_metadata"].clone());
+    put(ec_url(RP), d.sign(&rp).unwrap());
+
+    let anchors = vec![TrustAnchor {
+        entity_id: TA.into(),
+        jwks: set(&ta),
+    }];
+    let opts = ChainOptions {
+        trust_marks: TrustMarkRequirement::None,
+        ..ChainOptions::default()
+    };
+    let chain = resolve_trust_chain(RP, rp_type, &anchors, &fetcher, now(), &opts).unwrap();
+    assert_eq!(
+        Value::Object(chain.metadata.clone()),
+        v["resolved_metadata"]
+    );
+
+    // The same leaf declaring a method the merged one_of excludes is refused.
+    let mut bad = obj(v["leaf_metadata"].clone());
+    bad[rp_type]["token_endpoint_auth_method"] = json!("private_key_jwt");
+    let mut d = draft(RP, RP, set(&rp));
+    d.authority_hints = vec![INT.into()];
+    d.metadata = bad;
+    put(ec_url(RP), d.sign(&rp).unwrap());
+    assert_eq!(
+        code(resolve_trust_chain(
+            RP,
+            rp_type,
+            &anchors,
+            &fetcher,
+            now(),
+            &opts
+        )),
+        "oidc_policy_violation"
+    );
+}

@@ -314,6 +314,22 @@ fn oidc_unencrypted_userinfo_is_refused() {
     assert_eq!(e, RpError::NotEncrypted);
 }
 
+/// The reference spid-cie-oidc OP (1.6.3) sends userinfo with `sub` and the claims only:
+/// accepted, because it is signed by the OP, encrypted to us and its `sub` is the ID
+/// token's (docs/oidc.md §7; tests/oidc-interop.sh logs in against that OP).
+#[test]
+fn oidc_userinfo_without_iss_and_aud_is_accepted() {
+    let login = login(FederationKnobs {
+        userinfo_without_iss_aud: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        login.identity().fiscal_code().map(|c| c.as_str()),
+        Some("RSSMRA80A01H501U")
+    );
+}
+
 #[test]
 fn oidc_replayed_code_is_refused() {
     let w = world(FederationKnobs::default());

@@ -127,6 +127,8 @@ mod logout;
 mod observe;
 #[cfg(feature = "oidc")]
 mod oidc;
+#[cfg(all(feature = "oidc", feature = "refresh"))]
+mod oidc_http;
 mod session;
 #[cfg(feature = "tenants")]
 mod tenants;
@@ -144,6 +146,12 @@ pub use lang::Language;
 #[cfg(feature = "oidc")]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "axum", feature = "oidc"))))]
 pub use oidc::{OidcBackChannel, OidcSetup};
+#[cfg(all(feature = "oidc", feature = "refresh"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "axum", feature = "oidc", feature = "refresh")))
+)]
+pub use oidc_http::{HttpBackChannel, MAX_BACK_CHANNEL_BODY};
 pub use session::Session;
 #[cfg(feature = "tenants")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tenants")))]

@@ -47,6 +47,8 @@ pub struct FederationKnobs {
     pub low_acr: bool,
     /// Userinfo signed but not encrypted.
     pub plain_userinfo: bool,
+    /// Userinfo without `iss` and `aud` (as the reference spid-cie-oidc 1.6.3 OP sends it).
+    pub userinfo_without_iss_aud: bool,
 }
 
 /// Why an endpoint refused (OAuth error codes).
@@ -579,6 +581,13 @@ impl TestFederation {
             "email": "mario.rossi@example.it",
             crate::oidc::FISCAL_NUMBER_CLAIM: TEST_OIDC_FISCAL_NUMBER,
         });
+        let mut claims = claims;
+        if self.knobs.userinfo_without_iss_aud {
+            if let Some(m) = claims.as_object_mut() {
+                m.remove("iss");
+                m.remove("aud");
+            }
+        }
         let jws = Self::sign(&self.op_core_key, "JWT", &claims);
         if self.knobs.plain_userinfo {
             return Ok(jws);
