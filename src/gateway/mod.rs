@@ -379,7 +379,11 @@ impl Gateway {
     }
 
     /// The session of a request (none without the session cookie: no store call).
-    async fn session(&self, site: &Site, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
+    async fn session(
+        &self,
+        site: &Site,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<Session>>, Problem> {
         if !tenants::has_session_cookie(headers) {
             return Ok(None);
         }
@@ -545,7 +549,7 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         Ok(s) => s,
         Err(p) => return p.status().into_response(),
     };
-    let decision = requirement.decide(session.as_ref());
+    let decision = requirement.decide(session.as_deref());
     let mut res = match &decision {
         Decision::Allow => {
             let mut res = StatusCode::OK.into_response();
@@ -563,7 +567,7 @@ async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response
         Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
         Decision::Login | Decision::StepUp(_) => {
             let lang = Language::from_headers(&headers);
-            match Gateway::login_url(&site, &decision, session.as_ref(), &uri) {
+            match Gateway::login_url(&site, &decision, session.as_deref(), &uri) {
                 Some(url) => {
                     let mut res = pages::login_required(lang, &url);
                     if let Ok(v) = HeaderValue::from_str(&url) {
@@ -648,7 +652,7 @@ async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Re
         Ok(s) => s,
         Err(p) => return pages::problem(p, lang),
     };
-    let decision = requirement.decide(session.as_ref());
+    let decision = requirement.decide(session.as_deref());
     ops::count(&decision);
     let navigable = req.method() == Method::GET || req.method() == Method::HEAD;
     match &decision {
@@ -657,7 +661,7 @@ async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Re
         Decision::Login if !navigable => return pages::problem(Problem::LoginRequired, lang),
         Decision::StepUp(_) if !navigable => return pages::problem(Problem::Forbidden, lang),
         Decision::Login | Decision::StepUp(_) => {
-            return match Gateway::login_url(site, &decision, session.as_ref(), &here) {
+            return match Gateway::login_url(site, &decision, session.as_deref(), &here) {
                 Some(url) => redirect(&url),
                 None => pages::problem(Problem::LoginRequired, lang),
             };
