@@ -197,4 +197,17 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn generated_request_ids_are_distinct_hex() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| generated_request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            assert_eq!(id.len(), 32);
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            let v = HeaderValue::from_str(id).unwrap();
+            assert_eq!(acceptable_request_id(&v), Some(id.as_str()));
+        }
+    }
 }
