@@ -113,6 +113,13 @@ fn init_logging() {
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     init_logging();
+    let result = start(args);
+    // Whatever ended the gateway: the buffered lines go out before the process exits.
+    log_buffer::flush();
+    result
+}
+
+fn start(args: &RunArgs) -> Result<(), Failure> {
     let (path, config) = load(args)?;
     let reload_secs = config.gateway.registry.reload_secs;
     let prepared = Prepared::new(config).map_err(|e| failure(&path, e))?;
@@ -125,9 +132,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| usage(format!("cannot start the runtime: {e}")))?;
-    let served = runtime.block_on(serve(prepared, extras, reload_secs));
-    log_buffer::flush();
-    served
+    runtime.block_on(serve(prepared, extras, reload_secs))
 }
 
 /// Log lines buffered in memory and written to stderr in batches: when a batch reaches
