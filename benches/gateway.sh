@@ -6,6 +6,7 @@
 #   bash benches/gateway.sh                     # 10 s per run, concurrency 32 and 8
 #   DURATION=20 CONCURRENCY="32" ROUNDS=3 bash benches/gateway.sh
 #   PROFILE=1 bash benches/gateway.sh           # and a perf profile of the gateway
+#   SYSCALLS=1 bash benches/gateway.sh          # and its system calls per request (strace -c)
 #   GATEWAY_BIN=/tmp/spid-sp-before bash benches/gateway.sh   # another build (no cargo)
 #
 # The upstream is an nginx `return 200` server (the fastest upstream there is, so the
@@ -209,5 +210,15 @@ if [ -n "${PROFILE:-}" ]; then   # PROFILE=1: perf call graphs of the gateway un
     wrk -t2 -c32 -d6s -H "Cookie: $COOKIE" "http://127.0.0.1:$G/bench" >/dev/null
     wait "$PERF_PID"   # not a bare `wait`: the gateway and nginx are children too
     log "profile: perf report -i $WORK/perf.data --no-children"
+fi
+if [ -n "${SYSCALLS:-}" ]; then   # SYSCALLS=1: system calls per request (strace -c), gateway alone
+    command -v strace >/dev/null || { log "strace missing (apt-get install strace)"; exit 1; }
+    strace -c -f -p "$GW_PID" -o "$WORK/strace.txt" &
+    ST_PID=$!; sleep 1
+    out=$(wrk -t1 -c8 -d3s -H "Cookie: $COOKIE" "http://127.0.0.1:$G/bench")
+    kill -INT "$ST_PID"; wait "$ST_PID" || true
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    log "system calls of the gateway for $n requests (wrk alone, C = 8): $WORK/strace.txt"
+    awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && n > 0 { printf "  %-16s %6.2f per request\n", $NF, $4 / n }' "$WORK/strace.txt" >&2
 fi
 log "gateway RSS: $(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$GW_PID/status)"

@@ -390,3 +390,55 @@ async fn a_reload_adds_a_tenant_without_a_restart() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(echoed(&r.body, "x-spid-tenant"), Some("c"));
 }
+
+/// `/spid/auth` for the original request (`X-Original-URI`): at tenant A with A's
+/// session, 200 with A's identity and `X-Spid-Tenant: a`; without a session, 401 to A's
+/// chooser; A's cookie asking about B or about the gateway's own SP, 401 to theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_request_answers_for_the_tenant_of_the_original_uri() {
+    let gw = start("authreq").await;
+    let addr = gw.addr;
+    let path = format!(
+        "/t/a/spid/login?idp={}&next={}",
+        enc(&gw.idp),
+        enc("/t/a/private")
+    );
+    let (jar, _) = login(&gw, &path, "citizen").await;
+    let cookies: Vec<(&str, &str)> = jar.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let ask = |original: &'static str, with_session: bool| {
+        let c: &[(&str, &str)] = if with_session { &cookies } else { &[] };
+        request(addr, "GET", "/spid/auth", c, None)
+            .header("X-Original-URI", original)
+            .header("X-Spid-Tenant", "b")
+            .send_async()
+    };
+
+    let r = ask("/t/a/private?x=1", true).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-spid-tenant"), Some("a"));
+    assert_eq!(r.header("x-spid-fiscal-code"), Some("RSSMRA80A01H501U"));
+    assert!(r.header("x-spid-jwt").is_some());
+
+    let r = ask("/t/a/private?x=1", false).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        r.header("x-spid-login-url"),
+        Some(format!("/t/a/spid/select?next={}", enc("/t/a/private?x=1")).as_str())
+    );
+    assert_eq!(r.header("x-spid-fiscal-code"), None);
+
+    let r = ask("/t/b/private", true).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r
+        .header("x-spid-login-url")
+        .unwrap()
+        .starts_with("/t/b/spid/select"));
+    assert_eq!(r.header("x-spid-fiscal-code"), None);
+
+    let r = ask("/private", true).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r
+        .header("x-spid-login-url")
+        .unwrap()
+        .starts_with("/spid/select"));
+}

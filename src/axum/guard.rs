@@ -59,9 +59,12 @@ pub(super) async fn session_of(
     auth: &SpidAuth,
     parts: &Parts,
 ) -> Result<Option<Session>, SessionRejection> {
-    auth.session_of_request(&parts.headers).await.map_err(|e| {
-        SessionRejection::new(auth.error_response(&e, Language::from_headers(&parts.headers)))
-    })
+    match auth.session_of_request(&parts.headers).await {
+        Ok(s) => Ok(s.map(|s| Session::clone(&s))),
+        Err(e) => Err(SessionRejection::new(
+            auth.error_response(&e, Language::from_headers(&parts.headers)),
+        )),
+    }
 }
 
 impl SpidAuth {
@@ -69,19 +72,20 @@ impl SpidAuth {
     /// session cookie (no store call); the store is read on this task when it never
     /// blocks ([`SessionStore::may_block`](crate::store::SessionStore::may_block): the
     /// in-memory store), else on the blocking thread pool. The checks are the same
-    /// either way (expiry, idle timeout, tenant).
+    /// either way (expiry, idle timeout, tenant). Shared: the parse of an unchanged record
+    /// is reused.
     pub(crate) async fn session_of_request(
         &self,
         headers: &HeaderMap,
-    ) -> Result<Option<Session>, AuthError> {
+    ) -> Result<Option<std::sync::Arc<Session>>, AuthError> {
         if cookie(headers, &self.cookie_name(SESSION_COOKIE)).is_none() {
             return Ok(None);
         }
         if !self.inner.sessions.may_block() {
-            return self.session_at_any_level(headers);
+            return self.shared_session_at_any_level(headers);
         }
         let (a, headers) = (self.clone(), headers.clone());
-        ::tokio::task::spawn_blocking(move || a.session_at_any_level(&headers))
+        ::tokio::task::spawn_blocking(move || a.shared_session_at_any_level(&headers))
             .await
             .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
     }

@@ -130,6 +130,7 @@ mod oidc;
 #[cfg(all(feature = "oidc", feature = "refresh"))]
 mod oidc_http;
 mod session;
+mod session_cache;
 #[cfg(feature = "tenants")]
 mod tenants;
 
@@ -263,6 +264,8 @@ struct Inner {
     /// The OpenID Connect relying party ([`SpidAuthBuilder::oidc`]).
     #[cfg(feature = "oidc")]
     oidc: Option<Arc<oidc::OidcSetup>>,
+    /// Parsed sessions per token, reused while the stored record is unchanged.
+    parsed: session_cache::ParsedSessions,
 }
 
 impl std::fmt::Debug for SpidAuth {
@@ -318,6 +321,7 @@ impl SpidAuth {
                 cns: None,
                 #[cfg(feature = "oidc")]
                 oidc: None,
+                parsed: session_cache::ParsedSessions::default(),
             },
         }
     }
@@ -423,6 +427,17 @@ impl SpidAuth {
 
     /// The session of a request whatever its level (for the explicit guards).
     fn session_at_any_level(&self, headers: &HeaderMap) -> Result<Option<Session>, AuthError> {
+        Ok(self
+            .shared_session_at_any_level(headers)?
+            .map(|s| Session::clone(&s)))
+    }
+
+    /// [`SpidAuth::session_at_any_level`], shared: the store is read and every check runs
+    /// on each call; the parse of an unchanged record is reused (`session_cache`).
+    pub(crate) fn shared_session_at_any_level(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<Session>>, AuthError> {
         let Some(token) = cookie(headers, &self.cookie_name(SESSION_COOKIE)) else {
             return Ok(None);
         };
@@ -433,20 +448,25 @@ impl SpidAuth {
             .sessions
             .get(&format!("sess:{token_hash}"), now)?
         else {
+            self.inner.parsed.forget(&token_hash);
             return Ok(None);
         };
-        let data: SessionData =
-            serde_json::from_str(&json).map_err(|_| AuthError::Store(corrupt()))?;
+        let session = self
+            .inner
+            .parsed
+            .get_or_parse(&token_hash, json, now, |j| serde_json::from_str(j).ok())
+            .ok_or_else(|| AuthError::Store(corrupt()))?;
+        let data = session.data();
         // A session is only good at the tenant that created it (the stores are namespaced
         // too: this is the second lock).
         if data.tenant != self.inner.tenant {
             log_foreign_session();
             return Ok(None);
         }
-        if data.expires <= now || !self.touch(&token_hash, &data, now)? {
+        if data.expires <= now || !self.touch(&token_hash, data, now)? {
             return Ok(None);
         }
-        Ok(Some(Session::from_data(data)))
+        Ok(Some(session))
     }
 
     /// The idle timeout: whether the session was used within the last `idle_secs`, and
@@ -589,6 +609,7 @@ impl SpidAuth {
 
     /// Removes a session and its NameID index entry.
     fn drop_session(&self, token_hash: &str, data: &SessionData) -> Result<(), StoreError> {
+        self.inner.parsed.forget(token_hash);
         self.inner.sessions.remove(&format!("sess:{token_hash}"))?;
         self.inner.sessions.remove(&name_id_key(
             data.info.idp.as_str(),

@@ -25,9 +25,32 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<&str> {
     ok.then_some(v)
 }
 
+/// A generated request ID: 32 hex digits, a keyed SipHash (the standard library's
+/// `RandomState`, keyed from the operating system's RNG once per process) of a process-wide
+/// counter. Unique per process with overwhelming probability and unpredictable without the
+/// key (the IDs do not reveal how many requests were served), at the cost of two hashes,
+/// not a call into the RNG per request. A correlation ID, never a secret.
+fn generated_request_id() -> String {
+    use std::hash::BuildHasher as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let key = KEY.get_or_init(std::collections::hash_map::RandomState::new);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut id = String::with_capacity(32);
+    for half in [key.hash_one((n, 0u8)), key.hash_one((n, 1u8))] {
+        for b in half.to_be_bytes() {
+            id.extend(char::from_digit(u32::from(b >> 4), 16));
+            id.extend(char::from_digit(u32::from(b & 0x0f), 16));
+        }
+    }
+    id
+}
+
 impl SpidAuth {
     /// The request ID of a request: the [`SpidAuthBuilder::request_id_header`] value when
-    /// it is set and well-formed, else 16 random bytes in hex.
+    /// it is set and well-formed, else a generated one (32 hex digits).
     pub(crate) fn request_id_of(&self, headers: &HeaderMap) -> String {
         self.inner
             .request_id_header
@@ -39,8 +62,7 @@ impl SpidAuth {
                     _ => None,
                 }
             })
-            .or_else(|| crate::ids::random_token("", 16).ok())
-            .unwrap_or_else(|| "-".to_owned())
+            .unwrap_or_else(generated_request_id)
     }
 
     /// The Prometheus endpoint, opt-in: a router with `GET path` answering
@@ -173,6 +195,19 @@ mod tests {
             if let Ok(v) = HeaderValue::from_str(bad) {
                 assert_eq!(acceptable_request_id(&v), None, "{bad:?}");
             }
+        }
+    }
+
+    #[test]
+    fn generated_request_ids_are_distinct_hex() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| generated_request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            assert_eq!(id.len(), 32);
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            let v = HeaderValue::from_str(id).unwrap();
+            assert_eq!(acceptable_request_id(&v), Some(id.as_str()));
         }
     }
 }

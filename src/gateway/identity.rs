@@ -116,13 +116,15 @@ impl IdentityHeaders {
 
     /// Removes every reserved header, and the gateway's own cookies from `Cookie`.
     pub fn strip(&self, headers: &mut HeaderMap) {
-        let reserved: Vec<HeaderName> = headers
-            .keys()
-            .filter(|n| self.is_reserved(n))
-            .cloned()
-            .collect();
-        for n in reserved {
-            headers.remove(&n);
+        if headers.keys().any(|n| self.is_reserved(n)) {
+            let reserved: Vec<HeaderName> = headers
+                .keys()
+                .filter(|n| self.is_reserved(n))
+                .cloned()
+                .collect();
+            for n in reserved {
+                headers.remove(&n);
+            }
         }
         strip_own_cookies(headers);
     }
@@ -262,7 +264,7 @@ fn strip_own_cookies(headers: &mut HeaderMap) {
         return;
     }
     headers.remove(header::COOKIE);
-    let mut kept = Vec::new();
+    let mut kept = String::new();
     for v in values {
         let Ok(text) = v.to_str() else { continue };
         for pair in text.split(';') {
@@ -271,11 +273,14 @@ fn strip_own_cookies(headers: &mut HeaderMap) {
             if pair.is_empty() || name.starts_with("spid_") || name.starts_with("__Host-spid_") {
                 continue;
             }
-            kept.push(pair.to_owned());
+            if !kept.is_empty() {
+                kept.push_str("; ");
+            }
+            kept.push_str(pair);
         }
     }
     if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+        if let Ok(v) = HeaderValue::try_from(kept) {
             headers.insert(header::COOKIE, v);
         }
     }

@@ -379,7 +379,11 @@ impl Gateway {
     }
 
     /// The session of a request (none without the session cookie: no store call).
-    async fn session(&self, site: &Site, headers: &HeaderMap) -> Result<Option<Session>, Problem> {
+    async fn session(
+        &self,
+        site: &Site,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<Session>>, Problem> {
         if !tenants::has_session_cookie(headers) {
             return Ok(None);
         }
@@ -514,7 +518,7 @@ async fn jwks(State(gw): State<Gateway>) -> Response {
 /// The original URI and method of a forward-auth subrequest: `X-Forwarded-Uri` (Caddy,
 /// Traefik) or `X-Original-URI` (the nginx recipe), `X-Forwarded-Method` /
 /// `X-Original-Method`; else the request's own.
-fn original(headers: &HeaderMap) -> (String, Method) {
+pub(crate) fn original(headers: &HeaderMap) -> (String, Method) {
     let one = |names: [&str; 2]| {
         names.iter().find_map(|n| {
             headers
@@ -534,36 +538,42 @@ fn original(headers: &HeaderMap) -> (String, Method) {
 /// session), 401 + `X-Spid-Login-Url` (login or step-up), 403 (identity kind refused),
 /// 400 (ambiguous path), 503 (store down).
 async fn auth_request(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
-    let (uri, _method) = original(&headers);
+    let site = gw.own_site();
+    auth_answer(&gw, &site, &headers).await
+}
+
+/// The forward-auth answer for the SP of `site` (the gateway's own, or the tenant the
+/// original request belongs to: `tenants::tenant_first`).
+pub(crate) async fn auth_answer(gw: &Gateway, site: &Site, headers: &HeaderMap) -> Response {
+    let (uri, _method) = original(headers);
     let path = uri.split(['?', '#']).next().unwrap_or("/");
     let requirement = match gw.inner.policy.requirement(path) {
         Ok(r) => r,
         Err(AmbiguousPath) => return StatusCode::BAD_REQUEST.into_response(),
     };
-    let site = gw.own_site();
-    let session = match gw.session(&site, &headers).await {
+    let session = match gw.session(site, headers).await {
         Ok(s) => s,
         Err(p) => return p.status().into_response(),
     };
-    let decision = requirement.decide(session.as_ref());
+    let decision = requirement.decide(session.as_deref());
     let mut res = match &decision {
         Decision::Allow => {
             let mut res = StatusCode::OK.into_response();
             if let Some(s) = &session {
-                gw.add_identity(&site, res.headers_mut(), s);
+                gw.add_identity(site, res.headers_mut(), s);
             }
             // The application's Cookie without the gateway's (for `auth_request_set`):
             // always answered, empty when nothing is left.
             if let Some(name) = gw.inner.identity.cookie_header() {
                 res.headers_mut()
-                    .insert(name, identity::app_cookie(&headers));
+                    .insert(name, identity::app_cookie(headers));
             }
             res
         }
         Decision::Forbidden => StatusCode::FORBIDDEN.into_response(),
         Decision::Login | Decision::StepUp(_) => {
-            let lang = Language::from_headers(&headers);
-            match Gateway::login_url(&site, &decision, session.as_ref(), &uri) {
+            let lang = Language::from_headers(headers);
+            match Gateway::login_url(site, &decision, session.as_deref(), &uri) {
                 Some(url) => {
                     let mut res = pages::login_required(lang, &url);
                     if let Ok(v) = HeaderValue::from_str(&url) {
@@ -648,7 +658,7 @@ async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Re
         Ok(s) => s,
         Err(p) => return pages::problem(p, lang),
     };
-    let decision = requirement.decide(session.as_ref());
+    let decision = requirement.decide(session.as_deref());
     ops::count(&decision);
     let navigable = req.method() == Method::GET || req.method() == Method::HEAD;
     match &decision {
@@ -657,7 +667,7 @@ async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Re
         Decision::Login if !navigable => return pages::problem(Problem::LoginRequired, lang),
         Decision::StepUp(_) if !navigable => return pages::problem(Problem::Forbidden, lang),
         Decision::Login | Decision::StepUp(_) => {
-            return match Gateway::login_url(site, &decision, session.as_ref(), &here) {
+            return match Gateway::login_url(site, &decision, session.as_deref(), &here) {
                 Some(url) => redirect(&url),
                 None => pages::problem(Problem::LoginRequired, lang),
             };

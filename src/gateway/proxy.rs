@@ -13,6 +13,7 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::uri::{Authority, Scheme};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,8 +27,19 @@ use super::pages::{self, Problem};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FromUpstream;
 
-/// The pooled HTTP/1.1 client of one upstream.
-pub(crate) type UpstreamClient = Client<HttpConnector, Body>;
+/// The pooled HTTP/1.1 client of one upstream (keep-alive connections reused), with the
+/// upstream's authority parsed once.
+#[derive(Clone, Debug)]
+pub(crate) struct UpstreamClient {
+    client: Client<HttpConnector, Body>,
+    /// `host:port`, `None` when it does not parse (then every request is a 400).
+    authority: Option<Authority>,
+}
+
+/// Idle keep-alive connections kept per upstream: enough for the concurrency a front
+/// proxy opens (nginx's `keepalive 64` in docs/gateway.md), bounded so a burst does not
+/// leave thousands of idle sockets behind.
+const POOL_IDLE_PER_HOST: usize = 256;
 
 /// A client with the upstream's connect timeout.
 pub(crate) fn client(upstream: &Upstream) -> UpstreamClient {
@@ -35,9 +47,13 @@ pub(crate) fn client(upstream: &Upstream) -> UpstreamClient {
     connector.set_connect_timeout(Some(upstream.connect_timeout));
     connector.set_nodelay(true);
     connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(std::time::Duration::from_secs(30))
-        .build(connector)
+    UpstreamClient {
+        client: Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .build(connector),
+        authority: Authority::try_from(upstream.authority.as_str()).ok(),
+    }
 }
 
 /// Headers that belong to one connection (RFC 9110 §7.6.1), never forwarded.
@@ -56,21 +72,23 @@ const HOP_BY_HOP: [&str; 8] = [
 /// `Upgrade` value when the message asked for one (`Connection: upgrade`).
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> {
     let upgrade = headers.remove(header::UPGRADE);
-    let mut named: Vec<HeaderName> = Vec::new();
     let mut upgrade_asked = false;
-    for v in headers.get_all(header::CONNECTION) {
-        for token in v.to_str().unwrap_or("").split(',') {
-            let token = token.trim().to_ascii_lowercase();
-            if token == "upgrade" {
-                upgrade_asked = true;
-            }
-            if let Ok(n) = HeaderName::try_from(token.as_str()) {
-                named.push(n);
+    if headers.contains_key(header::CONNECTION) {
+        let mut named: Vec<HeaderName> = Vec::new();
+        for v in headers.get_all(header::CONNECTION) {
+            for token in v.to_str().unwrap_or("").split(',') {
+                let token = token.trim().to_ascii_lowercase();
+                if token == "upgrade" {
+                    upgrade_asked = true;
+                }
+                if let Ok(n) = HeaderName::try_from(token.as_str()) {
+                    named.push(n);
+                }
             }
         }
-    }
-    for n in named {
-        headers.remove(n);
+        for n in named {
+            headers.remove(n);
+        }
     }
     for h in HOP_BY_HOP {
         headers.remove(h);
@@ -92,27 +110,29 @@ pub(crate) struct Forwarded {
 impl Forwarded {
     /// Sets `X-Forwarded-For`, `-Proto`, `-Host` (and removes `Forwarded`).
     pub(crate) fn apply(&self, headers: &mut HeaderMap, peer: Option<SocketAddr>) {
+        use std::fmt::Write as _;
         let xff = HeaderName::from_static("x-forwarded-for");
-        let previous: Vec<String> = if self.trust_incoming {
-            headers
-                .get_all(&xff)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut chain = String::new();
+        if self.trust_incoming {
+            for v in headers.get_all(&xff) {
+                if let Ok(v) = v.to_str() {
+                    if !chain.is_empty() {
+                        chain.push_str(", ");
+                    }
+                    chain.push_str(v);
+                }
+            }
+        }
         headers.remove(&xff);
         headers.remove("forwarded");
-        let mut chain = previous.join(", ");
         if let Some(p) = peer {
             if !chain.is_empty() {
                 chain.push_str(", ");
             }
-            chain.push_str(&p.ip().to_canonical().to_string());
+            let _ = write!(chain, "{}", p.ip().to_canonical());
         }
-        if let Ok(v) = HeaderValue::from_str(&chain) {
-            if !chain.is_empty() {
+        if !chain.is_empty() {
+            if let Ok(v) = HeaderValue::try_from(chain) {
                 headers.insert(xff, v);
             }
         }
@@ -130,16 +150,17 @@ pub(crate) async fn forward(
     upgrade: Option<HeaderValue>,
 ) -> Response {
     let lang = crate::axum::Language::from_headers(req.headers());
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let uri: Uri = match format!("{}{path}", upstream.url).parse() {
-        Ok(u) => u,
+    // The upstream URI from the request's own path and query (no copy, no re-parse).
+    let mut parts = std::mem::take(req.uri_mut()).into_parts();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = client.authority.clone();
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(axum::http::uri::PathAndQuery::from_static("/"));
+    }
+    match Uri::from_parts(parts) {
+        Ok(u) => *req.uri_mut() = u,
         Err(_) => return pages::problem(Problem::BadRequest, lang),
-    };
-    *req.uri_mut() = uri;
+    }
     *req.version_mut() = axum::http::Version::HTTP_11;
     req.headers_mut().remove(header::HOST);
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
@@ -148,7 +169,7 @@ pub(crate) async fn forward(
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         req.headers_mut().insert(header::UPGRADE, u.clone());
     }
-    let sent = tokio::time::timeout(upstream.response_timeout, client.request(req)).await;
+    let sent = tokio::time::timeout(upstream.response_timeout, client.client.request(req)).await;
     let mut res = match sent {
         Err(_) => {
             tracing::warn!(target: "spid_sp::gateway", upstream = %upstream.url, code = "upstream_timeout", "upstream did not answer in time");

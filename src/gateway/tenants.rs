@@ -212,6 +212,14 @@ pub(crate) async fn tenant_first(
     if path == "/healthz" || path == "/readyz" {
         return next.run(req).await;
     }
+    if path == "/spid/auth" {
+        // auth_request / forward_auth: the tenant of the original request (its Host and
+        // X-Original-URI / X-Forwarded-Uri), else the gateway's own SP.
+        let Some(auth) = auth_request_tenant(t, &req) else {
+            return next.run(req).await;
+        };
+        return super::auth_answer(&gw, &super::Site { auth }, req.headers()).await;
+    }
     let Some(tenant) = t.of(&req) else {
         return next.run(req).await;
     };
@@ -233,6 +241,21 @@ pub(crate) async fn tenant_first(
         Some(_) => t.serve(req).await,
         None => super::proxy_for(&gw, &super::Site { auth }, req).await,
     }
+}
+
+/// The tenant a forward-auth subrequest asks about: resolved as the original request
+/// would be, from the subrequest's `Host` and the original URI's path.
+fn auth_request_tenant(t: &Tenants, req: &Request) -> Option<SpidAuth> {
+    let (uri, _) = super::original(req.headers());
+    let mut probe = Request::new(axum::body::Body::empty());
+    if let Ok(u) = uri.parse::<axum::http::Uri>() {
+        *probe.uri_mut() = u;
+    }
+    for v in req.headers().get_all(header::HOST) {
+        probe.headers_mut().append(header::HOST, v.clone());
+    }
+    let tenant = t.of(&probe)?;
+    t.auth(&tenant)
 }
 
 /// Whether the request carries a session cookie of the gateway or of a tenant.

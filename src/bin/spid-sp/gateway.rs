@@ -94,13 +94,14 @@ fn check(args: &RunArgs) -> Result<(), Failure> {
 }
 
 /// The gateway logs at INFO by default (`RUST_LOG` overrides; `LOG_FORMAT=json`): the
-/// `init_logging` of main.rs only starts a subscriber when `RUST_LOG` is set.
+/// `init_logging` of main.rs only starts a subscriber when `RUST_LOG` is set. Lines go
+/// to stderr through [`log_buffer`]: one write per batch, not per line.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(log_buffer::Stderr::start());
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     // Already set (RUST_LOG given): keep main's.
     let _ = if json {
@@ -112,6 +113,13 @@ fn init_logging() {
 
 fn run(args: &RunArgs) -> Result<(), Failure> {
     init_logging();
+    let result = start(args);
+    // Whatever ended the gateway: the buffered lines go out before the process exits.
+    log_buffer::flush();
+    result
+}
+
+fn start(args: &RunArgs) -> Result<(), Failure> {
     let (path, config) = load(args)?;
     let reload_secs = config.gateway.registry.reload_secs;
     let prepared = Prepared::new(config).map_err(|e| failure(&path, e))?;
@@ -125,6 +133,100 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
         .build()
         .map_err(|e| usage(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(serve(prepared, extras, reload_secs))
+}
+
+/// Log lines buffered in memory and written to stderr in batches: when a batch reaches
+/// [`log_buffer::BATCH`] bytes, at once for WARN and ERROR lines (and everything before
+/// them, in order), every [`log_buffer::PERIOD`] otherwise, and when the gateway stops.
+/// At INFO the gateway logs a line per proxied request: written one by one, that is a
+/// system call per request. What a crash can lose: the INFO lines of the last period.
+mod log_buffer {
+    use std::io::Write as _;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::Duration;
+
+    /// Written when the buffer holds this many bytes.
+    pub(super) const BATCH: usize = 32 * 1024;
+    /// Longest time an INFO line waits.
+    pub(super) const PERIOD: Duration = Duration::from_millis(200);
+
+    static BUFFER: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+
+    fn buffer() -> &'static Mutex<Vec<u8>> {
+        BUFFER.get_or_init(|| Mutex::new(Vec::with_capacity(BATCH)))
+    }
+
+    /// Writes the buffer out (the lock is held while writing: lines keep their order).
+    pub(super) fn flush() {
+        if let Ok(mut b) = buffer().lock() {
+            write_out(&mut b);
+        }
+    }
+
+    fn write_out(b: &mut Vec<u8>) {
+        if !b.is_empty() {
+            let _ = std::io::stderr().write_all(b);
+            b.clear();
+        }
+    }
+
+    /// The `MakeWriter` of the subscriber.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) struct Stderr;
+
+    impl Stderr {
+        /// The writer, and the thread that writes the buffer out every [`PERIOD`].
+        pub(super) fn start() -> Stderr {
+            let _ = std::thread::Builder::new()
+                .name("log-flush".into())
+                .spawn(|| loop {
+                    std::thread::sleep(PERIOD);
+                    flush();
+                });
+            Stderr
+        }
+    }
+
+    /// One event's line (the subscriber formats it whole, then writes it once).
+    pub(super) struct Line {
+        urgent: bool,
+    }
+
+    impl std::io::Write for Line {
+        fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+            match buffer().lock() {
+                Ok(mut b) => {
+                    b.extend_from_slice(line);
+                    if self.urgent || b.len() >= BATCH {
+                        write_out(&mut b);
+                    }
+                }
+                // Never lose a line to a poisoned lock: straight to stderr.
+                Err(_) => {
+                    let _ = std::io::stderr().write_all(line);
+                }
+            }
+            Ok(line.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+        type Writer = Line;
+
+        fn make_writer(&'a self) -> Line {
+            Line { urgent: true }
+        }
+
+        fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Line {
+            Line {
+                urgent: *meta.level() <= tracing::Level::WARN,
+            }
+        }
+    }
 }
 
 #[cfg(feature = "test-idp")]
