@@ -1391,8 +1391,36 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 #[cfg(feature = "audit")]
 #[tokio::test]
 async fn the_acs_awaits_the_registry_without_holding_a_blocking_thread() {
+    held_acs(&HELD, |b| {
+        b.audit_log(HELD.get().unwrap().clone()).on_login(|_| {
+            HOOKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+    })
+    .await;
+}
+
+/// The same without an `on_login` hook (the hand-off into the in-memory store is then
+/// made on the request's task once the record is durable).
+#[cfg(feature = "audit")]
+#[tokio::test]
+async fn without_a_login_hook_the_acs_also_hands_off_only_after_durability() {
+    held_acs(&HELD_NO_HOOK, |b| {
+        b.audit_log(HELD_NO_HOOK.get().unwrap().clone())
+    })
+    .await;
+}
+
+/// The registry of [`without_a_login_hook_the_acs_also_hands_off_only_after_durability`].
+#[cfg(feature = "audit")]
+static HELD_NO_HOOK: std::sync::OnceLock<Arc<HeldLog>> = std::sync::OnceLock::new();
+
+#[cfg(feature = "audit")]
+async fn held_acs(
+    held: &'static std::sync::OnceLock<Arc<HeldLog>>,
+    builder: fn(SpidAuthBuilder) -> SpidAuthBuilder,
+) {
     use std::sync::atomic::Ordering;
-    let log = HELD.get_or_init(|| {
+    let log = held.get_or_init(|| {
         Arc::new(
             spid_sp::audit::ChainedLog::new(
                 HeldStore::default(),
@@ -1413,11 +1441,7 @@ async fn the_acs_awaits_the_registry_without_holding_a_blocking_thread() {
             .unwrap();
         rt.block_on(async move {
             let h = start_opts(Opts {
-                builder: Some(|b| {
-                    b.audit_log(HELD.get().unwrap().clone()).on_login(|_| {
-                        HOOKED.fetch_add(1, Ordering::SeqCst);
-                    })
-                }),
+                builder: Some(builder),
                 ..Opts::default()
             })
             .await;
@@ -1427,7 +1451,7 @@ async fn the_acs_awaits_the_registry_without_holding_a_blocking_thread() {
     });
     let h = Arc::new(rx.recv().unwrap());
     let store = log.store();
-
+    let with_hook = std::ptr::eq(held, &HELD);
     for outcome in [Ok(()), Err(spid_sp::audit::AuditError("disk gone".into()))] {
         let failing = outcome.is_err();
         let (id, relay, browser) = h.begin(&format!("idp={}", enc(IDP)), None).await;
@@ -1463,7 +1487,9 @@ async fn the_acs_awaits_the_registry_without_holding_a_blocking_thread() {
             assert_eq!(HOOKED.load(Ordering::SeqCst), hooked);
         } else {
             assert_eq!(r.status, 303, "{}", r.body);
-            assert_eq!(HOOKED.load(Ordering::SeqCst), hooked + 1);
+            if with_hook {
+                assert_eq!(HOOKED.load(Ordering::SeqCst), hooked + 1);
+            }
             let next = r.header("location").unwrap().to_owned();
             assert!(next.starts_with("/spid/complete?handoff="), "{next}");
             let r = h.get(&next, &[("spid_browser", &browser)]).await;

@@ -278,6 +278,8 @@ struct State {
     failed: Option<AuditError>,
     /// The log was dropped: the committers finish what is queued and stop.
     shutdown: bool,
+    /// Committers waiting for work (none: nobody to notify, no wake-up syscall).
+    idle: usize,
     policy: CheckpointPolicy,
     seq: u64,
     prev: String,
@@ -395,6 +397,7 @@ impl<S: EntryStore + 'static> ChainedLog<S> {
                     unsynced: VecDeque::new(),
                     failed: None,
                     shutdown: false,
+                    idle: 0,
                     policy: CheckpointPolicy::default(),
                     seq: 0,
                     prev: GENESIS.into(),
@@ -476,8 +479,11 @@ impl<S: EntryStore + 'static> ChainedLog<S> {
             return AuditTicket::ready(Err(e.clone()));
         }
         st.queue.push((done, item));
+        let idle = st.idle > 0;
         drop(st);
-        self.shared.work.notify_one();
+        if idle {
+            self.shared.work.notify_one();
+        }
         ticket
     }
 }
@@ -508,9 +514,11 @@ impl<S: EntryStore> Shared<S> {
             {
                 return;
             } else {
+                st.idle += 1;
                 match self.work.wait(st) {
                     Ok(g) => {
                         st = g;
+                        st.idle -= 1;
                         continue;
                     }
                     Err(_) => return,
@@ -520,9 +528,10 @@ impl<S: EntryStore> Shared<S> {
                 Ok(g) => g,
                 Err(_) => return,
             };
-            if st.has_work() || st.shutdown {
-                // Another committer may take it while this one takes the rest.
-                self.work.notify_all();
+            if st.idle > 0 && (st.has_work() || st.shutdown) {
+                // An idle committer takes it while this one takes the rest (each one
+                // woken passes the word on after its own step).
+                self.work.notify_one();
             }
         }
     }

@@ -215,6 +215,13 @@ pub(super) async fn acs(
         Ok(AcsStep::Recording(step)) => {
             let AcsRecording { login, aux, now } = *step;
             match login.durable().await {
+                // No application hook and a store that never blocks (in memory): the
+                // hand-off is a map insert, done on this task without a second hop.
+                Ok(login)
+                    if auth.inner.login_hook.is_none() && !auth.inner.sessions.may_block() =>
+                {
+                    acs_handoff(&auth, &login, aux, now)
+                }
                 Ok(login) => blocking_value(&auth, move |a| acs_handoff(a, &login, aux, now)).await,
                 Err(e) => Err(login_error(e)),
             }
