@@ -14,7 +14,7 @@
 //! back.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -247,66 +247,14 @@ impl Default for CheckpointPolicy {
     }
 }
 
+mod commit;
+
+use commit::{guarded, ChainState, State};
+
 enum Item {
     /// The canonical JSON of an [`EntryBody::Record`].
     Record(String),
     Seal,
-}
-
-/// A batch written, waiting for a sync.
-struct Written {
-    id: u64,
-    waiters: Vec<Completion>,
-    /// The checkpoint ending it, handed to [`EntryStore::sealed`] once durable.
-    seal: Option<StoredEntry>,
-}
-
-/// The chain after a batch: seq, prev, records since the last checkpoint, its time.
-type ChainState = (u64, String, u64, Timestamp);
-
-struct State {
-    /// Items waiting for the next write, with the completions of their tickets.
-    queue: Vec<(Completion, Item)>,
-    writing: bool,
-    /// Syncs in flight.
-    syncs: usize,
-    /// Batches written; the last one a sync was started for.
-    written: u64,
-    covered: u64,
-    unsynced: VecDeque<Written>,
-    /// Set by a failed sync: nothing is acknowledged or written any more.
-    failed: Option<AuditError>,
-    /// The log was dropped: the committers finish what is queued and stop.
-    shutdown: bool,
-    /// Committers waiting for work (none: nobody to notify, no wake-up syscall).
-    idle: usize,
-    policy: CheckpointPolicy,
-    seq: u64,
-    prev: String,
-    since_checkpoint: u64,
-    last_checkpoint: Timestamp,
-}
-
-impl State {
-    /// A sync failed: every unacknowledged record fails, and every later one.
-    fn fail(&mut self, e: &AuditError) {
-        self.failed = Some(e.clone());
-        for w in std::mem::take(&mut self.unsynced) {
-            for a in w.waiters {
-                a.finish(Err(e.clone()));
-            }
-        }
-        for (a, _) in std::mem::take(&mut self.queue) {
-            a.finish(Err(e.clone()));
-        }
-    }
-
-    /// Work a committer can start now: a write, else a sync.
-    fn has_work(&self) -> bool {
-        self.failed.is_none()
-            && ((!self.writing && !self.queue.is_empty())
-                || (self.syncs < MAX_SYNCS && self.covered < self.written))
-    }
 }
 
 /// What the committer threads share with the log.
@@ -360,13 +308,6 @@ pub(crate) fn valid_writer(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Runs a backend call, a panic in it turned into an error (the records it concerns are
-/// refused; nothing hangs).
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, AuditError>) -> Result<T, AuditError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(AuditError(format!("audit backend panicked in {what}"))))
 }
 
 impl<S: EntryStore + 'static> ChainedLog<S> {
@@ -493,143 +434,6 @@ fn lock_lost() -> AuditError {
 }
 
 impl<S: EntryStore> Shared<S> {
-    fn lock(&self) -> Result<MutexGuard<'_, State>, AuditError> {
-        self.state.lock().map_err(|_| lock_lost())
-    }
-
-    /// A committer: writes the queue as one batch while the previous ones sync, syncs
-    /// what was written, until the log is dropped and nothing is left.
-    fn run(&self) {
-        let Ok(mut st) = self.lock() else {
-            return;
-        };
-        loop {
-            let step = if !st.writing && !st.queue.is_empty() && st.failed.is_none() {
-                self.write_step(st)
-            } else if st.failed.is_none() && st.syncs < MAX_SYNCS && st.covered < st.written {
-                self.sync_step(st)
-            } else if st.shutdown
-                && st.queue.is_empty()
-                && (st.failed.is_some() || st.covered >= st.written)
-            {
-                return;
-            } else {
-                st.idle += 1;
-                match self.work.wait(st) {
-                    Ok(g) => {
-                        st = g;
-                        st.idle -= 1;
-                        continue;
-                    }
-                    Err(_) => return,
-                }
-            };
-            st = match step {
-                Ok(g) => g,
-                Err(_) => return,
-            };
-            if st.idle > 0 && (st.has_work() || st.shutdown) {
-                // An idle committer takes it while this one takes the rest (each one
-                // woken passes the word on after its own step).
-                self.work.notify_one();
-            }
-        }
-    }
-
-    /// Writes the queue as one batch (the lock released meanwhile).
-    fn write_step<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, State>,
-    ) -> Result<MutexGuard<'a, State>, AuditError> {
-        st.writing = true;
-        let batch = std::mem::take(&mut st.queue);
-        let start = (
-            st.seq,
-            st.prev.clone(),
-            st.since_checkpoint,
-            st.last_checkpoint,
-        );
-        let policy = st.policy;
-        drop(st);
-        let written = self.write_batch(&batch, start, policy);
-        let mut st = self.lock()?;
-        st.writing = false;
-        let waiters = batch.into_iter().map(|(a, _)| a);
-        match written {
-            Ok(((seq, prev, since, last), seal)) => {
-                st.seq = seq;
-                st.prev = prev;
-                st.since_checkpoint = since;
-                st.last_checkpoint = last;
-                if let Some(e) = st.failed.clone() {
-                    // A sync failed meanwhile: this batch is not acknowledged either.
-                    for a in waiters {
-                        a.finish(Err(e.clone()));
-                    }
-                } else {
-                    st.written += 1;
-                    let id = st.written;
-                    st.unsynced.push_back(Written {
-                        id,
-                        waiters: waiters.collect(),
-                        seal,
-                    });
-                }
-            }
-            Err(e) => {
-                for a in waiters {
-                    a.finish(Err(e.clone()));
-                }
-            }
-        }
-        Ok(st)
-    }
-
-    /// Syncs every batch written so far (the lock released meanwhile), then acknowledges
-    /// every batch up to the highest one a sync has made durable, in order: a batch
-    /// ending with a checkpoint after [`EntryStore::sealed`] saw it.
-    fn sync_step<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, State>,
-    ) -> Result<MutexGuard<'a, State>, AuditError> {
-        let target = st.written;
-        st.covered = target;
-        st.syncs += 1;
-        drop(st);
-        let synced = guarded("sync", || self.store.sync());
-        let mut st = self.lock()?;
-        st.syncs -= 1;
-        let mut seals = Vec::new();
-        let mut done = Vec::new();
-        match synced {
-            Ok(()) if st.failed.is_none() => {
-                while st.unsynced.front().is_some_and(|w| w.id <= target) {
-                    let Some(w) = st.unsynced.pop_front() else {
-                        break;
-                    };
-                    done.extend(w.waiters);
-                    seals.extend(w.seal);
-                }
-            }
-            Ok(()) => {}
-            Err(e) => st.fail(&e),
-        }
-        if seals.is_empty() && done.is_empty() {
-            return Ok(st);
-        }
-        drop(st);
-        for cp in &seals {
-            let _ = guarded("sealed", || {
-                self.store.sealed(cp);
-                Ok(())
-            });
-        }
-        for a in done {
-            a.finish(Ok(()));
-        }
-        self.lock()
-    }
-
     /// Chains and writes one batch; returns the chain state after it, and the
     /// checkpoint ending it if any.
     fn write_batch(
