@@ -7,6 +7,7 @@
 #   CONCURRENCY=32 STORES=memory bash benches/load.sh --audit-dir target/load-audit
 #   SPID_SP_AUDIT_POSTGRES=postgresql://u:p@127.0.0.1:5432/db CONCURRENCY=32 STORES=memory \
 #       bash benches/load.sh --audit-dir target/load-audit --audit-postgres
+#   LOAD_BIN=target/baseline-bin ...       # prebuilt demo-sp/load/sign-response (no build)
 #
 # With --audit-dir DIR, each store is run twice in the same invocation: without the
 # transaction registry (--no-audit) and with the file registry in DIR (wiped first and
@@ -59,10 +60,16 @@ if ! command -v redis-server >/dev/null; then
     fi
 fi
 
-log "building (release)"
-cargo build --release -q --features demo,redis \
-    --example demo-sp --example load --example sign-response
-BIN="$ROOT/target/release/examples"
+if [ -n "${LOAD_BIN:-}" ]; then
+    # Prebuilt demo-sp, load and sign-response (e.g. another commit's, to compare).
+    BIN="$(cd "$LOAD_BIN" && pwd)"
+    log "using the binaries in $BIN"
+else
+    log "building (release)"
+    cargo build --release -q --features demo,redis \
+        --example demo-sp --example load --example sign-response
+    BIN="$ROOT/target/release/examples"
+fi
 if [ -n "$AUDIT_DIR$AUDIT_PG" ]; then
     # The verifier (debug build, shared with `cargo test --all-features`).
     cargo build -q --all-features --bin spid-sp

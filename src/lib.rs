@@ -131,7 +131,7 @@ pub use level::{Comparison, SpidLevel};
 pub use logout::{LogoutOutcome, LogoutRequestInfo, PendingLogout};
 pub use metrics::Metrics;
 pub use pending::PendingLogin;
-pub use sp::{ServiceProvider, SessionInfo, VerifiedLogin};
+pub use sp::{DeferredLogin, DeferredRecord, ServiceProvider, SessionInfo, VerifiedLogin};
 pub use time::{Clock, Date, FixedClock, SystemClock, TimeFormatError, Timestamp};
 
 /// The former duplicate paths are gone (one public name per type); each is a compile

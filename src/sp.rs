@@ -1,8 +1,12 @@
 //! The service provider: `start_login` → (what to send, what to keep), then
 //! `finish_login(incoming, kept)` → a verified login or a typed reason why not.
 
+mod deferred;
+
 use std::sync::Arc;
 use std::time::Instant;
+
+pub use deferred::{DeferredLogin, DeferredRecord};
 
 use crate::audit::record::{self as audit_record, RecordKind};
 use crate::audit::{AuditLog, Outcome, TransactionRecord};
@@ -18,7 +22,7 @@ use crate::ids::{AssertionId, EntityId, NameId, RelayState, RequestId};
 use crate::level::SpidLevel;
 use crate::metadata::IdentityProvider;
 use crate::metrics::Metrics;
-use crate::observe::{self, LoginAttempt};
+use crate::observe;
 use crate::pending::PendingLogin;
 use crate::response::{self, Expected};
 use crate::store::{MemoryReplayCache, ReplayCache};
@@ -286,16 +290,19 @@ impl ServiceProvider {
         self
     }
 
-    /// Appends a record when a registry is set; `Err` when it refused it.
+    /// Appends a record when a registry is set and waits until it is durable; `Err`
+    /// when it refused it (counted and logged).
     pub(crate) fn audit(&self, record: impl FnOnce() -> TransactionRecord) -> Result<(), ()> {
-        match &self.audit {
-            Some(log) => log.append(record()).map_err(|e| {
-                // Counted and logged once here; the caller turns it into the 503 outcome.
-                self.metrics.record_audit_error();
-                tracing::error!(target: observe::LOGIN, error = %e, "transaction registry write failed");
-            }),
-            None => Ok(()),
-        }
+        self.submit_record(record).wait_quiet()
+    }
+
+    /// Hands a record to the registry when one is set, without waiting.
+    pub(crate) fn submit_record(
+        &self,
+        record: impl FnOnce() -> TransactionRecord,
+    ) -> DeferredRecord {
+        let ticket = self.audit.as_ref().map(|log| log.submit(record()));
+        DeferredRecord::new(ticket, &self.metrics)
     }
 
     /// The configuration.
@@ -468,13 +475,28 @@ impl ServiceProvider {
     ///
     /// With a registry ([`ServiceProvider::with_audit`]) every outcome leaves one
     /// `response-received` record, written after the replay keys are consumed (the record
-    /// states the final outcome); when it cannot be written the result is
-    /// [`RejectReason::AuditUnavailable`] and the user starts a new login.
+    /// states the final outcome); this returns once it is durable. When it cannot be
+    /// written the result is [`RejectReason::AuditUnavailable`] and the user starts a new
+    /// login. [`ServiceProvider::finish_login_deferred`] does the same without blocking
+    /// the thread while the record is made durable.
     pub fn finish_login(
         &self,
         incoming: &Incoming,
         pending: PendingLogin,
     ) -> Result<VerifiedLogin, LoginError> {
+        self.finish_login_deferred(incoming, pending).wait()
+    }
+
+    /// [`ServiceProvider::finish_login`], returning as soon as the Response is verified
+    /// and its record handed to the registry ([`crate::audit::AuditLog::submit`]): the
+    /// result is released by [`DeferredLogin::wait`] or, without holding a thread while
+    /// the registry's group commit runs, by awaiting [`DeferredLogin::durable`]. Either
+    /// releases an accepted login only once its record is durable.
+    pub fn finish_login_deferred(
+        &self,
+        incoming: &Incoming,
+        pending: PendingLogin,
+    ) -> DeferredLogin {
         let started = Instant::now();
         let request_id = pending.request_id.clone();
         let idp = pending.idp.clone();
@@ -486,37 +508,35 @@ impl ServiceProvider {
             idp = idp.as_str(),
             level = level.number(),
         );
-        let _entered = span.enter();
-        let result = self.verify_and_record(incoming, pending);
-        let attempt = LoginAttempt {
-            request_id: request_id.as_str(),
-            idp: idp.as_str(),
-            idp_label: self.idp_label(idp.as_str()),
+        let (result, record) = span.in_scope(|| self.verify_and_submit(incoming, pending));
+        let idp_label = self.idp_label(idp.as_str()).to_owned();
+        DeferredLogin {
+            result,
+            record,
+            request_id,
+            idp,
+            idp_label,
             level,
-        };
-        let outcome = result.as_ref().map(|login| observe::Accepted {
-            achieved_level: login.level,
-            response_id: &login.response_id,
-            assertion_id: login.assertion_id.as_str(),
-        });
-        observe::login_outcome(&self.metrics, &attempt, outcome, started.elapsed());
-        result
+            started,
+            span,
+        }
     }
 
-    /// [`Self::verify_login`], recorded in the registry when one is set.
-    fn verify_and_record(
+    /// [`Self::verify_login`], its record handed to the registry when one is set.
+    fn verify_and_submit(
         &self,
         incoming: &Incoming,
         pending: PendingLogin,
-    ) -> Result<VerifiedLogin, LoginError> {
+    ) -> (Result<VerifiedLogin, LoginError>, DeferredRecord) {
         if self.audit.is_none() {
-            return self.verify_login(incoming, pending);
+            let result = self.verify_login(incoming, pending);
+            return (result, DeferredRecord::new(None, &self.metrics));
         }
         let now = self.clock.now();
         let (request_id, idp) = (pending.request_id.clone(), pending.idp.clone());
         let request_instant = pending.issue_instant;
         let result = self.verify_login(incoming, pending);
-        self.audit(|| {
+        let record = self.submit_record(|| {
             let mut r = match &result {
                 Ok(login) => self.accepted_record(login, now),
                 Err(e) => audit_record::received(
@@ -531,9 +551,8 @@ impl ServiceProvider {
             r.authn_req_id = Some(request_id.as_str().to_owned());
             r.authn_req_issue_instant = Some(request_instant.to_string());
             r
-        })
-        .map_err(|()| RejectReason::AuditUnavailable)?;
-        result
+        });
+        (result, record)
     }
 
     /// Records a Response that an integration refused before [`Self::finish_login`]
@@ -545,7 +564,13 @@ impl ServiceProvider {
         incoming: &Incoming,
         code: &str,
     ) -> Result<(), RejectReason> {
-        self.audit(|| {
+        self.submit_unmatched_response(incoming, code).wait()
+    }
+
+    /// [`Self::record_unmatched_response`] without waiting: resolve the record with
+    /// [`DeferredRecord::wait`] or [`DeferredRecord::durable`] before answering.
+    pub fn submit_unmatched_response(&self, incoming: &Incoming, code: &str) -> DeferredRecord {
+        self.submit_record(|| {
             audit_record::received(
                 RecordKind::ResponseReceived,
                 Outcome::Rejected { code: code.into() },
@@ -555,7 +580,6 @@ impl ServiceProvider {
                 &self.config.limits,
             )
         })
-        .map_err(|()| RejectReason::AuditUnavailable)
     }
 
     /// The record of an accepted login: index fields from the verified login.

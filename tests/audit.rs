@@ -815,6 +815,134 @@ fn a_failed_sync_refuses_its_records_and_every_later_one() {
     assert!(!events.iter().any(|e| e == "write 3"), "{events:?}");
 }
 
+/// A waker that says when it was woken.
+#[derive(Default)]
+struct Woken(std::sync::Mutex<bool>, std::sync::Condvar);
+
+impl std::task::Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        *self.0.lock().unwrap() = true;
+        self.1.notify_all();
+    }
+}
+
+impl Woken {
+    /// Waits (at most a minute: a hang is a failure, not a timing) for the wake-up.
+    fn wait(&self) {
+        let mut w = self.0.lock().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !*w {
+            assert!(std::time::Instant::now() < deadline, "never woken");
+            w = self
+                .1
+                .wait_timeout(w, std::time::Duration::from_millis(100))
+                .unwrap()
+                .0;
+        }
+    }
+}
+
+/// A valid Response to a new login of `sp` (whose AuthnRequest record is released as
+/// sync `n` of the gated store).
+fn gated_login(
+    w: &World,
+    sp: &ServiceProvider,
+    store: &GatedStore,
+    n: usize,
+) -> (Incoming, spid_sp::PendingLogin) {
+    store.release(n, Ok(()));
+    let (_, pending) = sp.start_login(IDP, &LoginOptions::default()).unwrap();
+    let spec = citizen(ResponseSpec::new(
+        pending.request_id().as_str(),
+        ACS,
+        SP,
+        SpidLevel::L2,
+        now(),
+    ));
+    let incoming = post(
+        &w.idp.response(&spec).unwrap(),
+        Some(pending.relay_state().as_str()),
+    );
+    (incoming, pending)
+}
+
+#[test]
+fn a_deferred_login_is_released_only_once_its_record_is_durable() {
+    use std::future::Future as _;
+    let w = world_at(now());
+    let log = gated_log();
+    let store = log.store();
+    let sp = w.sp.clone().with_audit(log.clone());
+
+    // Blocking: verification returns at once, the login only after the sync.
+    let (incoming, pending) = gated_login(&w, &sp, store, 0);
+    let login = sp.finish_login_deferred(&incoming, pending);
+    store.wait_for("sync 1");
+    assert!(!login.is_ready(), "ready before its record's sync returned");
+    store.release(1, Ok(()));
+    let login = login.wait().unwrap();
+    assert_eq!(login.level(), SpidLevel::L2);
+
+    // Awaited: pending until the sync returns, woken then, and the login released.
+    let (incoming, pending) = gated_login(&w, &sp, store, 2);
+    let mut fut = std::pin::pin!(sp.finish_login_deferred(&incoming, pending).durable());
+    let woken = Arc::new(Woken::default());
+    let waker = std::task::Waker::from(woken.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    store.wait_for("sync 3");
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    store.release(3, Ok(()));
+    woken.wait();
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => assert!(r.is_ok(), "{r:?}"),
+        std::task::Poll::Pending => panic!("woken but not ready"),
+    }
+    assert_eq!(sp.metrics().audit_errors(), 0);
+
+    // A failed sync refuses the verified login with the stable code, counted once.
+    let (incoming, pending) = gated_login(&w, &sp, store, 4);
+    let login = sp.finish_login_deferred(&incoming, pending);
+    store.wait_for("sync 5");
+    store.release(5, Err(AuditError("disk gone".into())));
+    assert_eq!(
+        login.wait().unwrap_err(),
+        LoginError::Rejected(RejectReason::AuditUnavailable)
+    );
+    assert_eq!(sp.metrics().audit_errors(), 1);
+    // The log stays closed: a Response reaching no login is refused too, at once.
+    let unmatched = sp.submit_unmatched_response(&incoming, "unknown-request");
+    assert!(unmatched.is_ready());
+    assert_eq!(unmatched.wait(), Err(RejectReason::AuditUnavailable));
+}
+
+#[test]
+fn a_ticket_resolves_when_its_sync_returns_without_a_thread_waiting() {
+    let log = gated_log();
+    let store = log.store();
+    let record = || {
+        spid_sp::audit::TransactionRecord::new(RecordKind::AuthnRequestSent, Outcome::Sent, now())
+    };
+    // Submitted from this thread, which then does not wait: the committer writes and
+    // syncs on its own.
+    let first = log.submit(record());
+    store.wait_for("write 0");
+    store.wait_for("sync 0");
+    let second = log.submit(record());
+    store.wait_for("write 1");
+    assert!(!first.is_ready() && !second.is_ready());
+    store.release(0, Ok(()));
+    assert_eq!(first.wait(), Ok(()));
+    store.wait_for("sync 1");
+    store.release(1, Ok(()));
+    assert_eq!(second.wait(), Ok(()));
+    // A dropped log finishes what is queued before its committers stop.
+    let third = log.submit(record());
+    store.release(2, Ok(()));
+    drop(log);
+    assert_eq!(third.wait(), Ok(()));
+}
+
 /// Retention on PostgreSQL (`spid-sp audit prune --postgres`), against the real server
 /// tests/postgres.sh starts: it runs this test with the database URL in
 /// SPID_SP_AUDIT_POSTGRES and the registry's checkpoint key in SPID_SP_TEST_CHECKPOINT_KEY

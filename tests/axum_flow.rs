@@ -1301,3 +1301,200 @@ async fn a_registry_that_cannot_write_stops_the_login_with_503() {
     let kinds: Vec<_> = audit.records().iter().map(|r| r.outcome.name()).collect();
     assert_eq!(kinds, ["sent", "sent", "accepted"]);
 }
+
+/// A file-less backend whose syncs the test can hold (then release with a result); while
+/// not held they return at once.
+#[cfg(feature = "audit")]
+#[derive(Default)]
+struct HeldStore {
+    state: std::sync::Mutex<Held>,
+    changed: std::sync::Condvar,
+}
+
+#[cfg(feature = "audit")]
+#[derive(Default)]
+struct Held {
+    holding: bool,
+    /// Syncs waiting for a release.
+    waiting: usize,
+    release: Option<Result<(), spid_sp::audit::AuditError>>,
+}
+
+#[cfg(feature = "audit")]
+impl HeldStore {
+    fn hold(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.holding = true;
+        s.release = None;
+    }
+    fn release(&self, r: Result<(), spid_sp::audit::AuditError>) {
+        let mut s = self.state.lock().unwrap();
+        s.holding = false;
+        s.release = Some(r);
+        self.changed.notify_all();
+    }
+    fn waiting(&self) -> usize {
+        self.state.lock().unwrap().waiting
+    }
+}
+
+#[cfg(feature = "audit")]
+impl spid_sp::audit::EntryStore for HeldStore {
+    fn store(&self, _: &[spid_sp::audit::StoredEntry]) -> Result<(), spid_sp::audit::AuditError> {
+        Ok(())
+    }
+    fn sync(&self) -> Result<(), spid_sp::audit::AuditError> {
+        let mut s = self.state.lock().unwrap();
+        if !s.holding && s.release.is_none() {
+            return Ok(());
+        }
+        s.waiting += 1;
+        self.changed.notify_all();
+        while s.release.is_none() {
+            s = self.changed.wait(s).unwrap();
+        }
+        s.waiting -= 1;
+        let r = s.release.clone().unwrap();
+        if s.waiting == 0 {
+            s.release = None;
+        }
+        r
+    }
+}
+
+#[cfg(feature = "audit")]
+type HeldLog = spid_sp::audit::ChainedLog<HeldStore>;
+
+/// The registry of [`the_acs_awaits_the_registry_without_holding_a_blocking_thread`].
+#[cfg(feature = "audit")]
+static HELD: std::sync::OnceLock<Arc<HeldLog>> = std::sync::OnceLock::new();
+/// Logins the `on_login` hook saw (it runs only after the record is durable).
+#[cfg(feature = "audit")]
+static HOOKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Waits (bounded: a hang is a failure, not a timing) until `f` holds.
+#[cfg(feature = "audit")]
+async fn until(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..6000 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+/// The ACS awaits the registry's group commit off the blocking pool: with a blocking pool
+/// of ONE thread, while a login's record waits for its sync, another request that needs
+/// the pool is served; no session hand-off exists (the `on_login` hook has not run, no
+/// redirect) until the sync returns; a failed sync refuses the login with 503.
+#[cfg(feature = "audit")]
+#[tokio::test]
+async fn the_acs_awaits_the_registry_without_holding_a_blocking_thread() {
+    held_acs(&HELD, |b| {
+        b.audit_log(HELD.get().unwrap().clone()).on_login(|_| {
+            HOOKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+    })
+    .await;
+}
+
+/// The same without an `on_login` hook (the hand-off into the in-memory store is then
+/// made on the request's task once the record is durable).
+#[cfg(feature = "audit")]
+#[tokio::test]
+async fn without_a_login_hook_the_acs_also_hands_off_only_after_durability() {
+    held_acs(&HELD_NO_HOOK, |b| {
+        b.audit_log(HELD_NO_HOOK.get().unwrap().clone())
+    })
+    .await;
+}
+
+/// The registry of [`without_a_login_hook_the_acs_also_hands_off_only_after_durability`].
+#[cfg(feature = "audit")]
+static HELD_NO_HOOK: std::sync::OnceLock<Arc<HeldLog>> = std::sync::OnceLock::new();
+
+#[cfg(feature = "audit")]
+async fn held_acs(
+    held: &'static std::sync::OnceLock<Arc<HeldLog>>,
+    builder: fn(SpidAuthBuilder) -> SpidAuthBuilder,
+) {
+    use std::sync::atomic::Ordering;
+    let log = held.get_or_init(|| {
+        Arc::new(
+            spid_sp::audit::ChainedLog::new(
+                HeldStore::default(),
+                "held",
+                spid_sp::audit::CheckpointKey::generate().unwrap(),
+                Arc::new(FixedClock(common::now())),
+            )
+            .unwrap(),
+        )
+    });
+    // The SP in a runtime of its own whose blocking pool has one thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let h = start_opts(Opts {
+                builder: Some(builder),
+                ..Opts::default()
+            })
+            .await;
+            tx.send(h).unwrap();
+            std::future::pending::<()>().await
+        });
+    });
+    let h = Arc::new(rx.recv().unwrap());
+    let store = log.store();
+    let with_hook = std::ptr::eq(held, &HELD);
+    for outcome in [Ok(()), Err(spid_sp::audit::AuditError("disk gone".into()))] {
+        let failing = outcome.is_err();
+        let (id, relay, browser) = h.begin(&format!("idp={}", enc(IDP)), None).await;
+        let acs = form(&[
+            ("SAMLResponse", &h.response(&id, SpidLevel::L1)),
+            ("RelayState", &relay),
+        ]);
+        let hooked = HOOKED.load(Ordering::SeqCst);
+        store.hold();
+        let h2 = h.clone();
+        let posted = tokio::spawn(async move { h2.post("/spid/acs", &[], &acs).await });
+        until("the response record's sync", || store.waiting() > 0).await;
+        // The only blocking thread is free: a request that needs it is answered.
+        let other = h
+            .get(&format!("/spid/complete?handoff={}", "0".repeat(64)), &[])
+            .await;
+        assert_eq!(other.status, 403, "{}", other.body);
+        assert!(
+            !posted.is_finished(),
+            "answered before the record was durable"
+        );
+        assert_eq!(
+            HOOKED.load(Ordering::SeqCst),
+            hooked,
+            "login hook before durability"
+        );
+        store.release(outcome);
+        let r = posted.await.unwrap();
+        if failing {
+            assert_eq!(r.status, 503, "{}", r.body);
+            assert!(r.body.contains("audit-unavailable"), "{}", r.body);
+            assert!(r.header("location").is_none() && r.header("set-cookie").is_none());
+            assert_eq!(HOOKED.load(Ordering::SeqCst), hooked);
+        } else {
+            assert_eq!(r.status, 303, "{}", r.body);
+            if with_hook {
+                assert_eq!(HOOKED.load(Ordering::SeqCst), hooked + 1);
+            }
+            let next = r.header("location").unwrap().to_owned();
+            assert!(next.starts_with("/spid/complete?handoff="), "{next}");
+            let r = h.get(&next, &[("spid_browser", &browser)]).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            assert!(r.cookies().contains_key("spid_session"));
+        }
+    }
+}

@@ -7,19 +7,21 @@
 //! appends in groups, pipelined: one write for every record queued while the previous
 //! write ran, and up to [`MAX_SYNCS`] syncs in flight, each covering every group written
 //! before it started. A record is acknowledged only once a sync covering it returned,
-//! in order; a failed sync fails every unacknowledged record and the log for good. A
-//! backend only writes entries, makes them durable, and reads their lines back.
+//! in order; a failed sync fails every unacknowledged record and the log for good. The
+//! commit runs on the log's own threads: an appender queues its record and gets an
+//! [`AuditTicket`] it may block on or await, so no request thread waits for an
+//! `fdatasync`. A backend only writes entries, makes them durable, and reads their lines
+//! back.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::thread::Thread;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::crypt::{EncryptedPayload, PayloadEncryptor};
 use super::keys::{CheckpointKey, CheckpointVerifier};
-use super::{hex, AuditError, AuditLog, TransactionRecord};
+use super::{hex, AuditError, AuditLog, AuditTicket, Completion, TransactionRecord};
 use crate::time::{Clock, Timestamp};
 
 /// The format version written in every entry.
@@ -245,89 +247,57 @@ impl Default for CheckpointPolicy {
     }
 }
 
+mod commit;
+
+use commit::{guarded, ChainState, State};
+
 enum Item {
     /// The canonical JSON of an [`EntryBody::Record`].
     Record(String),
     Seal,
 }
 
-/// One appender waiting: its result is set once (by whoever writes or syncs its batch)
-/// and its thread unparked. It reads the result without taking the log's lock, so
-/// finishing a batch costs one wake-up per member and no contention on the lock.
-struct Waiter {
-    thread: Thread,
-    result: OnceLock<Result<(), AuditError>>,
-}
-
-impl Waiter {
-    fn finish(&self, result: Result<(), AuditError>) {
-        let _ = self.result.set(result);
-        self.thread.unpark();
-    }
-}
-
-/// A batch written, waiting for a sync.
-struct Written {
-    id: u64,
-    waiters: Vec<Arc<Waiter>>,
-    /// The checkpoint ending it, handed to [`EntryStore::sealed`] once durable.
-    seal: Option<StoredEntry>,
-}
-
-/// The chain after a batch: seq, prev, records since the last checkpoint, its time.
-type ChainState = (u64, String, u64, Timestamp);
-
-struct State {
-    /// Items waiting for the next write, with their appenders.
-    queue: Vec<(Arc<Waiter>, Item)>,
-    writing: bool,
-    /// Syncs in flight.
-    syncs: usize,
-    /// Batches written; the last one a sync was started for; the last one acknowledged.
-    written: u64,
-    covered: u64,
-    unsynced: VecDeque<Written>,
-    /// Set by a failed sync: nothing is acknowledged or written any more.
-    failed: Option<AuditError>,
-    seq: u64,
-    prev: String,
-    since_checkpoint: u64,
-    last_checkpoint: Timestamp,
-}
-
-impl State {
-    /// A sync failed: every unacknowledged record fails, and every later one.
-    fn fail(&mut self, e: &AuditError) {
-        self.failed = Some(e.clone());
-        for w in std::mem::take(&mut self.unsynced) {
-            for a in w.waiters {
-                a.finish(Err(e.clone()));
-            }
-        }
-        for (a, _) in std::mem::take(&mut self.queue) {
-            a.finish(Err(e.clone()));
-        }
-    }
-}
-
-/// The tamper-evident [`AuditLog`]: one chain per writer over an [`EntryStore`].
-pub struct ChainedLog<S: EntryStore> {
+/// What the committer threads share with the log.
+struct Shared<S> {
     store: S,
     writer: String,
     key: CheckpointKey,
-    encryptor: Option<PayloadEncryptor>,
     clock: Arc<dyn Clock>,
-    policy: CheckpointPolicy,
     state: Mutex<State>,
+    /// Signalled when work is queued or a step ends.
+    work: Condvar,
+}
+
+/// The tamper-evident [`AuditLog`]: one chain per writer over an [`EntryStore`].
+///
+/// Appenders only encrypt and serialise their record and queue it; the group commit
+/// (chaining, writing, syncing) runs on [`MAX_SYNCS`]` + 1` committer threads of the
+/// log, started at the first record and stopped when the log is dropped (after what is
+/// queued). [`AuditLog::append`] blocks until the record's sync returned;
+/// [`AuditLog::submit`] returns at once with an [`AuditTicket`] to await.
+pub struct ChainedLog<S: EntryStore> {
+    shared: Arc<Shared<S>>,
+    encryptor: Option<PayloadEncryptor>,
+    /// Whether the committers started (or why they could not).
+    started: OnceLock<Result<(), AuditError>>,
 }
 
 impl<S: EntryStore> std::fmt::Debug for ChainedLog<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChainedLog")
-            .field("writer", &self.writer)
-            .field("key", &self.key.id())
+            .field("writer", &self.shared.writer)
+            .field("key", &self.shared.key.id())
             .field("encrypted", &self.encryptor.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl<S: EntryStore> Drop for ChainedLog<S> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.shutdown = true;
+        }
+        self.shared.work.notify_all();
     }
 }
 
@@ -340,7 +310,7 @@ pub(crate) fn valid_writer(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-impl<S: EntryStore> ChainedLog<S> {
+impl<S: EntryStore + 'static> ChainedLog<S> {
     /// A new chain for `writer` (a fresh ID per process: chains are never resumed) over
     /// `store`, sealed with `key`.
     pub fn new(
@@ -354,25 +324,31 @@ impl<S: EntryStore> ChainedLog<S> {
         }
         let now = clock.now();
         Ok(ChainedLog {
-            store,
-            writer: writer.into(),
-            key,
-            encryptor: None,
-            clock,
-            policy: CheckpointPolicy::default(),
-            state: Mutex::new(State {
-                queue: Vec::new(),
-                writing: false,
-                syncs: 0,
-                written: 0,
-                covered: 0,
-                unsynced: VecDeque::new(),
-                failed: None,
-                seq: 0,
-                prev: GENESIS.into(),
-                since_checkpoint: 0,
-                last_checkpoint: now,
+            shared: Arc::new(Shared {
+                store,
+                writer: writer.into(),
+                key,
+                clock,
+                state: Mutex::new(State {
+                    queue: Vec::new(),
+                    writing: false,
+                    syncs: 0,
+                    written: 0,
+                    covered: 0,
+                    unsynced: VecDeque::new(),
+                    failed: None,
+                    shutdown: false,
+                    idle: 0,
+                    policy: CheckpointPolicy::default(),
+                    seq: 0,
+                    prev: GENESIS.into(),
+                    since_checkpoint: 0,
+                    last_checkpoint: now,
+                }),
+                work: Condvar::new(),
             }),
+            encryptor: None,
+            started: OnceLock::new(),
         })
     }
 
@@ -383,171 +359,88 @@ impl<S: EntryStore> ChainedLog<S> {
     }
 
     /// Sets when checkpoints are written.
-    pub fn with_policy(mut self, mut policy: CheckpointPolicy) -> Self {
+    pub fn with_policy(self, mut policy: CheckpointPolicy) -> Self {
         policy.every_records = policy.every_records.max(1);
-        self.policy = policy;
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.policy = policy;
+        }
         self
     }
 
     /// The writer ID.
     pub fn writer(&self) -> &str {
-        &self.writer
+        &self.shared.writer
     }
 
     /// The backend.
     pub fn store(&self) -> &S {
-        &self.store
+        &self.shared.store
     }
 
     /// Writes a checkpoint now if records were appended since the last one (call it on
     /// shutdown and from a timer, so an idle log does not keep an unsigned tail).
+    /// Blocks until it is durable.
     pub fn checkpoint(&self) -> Result<(), AuditError> {
-        self.submit(Item::Seal)
+        self.enqueue(Item::Seal).wait()
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, State>, AuditError> {
-        self.state
-            .lock()
-            .map_err(|_| AuditError("audit log lock poisoned".into()))
+    /// Starts the committers once: [`MAX_SYNCS`]` + 1` threads (one write and every
+    /// sync in flight at once); fewer still work, none is an error.
+    fn start(&self) -> Result<(), AuditError> {
+        self.started
+            .get_or_init(|| {
+                let mut started = 0;
+                for _ in 0..=MAX_SYNCS {
+                    let shared = Arc::clone(&self.shared);
+                    let spawned = std::thread::Builder::new()
+                        .name("spid-audit-commit".into())
+                        .spawn(move || shared.run());
+                    if spawned.is_ok() {
+                        started += 1;
+                    }
+                }
+                if started == 0 {
+                    return Err(AuditError("cannot start the audit committer".into()));
+                }
+                Ok(())
+            })
+            .clone()
     }
 
-    fn submit(&self, item: Item) -> Result<(), AuditError> {
-        let me = Arc::new(Waiter {
-            thread: std::thread::current(),
-            result: OnceLock::new(),
-        });
-        let mut st = self.lock()?;
+    /// Queues an item; its ticket resolves once a sync covering it returned.
+    fn enqueue(&self, item: Item) -> AuditTicket {
+        if let Err(e) = self.start() {
+            return AuditTicket::ready(Err(e));
+        }
+        let (ticket, done) = AuditTicket::pair();
+        let Ok(mut st) = self.shared.state.lock() else {
+            return AuditTicket::ready(Err(lock_lost()));
+        };
         if let Some(e) = &st.failed {
-            return Err(e.clone());
+            return AuditTicket::ready(Err(e.clone()));
         }
-        st.queue.push((Arc::clone(&me), item));
-        loop {
-            if let Some(result) = me.result.get() {
-                return result.clone();
-            }
-            if let Some(e) = &st.failed {
-                return Err(e.clone());
-            }
-            if !st.writing && !st.queue.is_empty() {
-                st = self.write_step(st)?;
-            } else if st.syncs < MAX_SYNCS && st.covered < st.written {
-                st = self.sync_step(st)?;
-            } else {
-                // Parked until the result is set, or until unparked to write or sync
-                // (then the lock is taken again to look for that work).
-                drop(st);
-                std::thread::park();
-                if let Some(result) = me.result.get() {
-                    return result.clone();
-                }
-                st = self.lock()?;
-            }
-        }
-    }
-
-    /// Writes the queue as one batch (the lock released meanwhile).
-    fn write_step<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, State>,
-    ) -> Result<MutexGuard<'a, State>, AuditError> {
-        st.writing = true;
-        let batch = std::mem::take(&mut st.queue);
-        let start = (
-            st.seq,
-            st.prev.clone(),
-            st.since_checkpoint,
-            st.last_checkpoint,
-        );
+        st.queue.push((done, item));
+        let idle = st.idle > 0;
         drop(st);
-        let written = self.write_batch(&batch, start);
-        let mut st = self.lock()?;
-        st.writing = false;
-        let waiters = batch.into_iter().map(|(a, _)| a);
-        match written {
-            Ok(((seq, prev, since, last), seal)) => {
-                st.seq = seq;
-                st.prev = prev;
-                st.since_checkpoint = since;
-                st.last_checkpoint = last;
-                if let Some(e) = st.failed.clone() {
-                    // A sync failed meanwhile: this batch is not acknowledged either.
-                    for a in waiters {
-                        a.finish(Err(e.clone()));
-                    }
-                } else {
-                    st.written += 1;
-                    let id = st.written;
-                    st.unsynced.push_back(Written {
-                        id,
-                        waiters: waiters.collect(),
-                        seal,
-                    });
-                }
-            }
-            Err(e) => {
-                for a in waiters {
-                    a.finish(Err(e.clone()));
-                }
-            }
+        if idle {
+            self.shared.work.notify_one();
         }
-        if let Some((next, _)) = st.queue.first() {
-            // One of the next batch's appenders writes it.
-            next.thread.unpark();
-        }
-        Ok(st)
+        ticket
     }
+}
 
-    /// Syncs every batch written so far (the lock released meanwhile), then acknowledges
-    /// every batch up to the highest one a sync has made durable, in order.
-    fn sync_step<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, State>,
-    ) -> Result<MutexGuard<'a, State>, AuditError> {
-        let target = st.written;
-        st.covered = target;
-        st.syncs += 1;
-        drop(st);
-        let synced = self.store.sync();
-        let mut st = self.lock()?;
-        st.syncs -= 1;
-        let mut seals = Vec::new();
-        match synced {
-            Ok(()) if st.failed.is_none() => {
-                while st.unsynced.front().is_some_and(|w| w.id <= target) {
-                    let Some(w) = st.unsynced.pop_front() else {
-                        break;
-                    };
-                    for a in w.waiters {
-                        a.finish(Ok(()));
-                    }
-                    seals.extend(w.seal);
-                }
-            }
-            Ok(()) => {}
-            Err(e) => st.fail(&e),
-        }
-        if st.failed.is_none() && st.covered < st.written {
-            // A sync slot is free and batches wait for one: wake one of their appenders.
-            if let Some(a) = st.unsynced.back().and_then(|w| w.waiters.first()) {
-                a.thread.unpark();
-            }
-        }
-        if seals.is_empty() {
-            return Ok(st);
-        }
-        drop(st);
-        for cp in &seals {
-            self.store.sealed(cp);
-        }
-        self.lock()
-    }
+fn lock_lost() -> AuditError {
+    AuditError("audit log lock poisoned".into())
+}
 
+impl<S: EntryStore> Shared<S> {
     /// Chains and writes one batch; returns the chain state after it, and the
     /// checkpoint ending it if any.
     fn write_batch(
         &self,
-        batch: &[(Arc<Waiter>, Item)],
+        batch: &[(Completion, Item)],
         (mut seq, mut prev, mut since, mut last): ChainState,
+        policy: CheckpointPolicy,
     ) -> Result<(ChainState, Option<StoredEntry>), AuditError> {
         let now = self.clock.now();
         let time = now.to_string();
@@ -565,8 +458,8 @@ impl<S: EntryStore> ChainedLog<S> {
                 Item::Seal => seal = true,
             }
         }
-        let due = since >= self.policy.every_records
-            || (since > 0 && now.unix_seconds() - last.unix_seconds() >= self.policy.every_secs);
+        let due = since >= policy.every_records
+            || (since > 0 && now.unix_seconds() - last.unix_seconds() >= policy.every_secs);
         let mut checkpoint = false;
         if since > 0 && (seal || due) {
             let message = checkpoint_message(ENTRY_VERSION, &self.writer, seq, &prev, &time);
@@ -585,7 +478,7 @@ impl<S: EntryStore> ChainedLog<S> {
             checkpoint = true;
         }
         if !entries.is_empty() {
-            self.store.write(&entries)?;
+            guarded("write", || self.store.write(&entries))?;
         }
         let seal = if checkpoint { entries.pop() } else { None };
         Ok(((seq, prev, since, last), seal))
@@ -632,8 +525,24 @@ impl<S: EntryStore> ChainedLog<S> {
     }
 }
 
-impl<S: EntryStore> AuditLog for ChainedLog<S> {
-    fn append(&self, mut record: TransactionRecord) -> Result<(), AuditError> {
+impl<S: EntryStore + 'static> AuditLog for ChainedLog<S> {
+    fn append(&self, record: TransactionRecord) -> Result<(), AuditError> {
+        self.submit(record).wait()
+    }
+
+    fn submit(&self, record: TransactionRecord) -> AuditTicket {
+        match self.serialise(record) {
+            Ok(body) => self.enqueue(Item::Record(body)),
+            Err(e) => AuditTicket::ready(Err(e)),
+        }
+    }
+}
+
+impl<S: EntryStore> ChainedLog<S> {
+    /// The canonical JSON of the record's entry body, its payload encrypted when
+    /// encryption is on: done by the appender, so appenders encrypt in parallel and the
+    /// committer only frames and hashes.
+    fn serialise(&self, mut record: TransactionRecord) -> Result<String, AuditError> {
         // Encrypt outside the lock: appenders encrypt in parallel.
         let sealed = match (&self.encryptor, record.payload.take()) {
             (Some(enc), Some(payload)) => Some(enc.encrypt(&payload)?),
@@ -658,8 +567,6 @@ impl<S: EntryStore> AuditLog for ChainedLog<S> {
             },
         )
         .map_err(|_| AuditError("cannot serialise a record".into()))?;
-        let body =
-            String::from_utf8(body).map_err(|_| AuditError("cannot serialise a record".into()))?;
-        self.submit(Item::Record(body))
+        String::from_utf8(body).map_err(|_| AuditError("cannot serialise a record".into()))
     }
 }

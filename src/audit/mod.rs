@@ -16,6 +16,7 @@
 //! `prune_postgres`).
 
 pub(crate) mod record;
+mod ticket;
 
 #[cfg(feature = "audit")]
 mod chain;
@@ -33,6 +34,9 @@ mod postgres;
 mod verify;
 
 pub use record::{OidcIndex, Outcome, Payload, PayloadFormat, RecordKind, TransactionRecord};
+pub use ticket::AuditTicket;
+#[cfg(feature = "audit")]
+pub(crate) use ticket::Completion;
 
 #[cfg(feature = "audit")]
 pub use chain::{
@@ -72,12 +76,28 @@ pub struct AuditError(pub String);
 
 /// Where the core writes its transaction records.
 ///
-/// `append` returns once the record is durable (or will never be lost by the backend's
-/// own guarantee): the caller completes the login only after `Ok`. It is called from
-/// request handlers, concurrently.
+/// A record counts once it is durable (or will never be lost by the backend's own
+/// guarantee): the caller completes the login only after that. Two ways to wait:
+/// [`AuditLog::append`] returns once the record is durable (it blocks the calling
+/// thread); [`AuditLog::submit`] hands the record over and returns an [`AuditTicket`]
+/// at once, which resolves when the record is durable; the axum integration awaits it,
+/// so no thread waits for a group commit. Both are called from request handlers,
+/// concurrently.
 pub trait AuditLog: Send + Sync {
-    /// Appends one record, durably.
+    /// Appends one record, durably: returns once it is durable, or the error that
+    /// refuses it.
     fn append(&self, record: TransactionRecord) -> Result<(), AuditError>;
+
+    /// Hands one record over without waiting for it to be durable: the ticket resolves
+    /// to `Ok` once it is, or to the error that refuses it. Records submitted by one
+    /// thread are kept in submission order.
+    ///
+    /// The default calls [`AuditLog::append`] (the ticket is resolved on return): right
+    /// for logs whose writes are quick or durable at once. `ChainedLog` (feature `audit`)
+    /// overrides it: its group commit runs on threads of its own.
+    fn submit(&self, record: TransactionRecord) -> AuditTicket {
+        AuditTicket::ready(self.append(record))
+    }
 }
 
 /// Keeps records in memory (tests, examples). Never for production: nothing survives a

@@ -40,6 +40,19 @@ pub(super) async fn blocking(
     }
 }
 
+/// [`blocking`] for a step that returns a value: the handler awaits something between two
+/// synchronous parts (the ACS awaits the registry's group commit).
+pub(super) async fn blocking_value<T: Send + 'static>(
+    auth: &SpidAuth,
+    f: impl FnOnce(&SpidAuth) -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    let a = auth.clone();
+    let span = tracing::Span::current();
+    ::tokio::task::spawn_blocking(move || span.in_scope(|| f(&a)))
+        .await
+        .unwrap_or_else(|_| Err(AuthError::Store(worker_failed())))
+}
+
 pub(super) fn worker_failed() -> StoreError {
     StoreError("request worker failed".into())
 }

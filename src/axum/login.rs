@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::sp::{DeferredLogin, DeferredRecord};
 
 /// Query or form of `/login`.
 #[derive(Debug, serde::Deserialize)]
@@ -203,19 +204,68 @@ pub(super) async fn acs(
         Ok(body) => body,
         Err(e) => return auth.error_response(&body_error(&e), language),
     };
-    blocking(auth, language, move |a| {
-        respond(a, try_acs(a, &body), language)
-    })
-    .await
+    let result = match blocking_value(&auth, move |a| try_acs(a, &body)).await {
+        Ok(AcsStep::Done(res)) => Ok(res),
+        Ok(AcsStep::Unmatched(record, e)) => match record.durable().await {
+            Ok(()) => Err(e),
+            Err(r) => Err(AuthError::Rejected(r)),
+        },
+        // The registry's group commit is awaited here, off the blocking pool; the rest
+        // (the login hook, the hand-off in the store) runs only once the record is durable.
+        Ok(AcsStep::Recording(step)) => {
+            let AcsRecording { login, aux, now } = *step;
+            match login.durable().await {
+                // No application hook and a store that never blocks (in memory): the
+                // hand-off is a map insert, done on this task without a second hop.
+                Ok(login)
+                    if auth.inner.login_hook.is_none() && !auth.inner.sessions.may_block() =>
+                {
+                    acs_handoff(&auth, &login, aux, now)
+                }
+                Ok(login) => blocking_value(&auth, move |a| acs_handoff(a, &login, aux, now)).await,
+                Err(e) => Err(login_error(e)),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    respond(&auth, result, language)
 }
 
-pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError> {
+/// Where the ACS stands after verification.
+pub(super) enum AcsStep {
+    /// Answered (the registry had nothing left to wait for).
+    Done(Response),
+    /// A Response that reached no pending login: the error to answer once its record is
+    /// durable.
+    Unmatched(DeferredRecord, AuthError),
+    /// Verified, its record not yet durable.
+    Recording(Box<AcsRecording>),
+}
+
+/// A login waiting for its registry record.
+pub(super) struct AcsRecording {
+    login: DeferredLogin,
+    aux: LoginAux,
+    now: Timestamp,
+}
+
+fn login_error(e: LoginError) -> AuthError {
+    match e {
+        LoginError::Refused(r) => AuthError::Refused(r),
+        LoginError::Rejected(r) => AuthError::Rejected(r),
+    }
+}
+
+/// The ACS up to the registry: matches the Response to its pending login, verifies it
+/// and hands its record over. When the record's fate is known at once (no registry, or
+/// a log that writes on `append`), finishes the login here.
+pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<AcsStep, AuthError> {
     let inner = &auth.inner;
     let incoming = Incoming::from_form(body).ok_or(AuthError::BadRequest(
         "expected a form with one SAMLResponse",
     ))?;
     let now = auth.now();
-    let matched = (|| {
+    let matched: Result<_, AuthError> = (|| {
         let max = inner.sp.config().limits.max_bytes;
         let request_id = incoming
             .in_response_to_hint(max)
@@ -235,28 +285,49 @@ pub(super) fn try_acs(auth: &SpidAuth, body: &str) -> Result<Response, AuthError
     })();
     // A Response that reaches no pending login is recorded too (the registry holds every
     // Response received at the ACS).
-    let (pending, aux) = matched.map_err(|e: AuthError| {
-        match inner.sp.record_unmatched_response(&incoming, e.code()) {
-            Ok(()) => e,
-            Err(r) => AuthError::Rejected(r),
+    let (pending, aux) = match matched {
+        Ok(m) => m,
+        Err(e) => {
+            let record = inner.sp.submit_unmatched_response(&incoming, e.code());
+            if record.is_ready() {
+                return Err(match record.wait() {
+                    Ok(()) => e,
+                    Err(r) => AuthError::Rejected(r),
+                });
+            }
+            return Ok(AcsStep::Unmatched(record, e));
         }
-    })?;
-    let login = inner
-        .sp
-        .finish_login(&incoming, pending)
-        .map_err(|e| match e {
-            LoginError::Refused(r) => AuthError::Refused(r),
-            LoginError::Rejected(r) => AuthError::Rejected(r),
-        })?;
+    };
+    let login = inner.sp.finish_login_deferred(&incoming, pending);
+    if !login.is_ready() {
+        return Ok(AcsStep::Recording(Box::new(AcsRecording {
+            login,
+            aux,
+            now,
+        })));
+    }
+    let login = login.wait().map_err(login_error)?;
+    acs_handoff(auth, &login, aux, now).map(AcsStep::Done)
+}
+
+/// The ACS after the login's record is durable: the login hook, then the one-time
+/// hand-off to `/complete` (the session data, bound to the browser).
+pub(super) fn acs_handoff(
+    auth: &SpidAuth,
+    login: &VerifiedLogin,
+    aux: LoginAux,
+    now: Timestamp,
+) -> Result<Response, AuthError> {
+    let inner = &auth.inner;
     if let Some(hook) = &inner.login_hook {
-        hook(&login);
+        hook(login);
     }
     let idp_name = inner
         .sp
         .idp(login.idp().as_str())
         .and_then(|i| i.display_name().map(str::to_owned));
     let expires = now.plus_seconds(inner.session_secs);
-    let session = Session::from_login(&login, idp_name, now, expires);
+    let session = Session::from_login(login, idp_name, now, expires);
     let mut data = session.data().clone();
     data.tenant.clone_from(&inner.tenant);
     let handoff = Handoff {

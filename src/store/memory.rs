@@ -1,6 +1,6 @@
 //! In-memory stores: the embedded default, for one process.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use super::{PendingStore, ReplayCache, StoreError};
@@ -94,23 +94,60 @@ pub struct MemoryPendingStore {
 
 #[derive(Debug)]
 struct Pending {
-    map: Map<PendingLogin>,
-    /// Request IDs of each client's pending logins, oldest first (entries already taken
-    /// or expired are dropped lazily).
-    clients: HashMap<String, VecDeque<String>>,
+    /// Each pending login by request ID, with its expiry and, when stored by
+    /// `put_for_client`, its client and its place in that client's index.
+    entries: HashMap<String, Slot>,
+    /// Each client's pending logins, oldest first: insertion number → request ID. Kept
+    /// exact (a `take` removes its entry), so bounding a client costs O(log n) per
+    /// login, not a walk over its queue.
+    clients: HashMap<String, BTreeMap<u64, String>>,
+    /// The next insertion number.
+    next: u64,
+    ops: u64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    expires: Timestamp,
+    login: PendingLogin,
+    owner: Option<(String, u64)>,
 }
 
 impl Pending {
-    /// [`Map::maybe_sweep`], and the client queues with it.
+    /// Every [`SWEEP_EVERY`] inserts, or when full: drops expired entries from the map and
+    /// from the client indexes.
     fn maybe_sweep(&mut self, now: Timestamp, capacity: usize) {
-        self.map.ops = self.map.ops.wrapping_add(1);
-        if self.map.ops.is_multiple_of(SWEEP_EVERY) || self.map.entries.len() >= capacity {
-            let entries = &mut self.map.entries;
-            entries.retain(|_, (exp, _)| *exp > now);
-            self.clients.retain(|_, q| {
-                q.retain(|id| entries.contains_key(id));
-                !q.is_empty()
+        self.ops = self.ops.wrapping_add(1);
+        if self.ops.is_multiple_of(SWEEP_EVERY) || self.entries.len() >= capacity {
+            let clients = &mut self.clients;
+            self.entries.retain(|_, slot| {
+                let live = slot.expires > now;
+                if !live {
+                    if let Some((client, n)) = &slot.owner {
+                        unindex(clients, client, *n);
+                    }
+                }
+                live
             });
+        }
+    }
+
+    /// Removes an entry and its place in its client's index.
+    fn remove(&mut self, id: &str) -> Option<Slot> {
+        let slot = self.entries.remove(id)?;
+        if let Some((client, n)) = &slot.owner {
+            unindex(&mut self.clients, client, *n);
+        }
+        Some(slot)
+    }
+}
+
+/// Removes insertion `n` from `client`'s index (and the index when it is empty).
+fn unindex(clients: &mut HashMap<String, BTreeMap<u64, String>>, client: &str, n: u64) {
+    if let Some(index) = clients.get_mut(client) {
+        index.remove(&n);
+        if index.is_empty() {
+            clients.remove(client);
         }
     }
 }
@@ -120,8 +157,10 @@ impl MemoryPendingStore {
     pub fn new(capacity: usize) -> Self {
         MemoryPendingStore {
             inner: Mutex::new(Pending {
-                map: Map::new(),
+                entries: HashMap::new(),
                 clients: HashMap::new(),
+                next: 0,
+                ops: 0,
             }),
             capacity,
         }
@@ -145,12 +184,19 @@ impl PendingStore for MemoryPendingStore {
         let now = pending.issue_instant();
         let mut st = self.lock()?;
         st.maybe_sweep(now, self.capacity);
-        if st.map.entries.len() >= self.capacity {
+        let id = pending.request_id().as_str().to_owned();
+        // A login stored again under the same ID replaces the old one and its place.
+        st.remove(&id);
+        if st.entries.len() >= self.capacity {
             return Err(StoreError("too many pending logins".into()));
         }
-        st.map.entries.insert(
-            pending.request_id().as_str().to_owned(),
-            (pending.expires(), pending),
+        st.entries.insert(
+            id,
+            Slot {
+                expires: pending.expires(),
+                login: pending,
+                owner: None,
+            },
         );
         Ok(())
     }
@@ -163,37 +209,56 @@ impl PendingStore for MemoryPendingStore {
     ) -> Result<(), StoreError> {
         let now = pending.issue_instant();
         let cap = per_client_cap.max(1);
-        let mut guard = self.lock()?;
-        guard.maybe_sweep(now, self.capacity);
-        let st = &mut *guard;
-        let entries = &mut st.map.entries;
-        let queue = st.clients.entry(client.to_owned()).or_default();
-        // Forget what was taken or expired, then evict this client's oldest.
-        queue.retain(|id| entries.get(id).is_some_and(|(exp, _)| *exp > now));
-        while queue.len() >= cap {
-            match queue.pop_front() {
+        let mut st = self.lock()?;
+        st.maybe_sweep(now, self.capacity);
+        let id = pending.request_id().as_str().to_owned();
+        st.remove(&id);
+        // Evict this client's oldest (expired ones not swept yet count until then:
+        // evicting them is harmless).
+        while st
+            .clients
+            .get(client)
+            .is_some_and(|index| index.len() >= cap)
+        {
+            let oldest = st
+                .clients
+                .get_mut(client)
+                .and_then(BTreeMap::pop_first)
+                .map(|(_, old)| old);
+            match oldest {
                 Some(old) => {
-                    entries.remove(&old);
+                    st.entries.remove(&old);
                 }
                 None => break,
             }
         }
-        if entries.len() >= self.capacity {
-            if queue.is_empty() {
-                st.clients.remove(client);
-            }
+        if st.clients.get(client).is_some_and(BTreeMap::is_empty) {
+            st.clients.remove(client);
+        }
+        if st.entries.len() >= self.capacity {
             return Err(StoreError("too many pending logins".into()));
         }
-        let id = pending.request_id().as_str().to_owned();
-        queue.push_back(id.clone());
-        entries.insert(id, (pending.expires(), pending));
+        let n = st.next;
+        st.next = n.wrapping_add(1);
+        st.clients
+            .entry(client.to_owned())
+            .or_default()
+            .insert(n, id.clone());
+        st.entries.insert(
+            id,
+            Slot {
+                expires: pending.expires(),
+                login: pending,
+                owner: Some((client.to_owned(), n)),
+            },
+        );
         Ok(())
     }
 
     fn take(&self, id: &RequestId, now: Timestamp) -> Result<Option<PendingLogin>, StoreError> {
         let mut st = self.lock()?;
-        Ok(match st.map.entries.remove(id.as_str()) {
-            Some((exp, p)) if exp > now => Some(p),
+        Ok(match st.remove(id.as_str()) {
+            Some(slot) if slot.expires > now => Some(slot.login),
             _ => None,
         })
     }
@@ -267,5 +332,64 @@ mod tests {
         full.put_for_client(pending("_x", t0), "x", 5).unwrap();
         full.put_for_client(pending("_y", t0), "y", 5).unwrap();
         assert!(full.put_for_client(pending("_z", t0), "z", 5).is_err());
+    }
+
+    #[test]
+    fn pending_store_client_index_stays_exact_without_walking_the_queue() {
+        let cap = 50_000;
+        let s = MemoryPendingStore::new(1_000_000);
+        let t0 = Timestamp::from_unix_seconds(4_000_000_000);
+        // One client at a large cap: each put is a map insert, each take removes its
+        // place in the index (nothing is left for a later put to walk over).
+        for i in 0..cap {
+            s.put_for_client(pending(&format!("_a{i}"), t0), "a", cap)
+                .unwrap();
+        }
+        assert_eq!(s.lock().unwrap().clients["a"].len(), cap);
+        for i in 0..cap - 1 {
+            assert!(s
+                .take(&RequestId::new(format!("_a{i}")), t0)
+                .unwrap()
+                .is_some());
+        }
+        {
+            let st = s.lock().unwrap();
+            assert_eq!(st.clients["a"].len(), 1, "taken logins leave the index");
+            assert_eq!(st.entries.len(), 1);
+        }
+        // At the cap, the oldest still pending is evicted, not a taken one.
+        let s2 = MemoryPendingStore::new(100);
+        for i in 0..3 {
+            s2.put_for_client(pending(&format!("_b{i}"), t0), "b", 3)
+                .unwrap();
+        }
+        assert!(s2.take(&RequestId::new("_b1"), t0).unwrap().is_some());
+        s2.put_for_client(pending("_b3", t0), "b", 3).unwrap();
+        // "_b0", "_b2", "_b3" are pending: three, at the cap, nothing evicted yet.
+        for id in ["_b0", "_b2", "_b3"] {
+            assert!(s2.lock().unwrap().entries.contains_key(id), "{id}");
+        }
+        s2.put_for_client(pending("_b4", t0), "b", 3).unwrap();
+        assert_eq!(s2.take(&RequestId::new("_b0"), t0).unwrap(), None);
+        for id in ["_b2", "_b3", "_b4"] {
+            assert!(s2.take(&RequestId::new(id), t0).unwrap().is_some(), "{id}");
+        }
+        assert!(
+            s2.lock().unwrap().clients.is_empty(),
+            "an empty index is dropped"
+        );
+        // The same ID stored again replaces the old entry and its place.
+        s2.put_for_client(pending("_c", t0), "c", 3).unwrap();
+        s2.put_for_client(pending("_c", t0), "c", 3).unwrap();
+        assert_eq!(s2.lock().unwrap().clients["c"].len(), 1);
+        // Expired entries leave the index when swept (the store is full here).
+        let s3 = MemoryPendingStore::new(2);
+        s3.put_for_client(pending("_d0", t0), "d", 5).unwrap();
+        s3.put_for_client(pending("_d1", t0), "d", 5).unwrap();
+        let later = t0.plus_seconds(61);
+        s3.put_for_client(pending("_e0", later), "e", 5).unwrap();
+        let st = s3.lock().unwrap();
+        assert!(!st.clients.contains_key("d"), "swept: {:?}", st.clients);
+        assert_eq!(st.entries.len(), 1);
     }
 }

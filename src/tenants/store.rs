@@ -162,4 +162,10 @@ impl AuditLog for LazyAudit {
     fn append(&self, record: TransactionRecord) -> Result<(), AuditError> {
         self.log()?.append(record)
     }
+    fn submit(&self, record: TransactionRecord) -> crate::audit::AuditTicket {
+        match self.log() {
+            Ok(log) => log.submit(record),
+            Err(e) => crate::audit::AuditTicket::ready(Err(e)),
+        }
+    }
 }

@@ -1,0 +1,207 @@
+//! [`AuditTicket`]: the durability of one submitted record, awaited without holding a
+//! thread. The log side keeps a [`Completion`] and resolves it once (durable, or the
+//! error that refuses the record); the caller either blocks on the ticket
+//! ([`AuditTicket::wait`]) or polls it as a [`Future`] (any executor: the core depends on
+//! no runtime and does no I/O here, a waker is only stored and woken).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::thread::Thread;
+
+use super::AuditError;
+
+/// Who to wake when the result is set.
+enum Wake {
+    None,
+    Thread(Thread),
+    Task(Waker),
+}
+
+/// The state shared by a ticket and its completion.
+struct Slot {
+    result: OnceLock<Result<(), AuditError>>,
+    wake: Mutex<Wake>,
+}
+
+impl Slot {
+    fn set(&self, result: Result<(), AuditError>) {
+        if self.result.set(result).is_err() {
+            return;
+        }
+        // Set before the waker is taken: a waiter that stores its waker after this
+        // lock sees the result when it checks again under the same lock.
+        let wake = match self.wake.lock() {
+            Ok(mut w) => std::mem::replace(&mut *w, Wake::None),
+            Err(p) => std::mem::replace(&mut *p.into_inner(), Wake::None),
+        };
+        match wake {
+            Wake::None => {}
+            Wake::Thread(t) => t.unpark(),
+            Wake::Task(w) => w.wake(),
+        }
+    }
+}
+
+/// The log side of a ticket: resolves it once. Dropped unresolved (a backend that
+/// panicked, a log shut down with work queued), it refuses the record: a ticket never
+/// hangs and never reports a record durable that was not.
+pub(crate) struct Completion(Arc<Slot>);
+
+impl Completion {
+    /// Resolves the ticket (later calls do nothing).
+    pub(crate) fn finish(&self, result: Result<(), AuditError>) {
+        self.0.set(result);
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        self.0.set(Err(AuditError(
+            "audit log stopped before the record was durable".into(),
+        )));
+    }
+}
+
+/// The durability of one record handed to an [`super::AuditLog`]
+/// ([`super::AuditLog::submit`]): resolves to `Ok` once the record is durable, or to the
+/// error that refused it. Wait for it with [`AuditTicket::wait`] (blocks the thread) or
+/// `.await` it (a [`Future`], on any executor: nothing is parked while the group commit
+/// runs). Whatever depends on the record (a session, a redirect) must come after `Ok`.
+#[must_use = "a record counts only once its ticket resolved to Ok"]
+pub struct AuditTicket(Ticket);
+
+enum Ticket {
+    Done(Option<Result<(), AuditError>>),
+    Waiting(Arc<Slot>),
+}
+
+impl std::fmt::Debug for AuditTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditTicket")
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}
+
+impl AuditTicket {
+    /// A ticket already resolved (a log whose `append` is durable when it returns).
+    pub fn ready(result: Result<(), AuditError>) -> AuditTicket {
+        AuditTicket(Ticket::Done(Some(result)))
+    }
+
+    /// A ticket and the completion that resolves it.
+    pub(crate) fn pair() -> (AuditTicket, Completion) {
+        let slot = Arc::new(Slot {
+            result: OnceLock::new(),
+            wake: Mutex::new(Wake::None),
+        });
+        (
+            AuditTicket(Ticket::Waiting(Arc::clone(&slot))),
+            Completion(slot),
+        )
+    }
+
+    /// Whether the result is known (waiting for it would not block).
+    pub fn is_ready(&self) -> bool {
+        match &self.0 {
+            Ticket::Done(r) => r.is_some(),
+            Ticket::Waiting(slot) => slot.result.get().is_some(),
+        }
+    }
+
+    /// Blocks the calling thread until the record is durable or refused.
+    pub fn wait(self) -> Result<(), AuditError> {
+        let slot = match self.0 {
+            Ticket::Done(r) => return r.unwrap_or_else(|| Err(polled_twice())),
+            Ticket::Waiting(slot) => slot,
+        };
+        loop {
+            if let Some(r) = slot.result.get() {
+                return r.clone();
+            }
+            {
+                let mut wake = slot.wake.lock().map_err(|_| poisoned())?;
+                if let Some(r) = slot.result.get() {
+                    return r.clone();
+                }
+                *wake = Wake::Thread(std::thread::current());
+            }
+            std::thread::park();
+        }
+    }
+}
+
+fn poisoned() -> AuditError {
+    AuditError("audit ticket lock poisoned".into())
+}
+
+fn polled_twice() -> AuditError {
+    AuditError("audit ticket polled after completion".into())
+}
+
+impl Future for AuditTicket {
+    type Output = Result<(), AuditError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let slot = match &mut this.0 {
+            Ticket::Done(r) => return Poll::Ready(r.take().unwrap_or_else(|| Err(polled_twice()))),
+            Ticket::Waiting(slot) => slot,
+        };
+        if let Some(r) = slot.result.get() {
+            return Poll::Ready(r.clone());
+        }
+        let Ok(mut wake) = slot.wake.lock() else {
+            return Poll::Ready(Err(poisoned()));
+        };
+        if let Some(r) = slot.result.get() {
+            return Poll::Ready(r.clone());
+        }
+        match &*wake {
+            Wake::Task(w) if w.will_wake(cx.waker()) => {}
+            _ => *wake = Wake::Task(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A waker that counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_polled_ticket_is_woken_once_resolved() {
+        let (mut ticket, done) = AuditTicket::pair();
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut ticket).poll(&mut cx).is_pending());
+        assert!(!ticket.is_ready());
+        done.finish(Ok(()));
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(ticket.is_ready());
+        assert_eq!(Pin::new(&mut ticket).poll(&mut cx), Poll::Ready(Ok(())));
+    }
+
+    #[test]
+    fn a_dropped_completion_refuses_the_record() {
+        let (ticket, done) = AuditTicket::pair();
+        drop(done);
+        assert!(ticket.wait().is_err());
+        let (ticket, done) = AuditTicket::pair();
+        let t = std::thread::spawn(move || ticket.wait());
+        done.finish(Err(AuditError("disk gone".into())));
+        done.finish(Ok(()));
+        assert_eq!(t.join().unwrap(), Err(AuditError("disk gone".into())));
+    }
+}
