@@ -92,6 +92,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("redirect", redirect),
     ("metadata", metadata),
     ("inspect", inspect),
+    ("reader", reader),
 ];
 
 /// The SP's entityID.
@@ -461,6 +462,38 @@ pub fn inspect(data: &[u8]) {
     if let Ok(msg) = crate::danger::decode_unverified(text) {
         let _ = xml::parse(&msg.xml, &Limits::MESSAGE);
     }
+}
+
+/// Parses `text` with the one-pass reader and with the reader it replaces (roxmltree
+/// behind the pre-scan) under the message, metadata and permissive limits, and returns
+/// `Err` describing the first disagreement: different trees (names, attributes, values,
+/// namespaces in scope, byte ranges), or one accepting what the other refuses. The
+/// deliberate differences (the new reader follows XML and libxml2 where roxmltree does
+/// not: a CR next to a reference, line ends in comments and PIs) are listed in
+/// `src/xml/equivalence.rs` and docs/threat-model.md, and not reported.
+pub fn compare_readers(text: &str) -> Result<(), String> {
+    xml::equivalence::compare_readers(text)
+}
+
+/// The one-pass reader's verdict on `text` under permissive limits (as deep as libxml2
+/// goes by default): `Err` with the refusal's message.
+pub fn reader_verdict(text: &str) -> Result<(), String> {
+    xml::parser::parse(text, &xml::equivalence::PERMISSIVE)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The differential target of the one-pass reader: [`compare_readers`] (inputs up to
+/// 64 KiB, where the old reader is fast), then the c14n invariant on the new tree: the
+/// canonical form of the document parses and is its own canonical form.
+pub fn reader(data: &[u8]) {
+    let Some(text) = utf8(data) else { return };
+    if text.len() <= 64 * 1024 {
+        if let Err(e) = compare_readers(text) {
+            panic!("readers disagree: {e}");
+        }
+    }
+    let _ = xml::parser::parse(text, &Limits::MESSAGE);
 }
 
 /// The initial corpus: (target, file name, bytes). Valid messages signed with the fuzzing

@@ -26,6 +26,15 @@
 //! ```
 
 pub(crate) mod c14n;
+// Not yet the reader of the library (see docs/threat-model.md): used by tests and the
+// equivalence oracle until the switch.
+#[allow(dead_code)]
+pub(crate) mod dom;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod equivalence;
+mod lexical;
+#[allow(dead_code)]
+pub(crate) mod parser;
 pub(crate) mod reader;
 mod wellformed;
 pub mod writer;
