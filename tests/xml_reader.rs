@@ -166,3 +166,114 @@ fn libxml2_agrees_on_well_formedness() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A mutation run (the fuzz target's differential half, on stable and in the same
+/// target dir): every document, mutated `XML_READER_MUTATIONS` times in total (default
+/// 5,000; byte flips, insertions of XML-significant snippets, deletions, splices), through
+/// `compare_readers`. Deterministic (xorshift, seed `XML_READER_SEED`, default 1).
+#[test]
+fn readers_agree_on_mutated_vectors() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let total = env("XML_READER_MUTATIONS", 5_000);
+    let mut state = env("XML_READER_SEED", 1).max(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let docs: Vec<String> = documents()
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.len() <= 16 * 1024)
+        .collect();
+    const SNIPPETS: &[&str] = &[
+        "<",
+        ">",
+        "&",
+        ";",
+        "\r",
+        "\r\n",
+        "\n",
+        "'",
+        "\"",
+        "=",
+        ":",
+        "/",
+        "?",
+        "!",
+        "-",
+        "]]>",
+        "<!--",
+        "-->",
+        "<?",
+        "?>",
+        "<![CDATA[",
+        "&amp;",
+        "&#13;",
+        "&#x10FFFF;",
+        "&#xD800;",
+        "xmlns",
+        "xmlns:",
+        "xmlns=''",
+        " xmlns:p='u'",
+        " p:a='1'",
+        "xml:",
+        "<e>",
+        "</e>",
+        "<e/>",
+        " a='1'",
+        "\t",
+        "\u{e8}",
+        "\u{feff}",
+        "<?xml version='1.0'?>",
+        "#",
+        "\u{1}",
+    ];
+    let (mut runs, mut failures) = (0u64, Vec::new());
+    while runs < total && !docs.is_empty() {
+        let doc = &docs[(next() % docs.len() as u64) as usize];
+        let mut bytes = doc.as_bytes().to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % (bytes.len() as u64 + 1)) as usize;
+            match next() % 4 {
+                0 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                1 => {
+                    let s = SNIPPETS[(next() % SNIPPETS.len() as u64) as usize];
+                    bytes.splice(at..at, s.bytes());
+                }
+                2 if at < bytes.len() => {
+                    let len = (next() % 16) as usize;
+                    let end = (at + len).min(bytes.len());
+                    let piece = bytes[at..end].to_vec();
+                    let to = (next() % (bytes.len() as u64 + 1)) as usize;
+                    bytes.splice(to..to, piece);
+                }
+                _ if at < bytes.len() => bytes[at] = b"<>&;'\"=: \r\nax"[(next() % 13) as usize],
+                _ => {}
+            }
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        runs += 1;
+        if let Err(e) = spid_sp::fuzzing::compare_readers(&text) {
+            failures.push(format!("{text:?}\n{e}"));
+            if failures.len() >= 5 {
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "mutations: {runs} documents, {} disagreements",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -336,6 +336,15 @@ impl<'a, 'i: 'a> Node<'a, 'i> {
         }
     }
 
+    /// Whether the node is an element named `name`: `(namespace, local)` compares both,
+    /// a bare local name only the local name.
+    pub fn has_tag_name<'n, 'm>(&self, name: impl Into<ExpandedName<'n, 'm>>) -> bool {
+        let name = name.into();
+        self.element().is_some_and(|e| {
+            e.local == name.name && (name.ns.is_none() || self.doc.uri(e.ns) == name.ns)
+        })
+    }
+
     /// The element's attributes, in document order.
     pub fn attributes(&self) -> Attributes<'a, 'i> {
         let range = self.element().map_or(0..0, |e| e.attrs.clone());

@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use super::reader::XmlError;
-use super::wellformed::{find, is_space, BAD_CHAR_REFERENCE, BAD_QNAME};
 
 pub(super) fn malformed(message: &str) -> XmlError {
     XmlError::Malformed(message.to_owned())
@@ -191,4 +190,45 @@ pub(super) fn has_duplicates(keys: &mut [(u32, &str)]) -> bool {
         keys.sort_unstable();
         keys.windows(2).any(|w| w.first() == w.get(1))
     }
+}
+
+/// The message for a processing instruction named `xml` (refused in `check_tree`).
+pub(crate) const RESERVED_PI: &str = "processing instruction target xml is reserved";
+
+/// The message for a bad XML declaration (refused by [`check_declaration`]).
+pub(crate) const BAD_DECLARATION: &str =
+    "malformed XML declaration (version 1.0, then optional encoding and standalone yes|no)";
+
+/// The message for a character reference to a code point outside XML's `Char` production
+/// (refused by [`check_references`]).
+pub(crate) const BAD_CHAR_REFERENCE: &str = "character reference to a character XML forbids";
+
+/// The message for an element or attribute name starting with a colon.
+pub(crate) const BAD_QNAME: &str = "name is not a qualified name";
+
+/// The message for namespace declarations Namespaces in XML 1.0 forbids and the parser
+/// lets through (refused by [`check_attribute`]).
+pub(crate) const BAD_NAMESPACE: &str =
+    "namespace declaration forbidden by Namespaces in XML 1.0 (empty prefixed URI, xmlns prefix, repeated default)";
+
+/// The message for a processing instruction whose target has a colon.
+pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
+
+/// The message for [`check_line_ends`]'s refusal.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) const CR_AFTER_REFERENCE: &str =
+    "carriage return next to a character reference is not supported";
+
+pub(crate) fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The position of `needle` in `haystack` at or after `from`.
+pub(crate) fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let hay = haystack.get(from..)?;
+    match needle {
+        [one] => memchr::memchr(*one, hay),
+        _ => memchr::memmem::find(hay, needle),
+    }
+    .map(|p| p + from)
 }

@@ -23,12 +23,18 @@ use super::lexical::{
     attribute_value, char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends,
     malformed, name_byte, qname, to_u32,
 };
+use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
-use super::wellformed::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 
 /// The message for a PI target not followed by whitespace or `?>` (roxmltree accepts
 /// `<?a#b?>` as target `a`, value `#b`; XML and libxml2 do not).
 pub(crate) const PI_TARGET: &str = "processing instruction target not followed by whitespace";
+
+/// The message for an end tag whose name differs from its start tag's.
+pub(crate) const END_TAG: &str = "end tag does not match the start tag";
+
+/// The message for a prefix no declaration in scope binds.
+pub(crate) const UNBOUND: &str = "unbound namespace prefix";
 
 const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
@@ -406,7 +412,7 @@ impl<'i> Parser<'i, '_> {
             .pop()
             .ok_or_else(|| malformed("end tag without start tag"))?;
         if open.qname != name {
-            return Err(malformed("end tag does not match the start tag"));
+            return Err(malformed(END_TAG));
         }
         self.bindings.truncate(open.bindings);
         let end = u32::try_from(self.doc.nodes.len()).unwrap_or(u32::MAX);
@@ -436,7 +442,7 @@ impl<'i> Parser<'i, '_> {
         match self.bindings.iter().rev().find(|(p, _)| *p == want) {
             Some(&(_, uri)) => Ok(uri),
             None if prefix.is_empty() => Ok(NO_NS),
-            None => Err(malformed("unbound namespace prefix")),
+            None => Err(malformed(UNBOUND)),
         }
     }
 
