@@ -360,8 +360,13 @@ impl<'i> Parser<'i, '_> {
     /// The root element and everything in it; returns the index after its end tag.
     fn content(&mut self, mut i: usize) -> Result<usize, XmlError> {
         loop {
-            // At a `<`.
-            if self.starts(i, b"</") {
+            // At a `<`: a start tag unless `/`, `!` or `?` follows.
+            if !matches!(self.at(i + 1), Some(b'/' | b'!' | b'?')) {
+                i = self.start_tag(i)?;
+                if self.open.is_empty() {
+                    return Ok(i);
+                }
+            } else if self.starts(i, b"</") {
                 i = self.end_tag(i)?;
                 if self.open.is_empty() {
                     return Ok(i);
@@ -390,7 +395,9 @@ impl<'i> Parser<'i, '_> {
             let lt = find(self.b, i, b"<").ok_or_else(|| malformed("unclosed element"))?;
             if lt > i {
                 let raw = self.slice(i..lt);
-                if find(raw.as_bytes(), 0, b"]]>").is_some() {
+                if memchr::memchr(b'>', raw.as_bytes()).is_some()
+                    && find(raw.as_bytes(), 0, b"]]>").is_some()
+                {
                     return Err(malformed("]]> in character data"));
                 }
                 let value = char_data(raw)?;
@@ -425,12 +432,24 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn intern(&mut self, uri: Cow<'i, str>) -> u32 {
-        if let Some(&i) = self.interned.get(&uri) {
+        // A few distinct URIs in real documents: a linear search; a map past 16.
+        if self.doc.uris.len() <= 16 {
+            if let Some(i) = self.doc.uris.iter().position(|u| *u == uri) {
+                return to_u32(i);
+            }
+        } else if let Some(&i) = self.interned.get(&uri) {
             return i;
         }
-        let i = u32::try_from(self.doc.uris.len()).unwrap_or(NO_NS);
-        self.doc.uris.push(uri.clone());
-        self.interned.insert(uri, i);
+        let i = to_u32(self.doc.uris.len());
+        if self.doc.uris.len() == 16 {
+            for (j, u) in self.doc.uris.iter().enumerate() {
+                self.interned.insert(u.clone(), to_u32(j));
+            }
+        }
+        if self.doc.uris.len() >= 16 {
+            self.interned.insert(uri.clone(), i);
+        }
+        self.doc.uris.push(uri);
         i
     }
 
@@ -501,7 +520,7 @@ impl<'i> Parser<'i, '_> {
             let end = find(self.b, i + 1, &[quote])
                 .ok_or_else(|| malformed("unterminated attribute value"))?;
             let raw = self.slice(i + 1..end);
-            if raw.contains('<') {
+            if memchr::memchr(b'<', raw.as_bytes()).is_some() {
                 return Err(malformed("< in an attribute value"));
             }
             self.raw.push(RawAttr {

@@ -367,3 +367,17 @@ fn hostile_shapes_are_linear() {
     let refs = format!("<r>{}</r>", "&amp;".repeat(50_000));
     assert_eq!(accepted(&refs).root_element().text().unwrap().len(), 50_000);
 }
+
+#[test]
+fn many_namespace_uris_are_interned_once() {
+    let children: String = (0..40)
+        .map(|i| format!("<p:e xmlns:p='urn:{}'/>", i % 20))
+        .collect();
+    let text = format!("<r>{children}</r>");
+    let doc = accepted(&text);
+    assert_eq!(doc.uris.len(), 20);
+    for (i, e) in doc.root_element().children().enumerate() {
+        let want = format!("urn:{}", i % 20);
+        assert_eq!(e.tag_name().namespace(), Some(want.as_str()));
+    }
+}
