@@ -45,7 +45,6 @@ pub(crate) fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, 
             limit: limits.max_bytes,
         });
     }
-    check_chars(text.as_bytes())?;
     let mut p = Parser {
         text,
         b: text.as_bytes(),
@@ -75,6 +74,10 @@ pub(crate) fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, 
         range: 0..text.len(),
     });
     p.document()?;
+    // Characters outside `Char` anywhere (text, values, comments, PIs, markup): one
+    // vectorized pass, after the structure so that a limit crossed early stops early; no
+    // tree is returned before it.
+    check_chars(text.as_bytes())?;
     let end = u32::try_from(p.doc.nodes.len()).unwrap_or(u32::MAX);
     if let Some(root) = p.doc.nodes.first_mut() {
         root.subtree_end = end;
