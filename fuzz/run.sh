@@ -14,7 +14,7 @@ export RUSTC_BOOTSTRAP=1
 secs="${SECONDS_PER_TARGET:-600}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(response xml c14n signature redirect metadata inspect)
+  targets=(response xml c14n signature redirect metadata inspect reader)
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 nice -n 10 cargo fuzz build -s none -a || exit 1

@@ -35,15 +35,15 @@ pub const STATUS_PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:Part
 pub(crate) use crate::binding_kind::Binding;
 
 /// Element lookup by (namespace URI, local name): the only way the SDK matches XML names.
-pub(crate) fn is<'a>(node: &roxmltree::Node<'a, '_>, ns: &str, local: &str) -> bool {
+pub(crate) fn is<'a>(node: &crate::xml::Node<'a, '_>, ns: &str, local: &str) -> bool {
     node.is_element() && node.tag_name().name() == local && node.tag_name().namespace() == Some(ns)
 }
 
 /// Element children of `node` named (ns, local).
 pub(crate) fn children<'a, 'i: 'a>(
-    node: roxmltree::Node<'a, 'i>,
+    node: crate::xml::Node<'a, 'i>,
     ns: &'static str,
     local: &'static str,
-) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
+) -> impl Iterator<Item = crate::xml::Node<'a, 'i>> {
     node.children().filter(move |c| is(c, ns, local))
 }

@@ -110,14 +110,21 @@ fn configured_limits_are_enforced_on_responses() {
 
 #[test]
 fn deep_nesting_is_refused_without_recursion() {
-    // The parser itself builds a 100k- and a 1M-deep tree iteratively: on a thread with a
-    // 64 KiB stack it neither recurses nor overflows (nor does dropping the tree).
+    // The reader itself, without its depth limit, builds a 100k- and a 1M-deep tree
+    // iteratively: on a thread with a 64 KiB stack it neither recurses nor overflows (nor
+    // does dropping the tree).
     let handle = std::thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(|| {
             for n in [100_000, 1_000_000] {
                 let text = deep(n);
-                let doc = Document::parse(&text).unwrap();
+                let unbounded = Limits {
+                    max_bytes: usize::MAX,
+                    max_depth: usize::MAX,
+                    max_nodes: u32::MAX,
+                    ..Limits::METADATA
+                };
+                let doc: Document<'_> = tree::parse(&text, &unbounded).unwrap();
                 assert_eq!(doc.descendants().count(), n + 1);
             }
         })

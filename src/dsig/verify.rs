@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use roxmltree::{Node, NodeId, NodeType};
+use crate::xml::{Node, NodeId, NodeType};
 
 use super::{
     decode_base64_ws, DigestAlgorithm, DsigError, SignatureAlgorithm, VerificationKey, DSIG_NS,

@@ -14,7 +14,7 @@
 //! 2048 bits from the caller (never from `KeyInfo`), the signed element the document
 //! element.
 
-use roxmltree::{Node, NodeType};
+use crate::xml::{Node, NodeType};
 
 use super::verify::{
     check_digest, check_key_sizes, check_signature_value, element_children, inclusive_prefixes,

@@ -2,12 +2,12 @@
 //! (<http://www.w3.org/2001/10/xml-exc-c14n#>), with the `InclusiveNamespaces PrefixList`
 //! parameter and the enveloped-signature transform (one excluded subtree).
 //!
-//! Works on a [`roxmltree`] tree, whose data model already is the XPath one c14n is defined
+//! Works on the reader's tree ([`super::dom`]), whose data model already is the XPath one c14n is defined
 //! on: line ends normalised, attribute values normalised, character and predefined entity
 //! references expanded, CDATA merged into text. Prefixes are read back from the source
 //! text because the tree keeps only expanded names.
 
-use roxmltree::{Node, NodeId, NodeType};
+use super::dom::{Attribute, Node, NodeId, NodeType};
 
 /// Parameters of one canonicalization.
 #[derive(Clone, Copy, Debug, Default)]
@@ -184,7 +184,7 @@ fn element_qname<'a>(node: Node<'a, '_>) -> &'a str {
     rest.get(..end).unwrap_or(node.tag_name().name())
 }
 
-fn attr_qname<'a>(node: Node<'a, '_>, attr: &roxmltree::Attribute<'a, '_>) -> &'a str {
+fn attr_qname<'a>(node: Node<'a, '_>, attr: &Attribute<'a, '_>) -> &'a str {
     node.document()
         .input_text()
         .get(attr.range_qname())

@@ -2,7 +2,7 @@
 //! writer side.
 //!
 //! Nothing here knows about SAML or SPID: the module turns text into a checked tree and a
-//! tree into canonical bytes. Documents are parsed with `roxmltree` (strict, no DTD, exact
+//! tree into canonical bytes. Documents are parsed by our own one-pass reader (strict, no DTD, exact
 //! namespaces) behind the checks of [`Limits`]; the parser's types stay inside the crate,
 //! so the public functions here take and return text and bytes:
 //!
@@ -26,14 +26,23 @@
 //! ```
 
 pub(crate) mod c14n;
+// The tree mirrors the roxmltree API the crate was written against; not every method is
+// used by every build.
+#[allow(dead_code)]
+pub(crate) mod dom;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod equivalence;
+pub(crate) mod lexical;
+pub(crate) mod parser;
 pub(crate) mod reader;
+#[cfg(any(test, feature = "fuzzing"))]
 mod wellformed;
 pub mod writer;
 
 pub(crate) use c14n::{canonicalize, C14nOptions};
+pub(crate) use dom::{Document, Node, NodeId, NodeType};
 pub(crate) use reader::{parse, text};
 pub use reader::{Limits, XmlError};
-pub(crate) use roxmltree::{Document, Node};
 
 /// Checks `text` the way every document the SDK reads is checked before anything is
 /// looked at: UTF-8 (a declared encoding must be UTF-8), no DTD, well-formed XML with

@@ -1,8 +1,15 @@
-//! Well-formedness the tree builder does not check, in one linear pass over the raw text
+//! The reader the one-pass parser ([`super::parser`]) replaced, kept as its test and
+//! fuzzing oracle (roxmltree behind a pre-scan): well-formedness the tree builder does not check, in one linear pass over the raw text
 //! before any tree is built ([`prescan`]): the limits it would blow up on, character
 //! references, XML declarations and namespace declarations as libxml2 checks them.
 
-use super::reader::{Limits, XmlError};
+use roxmltree::{Document, Node, NodeType, ParsingOptions};
+
+use super::lexical::{
+    find, is_space, BAD_CHAR_REFERENCE, BAD_DECLARATION, BAD_NAMESPACE, BAD_QNAME,
+    CR_AFTER_REFERENCE, PI_COLON, RESERVED_PI,
+};
+use super::reader::{check_declared_encoding, Limits, XmlError};
 
 /// One pass over the raw text before any tree is built: element depth, attributes per
 /// element (namespace declarations included), namespace declarations in the document and
@@ -146,28 +153,6 @@ pub(crate) fn prescan(text: &str, limits: &Limits) -> Result<(), XmlError> {
     Ok(())
 }
 
-/// The message for a processing instruction named `xml` (refused in `check_tree`).
-pub(crate) const RESERVED_PI: &str = "processing instruction target xml is reserved";
-
-/// The message for a bad XML declaration (refused by [`check_declaration`]).
-pub(crate) const BAD_DECLARATION: &str =
-    "malformed XML declaration (version 1.0, then optional encoding and standalone yes|no)";
-
-/// The message for a character reference to a code point outside XML's `Char` production
-/// (refused by [`check_references`]).
-pub(crate) const BAD_CHAR_REFERENCE: &str = "character reference to a character XML forbids";
-
-/// The message for an element or attribute name starting with a colon.
-pub(crate) const BAD_QNAME: &str = "name is not a qualified name";
-
-/// The message for namespace declarations Namespaces in XML 1.0 forbids and the parser
-/// lets through (refused by [`check_attribute`]).
-pub(crate) const BAD_NAMESPACE: &str =
-    "namespace declaration forbidden by Namespaces in XML 1.0 (empty prefixed URI, xmlns prefix, repeated default)";
-
-/// The message for a processing instruction whose target has a colon.
-pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
-
 /// Whether `error` is one of the refusals of documents the parser alone accepts: the
 /// well-formedness rules it is more lenient about than XML (and libxml2), and the CR it
 /// does not normalize.
@@ -184,6 +169,7 @@ pub(crate) fn stricter_than_parser(error: &XmlError) -> bool {
         BAD_QNAME,
         BAD_NAMESPACE,
         PI_COLON,
+        super::parser::PI_TARGET,
     ]
     .contains(&message.as_str())
 }
@@ -330,10 +316,6 @@ fn check_attribute(
     Ok(())
 }
 
-/// The message for [`check_line_ends`]'s refusal.
-pub(crate) const CR_AFTER_REFERENCE: &str =
-    "carriage return next to a character reference is not supported";
-
 /// Refuses character data where a literal carriage return (not part of CRLF) comes right
 /// before a character or entity reference, or right after one at the end of the text.
 ///
@@ -371,16 +353,115 @@ fn check_line_ends(text: &[u8]) -> Result<(), XmlError> {
     Ok(())
 }
 
-pub(crate) fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+/// The reader the one-pass parser replaced (kept as its oracle): parses `text` under
+/// `limits` with roxmltree behind the pre-scan: no DTD, well-formed (XML 1.0 and Namespaces in XML 1.0,
+/// at least as strictly as libxml2), bounded size, depth, nodes and attributes, and (if
+/// asked) no processing instructions and no comment inside a text value.
+pub(crate) fn parse_with_roxmltree<'i>(
+    text: &'i str,
+    limits: &Limits,
+) -> Result<Document<'i>, XmlError> {
+    if text.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    check_declared_encoding(text)?;
+    check_declaration(text)?;
+    prescan(text, limits)?;
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: limits.max_nodes,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(text, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => XmlError::Dtd,
+        roxmltree::Error::NodesLimitReached => XmlError::TooManyNodes {
+            limit: limits.max_nodes,
+        },
+        // The parser's message may quote names from the input: escaped (log injection).
+        other => XmlError::Malformed(crate::printable::printable(&other.to_string(), 200)),
+    })?;
+    check_tree(&doc, limits)?;
+    Ok(doc)
 }
 
-/// The position of `needle` in `haystack` at or after `from`.
-pub(crate) fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let hay = haystack.get(from..)?;
-    match needle {
-        [one] => memchr::memchr(*one, hay),
-        _ => memchr::memmem::find(hay, needle),
+/// One pass over the tree: depth, attributes per element, processing instructions
+/// (targets, and whether they are allowed) and comments inside text values.
+fn check_tree(doc: &Document<'_>, limits: &Limits) -> Result<(), XmlError> {
+    let mut depth = 0usize;
+    let mut node = doc.root();
+    loop {
+        match node.node_type() {
+            NodeType::Element => {
+                if node.attributes().len() > limits.max_attributes {
+                    return Err(XmlError::TooManyAttributes {
+                        limit: limits.max_attributes,
+                    });
+                }
+                if limits.forbid_comments_in_text && comment_in_text(node) {
+                    return Err(XmlError::CommentInText);
+                }
+            }
+            NodeType::PI => {
+                let target = node.pi().map(|pi| pi.target).unwrap_or_default();
+                // `xml` (any case) is reserved: roxmltree takes a malformed declaration such
+                // as `<?xml"1.0"?>` for a processing instruction that canonicalization would
+                // then write out as a declaration nobody can parse.
+                if target.eq_ignore_ascii_case("xml") {
+                    return Err(XmlError::Malformed(RESERVED_PI.into()));
+                }
+                // Namespaces in XML 1.0: no colon in a PI target.
+                if target.contains(':') {
+                    return Err(XmlError::Malformed(PI_COLON.into()));
+                }
+                if limits.forbid_processing_instructions {
+                    return Err(XmlError::ProcessingInstruction);
+                }
+            }
+            _ => {}
+        }
+        if let Some(child) = node.first_child() {
+            depth += 1;
+            if depth > limits.max_depth {
+                return Err(XmlError::TooDeep {
+                    limit: limits.max_depth,
+                });
+            }
+            node = child;
+            continue;
+        }
+        loop {
+            if let Some(next) = node.next_sibling() {
+                node = next;
+                break;
+            }
+            match node.parent() {
+                Some(parent) => {
+                    node = parent;
+                    depth = depth.saturating_sub(1);
+                }
+                None => return Ok(()),
+            }
+        }
     }
-    .map(|p| p + from)
+}
+
+/// Whether `element` has both a comment child and a text child that is not only XML
+/// whitespace. Looks at the element's children only, so the whole tree pass stays linear.
+fn comment_in_text(element: Node<'_, '_>) -> bool {
+    let (mut comment, mut text) = (false, false);
+    for child in element.children() {
+        match child.node_type() {
+            NodeType::Comment => comment = true,
+            NodeType::Text if !text => {
+                text = child.text().is_some_and(|t| !t.bytes().all(is_space));
+            }
+            _ => {}
+        }
+        if comment && text {
+            return true;
+        }
+    }
+    false
 }

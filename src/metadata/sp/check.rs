@@ -9,8 +9,8 @@ mod services;
 
 use std::fmt;
 
+use crate::xml::Node;
 use openssl::x509::X509;
-use roxmltree::Node;
 
 use super::profile::ProfileRules;
 use super::validate::{is_http_url, truncate};

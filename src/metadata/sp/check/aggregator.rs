@@ -3,7 +3,7 @@
 //! entity's `other` contacts told apart by `spid:entityType`, the aggregator's type
 //! element and identifiers, the validation key of the "lite" variants.
 
-use roxmltree::Node;
+use crate::xml::Node;
 
 use super::{elements, md, named, nonempty, value, x509_certificate, Checker, ANYWHERE};
 use crate::metadata::sp::aggregator::has_activity_segment;

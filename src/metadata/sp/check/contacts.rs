@@ -1,6 +1,6 @@
 //! Organization and ContactPerson rules, with the contact extensions of each profile.
 
-use roxmltree::Node;
+use crate::xml::Node;
 
 use super::{elements, fpa, md, named, nonempty, value, Checker, ANYWHERE};
 use crate::metadata::sp::profile::{

@@ -1,6 +1,6 @@
 //! AssertionConsumerService and AttributeConsumingService rules.
 
-use roxmltree::Node;
+use crate::xml::Node;
 
 use super::{md, nonempty, Checker};
 use crate::metadata::sp::profile::DefaultAcs;

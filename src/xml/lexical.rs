@@ -1,0 +1,254 @@
+//! The lexical rules of the one-pass reader ([`super::parser`]): characters, names,
+//! references, line-end and attribute-value normalization. Pure functions over slices.
+
+use std::borrow::Cow;
+
+use super::reader::XmlError;
+
+pub(super) fn malformed(message: &str) -> XmlError {
+    XmlError::Malformed(message.to_owned())
+}
+
+/// Refuses a character outside XML's `Char` anywhere: C0 controls but tab, LF and CR,
+/// and U+FFFE, U+FFFF (the input is UTF-8, so no surrogate can appear).
+pub(super) fn check_chars(b: &[u8]) -> Result<(), XmlError> {
+    // Blocks of 32 bytes folded without an early exit compile to a few vector
+    // instructions; the input is almost always clean.
+    let bad = |c: u8| (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r');
+    if b.chunks(32)
+        .any(|block| block.iter().fold(false, |any, &c| any | bad(c)))
+    {
+        return Err(malformed("a character XML forbids"));
+    }
+    let mut from = 0;
+    while let Some(at) = find(b, from, b"\xEF\xBF") {
+        if matches!(b.get(at + 2), Some(0xBE | 0xBF)) {
+            return Err(malformed("a character XML forbids"));
+        }
+        from = at + 2;
+    }
+    Ok(())
+}
+
+pub(super) fn is_name_start(c: char) -> bool {
+    matches!(c, 'A'..='Z' | 'a'..='z' | '_' | ':' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+pub(super) fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+pub(super) fn is_name(s: &str) -> bool {
+    if let Some((&first, rest)) = s.as_bytes().split_first() {
+        // ASCII names (nearly all): one pass over the bytes.
+        let mut ascii_name = first.is_ascii_alphabetic() || first == b'_' || first == b':';
+        let mut ascii = first.is_ascii();
+        for &c in rest {
+            ascii &= c.is_ascii();
+            ascii_name &= c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.');
+        }
+        if ascii {
+            return ascii_name;
+        }
+    }
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+pub(super) fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Whether the byte can continue a name scan (validated afterwards by [`is_name`]).
+pub(super) fn name_byte(c: u8) -> bool {
+    !is_space(c) && !matches!(c, b'/' | b'>' | b'=' | b'<' | b'"' | b'\'' | b'?' | b'&')
+}
+
+/// Expands the reference at the start of `s` (`&...;`): its value and its length.
+pub(super) fn reference(s: &[u8]) -> Result<(char, usize), XmlError> {
+    let semi = s
+        .iter()
+        .position(|&c| c == b';')
+        .ok_or_else(|| malformed("malformed reference"))?;
+    let body = s.get(1..semi).unwrap_or_default();
+    let c = match body {
+        b"lt" => '<',
+        b"gt" => '>',
+        b"amp" => '&',
+        b"apos" => '\'',
+        b"quot" => '"',
+        [b'#', b'x', hex @ ..] => numeric(hex, 16)?,
+        [b'#', dec @ ..] => numeric(dec, 10)?,
+        _ => return Err(malformed("reference to an undeclared entity")),
+    };
+    Ok((c, semi + 1))
+}
+
+pub(super) fn numeric(digits: &[u8], radix: u32) -> Result<char, XmlError> {
+    if digits.is_empty() {
+        return Err(malformed("malformed character reference"));
+    }
+    let mut value = 0u32;
+    for &d in digits {
+        let d = char::from(d)
+            .to_digit(radix)
+            .ok_or_else(|| malformed("malformed character reference"))?;
+        value = value.saturating_mul(radix).saturating_add(d);
+    }
+    match char::from_u32(value) {
+        Some(c) if is_xml_char(value) => Ok(c),
+        _ => Err(malformed(BAD_CHAR_REFERENCE)),
+    }
+}
+
+/// Character data: references expanded, CRLF and lone CR made LF. Borrowed when nothing
+/// had to change.
+pub(super) fn char_data(raw: &str) -> Result<Cow<'_, str>, XmlError> {
+    let b = raw.as_bytes();
+    if memchr::memchr2(b'&', b'\r', b).is_none() {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut plain = 0;
+    let mut i = 0;
+    while let Some(at) = memchr::memchr2(b'&', b'\r', b.get(i..).unwrap_or_default()) {
+        let at = i + at;
+        out.push_str(raw.get(plain..at).unwrap_or_default());
+        if b.get(at) == Some(&b'\r') {
+            out.push('\n');
+            i = at + if b.get(at + 1) == Some(&b'\n') { 2 } else { 1 };
+        } else {
+            let (c, len) = reference(b.get(at..).unwrap_or_default())?;
+            out.push(c);
+            i = at + len;
+        }
+        plain = i;
+    }
+    out.push_str(raw.get(plain..).unwrap_or_default());
+    Ok(Cow::Owned(out))
+}
+
+/// Line ends only (comments, PIs, CDATA).
+pub(super) fn line_ends(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\r') {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// An attribute value normalized (XML 1.0 §3.3.3, CDATA type): references expanded,
+/// literal tab, LF, CR and CRLF each a space.
+pub(super) fn attribute_value(raw: &str) -> Result<Cow<'_, str>, XmlError> {
+    let b = raw.as_bytes();
+    let special = |c: u8| (c == b'&') | (c == b'\t') | (c == b'\n') | (c == b'\r');
+    if !b.iter().fold(false, |any, &c| any | special(c)) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    let mut plain = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'&' | b'\t' | b'\n' | b'\r' => {
+                out.push_str(raw.get(plain..i).unwrap_or_default());
+                if c == b'&' {
+                    let (ch, len) = reference(b.get(i..).unwrap_or_default())?;
+                    out.push(ch);
+                    i += len;
+                } else {
+                    out.push(' ');
+                    i += if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                plain = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(raw.get(plain..).unwrap_or_default());
+    Ok(Cow::Owned(out))
+}
+
+/// Splits a QName into (prefix, local): at most one colon, both sides non-empty names.
+pub(super) fn qname(name: &str) -> Result<(&str, &str), XmlError> {
+    let b = name.as_bytes();
+    let mut colons = b.iter().enumerate().filter(|&(_, &c)| c == b':');
+    let (prefix, local) = match (colons.next(), colons.next()) {
+        (None, _) => ("", name),
+        (Some((at, _)), None) => match (name.get(..at), name.get(at + 1..)) {
+            (Some(p), Some(l)) if !p.is_empty() && !l.is_empty() => (p, l),
+            _ => return Err(malformed(BAD_QNAME)),
+        },
+        (Some(_), Some(_)) => return Err(malformed(BAD_QNAME)),
+    };
+    if !is_name(local) || (!prefix.is_empty() && !is_name(prefix)) {
+        return Err(malformed("invalid name"));
+    }
+    Ok((prefix, local))
+}
+
+pub(super) fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Whether `keys` has a repeated entry: pairwise for a handful, sorted past that (so an
+/// element with many attributes costs n log n, not n²).
+pub(super) fn has_duplicates(keys: &mut [(u32, &str)]) -> bool {
+    if keys.len() <= 12 {
+        keys.iter()
+            .enumerate()
+            .any(|(i, k)| keys.get(..i).unwrap_or_default().contains(k))
+    } else {
+        keys.sort_unstable();
+        keys.windows(2).any(|w| w.first() == w.get(1))
+    }
+}
+
+/// The message for a processing instruction named `xml` (refused in `check_tree`).
+pub(crate) const RESERVED_PI: &str = "processing instruction target xml is reserved";
+
+/// The message for a bad XML declaration (refused by [`check_declaration`]).
+pub(crate) const BAD_DECLARATION: &str =
+    "malformed XML declaration (version 1.0, then optional encoding and standalone yes|no)";
+
+/// The message for a character reference to a code point outside XML's `Char` production
+/// (refused by [`check_references`]).
+pub(crate) const BAD_CHAR_REFERENCE: &str = "character reference to a character XML forbids";
+
+/// The message for an element or attribute name starting with a colon.
+pub(crate) const BAD_QNAME: &str = "name is not a qualified name";
+
+/// The message for namespace declarations Namespaces in XML 1.0 forbids and the parser
+/// lets through (refused by [`check_attribute`]).
+pub(crate) const BAD_NAMESPACE: &str =
+    "namespace declaration forbidden by Namespaces in XML 1.0 (empty prefixed URI, xmlns prefix, repeated default)";
+
+/// The message for a processing instruction whose target has a colon.
+pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
+
+/// The message for [`check_line_ends`]'s refusal.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) const CR_AFTER_REFERENCE: &str =
+    "carriage return next to a character reference is not supported";
+
+pub(crate) fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The position of `needle` in `haystack` at or after `from`.
+pub(crate) fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let hay = haystack.get(from..)?;
+    match needle {
+        [one] => memchr::memchr(*one, hay),
+        _ => memchr::memmem::find(hay, needle),
+    }
+    .map(|p| p + from)
+}
