@@ -36,6 +36,9 @@ pub(crate) const END_TAG: &str = "end tag does not match the start tag";
 /// The message for a prefix no declaration in scope binds.
 pub(crate) const UNBOUND: &str = "unbound namespace prefix";
 
+/// The same attribute name twice in one start tag, before or after namespace expansion.
+pub(crate) const DUPLICATE_ATTRIBUTE: &str = "duplicate attribute";
+
 const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// Parses `text` under `limits` into a [`Document`].
@@ -589,7 +592,7 @@ impl<'i> Parser<'i, '_> {
                 });
             }
             if has_duplicates(&mut self.keys) {
-                return Err(malformed("duplicate attribute"));
+                return Err(malformed(DUPLICATE_ATTRIBUTE));
             }
             let id = NodeId::new(u32::try_from(self.doc.nodes.len()).unwrap_or(u32::MAX));
             let data = ElementData {
