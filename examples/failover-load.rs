@@ -14,8 +14,6 @@
 //! Bounded: it stops after `S` seconds (default 20) plus the replays; every socket
 //! operation times out after 10 s. Exit status 1 on a double acceptance.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,88 +27,9 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     std::process::exit(2)
 }
 
-struct Conn {
-    addr: String,
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(addr: &str) -> std::io::Result<Conn> {
-        let s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        s.set_write_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Conn {
-            addr: addr.to_owned(),
-            reader: BufReader::new(s),
-        })
-    }
-
-    /// One request; the status and body of the answer.
-    fn request(&mut self, head: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-        let mut req = Vec::with_capacity(head.len() + body.len() + 128);
-        req.extend_from_slice(head.as_bytes());
-        req.extend_from_slice(format!("Host: {}\r\n", self.addr).as_bytes());
-        if !body.is_empty() {
-            req.extend_from_slice(
-                format!(
-                    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-        }
-        req.extend_from_slice(b"\r\n");
-        req.extend_from_slice(body);
-        self.reader.get_mut().write_all(&req)?;
-        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("no status line"))?;
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(bad("connection closed in headers"));
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.trim().eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().map_err(|_| bad("content-length"))?;
-                } else if k.trim().eq_ignore_ascii_case("transfer-encoding") {
-                    return Err(bad("chunked answers not supported"));
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
-        Ok((status, body))
-    }
-}
-
-fn field(page: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker)? + marker.len();
-    let end = page.get(start..)?.find('"')? + start;
-    page.get(start..end).map(str::to_owned)
-}
-
-fn request_id(saml_request_b64: &str) -> Option<String> {
-    let xml = base64::engine::general_purpose::STANDARD
-        .decode(saml_request_b64)
-        .ok()?;
-    let xml = String::from_utf8(xml).ok()?;
-    let start = xml.find(" ID=\"")? + 5;
-    let end = xml.get(start..)?.find('"')? + start;
-    xml.get(start..end).map(str::to_owned)
-}
+#[path = "common/http.rs"]
+mod http;
+use http::{field, request_id, Conn};
 
 fn unix_ms() -> u128 {
     SystemTime::now()
@@ -127,11 +46,11 @@ fn login(
     acs: &str,
     base_url: &str,
 ) -> std::io::Result<Option<Vec<u8>>> {
-    let (status, page) = conn.request(login_head, b"")?;
-    if status != 200 {
+    let reply = conn.request(login_head, b"")?;
+    if reply.status != 200 {
         return Ok(None);
     }
-    let page = String::from_utf8_lossy(&page);
+    let page = String::from_utf8_lossy(&reply.body);
     let (Some(id), Some(relay)) = (
         field(&page, "SAMLRequest").and_then(|b| request_id(&b)),
         field(&page, "RelayState"),
@@ -149,7 +68,7 @@ fn login(
     body.push_str("&RelayState=");
     spid_sp::binding::redirect::quote_plus(&relay, &mut body);
     let body = body.into_bytes();
-    let (status, _) = conn.request("POST /spid/acs HTTP/1.1\r\n", &body)?;
+    let status = conn.request("POST /spid/acs HTTP/1.1\r\n", &body)?.status;
     Ok((status == 303).then_some(body))
 }
 
@@ -260,9 +179,12 @@ fn main() {
     let mut conn = Conn::open(&sp).unwrap_or_else(|e| fail(format!("connect: {e}")));
     let (mut double, mut refused, mut other) = (0usize, 0usize, 0usize);
     for (_, body) in &accepted {
-        match conn.request("POST /spid/acs HTTP/1.1\r\n", body) {
-            Ok((303, _)) => double += 1,
-            Ok((403, _)) => refused += 1,
+        match conn
+            .request("POST /spid/acs HTTP/1.1\r\n", body)
+            .map(|r| r.status)
+        {
+            Ok(303) => double += 1,
+            Ok(403) => refused += 1,
             Ok(_) => other += 1,
             Err(_) => {
                 other += 1;
