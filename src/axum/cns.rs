@@ -355,22 +355,13 @@ fn try_cns_certificate(
         Some(t) => now.plus_seconds(inner.session_secs).min(t),
         None => now.plus_seconds(inner.session_secs),
     };
-    let mut session = session_data(&login, now, expires);
-    session.tenant.clone_from(&inner.tenant);
-    let handoff = Handoff {
+    let token = Handoff {
         browser: aux.cns_browser,
         next: aux.next,
         replaces: aux.replaces,
-        session,
-    };
-    let handoff = serde_json::to_string(&handoff).map_err(|_| AuthError::Store(corrupt()))?;
-    let token = token_string()?;
-    inner.sessions.put(
-        &format!("handoff:{}", hash(&token)),
-        &handoff,
-        now.plus_seconds(HANDOFF_SECS),
-        now,
-    )?;
+        session: session_data(&login, now, expires),
+    }
+    .store(auth, now)?;
     let origin = cns
         .return_origin
         .clone()
@@ -418,6 +409,7 @@ fn session_data(login: &CnsLogin, now: Timestamp, expires: Timestamp) -> Session
             CardKind::Cie => "cie".to_owned(),
             _ => "cns".to_owned(),
         }),
+        // Stamped by `Handoff::store`.
         tenant: None,
         source: None,
     }

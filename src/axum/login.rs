@@ -34,6 +34,25 @@ pub(super) struct Handoff {
     pub(super) session: SessionData,
 }
 
+impl Handoff {
+    /// Stores the one-time hand-off of a new session to `/complete` and returns its token.
+    /// The one place a session is created for every login method (SAML, CNS, OpenID
+    /// Connect): the session is stamped with this `SpidAuth`'s tenant here.
+    pub(super) fn store(mut self, auth: &SpidAuth, now: Timestamp) -> Result<String, AuthError> {
+        let inner = &auth.inner;
+        self.session.tenant.clone_from(&inner.tenant);
+        let handoff = serde_json::to_string(&self).map_err(|_| AuthError::Store(corrupt()))?;
+        let token = token_string()?;
+        inner.sessions.put(
+            &format!("handoff:{}", hash(&token)),
+            &handoff,
+            now.plus_seconds(HANDOFF_SECS),
+            now,
+        )?;
+        Ok(token)
+    }
+}
+
 pub(super) async fn metadata(Extension(auth): Extension<SpidAuth>, headers: HeaderMap) -> Response {
     match &auth.inner.metadata_xml {
         Some(xml) => {
@@ -328,22 +347,13 @@ pub(super) fn acs_handoff(
         .and_then(|i| i.display_name().map(str::to_owned));
     let expires = now.plus_seconds(inner.session_secs);
     let session = Session::from_login(login, idp_name, now, expires);
-    let mut data = session.data().clone();
-    data.tenant.clone_from(&inner.tenant);
-    let handoff = Handoff {
+    let token = Handoff {
         browser: aux.browser,
         next: aux.next,
         replaces: aux.replaces,
-        session: data,
-    };
-    let handoff = serde_json::to_string(&handoff).map_err(|_| AuthError::Store(corrupt()))?;
-    let token = token_string()?;
-    inner.sessions.put(
-        &format!("handoff:{}", hash(&token)),
-        &handoff,
-        now.plus_seconds(HANDOFF_SECS),
-        now,
-    )?;
+        session: session.data().clone(),
+    }
+    .store(auth, now)?;
     let mut res = redirect(
         StatusCode::SEE_OTHER,
         &format!("{}/complete?handoff={token}", inner.prefix),

@@ -20,7 +20,7 @@ use super::http::{append_header, blocking, cookie, hash, no_store, redirect, tok
 use super::lang::Language;
 use super::login::{respond, Handoff};
 use super::session::SessionData;
-use super::{corrupt, AuthError, SpidAuth, SpidAuthBuilder, BROWSER_COOKIE, HANDOFF_SECS};
+use super::{corrupt, AuthError, SpidAuth, SpidAuthBuilder, BROWSER_COOKIE};
 use super::{safe_next, SESSION_COOKIE};
 use crate::audit::{OidcIndex, Outcome, RecordKind, TransactionRecord};
 use crate::federation::Federation;
@@ -385,24 +385,18 @@ fn try_callback(auth: &SpidAuth, headers: &HeaderMap, query: &str) -> Result<Res
         expires,
         federation: Some(Federation::Cie),
         source: Some(IdentitySource::Oidc),
-        tenant: inner.tenant.clone(),
+        // Stamped by `Handoff::store`.
+        tenant: None,
         identity: None,
         card: None,
     };
-    let handoff = Handoff {
+    let token = Handoff {
         browser: aux.browser,
         next: aux.next,
         replaces: aux.replaces,
         session,
-    };
-    let handoff = serde_json::to_string(&handoff).map_err(|_| AuthError::Store(corrupt()))?;
-    let token = token_string()?;
-    inner.sessions.put(
-        &format!("handoff:{}", hash(&token)),
-        &handoff,
-        now.plus_seconds(HANDOFF_SECS),
-        now,
-    )?;
+    }
+    .store(auth, now)?;
     let mut res = redirect(
         StatusCode::SEE_OTHER,
         &format!("{}/complete?handoff={token}", inner.prefix),
