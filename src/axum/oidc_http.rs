@@ -40,21 +40,9 @@ impl HttpBackChannel {
     /// A client whose every call completes within `timeout` (connect, TLS, request and
     /// the whole body).
     pub fn new(timeout: Duration) -> HttpBackChannel {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            // Redirects are followed by `get`, hop by hop, same origin only.
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .user_agent(concat!("spid-sp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
         HttpBackChannel {
-            agent,
+            // Redirects are followed by `get`, hop by hop, same origin only.
+            agent: crate::metadata::agent_without_redirects(timeout),
             max_bytes: MAX_BACK_CHANNEL_BODY,
             plain_http_loopback: false,
         }

@@ -72,24 +72,30 @@ pub enum PlainHttp {
     OnlyForLoopbackTests,
 }
 
+/// The HTTPS client of every download the SDK makes (metadata, CRLs, the OpenID Connect
+/// back channel): platform TLS roots, one global `timeout` per call, no redirect followed
+/// by the client (callers check each hop themselves), statuses returned, not errors.
+pub(crate) fn agent_without_redirects(timeout: Duration) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::NativeTls)
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .user_agent(concat!("spid-sp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
 impl Fetcher {
     /// A client whose every download must complete within `timeout`.
     pub fn new(timeout: Duration) -> Fetcher {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            // Redirects are followed by `fetch_located`, which checks every hop.
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .user_agent(concat!("spid-sp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
         Fetcher {
-            agent,
+            // Redirects are followed by `fetch_located`, which checks every hop.
+            agent: agent_without_redirects(timeout),
             max_bytes: Limits::METADATA.max_bytes,
             plain_http_loopback: false,
         }
