@@ -103,8 +103,8 @@ check "the reference apps' migrations apply offline (sqlite)" $?
 "$PY" "$HERE/oidc-interop/onboard.py" federation "$TA" "$RUN" >"$RUN/onboard.log" 2>&1
 check "onboarding: trust anchor, OP (CIE profile, trust mark) and a user with a fiscal number" $?
 "$PY" -m django runserver "127.0.0.1:$TA_PORT" --noreload >"$RUN/django.log" 2>&1 &
-PIDS+=($!)
-wait_url "$TA/.well-known/openid-federation" "${PIDS[-1]}" || { tail -30 "$RUN/django.log" >&2; die "Django did not start"; }
+DJANGO_PID=$!; PIDS+=($DJANGO_PID)
+wait_url "$TA/.well-known/openid-federation" "$DJANGO_PID" || { tail -30 "$RUN/django.log" >&2; die "Django did not start"; }
 "$PY" - "$TA" "$OP" <<'PY'
 import base64, json, sys, urllib.request
 ta, op = sys.argv[1:3]
@@ -161,7 +161,47 @@ grep -q 'oidc logout.*outcome="revoked"' "$RUN/demo.log"
 check "our RP logged the revocation at the OP" $?
 ! grep -q 'RSSMRA80A01H501U' "$RUN/demo.log"
 check "no fiscal code in our RP's log" $?
+# Nonce mismatch: B's code with A's state (two logins in one browser; then B re-signed
+# by the suite with A's code_challenge so that only the nonce differs).
+out="$("$PY" "$HERE/oidc-interop/drive.py" nonce-mismatch "$RP" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
+grep -q "PCKE validation failed" "$RUN/django.log"
+check "the reference OP's reason for B's code with A's verifier is PKCE (its log: PCKE validation failed)" $?
+# Replayed code at the reference OP's token endpoint (the suite signs as our RP).
+out="$("$PY" "$HERE/oidc-interop/drive.py" replay-code "$RP" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
 stop_demo
+
+# 4b. A second RP (the demo again: another port, entity ID and keys), onboarded at the
+# same anchor; its codes delivered to our first RP's callback.
+RP2_PORT="$(free_port)"; RP2="http://127.0.0.1:$RP2_PORT"
+mkdir -p "$RUN/rp2/keys"
+for k in federation core-sig core-enc; do
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$RUN/rp2/keys/$k.key.pem" 2>/dev/null \
+    || die "openssl genpkey failed"
+done
+start_rp2() { # start_rp2 LOG [TRUST_MARK_FILE]
+  SPID_DEMO_OIDC_TRUST_ANCHOR="$TA" SPID_DEMO_OIDC_TRUST_ANCHOR_JWKS="$RUN/ta-jwks.json" \
+    SPID_DEMO_OIDC_PROVIDER="$OP" SPID_DEMO_OIDC_KEY_DIR="$RUN/rp2/keys" \
+    SPID_DEMO_OIDC_TRUST_MARK="${2:-}" RUST_LOG="${RUST_LOG:-info}" \
+    "$DEMO" --bind "127.0.0.1:$RP2_PORT" --key-dir "$RUN/rp2/demo-keys" --profile spid-public \
+    --level 2 --no-audit >"$RUN/$1" 2>&1 &
+  RP2_PID=$!
+  PIDS+=($RP2_PID)
+  wait_url "$RP2/.well-known/openid-federation" "$RP2_PID" || { tail -20 "$RUN/$1" >&2; die "second RP did not start"; }
+}
+start_rp2 rp2-no-mark.log ""
+curl -fs -o "$RUN/rp2/rp-ec.jwt" "$RP2/.well-known/openid-federation" \
+  && "$PY" "$HERE/oidc-interop/onboard.py" rp "$TA" "$RP2" "$RUN/rp2/rp-ec.jwt" "$RUN/rp2" >>"$RUN/onboard.log" 2>&1
+check "a second RP onboarded at the reference anchor (its own entity ID, keys, trust mark)" $?
+kill "$RP2_PID" 2>/dev/null; wait "$RP2_PID" 2>/dev/null
+start_rp2 rp2.log "$RUN/rp2/rp-trust-mark.txt"
+start_demo demo-aud.log "$RUN/rp-trust-mark.txt"
+out="$(OIDC_INTEROP_RP2="$RP2" "$PY" "$HERE/oidc-interop/drive.py" wrong-audience "$RP" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
+[ "$(grep -c "PCKE validation failed" "$RUN/django.log")" = 2 ]
+check "the reference OP's reason for RP2's code with RP1's verifier is PKCE (a second PCKE validation failed line)" $?
+[ "$(grep -c 'request refused result="refused" code="oidc_wrong_audience"' "$RUN/demo-aud.log")" = 1 ]
+check "our RP logged the refusal once with its code (oidc_wrong_audience)" $?
+stop_demo
+kill "$RP2_PID" 2>/dev/null; wait "$RP2_PID" 2>/dev/null
 
 # 5. Our RP pinning keys that are not the anchor's (the OP's federation keys instead).
 "$PY" - "$OP" "$RUN/wrong-jwks.json" <<'PY'
@@ -172,6 +212,55 @@ json.dump(claims["jwks"], open(sys.argv[2], "w"))
 PY
 start_demo demo-wrong-anchor.log "$RUN/rp-trust-mark.txt" "$RUN/wrong-jwks.json"
 out="$("$PY" "$HERE/oidc-interop/drive.py" wrong-anchor "$RP" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
+stop_demo
+
+# 6. Statements that have expired, from the reference federation to a freshly started RP
+# (nothing cached).
+# 6a. The reference OP issues its Entity Configuration with `exp` 10 minutes before its
+# `iat` (its per-entity `default_exp`, in minutes, set to -10; the column's CHECK >= 0 is
+# bypassed for this test).
+"$PY" - "$RUN/db.sqlite3" "$OP" -10 <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA ignore_check_constraints = ON")
+db.execute("UPDATE spid_cie_oidc_entity_federationentityconfiguration SET default_exp = ? WHERE sub = ?", (int(sys.argv[3]), sys.argv[2]))
+db.commit()
+PY
+op_ec_times() { # op_ec_times PYTHON_CONDITION (on iat, exp, now)
+  "$PY" - "$OP" "$1" <<'PY'
+import base64, json, sys, time, urllib.request
+ec = urllib.request.urlopen(sys.argv[1] + "/.well-known/openid-federation").read().decode()
+c = json.loads(base64.urlsafe_b64decode(ec.split(".")[1] + "=="))
+sys.exit(0 if eval(sys.argv[2], {}, dict(iat=c["iat"], exp=c["exp"], now=time.time())) else 1)
+PY
+}
+op_ec_times 'exp < iat - 500 and abs(iat - now) < 60'
+check "the reference OP now serves an Entity Configuration whose exp is 10 minutes before its iat" $?
+start_demo demo-exp-before-iat.log "$RUN/rp-trust-mark.txt"
+out="$("$PY" "$HERE/oidc-interop/drive.py" exp-before-iat "$RP" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
+grep -q "oidc trust chain refused entity=\"$OP\" outcome=\"oidc_invalid_claim\"" "$RUN/demo-exp-before-iat.log"
+check "our RP's log names the statement and the cause (the OP's, oidc_invalid_claim: exp before iat)" $?
+stop_demo
+# 6b. The whole federation's clock 3 days back (OIDC_INTEROP_CLOCK_OFFSET, urls.py; the
+# OP's lifetime restored to the default 2 days): every statement of the chain (the OP's
+# and the anchor's Entity Configurations, the anchor's statement about the OP) expired a
+# day ago.
+"$PY" - "$RUN/db.sqlite3" "$OP" 2880 <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE spid_cie_oidc_entity_federationentityconfiguration SET default_exp = ? WHERE sub = ?", (int(sys.argv[3]), sys.argv[2]))
+db.commit()
+PY
+kill "$DJANGO_PID" 2>/dev/null; wait "$DJANGO_PID" 2>/dev/null
+OIDC_INTEROP_CLOCK_OFFSET=-259200 "$PY" -m django runserver "127.0.0.1:$TA_PORT" --noreload >"$RUN/django-behind.log" 2>&1 &
+DJANGO_PID=$!; PIDS+=($DJANGO_PID)
+wait_url "$TA/.well-known/openid-federation" "$DJANGO_PID" || { tail -30 "$RUN/django-behind.log" >&2; die "Django (clock behind) did not start"; }
+op_ec_times 'abs(iat - (now - 259200)) < 60 and now - 90000 < exp < now - 80000'
+check "the reference federation (clock 3 days behind) serves statements that expired a day ago" $?
+start_demo demo-expired.log "$RUN/rp-trust-mark.txt"
+out="$("$PY" "$HERE/oidc-interop/drive.py" expired-chain "$RP" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
+grep -q "oidc trust chain refused entity=\"$OP\" outcome=\"oidc_expired\"" "$RUN/demo-expired.log"
+check "our RP's log names the statement and the cause (the OP's Entity Configuration, oidc_expired)" $?
 stop_demo
 
 finish

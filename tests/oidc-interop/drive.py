@@ -60,6 +60,205 @@ def login_start():
     return r.status_code, r.headers.get("location", "")
 
 
+def op_login(auth_url):
+    """The user at the reference OP (a fresh browser there: login form, then consent):
+    returns (HTTP status, the OP's redirect to the RP's callback)."""
+    op = requests.Session()
+    r = op.get(auth_url, allow_redirects=False)
+    form = hidden_inputs(r.text)
+    if "authz_request_object" not in form:
+        return r.status_code, r.headers.get("location", "")
+    r = op.post(f"{OP}/authorization", data=dict(form, username=username, password=password), allow_redirects=False)
+    consent_url = urllib.parse.urljoin(OP, r.headers.get("location", ""))
+    r = op.get(consent_url, allow_redirects=False)
+    r = op.post(consent_url, data=hidden_inputs(r.text), allow_redirects=False)
+    return r.status_code, r.headers.get("location", "")
+
+
+def rp_signing_key(rp, key_file):
+    """The RP's core signing key (PEM, the files the demo loads), with the kid the RP
+    publishes for it in its Entity Configuration: the suite signs as that RP."""
+    from cryptojwt.jwk.rsa import RSAKey, import_private_rsa_key_from_file
+
+    key = RSAKey(priv_key=import_private_rsa_key_from_file(key_file))
+    ec = requests.get(f"{rp}/.well-known/openid-federation").text
+    published = b64json(ec.split(".")[1])["metadata"]["openid_relying_party"]["jwks"]["keys"]
+    key.kid = next(k["kid"] for k in published if k.get("n") == key.serialize()["n"])
+    return key
+
+
+def sign(claims, key):
+    from cryptojwt.jws.jws import JWS
+
+    return JWS(json.dumps(claims), alg="RS256").sign_compact([key])
+
+
+def pkce():
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def crafted_authz(genuine_url, key, **changes):
+    """A request object re-signed by the suite with `key`: the claims of a genuine one
+    our RP produced (`genuine_url`), with `changes` (fresh jti/iat/exp)."""
+    import secrets
+    import time
+
+    params = query(genuine_url)
+    claims = b64json(params["request"].split(".")[1])
+    now = int(time.time())
+    claims.update(jti=secrets.token_urlsafe(16), iat=now, exp=now + 300, **changes)
+    params["request"] = sign(claims, key)
+    for k in ("state", "nonce", "code_challenge"):
+        if k in params and k in changes:
+            params[k] = changes[k]
+    return f"{OP}/authorization?" + urllib.parse.urlencode(params), claims
+
+
+def callback_text(r):
+    return f"HTTP {r.status_code} {re.sub(r'<[^>]+>', ' ', r.text)[:160]}"
+
+
+if MODE == "nonce-mismatch":
+    import secrets
+
+    # (a) Two logins through our RP in one browser; B's code delivered with A's state.
+    _, auth_a = login_start()
+    _, auth_b = login_start()
+    state_a = b64json(query(auth_a)["request"].split(".")[1])["state"]
+    status, cb_b = op_login(auth_b)
+    code_b = query(cb_b).get("code")
+    check("two logins A and B started in one browser; the OP issued B's code", status == 302 and code_b, f"HTTP {status}")
+    r = browser.get(f"{RP}/spid/oidc/callback?" + urllib.parse.urlencode({"code": code_b, "state": state_a, "iss": OP}), allow_redirects=False)
+    check(
+        "B's code with A's state refused: the reference OP answers a bare 403 to the token request (PKCE: A's verifier), our callback 400 oidc_malformed (token response not JSON)",
+        r.status_code == 400 and "oidc_malformed" in r.text,
+        callback_text(r),
+    )
+    r = browser.get(cb_b, allow_redirects=False)
+    done = urllib.parse.urljoin(RP + "/", r.headers.get("location", ""))
+    check("the legitimate B callback still completes (B's state was untouched, its code unused)", r.status_code == 303 and done.startswith(f"{RP}/spid/complete?handoff="), callback_text(r))
+    # (b) The attacker's variant: B re-signed with A's code_challenge (public: it is in
+    # A's request object) and B's own nonce, so PKCE passes and only the nonce differs.
+    key = rp_signing_key(RP, f"{RUN}/keys/core-sig.key.pem")
+    _, auth_a = login_start()
+    ro_a = b64json(query(auth_a)["request"].split(".")[1])
+    url_b, _ = crafted_authz(auth_a, key, state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32))
+    status, cb_b = op_login(url_b)
+    code_b = query(cb_b).get("code")
+    check("the reference OP issued a code for B' (same code_challenge as A, another nonce)", status == 302 and code_b, f"HTTP {status} {cb_b[:100]}")
+    r = browser.get(f"{RP}/spid/oidc/callback?" + urllib.parse.urlencode({"code": code_b, "state": ro_a["state"], "iss": OP}), allow_redirects=False)
+    check(
+        "B' code with A's state: the OP redeems it (PKCE passes), our RP refuses the ID token: 403 oidc_nonce_mismatch",
+        r.status_code == 403 and "oidc_nonce_mismatch" in r.text,
+        callback_text(r),
+    )
+    sys.exit(1 if FAILED else 0)
+
+if MODE == "replay-code":
+    import secrets
+    import time
+
+    # The suite as our RP (its key, its entity ID, its redirect URI) with its own PKCE
+    # verifier, so it can redeem the code itself, twice.
+    key = rp_signing_key(RP, f"{RUN}/keys/core-sig.key.pem")
+    _, genuine = login_start()
+    verifier, challenge = pkce()
+    url, claims = crafted_authz(genuine, key, state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32), code_challenge=challenge)
+    status, cb = op_login(url)
+    code = query(cb).get("code")
+    check("the suite, signing as our RP, obtained a code from the reference OP", status == 302 and code, f"HTTP {status}")
+
+    def redeem():
+        now = int(time.time())
+        assertion = sign(
+            {"iss": RP, "sub": RP, "aud": f"{OP}/token", "iat": now, "exp": now + 60, "jti": secrets.token_urlsafe(16)},
+            key,
+        )
+        return requests.post(
+            f"{OP}/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": claims["redirect_uri"],
+                "client_id": RP,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion,
+            },
+        )
+
+    first = redeem()
+    ok_first = first.status_code == 200 and "id_token" in first.json()
+    check("first redemption of the code at the token endpoint (private_key_jwt + PKCE): 200 with an ID token", ok_first, f"HTTP {first.status_code} {first.text[:120]}")
+    second = redeem()
+    same = second.status_code == 200 and ok_first and second.json().get("access_token") == first.json().get("access_token")
+    check(
+        "DOCUMENTED departure: the reference OP redeems the same code a second time (200, the same tokens; RFC 6749 §4.1.2 says single use)",
+        same,
+        f"HTTP {second.status_code} {second.text[:120]}",
+    )
+    sys.exit(1 if FAILED else 0)
+
+if MODE == "wrong-audience":
+    import os
+    import secrets
+
+    # A second RP (RP2: the demo again, another port, entity ID and keys, onboarded at
+    # the same anchor). Each RP has its own browser (their cookies share 127.0.0.1).
+    RP2 = os.environ["OIDC_INTEROP_RP2"]
+    browser2 = requests.Session()
+    # (a) RP2's genuine code delivered to RP1's callback with a state of RP1.
+    r = browser2.get(f"{RP2}/spid/oidc/login?next=/me", allow_redirects=False)
+    auth2 = r.headers.get("location", "")
+    status, cb2 = op_login(auth2)
+    code2 = query(cb2).get("code")
+    check("RP2 logged in at the reference OP: a code for RP2 (redirect to RP2's callback)", status == 302 and code2 and cb2.startswith(f"{RP2}/spid/oidc/callback?"), f"HTTP {status} {cb2[:100]}")
+    _, auth1 = login_start()
+    state1 = b64json(query(auth1)["request"].split(".")[1])["state"]
+    r = browser.get(f"{RP}/spid/oidc/callback?" + urllib.parse.urlencode({"code": code2, "state": state1, "iss": OP}), allow_redirects=False)
+    check(
+        "RP2's code at RP1's callback (RP1's state) refused: the reference OP answers a bare 403 at the token endpoint (PKCE: RP1's verifier), our callback 400 oidc_malformed",
+        r.status_code == 400 and "oidc_malformed" in r.text,
+        callback_text(r),
+    )
+    # (b) RP2's request re-signed with RP2's key and RP1's pending code_challenge: the
+    # OP does not bind the code to the client it was issued to, so it redeems it for
+    # RP1 and returns RP2's ID token; our RP refuses it on `aud`.
+    key2 = rp_signing_key(RP2, f"{RUN}/rp2/keys/core-sig.key.pem")
+    _, auth1 = login_start()
+    p1 = query(auth1)
+    state1 = b64json(p1["request"].split(".")[1])["state"]
+    r = browser2.get(f"{RP2}/spid/oidc/login?next=/me", allow_redirects=False)
+    url2, _ = crafted_authz(r.headers.get("location", ""), key2, code_challenge=p1["code_challenge"])
+    status, cb2 = op_login(url2)
+    code2 = query(cb2).get("code")
+    check("RP2 obtained a code bound to RP1's code_challenge", status == 302 and code2, f"HTTP {status} {cb2[:100]}")
+    r = browser.get(f"{RP}/spid/oidc/callback?" + urllib.parse.urlencode({"code": code2, "state": state1, "iss": OP}), allow_redirects=False)
+    check(
+        "… delivered to RP1's callback: the reference OP redeems it for RP1 (client not bound to the code), our RP refuses RP2's ID token: 403 oidc_wrong_audience",
+        r.status_code == 403 and "oidc_wrong_audience" in r.text,
+        callback_text(r),
+    )
+    sys.exit(1 if FAILED else 0)
+
+if MODE in ("exp-before-iat", "expired-chain"):
+    what = {
+        "exp-before-iat": "the OP's Entity Configuration issued with exp 10 min before its iat",
+        "expired-chain": "the federation's statements issued 3 days ago, 2-day lifetime (expired a day ago)",
+    }[MODE]
+    r = browser.get(f"{RP}/spid/oidc/login?next=/me", allow_redirects=False)
+    check(
+        f"{what}: our freshly started RP refuses the chain (oidc_trust_chain, no redirect to the OP)",
+        r.status_code >= 400 and "oidc_trust_chain" in r.text and "location" not in r.headers,
+        callback_text(r),
+    )
+    sys.exit(1 if FAILED else 0)
+
 if MODE == "no-trust-mark":
     status, auth = login_start()
     check("RP (no trust mark) still resolves the OP and redirects to it", status == 303 and auth.startswith(f"{OP}/authorization?"), f"{status}")
