@@ -17,7 +17,15 @@
 #      login form and consent, token with private_key_jwt + PKCE, ID token, encrypted
 #      userinfo, our identity with the fiscal code), replays and forgeries, a tampered
 #      request object, logout with revocation at the OP;
-#   5. the demo SP pinning the wrong anchor keys: the chain is refused.
+#      then a nonce mismatch (B's code with A's state; B re-signed with A's PKCE challenge)
+#      and a code redeemed twice at the OP's token endpoint (the suite signs as our RP);
+#   4b. a second RP (the demo on another port, own entity ID and keys) onboarded: its
+#      codes delivered to the first RP's callback (refused by the OP on PKCE; re-signed
+#      with the first RP's challenge, redeemed by the OP and refused by our RP on `aud`);
+#   5. the demo SP pinning the wrong anchor keys: the chain is refused;
+#   6. statements with exp before iat (the OP's default_exp < 0), then the whole
+#      federation's clock 3 days behind (OIDC_INTEROP_CLOCK_OFFSET, urls.py): an expired
+#      chain, refused by a freshly started RP.
 # Closing line: "oidc-interop: N passed, M failed".
 set -uo pipefail
 

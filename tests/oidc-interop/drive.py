@@ -4,7 +4,10 @@ reference spid-cie-oidc OP, step by step, each step one `ok`/`FAIL` line.
 Usage: python drive.py [MODE] RP_BASE TA_BASE RUN_DIR  (RUN_DIR/user.txt: username, password)
 MODE: login (default), no-trust-mark (our RP's Entity Configuration carries no trust
 mark: the reference OP must refuse it), wrong-anchor (our RP pins other keys for the
-anchor: it must refuse the reference anchor's statements).
+anchor: it must refuse the reference anchor's statements), nonce-mismatch, replay-code,
+wrong-audience (env OIDC_INTEROP_RP2: the second RP's base URL, keys in RUN_DIR/rp2/keys),
+exp-before-iat, expired-chain (tests/oidc-interop.sh prepares the federation for each).
+Some cases sign as an RP (its core signing key from the PEM files the demo loads).
 """
 import base64
 import html
@@ -244,6 +247,10 @@ if MODE == "wrong-audience":
         r.status_code == 403 and "oidc_wrong_audience" in r.text,
         callback_text(r),
     )
+    owner = sqlite3.connect(f"{RUN}/db.sqlite3").execute(
+        "select client_id from spid_cie_oidc_provider_oidcsession where auth_code = ?", (code2,)
+    ).fetchone()
+    check("… and that code was the OP's session of RP2 (its database), redeemed with RP1's client assertion", owner == (RP2,), f"{owner}")
     sys.exit(1 if FAILED else 0)
 
 if MODE in ("exp-before-iat", "expired-chain"):
