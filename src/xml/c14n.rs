@@ -74,19 +74,19 @@ impl<'a> Canonicalizer<'a, '_> {
     /// Adds `(p, uri)` to the current start tag's declarations unless the output already
     /// has it in scope (or it is the `xml` prefix, never declared).
     fn consider(&mut self, p: &'a str, uri: &'a str) {
-        if p == "xml" || self.decls.iter().any(|(q, _)| *q == p) {
+        if p == "xml" || self.decls.iter().any(|(q, _)| same(q, p)) {
             return;
         }
         let current = self
             .rendered
             .iter()
             .rev()
-            .find(|(q, _)| *q == p)
+            .find(|(q, _)| same(q, p))
             .map(|(_, u)| *u);
         let needed = if p.is_empty() && uri.is_empty() {
             current.is_some_and(|c| !c.is_empty())
         } else {
-            current != Some(uri)
+            !current.is_some_and(|c| same(c, uri))
         };
         if needed {
             self.decls.push((p, uri));
@@ -125,9 +125,13 @@ impl<'a> Canonicalizer<'a, '_> {
                 self.consider(inc, uri);
             }
         }
-        self.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.attrs
-            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        if self.decls.len() > 1 {
+            self.decls.sort_unstable_by(|a, b| order(a.0, b.0));
+        }
+        if self.attrs.len() > 1 {
+            self.attrs
+                .sort_unstable_by(|a, b| order(a.0, b.0).then_with(|| order(a.1, b.1)));
+        }
 
         let out = &mut *self.out;
         out.push(b'<');
@@ -170,6 +174,30 @@ impl<'a> Canonicalizer<'a, '_> {
         self.out.extend_from_slice(qname.as_bytes());
         self.out.push(b'>');
     }
+}
+
+/// String equality for the short names and interned URIs c14n compares: the same slice
+/// (interned URIs, names read from one source) answers at once; otherwise the bytes,
+/// compared inline (a `memcmp` call costs more than these strings).
+#[inline(always)]
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && (a.as_ptr() == b.as_ptr() || a.bytes().zip(b.bytes()).all(|(x, y)| x == y))
+}
+
+/// The order of `str` (bytes, lexicographically: the code-point order c14n sorts by),
+/// inline for the same reason as [`same`].
+#[inline(always)]
+fn order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.len() == b.len() && a.as_ptr() == b.as_ptr() {
+        return std::cmp::Ordering::Equal;
+    }
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// The element's qualified name as written in the source (`<qname ...`).
@@ -367,6 +395,39 @@ mod tests {
                         assert_eq!(out, naive(&s, attr), "{s:?} attr={attr}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn inline_comparisons_match_str() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "aa",
+            "ID",
+            "Id",
+            "IssueInstant",
+            "urn:a",
+            "urn:ab",
+            "urn:b",
+            "è",
+            "é",
+            "e",
+            "zz",
+            "\u{10000}",
+            "\u{ffff}",
+        ];
+        for a in words {
+            for b in words {
+                // Different slices with the same bytes, and the same slice.
+                let (a2, b2) = (a.to_owned(), b.to_owned());
+                assert_eq!(order(&a2, &b2), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(same(&a2, &b2), a == b, "{a:?} {b:?}");
+                assert_eq!(order(a, a), std::cmp::Ordering::Equal);
+                assert!(same(a, a));
             }
         }
     }
