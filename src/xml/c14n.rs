@@ -246,6 +246,12 @@ fn escape(
     out: &mut Vec<u8>,
 ) {
     let bytes = s.as_bytes();
+    // Most values (every ID, instant, URI and name) hold no special byte at all: one
+    // vectorized test over the whole value, one copy.
+    if !bytes.iter().fold(false, |any, &b| any | special(b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut plain_from = 0;
     let mut at = 0;
     while at < bytes.len() {
