@@ -95,7 +95,7 @@ impl<'a> Canonicalizer<'a, '_> {
 
     fn element(&mut self, node: Node<'a, '_>) {
         let qname = element_qname(node);
-        let prefix = qname.split_once(':').map_or("", |(p, _)| p);
+        let prefix = prefix_of(qname);
         let scope = self.rendered.len();
 
         // Namespace declarations to render: the visibly utilized ones, plus the inclusive
@@ -106,7 +106,7 @@ impl<'a> Canonicalizer<'a, '_> {
         for attr in node.attributes() {
             let aq = attr_qname(node, &attr);
             if let Some(ns) = attr.namespace() {
-                let ap = aq.split_once(':').map_or("", |(p, _)| p);
+                let ap = prefix_of(aq);
                 if !ap.is_empty() {
                     self.consider(ap, ns);
                 }
@@ -198,6 +198,16 @@ fn order(a: &str, b: &str) -> std::cmp::Ordering {
         }
     }
     a.len().cmp(&b.len())
+}
+
+/// The prefix of a QName as written (`""` when it has none). A byte scan: the names are
+/// short and `:` is ASCII, so the split is on a character boundary.
+#[inline(always)]
+fn prefix_of(qname: &str) -> &str {
+    match qname.bytes().position(|b| b == b':') {
+        Some(at) => qname.get(..at).unwrap_or(""),
+        None => "",
+    }
 }
 
 /// The element's qualified name as written in the source (`<qname ...`).
@@ -435,6 +445,21 @@ mod tests {
                 assert_eq!(order(a, a), std::cmp::Ordering::Equal);
                 assert!(same(a, a));
             }
+        }
+        for q in [
+            "",
+            "a",
+            "ds:Signature",
+            "saml2p:Response",
+            "xml:lang",
+            "é:x",
+            "a:b:c",
+        ] {
+            assert_eq!(
+                prefix_of(q),
+                q.split_once(':').map_or("", |(p, _)| p),
+                "{q:?}"
+            );
         }
     }
 
