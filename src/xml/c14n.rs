@@ -74,19 +74,19 @@ impl<'a> Canonicalizer<'a, '_> {
     /// Adds `(p, uri)` to the current start tag's declarations unless the output already
     /// has it in scope (or it is the `xml` prefix, never declared).
     fn consider(&mut self, p: &'a str, uri: &'a str) {
-        if p == "xml" || self.decls.iter().any(|(q, _)| *q == p) {
+        if p == "xml" || self.decls.iter().any(|(q, _)| same(q, p)) {
             return;
         }
         let current = self
             .rendered
             .iter()
             .rev()
-            .find(|(q, _)| *q == p)
+            .find(|(q, _)| same(q, p))
             .map(|(_, u)| *u);
         let needed = if p.is_empty() && uri.is_empty() {
             current.is_some_and(|c| !c.is_empty())
         } else {
-            current != Some(uri)
+            !current.is_some_and(|c| same(c, uri))
         };
         if needed {
             self.decls.push((p, uri));
@@ -95,7 +95,7 @@ impl<'a> Canonicalizer<'a, '_> {
 
     fn element(&mut self, node: Node<'a, '_>) {
         let qname = element_qname(node);
-        let prefix = qname.split_once(':').map_or("", |(p, _)| p);
+        let prefix = prefix_of(qname);
         let scope = self.rendered.len();
 
         // Namespace declarations to render: the visibly utilized ones, plus the inclusive
@@ -106,7 +106,7 @@ impl<'a> Canonicalizer<'a, '_> {
         for attr in node.attributes() {
             let aq = attr_qname(node, &attr);
             if let Some(ns) = attr.namespace() {
-                let ap = aq.split_once(':').map_or("", |(p, _)| p);
+                let ap = prefix_of(aq);
                 if !ap.is_empty() {
                     self.consider(ap, ns);
                 }
@@ -125,9 +125,13 @@ impl<'a> Canonicalizer<'a, '_> {
                 self.consider(inc, uri);
             }
         }
-        self.decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.attrs
-            .sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        if self.decls.len() > 1 {
+            self.decls.sort_unstable_by(|a, b| order(a.0, b.0));
+        }
+        if self.attrs.len() > 1 {
+            self.attrs
+                .sort_unstable_by(|a, b| order(a.0, b.0).then_with(|| order(a.1, b.1)));
+        }
 
         let out = &mut *self.out;
         out.push(b'<');
@@ -169,6 +173,40 @@ impl<'a> Canonicalizer<'a, '_> {
         self.out.extend_from_slice(b"</");
         self.out.extend_from_slice(qname.as_bytes());
         self.out.push(b'>');
+    }
+}
+
+/// String equality for the short names and interned URIs c14n compares: the same slice
+/// (interned URIs, names read from one source) answers at once; otherwise the bytes,
+/// compared inline (a `memcmp` call costs more than these strings).
+#[inline(always)]
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && (a.as_ptr() == b.as_ptr() || a.bytes().zip(b.bytes()).all(|(x, y)| x == y))
+}
+
+/// The order of `str` (bytes, lexicographically: the code-point order c14n sorts by),
+/// inline for the same reason as [`same`].
+#[inline(always)]
+fn order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.len() == b.len() && a.as_ptr() == b.as_ptr() {
+        return std::cmp::Ordering::Equal;
+    }
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// The prefix of a QName as written (`""` when it has none). A byte scan: the names are
+/// short and `:` is ASCII, so the split is on a character boundary.
+#[inline(always)]
+fn prefix_of(qname: &str) -> &str {
+    match qname.bytes().position(|b| b == b':') {
+        Some(at) => qname.get(..at).unwrap_or(""),
+        None => "",
     }
 }
 
@@ -218,6 +256,12 @@ fn escape(
     out: &mut Vec<u8>,
 ) {
     let bytes = s.as_bytes();
+    // Most values (every ID, instant, URI and name) hold no special byte at all: one
+    // vectorized test over the whole value, one copy.
+    if !bytes.iter().fold(false, |any, &b| any | special(b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut plain_from = 0;
     let mut at = 0;
     while at < bytes.len() {
@@ -368,6 +412,54 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn inline_comparisons_match_str() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "aa",
+            "ID",
+            "Id",
+            "IssueInstant",
+            "urn:a",
+            "urn:ab",
+            "urn:b",
+            "è",
+            "é",
+            "e",
+            "zz",
+            "\u{10000}",
+            "\u{ffff}",
+        ];
+        for a in words {
+            for b in words {
+                // Different slices with the same bytes, and the same slice.
+                let (a2, b2) = (a.to_owned(), b.to_owned());
+                assert_eq!(order(&a2, &b2), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(same(&a2, &b2), a == b, "{a:?} {b:?}");
+                assert_eq!(order(a, a), std::cmp::Ordering::Equal);
+                assert!(same(a, a));
+            }
+        }
+        for q in [
+            "",
+            "a",
+            "ds:Signature",
+            "saml2p:Response",
+            "xml:lang",
+            "é:x",
+            "a:b:c",
+        ] {
+            assert_eq!(
+                prefix_of(q),
+                q.split_once(':').map_or("", |(p, _)| p),
+                "{q:?}"
+            );
         }
     }
 
