@@ -1147,3 +1147,155 @@ idle_timeout_ms = 300
     );
     assert_eq!(r.header("x-request-id"), Some("edge-42"));
 }
+
+/// `[gateway.oidc]`: the RP's keys are created owner-only in `key_dir/oidc` on first start
+/// and reused on the next; the Entity Configuration names the base URL and the anchor; the
+/// login page shows "Entra con CIE (OpenID Connect)" with the local `next`; broken
+/// sections are refused with the field named. (The login itself against Italy's reference
+/// OP: tests/oidc-interop.sh 4c.)
+#[tokio::test]
+async fn gateway_oidc_section_keys_entity_configuration_and_button() {
+    let dir = scratch("oidc-section");
+    let anchor_key = spid_sp::oidc::RpKey::generate().unwrap();
+    let jwks = dir.join("anchor.jwks.json");
+    let jwks_json = serde_json::json!({ "keys": [anchor_key.public_jwk("sig")] });
+    std::fs::write(&jwks, jwks_json.to_string()).unwrap();
+    let anchor = "https://ta.example.it";
+    let section = |extra: &str| {
+        format!(
+            "\n[gateway.oidc]\ntrust_anchor = \"{anchor}\"\ntrust_anchor_jwks = \"{}\"\n\
+             provider = \"https://op.example.it\"\n{extra}",
+            jwks.display()
+        )
+    };
+    let keys = format!("key_dir = \"{}\"\n", dir.join("keys").display());
+    let upstream = echo_upstream().await;
+    let ec_of = |body: &str| {
+        let payload = body.trim().split('.').nth(1).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&URL_SAFE_NO_PAD.decode(payload).unwrap())
+            .unwrap()
+    };
+    let first = start_with(
+        "oidc-1",
+        &format!("http://{upstream}"),
+        &section(""),
+        None,
+        &keys,
+    )
+    .await;
+    let mut mtimes = Vec::new();
+    for name in ["federation.key.pem", "core-sig.key.pem", "core-enc.key.pem"] {
+        let meta = std::fs::metadata(dir.join("keys/oidc").join(name)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        }
+        mtimes.push(meta.modified().unwrap());
+    }
+    let base = format!("http://{}", first.addr);
+    let ec = get(first.addr, "/.well-known/openid-federation", &[], &[]).await;
+    assert_eq!(ec.status, 200);
+    let claims = ec_of(&ec.body);
+    assert_eq!(claims["iss"], base.as_str());
+    assert_eq!(claims["sub"], base.as_str());
+    assert_eq!(claims["authority_hints"], serde_json::json!([anchor]));
+    let rp = &claims["metadata"]["openid_relying_party"];
+    assert_eq!(
+        rp["redirect_uris"],
+        serde_json::json!([format!("{base}/spid/oidc/callback")])
+    );
+    let page = get(first.addr, "/spid/select?next=/private/a%26b", &[], &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(
+            "id=\"oidc-login\" href=\"/spid/oidc/login?next=%2Fprivate%2Fa%26b\">Entra con CIE (OpenID Connect)</a>"
+        ),
+        "{}",
+        page.body
+    );
+    let english = get(
+        first.addr,
+        "/spid/select?next=/",
+        &[],
+        &[("accept-language", "en")],
+    )
+    .await;
+    assert!(english.body.contains("Sign in with CIE (OpenID Connect)"));
+    // An open redirect is not offered.
+    let page = get(
+        first.addr,
+        "/spid/select?next=https://evil.example",
+        &[],
+        &[],
+    )
+    .await;
+    assert!(
+        page.body
+            .contains("id=\"oidc-login\" href=\"/spid/oidc/login\">"),
+        "{}",
+        page.body
+    );
+    // The second start reuses the keys: the same Entity Configuration keys.
+    let second = start_with(
+        "oidc-2",
+        &format!("http://{upstream}"),
+        &section(""),
+        None,
+        &keys,
+    )
+    .await;
+    let again = ec_of(
+        &get(second.addr, "/.well-known/openid-federation", &[], &[])
+            .await
+            .body,
+    );
+    assert_eq!(again["jwks"], claims["jwks"]);
+    for (i, name) in ["federation.key.pem", "core-sig.key.pem", "core-enc.key.pem"]
+        .iter()
+        .enumerate()
+    {
+        let meta = std::fs::metadata(dir.join("keys/oidc").join(name)).unwrap();
+        assert_eq!(meta.modified().unwrap(), mtimes[i]);
+    }
+    // Broken sections, each named.
+    let setup_err = |extra: &str, keys: &str| {
+        let audit = dir.join("audit-refused");
+        let text = config_text(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9",
+            audit.to_str().unwrap(),
+            extra,
+        )
+        .replacen("level = 2\n", &format!("level = 2\n{keys}"), 1);
+        let config = GatewayConfig::from_toml_str(&text, std::path::Path::new("."))?;
+        Gateway::new(Prepared::new(config)?, Extras::default()).map(|_| ())
+    };
+    let field = |r: Result<(), GatewayError>| match r {
+        Err(GatewayError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(field(setup_err(&section("bogus = 1\n"), &keys)), "gateway");
+    assert_eq!(
+        field(setup_err(
+            &section("key_files = [\"a.pem\", \"b.pem\"]\n"),
+            &keys
+        )),
+        "gateway.oidc.key_files"
+    );
+    assert_eq!(field(setup_err(&section(""), "")), "gateway.oidc.key_dir");
+    std::fs::write(dir.join("not-jwks.json"), "{\"keys\": 1}").unwrap();
+    let broken = section("").replace(
+        &jwks.display().to_string(),
+        &dir.join("not-jwks.json").display().to_string(),
+    );
+    assert_eq!(
+        field(setup_err(&broken, &keys)),
+        "gateway.oidc.trust_anchor_jwks"
+    );
+    let marks = section(&format!(
+        "trust_marks = [\"{}\"]\n",
+        dir.join("not-jwks.json").display()
+    ));
+    assert_eq!(field(setup_err(&marks, &keys)), "gateway.oidc.trust_marks");
+}

@@ -22,6 +22,10 @@
 #   4b. a second RP (the demo on another port, own entity ID and keys) onboarded: its
 #      codes delivered to the first RP's callback (refused by the OP on PKCE; re-signed
 #      with the first RP's challenge, redeemed by the OP and refused by our RP on `aud`);
+#   4c. `spid-sp gateway` with [gateway.oidc] as the RP, in front of the echo upstream:
+#      onboarded, then a login through it (the OIDC button of its login page, the OP, the
+#      callback; the fiscal code and the JWT at the upstream, spoofed headers stripped),
+#      logout with revocation;
 #   5. the demo SP pinning the wrong anchor keys: the chain is refused;
 #   6. statements with exp before iat (the OP's default_exp < 0), then the whole
 #      federation's clock 3 days behind (OIDC_INTEROP_CLOCK_OFFSET, urls.py): an expired
@@ -210,6 +214,91 @@ check "the reference OP's reason for RP2's code with RP1's verifier is PKCE (a s
 check "our RP logged the refusal once with its code (oidc_wrong_audience)" $?
 stop_demo
 kill "$RP2_PID" 2>/dev/null; wait "$RP2_PID" 2>/dev/null
+
+# 4c. `spid-sp gateway` as the RP ([gateway.oidc]: the reference anchor and OP, RP keys
+# generated in its key_dir on first start) in front of examples/gateway/echo.py: onboarded
+# from its Entity Configuration, restarted with its trust mark, then a login through it.
+GW_PORT="$(free_port)"; GW="http://127.0.0.1:$GW_PORT"; ECHO_PORT="$(free_port)"
+mkdir -p "$RUN/gw"
+"$PY" "$ROOT/examples/gateway/echo.py" "$ECHO_PORT" >"$RUN/gw/echo.log" 2>&1 &
+PIDS+=($!)
+gw_config() { # gw_config TRUST_MARKS (a TOML array)
+  cat >"$RUN/gw/gateway.toml" <<EOF
+entity_id = "{base_url}"
+key_file = "$ROOT/tests/data/metadata/test-only-sp.key.pem"
+certificate_file = "$ROOT/tests/data/metadata/test-only-sp.crt.pem"
+assertion_consumer_services = ["{base_url}/spid/acs"]
+
+[[single_logout_services]]
+binding = "redirect"
+url = "{base_url}/spid/slo"
+
+[[attribute_services]]
+index = 0
+name = "Servizi online"
+attributes = ["fiscalNumber", "name", "familyName"]
+
+[metadata]
+profile = "spid-sp-public"
+
+[metadata.organization]
+name = "Gateway OIDC test"
+display_name = "Gateway OIDC test"
+url = "{base_url}/"
+
+[metadata.contact]
+email = "gw@example.it"
+ipa_code = "c_h501"
+municipality = "H501"
+
+[gateway]
+bind = "127.0.0.1:$GW_PORT"
+base_url = "$GW"
+level = 2
+key_dir = "$RUN/gw/keys"
+
+[gateway.audit]
+dir = "$RUN/gw/audit"
+
+[gateway.jwt]
+alg = "ES256"
+lifetime_secs = 60
+
+[gateway.oidc]
+trust_anchor = "$TA"
+trust_anchor_jwks = "$RUN/ta-jwks.json"
+provider = "$OP"
+allow_http_loopback = true
+trust_marks = $1
+
+[[gateway.upstreams]]
+url = "http://127.0.0.1:$ECHO_PORT"
+EOF
+}
+start_gw() { # start_gw LOG
+  RUST_LOG="${RUST_LOG:-info}" "$GWBIN" gateway --config "$RUN/gw/gateway.toml" >"$RUN/gw/$1" 2>&1 &
+  GW_PID=$!
+  PIDS+=($GW_PID)
+  wait_url "$GW/.well-known/openid-federation" "$GW_PID" || { tail -20 "$RUN/gw/$1" >&2; die "gateway did not start"; }
+}
+cargo build -q --features gateway --bin spid-sp || die "cargo build (gateway) failed"
+GWBIN="$ROOT/target/debug/spid-sp"
+gw_config '[]'
+start_gw gw-no-mark.log
+ls "$RUN/gw/keys/oidc/federation.key.pem" "$RUN/gw/keys/oidc/core-sig.key.pem" "$RUN/gw/keys/oidc/core-enc.key.pem" >/dev/null 2>&1
+check "gateway: [gateway.oidc] created the RP's three keys in key_dir/oidc on first start" $?
+curl -fs -o "$RUN/gw/rp-ec.jwt" "$GW/.well-known/openid-federation" \
+  && "$PY" "$HERE/oidc-interop/onboard.py" rp "$TA" "$GW" "$RUN/gw/rp-ec.jwt" "$RUN/gw" >>"$RUN/onboard.log" 2>&1
+check "gateway onboarded at the reference anchor from its Entity Configuration (entity ID = base URL)" $?
+kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null
+gw_config "[\"$RUN/gw/rp-trust-mark.txt\"]"
+start_gw gw.log
+out="$("$PY" "$HERE/oidc-interop/drive.py" gateway "$GW" "$TA" "$RUN" 2>&1)"; echo "$out"; count "$out"
+grep -q 'oidc logout.*outcome="revoked"' "$RUN/gw/gw.log"
+check "the gateway logged the revocation at the OP" $?
+! grep -q 'RSSMRA80A01H501U' "$RUN/gw/gw.log"
+check "no fiscal code in the gateway's log" $?
+kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null
 
 # 5. Our RP pinning keys that are not the anchor's (the OP's federation keys instead).
 "$PY" - "$OP" "$RUN/wrong-jwks.json" <<'PY'

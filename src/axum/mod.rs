@@ -130,6 +130,8 @@ mod oidc;
 #[cfg(all(feature = "oidc", feature = "refresh"))]
 mod oidc_http;
 mod session;
+#[cfg(test)]
+pub(crate) use session::oidc_session_for_test;
 mod session_cache;
 #[cfg(feature = "tenants")]
 mod tenants;

@@ -128,6 +128,21 @@ impl SpidAuthBuilder {
     }
 }
 
+impl SpidAuth {
+    /// The URL of "Entra con CIE (OpenID Connect)" (`{prefix}/oidc/login?next=`), or
+    /// `None` when the relying party is not configured (the gateway's login page).
+    #[cfg_attr(not(feature = "gateway"), allow(dead_code))]
+    pub(crate) fn oidc_login_url(&self, next: Option<&str>) -> Option<String> {
+        self.inner.oidc.as_ref()?;
+        let mut url = format!("{}/oidc/login", self.inner.prefix);
+        if let Some(n) = next.and_then(safe_next) {
+            url.push_str("?next=");
+            crate::binding::redirect::quote_plus(&n, &mut url);
+        }
+        Some(url)
+    }
+}
+
 pub(super) fn status_of(e: &RpError) -> StatusCode {
     match e {
         RpError::Config(_) | RpError::Random | RpError::Crypto => StatusCode::INTERNAL_SERVER_ERROR,

@@ -165,6 +165,37 @@ impl Session {
     }
 }
 
+/// A session as the OpenID Connect callback stores it (src/axum/oidc.rs `callback`), for
+/// the tests of code that reads sessions (the gateway's identity headers).
+#[cfg(test)]
+pub(crate) fn oidc_session_for_test(
+    attributes: Attributes,
+    iss: &str,
+    sub: &str,
+    level: SpidLevel,
+    now: Timestamp,
+) -> Session {
+    Session::from_data(SessionData {
+        attributes,
+        level,
+        info: SessionInfo {
+            idp: EntityId::new(iss),
+            name_id: crate::ids::NameId::new(sub),
+            name_qualifier: iss.to_owned(),
+            session_index: None,
+        },
+        idp_name: Some("CIE (OpenID Connect)".to_owned()),
+        authn_instant: None,
+        created: now,
+        expires: now,
+        federation: Some(Federation::Cie),
+        source: Some(crate::identity::IdentitySource::Oidc),
+        tenant: None,
+        identity: None,
+        card: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,9 @@ pub struct GatewaySettings {
     /// "Entra con CNS" (smart-card login; docs/cns.md).
     #[serde(default)]
     pub cns: Option<super::cns::CnsSettings>,
+    /// "Entra con CIE (OpenID Connect)": the relying party in an OIDC federation.
+    #[serde(default)]
+    pub oidc: Option<super::oidc::OidcSettings>,
     /// A header set by a trusted proxy with the request ID (e.g. `x-request-id`): the ID
     /// of the gateway's logs and of the `x-request-id` sent upstream (default: generated).
     #[serde(default)]
@@ -389,6 +392,9 @@ impl GatewayConfig {
         }
         if let Some(c) = gateway.cns.as_mut() {
             c.join(dir);
+        }
+        if let Some(o) = gateway.oidc.as_mut() {
+            o.join(dir);
         }
         if let Some(d) = gateway.tenants.as_mut().and_then(|t| t.dir.as_mut()) {
             join(d);

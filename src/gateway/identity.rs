@@ -313,4 +313,50 @@ mod tests {
         assert_eq!(header_value("Rossi").unwrap(), "Rossi");
         assert!(header_value("a\r\nb").is_some_and(|v| !v.as_bytes().contains(&b'\n')));
     }
+    /// An OpenID Connect session (source `Oidc`, as the callback stores it) gives the same
+    /// identity headers as a SAML one: the fiscal code from the mapped claim, names, the
+    /// level, the OP as `idp`, and a session handle over (OP, `sub`).
+    #[test]
+    fn oidc_sessions_give_the_same_headers() {
+        use crate::identity::{Attributes, IdentitySource};
+        let mut attrs = Attributes::new();
+        attrs.push("fiscalNumber", vec!["TINIT-RSSMRA80A01H501U".to_owned()]);
+        attrs.push("name", vec!["Nicolò".to_owned()]);
+        attrs.push("familyName", vec!["Rossi".to_owned()]);
+        let op = "https://op.example.it/oidc/op";
+        let now = crate::time::Timestamp::from_unix_seconds(1_700_000_000);
+        let s = crate::axum::oidc_session_for_test(
+            attrs,
+            op,
+            "sub-1",
+            crate::level::SpidLevel::L2,
+            now,
+        );
+        assert_eq!(s.identity().source(), IdentitySource::Oidc);
+        let h = IdentityHeaders::new("X-Spid-", &all_fields(), None).unwrap();
+        let v: HashMap<String, String> = h
+            .values(&s)
+            .into_iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(v["x-spid-fiscal-code"], "RSSMRA80A01H501U");
+        assert_eq!(v["x-spid-name"], "utf-8''Nicol%C3%B2");
+        assert_eq!(v["x-spid-family-name"], "Rossi");
+        assert_eq!(v["x-spid-level"], "2");
+        assert_eq!(v["x-spid-idp"], op);
+        assert_eq!(v["x-spid-session"], session_handle(&s));
+        assert!(!v.contains_key("x-spid-eidas-id"));
+        // Two logins of the same user at the OP are two cache entries.
+        let again = crate::axum::oidc_session_for_test(
+            Attributes::new(),
+            op,
+            "sub-1",
+            crate::level::SpidLevel::L2,
+            crate::time::Timestamp::from_unix_seconds(1_700_000_001),
+        );
+        assert_ne!(
+            IdentityCache::key(&s, None),
+            IdentityCache::key(&again, None)
+        );
+    }
 }

@@ -239,3 +239,30 @@ impl JwtSigner {
         Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 }
+
+/// The signer of `[gateway.jwt]`, its header and whether it is `Authorization: Bearer`
+/// (`None` when disabled).
+pub(crate) fn from_settings(
+    j: &super::JwtSettings,
+    key_dir: Option<&Path>,
+    base_url: &str,
+) -> Result<Option<(JwtSigner, axum::http::HeaderName, bool)>, GatewayError> {
+    if !j.enabled {
+        return Ok(None);
+    }
+    let alg = if j.alg == "RS256" {
+        Alg::Rs256
+    } else {
+        Alg::Es256
+    };
+    let key = load_key(alg, j.key_file.as_deref(), key_dir)?;
+    let audience = j.audience.clone().unwrap_or_else(|| base_url.to_owned());
+    let signer = JwtSigner::new(alg, key, base_url, &audience, j.lifetime_secs)?;
+    let name =
+        axum::http::HeaderName::try_from(j.header.as_str()).map_err(|_| GatewayError::Invalid {
+            field: "gateway.jwt.header".into(),
+            reason: "not a header name".into(),
+        })?;
+    let bearer = name == axum::http::header::AUTHORIZATION;
+    Ok(Some((signer, name, bearer)))
+}

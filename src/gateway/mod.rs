@@ -16,6 +16,7 @@ mod cns;
 mod config;
 mod identity;
 mod jwt;
+mod oidc;
 mod ops;
 mod pages;
 mod policy;
@@ -31,7 +32,8 @@ pub use config::{
     DEFAULT_BIND, DEFAULT_HEADER_PREFIX, DEFAULT_JWT_HEADER,
 };
 use identity::{IdentityCache, IdentityHeaders, Prepared as PreparedIdentity};
-use jwt::{Alg, JwtSigner};
+use jwt::JwtSigner;
+pub use oidc::OidcSettings;
 use pages::Problem;
 pub use policy::{Access, IdentityKind, PathRule};
 use policy::{AmbiguousPath, Decision, Policy};
@@ -250,30 +252,11 @@ impl Gateway {
             }
             None => None,
         };
+        if let Some(o) = &g.oidc {
+            b = b.oidc(o.setup(&plan.base_url, g.key_dir.as_deref())?);
+        }
         let auth = b.build();
-        let jwt = if g.jwt.enabled {
-            let alg = if g.jwt.alg == "RS256" {
-                Alg::Rs256
-            } else {
-                Alg::Es256
-            };
-            let key = jwt::load_key(alg, g.jwt.key_file.as_deref(), g.key_dir.as_deref())?;
-            let audience = g
-                .jwt
-                .audience
-                .clone()
-                .unwrap_or_else(|| plan.base_url.clone());
-            let signer = JwtSigner::new(alg, key, &plan.base_url, &audience, g.jwt.lifetime_secs)?;
-            let name =
-                HeaderName::try_from(g.jwt.header.as_str()).map_err(|_| GatewayError::Invalid {
-                    field: "gateway.jwt.header".into(),
-                    reason: "not a header name".into(),
-                })?;
-            let bearer = name == header::AUTHORIZATION;
-            Some((signer, name, bearer))
-        } else {
-            None
-        };
+        let jwt = jwt::from_settings(&g.jwt, g.key_dir.as_deref(), &plan.base_url)?;
         let identity = IdentityHeaders::new(
             &g.headers.prefix,
             &g.headers.send,

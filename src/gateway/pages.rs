@@ -131,11 +131,18 @@ pub fn select(auth: &SpidAuth, lang: Language, next: &str, level: Option<SpidLev
         Language::English => ("Sign in", "Choose how to sign in."),
         _ => ("Accedi", "Scegli come accedere."),
     };
-    html(
-        StatusCode::OK,
-        lang,
-        page(lang, title, &format!("<p>{text}</p>{}", buttons.render())),
-    )
+    let mut body = format!("<p>{text}</p>{}", buttons.render());
+    if let Some(url) = auth.oidc_login_url(Some(next)) {
+        let label = match lang {
+            Language::English => "Sign in with CIE (OpenID Connect)",
+            _ => "Entra con CIE (OpenID Connect)",
+        };
+        let href = url.replace('&', "&amp;").replace('"', "&quot;");
+        body.push_str(&format!(
+            "<p><a class=\"spid-sp-oidc\" id=\"oidc-login\" href=\"{href}\">{label}</a></p>"
+        ));
+    }
+    html(StatusCode::OK, lang, page(lang, title, &body))
 }
 
 /// The 401 of `/spid/auth`: a link to `url` (forward-auth proxies that pass the answer on,

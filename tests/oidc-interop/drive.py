@@ -6,7 +6,8 @@ MODE: login (default), no-trust-mark (our RP's Entity Configuration carries no t
 mark: the reference OP must refuse it), wrong-anchor (our RP pins other keys for the
 anchor: it must refuse the reference anchor's statements), nonce-mismatch, replay-code,
 wrong-audience (env OIDC_INTEROP_RP2: the second RP's base URL, keys in RUN_DIR/rp2/keys),
-exp-before-iat, expired-chain (tests/oidc-interop.sh prepares the federation for each).
+exp-before-iat, expired-chain (tests/oidc-interop.sh prepares the federation for each),
+gateway (RP_BASE is `spid-sp gateway` in front of examples/gateway/echo.py).
 Some cases sign as an RP (its core signing key from the PEM files the demo loads).
 """
 import base64
@@ -125,6 +126,63 @@ def crafted_authz(genuine_url, key, **changes):
 def callback_text(r):
     return f"HTTP {r.status_code} {re.sub(r'<[^>]+>', ' ', r.text)[:160]}"
 
+
+if MODE == "gateway":
+    # RP is `spid-sp gateway` ([gateway.oidc] at the reference anchor and OP) in front of
+    # examples/gateway/echo.py, which answers with the headers it received.
+    r = browser.get(f"{RP}/private/page", allow_redirects=False)
+    select = urllib.parse.urljoin(RP + "/", r.headers.get("location", ""))
+    check("gateway: a protected page without a session → redirect to the login page", r.status_code in (302, 303) and select.startswith(f"{RP}/spid/select?"), f"HTTP {r.status_code} {select[:100]}")
+    r = browser.get(select)
+    button = re.search(r'<a[^>]*id="oidc-login"[^>]*href="([^"]*)"[^>]*>([^<]*)</a>', r.text)
+    href = html.unescape(button.group(1)) if button else ""
+    check(
+        "gateway login page shows 'Entra con CIE (OpenID Connect)' → /spid/oidc/login?next=/private/page",
+        r.status_code == 200 and button and button.group(2) == "Entra con CIE (OpenID Connect)" and href == "/spid/oidc/login?next=%2Fprivate%2Fpage",
+        f"HTTP {r.status_code} {href}",
+    )
+    r = browser.get(urllib.parse.urljoin(RP + "/", href), allow_redirects=False)
+    auth = r.headers.get("location", "")
+    ro = b64json(query(auth).get("request", "e30.e30.").split(".")[1])
+    check("gateway redirects to the reference OP with a request object signed as the gateway (client_id = its base URL)", r.status_code in (302, 303) and auth.startswith(f"{OP}/authorization?") and ro.get("client_id") == RP and ro.get("redirect_uri") == f"{RP}/spid/oidc/callback", f"HTTP {r.status_code} {auth[:100]}")
+    status, callback = op_login(auth)
+    check("the reference OP (trust chain gateway → anchor, trust mark) logs the user in and sends the code to the gateway's callback", status == 302 and callback.startswith(f"{RP}/spid/oidc/callback?"), f"HTTP {status} {callback[:120]}")
+    r = browser.get(callback, allow_redirects=False)
+    done = urllib.parse.urljoin(RP + "/", r.headers.get("location", ""))
+    check("gateway callback: code redeemed (private_key_jwt, PKCE), ID token and encrypted userinfo verified", r.status_code == 303 and done.startswith(f"{RP}/spid/complete?handoff="), callback_text(r))
+    r = browser.get(done, allow_redirects=False)
+    back = urllib.parse.urljoin(RP + "/", r.headers.get("location", ""))
+    check("the hand-off sets the gateway session and returns to /private/page", r.status_code in (302, 303) and back == f"{RP}/private/page", f"HTTP {r.status_code} {back}")
+    spoof = {"X-Spid-Fiscal-Code": "FAKEFAKE00A00A000A", "X-Spid-Level": "3", "X-Spid-Jwt": "forged.jwt.value"}
+    r = browser.get(back, headers=spoof, allow_redirects=False)
+    seen = {}
+    for line in r.text.splitlines():
+        name, _, value = line.partition(":")
+        seen.setdefault(name.strip().lower(), []).append(value.strip())
+    check("the upstream receives the fiscal code the reference OP released in X-Spid-Fiscal-Code", r.status_code == 200 and seen.get("x-spid-fiscal-code") == ["RSSMRA80A01H501U"], f"HTTP {r.status_code} {seen.get('x-spid-fiscal-code')}")
+    check("… the names, level 2 and the OP as X-Spid-Idp (the same headers as a SAML login)", seen.get("x-spid-name") == ["Mario"] and seen.get("x-spid-family-name") == ["Rossi"] and seen.get("x-spid-level") == ["2"] and seen.get("x-spid-idp") == [OP], str({k: v for k, v in seen.items() if k.startswith("x-spid-") and k != "x-spid-jwt"}))
+    check("spoofed X-Spid-* headers from the browser never reach the upstream", "FAKEFAKE00A00A000A" not in r.text and "forged.jwt.value" not in r.text and seen.get("x-spid-level") == ["2"])
+    token = (seen.get("x-spid-jwt") or [""])[0]
+    claims = {}
+    try:
+        from cryptojwt.jwk.jwk import key_from_jwk_dict
+        from cryptojwt.jws.jws import factory
+
+        keys = [key_from_jwk_dict(k) for k in requests.get(f"{RP}/spid/jwks.json").json()["keys"]]
+        claims = factory(token).verify_compact(token, keys)
+    except Exception as e:  # noqa: BLE001 - reported as the check's detail
+        claims = {"error": repr(e)[:120]}
+    check("the upstream's X-Spid-Jwt verifies against the gateway's /spid/jwks.json, with the fiscal code and aud = the gateway", claims.get("fiscal_code") == "RSSMRA80A01H501U" and claims.get("aud") in (RP, [RP]) and claims.get("iss") == RP, str(claims)[:160])
+    cookies = [c.name for c in browser.cookies if c.domain in ("127.0.0.1", "127.0.0.1.local", "")]
+    check("the upstream never sees the gateway's session cookie", not any(f"{c}=" in r.text for c in cookies if c.startswith(("spid_", "__Host-spid_"))))
+    r = browser.post(f"{RP}/spid/logout", headers={"Origin": RP}, allow_redirects=False)
+    check("logout at the gateway (303)", r.status_code == 303, f"HTTP {r.status_code}")
+    db = sqlite3.connect(f"{RUN}/db.sqlite3")
+    revoked = db.execute("select count(*) from spid_cie_oidc_provider_oidcsession where revoked = 1 and client_id = ?", (RP,)).fetchone()[0]
+    check("the reference OP marked the gateway's session revoked", revoked == 1, f"revoked sessions: {revoked}")
+    r = browser.get(f"{RP}/private/page", allow_redirects=False)
+    check("after logout the protected page needs a login again (redirect to the login page)", r.status_code in (302, 303) and "/spid/select?" in r.headers.get("location", ""), f"HTTP {r.status_code}")
+    sys.exit(1 if FAILED else 0)
 
 if MODE == "nonce-mismatch":
     import secrets
