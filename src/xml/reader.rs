@@ -171,7 +171,7 @@ pub(super) fn check_declared_encoding(text: &str) -> Result<(), XmlError> {
     Ok(())
 }
 
-/// Parses `text` under `limits` in one pass ([`super::parser`]): no DTD, well-formed
+/// Parses `text` under `limits` in one pass (`src/xml/parser.rs`): no DTD, well-formed
 /// (XML 1.0 and Namespaces in XML 1.0, at least as strictly as libxml2), bounded size,
 /// depth, nodes, attributes and namespace declarations, and (if asked) no processing
 /// instructions and no comment inside a text value.
