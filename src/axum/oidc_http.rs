@@ -111,7 +111,7 @@ impl HttpBackChannel {
                     .get("location")
                     .and_then(|v| v.to_str().ok())
                     .ok_or("redirect without a usable Location")?;
-                let next = resolve_location(&current, location)
+                let next = crate::metadata::resolve_location(&current, location)
                     .ok_or("redirect to an unusable Location")?;
                 if origin_of(&next) != origin_of(&current) {
                     return Err("redirect to another origin refused".into());
@@ -215,25 +215,6 @@ fn is_loopback_host(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// An absolute http(s) `Location`, or an absolute path on the origin of `base`.
-fn resolve_location(base: &str, location: &str) -> Option<String> {
-    let location = location.trim();
-    if location.is_empty() || location.len() > 2048 || location.chars().any(char::is_control) {
-        return None;
-    }
-    if location.starts_with("https://") || location.starts_with("http://") {
-        return Some(location.to_owned());
-    }
-    if location.starts_with('/') && !location.starts_with("//") {
-        let scheme_end = base.find("://")?.checked_add(3)?;
-        let rest = base.get(scheme_end..)?;
-        let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let origin = base.get(..scheme_end.checked_add(authority_len)?)?;
-        return Some(format!("{origin}{location}"));
-    }
-    None
 }
 
 #[cfg(test)]

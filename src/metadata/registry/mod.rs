@@ -87,7 +87,7 @@ pub use events::{diff_idps, expiry_events, sp_certificate_events, KeySummary, Re
 #[cfg(feature = "refresh")]
 pub use list::{IdpList, IdpListEntry, IdpListError};
 #[cfg(all(feature = "refresh", feature = "oidc", feature = "axum"))]
-pub(crate) use refresh::agent_without_redirects;
+pub(crate) use refresh::{agent_without_redirects, resolve_location};
 #[cfg(feature = "refresh")]
 pub use refresh::{fetch_verified, FetchError, Fetcher, PlainHttp, RefreshError, MAX_REDIRECTS};
 #[cfg(feature = "refresh")]

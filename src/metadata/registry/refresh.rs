@@ -196,7 +196,7 @@ pub const MAX_REDIRECTS: usize = 3;
 /// The absolute URL a `Location` header points to from `base`: an absolute http(s) URL,
 /// or an absolute path on the same origin. Anything else (relative paths,
 /// scheme-relative `//host`, control characters) is refused.
-fn resolve_location(base: &str, location: &str) -> Option<String> {
+pub(crate) fn resolve_location(base: &str, location: &str) -> Option<String> {
     let location = location.trim();
     if location.is_empty() || location.len() > 2048 || location.chars().any(char::is_control) {
         return None;
