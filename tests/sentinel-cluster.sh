@@ -6,6 +6,9 @@
 #                                SPORTS (sentinel ports), SENTINEL_URL; returns 1 if the
 #                                sentinels do not converge
 #   master_port SERVICE        → the port the first sentinel names as primary
+#   settled_topology SERVICE   → waits (≤ 20 s) until the sentinels name a primary that says
+#                                it is one and the other server is its replica with the link
+#                                up, the same for 1 s; sets PRIMARY, REPLICA; returns 1 if not
 #   kill_primary SERVICE       → SIGKILLs the primary, waits for the sentinels to promote
 #                                the replica, starts the old primary again as a replica of
 #                                the new one; sets T_KILL_MS, FAILOVER_MS; returns 1 when
@@ -44,7 +47,7 @@ daemonize no
 dir $WORK
 logfile $WORK/sentinel-$i.log
 sentinel monitor $service 127.0.0.1 $P1 2
-sentinel down-after-milliseconds $service 1000
+sentinel down-after-milliseconds $service 2000
 sentinel failover-timeout $service 10000
 sentinel parallel-syncs $service 1
 CONF
@@ -79,4 +82,31 @@ kill_primary() {
     [ "$new" = "$P2" ] || return 1
     R1=$(cl_start_redis "$P1" "$P2"); PIDS+=("$R1")
     cl_wait_port "$P1" "$R1"
+}
+
+# A loaded machine can make a sentinel miss the new primary's pings for a moment and fail
+# back (seen in CI: a second switch-master 2 s after the first). The harness checks the
+# topology the sentinels settle on rather than assuming the first one.
+settled_topology() {
+    local service="$1" m other stable=0
+    PRIMARY=""; REPLICA=""
+    for _ in $(seq 1 100); do
+        m=$(master_port "$service")
+        if [ "$m" = "$P1" ]; then other=$P2; elif [ "$m" = "$P2" ]; then other=$P1; else other=""; fi
+        if [ -n "$other" ] \
+            && redis-cli -p "$m" role 2>/dev/null | head -1 | grep -qx master \
+            && redis-cli -p "$other" info replication 2>/dev/null | tr -d '\r' | grep -qx "master_port:$m" \
+            && redis-cli -p "$other" info replication 2>/dev/null | tr -d '\r' | grep -qx "master_link_status:up"; then
+            if [ "$m" = "$PRIMARY" ]; then
+                stable=$((stable + 1))
+                [ "$stable" -ge 5 ] && return 0
+            else
+                PRIMARY=$m; REPLICA=$other; stable=1
+            fi
+        else
+            PRIMARY=""; REPLICA=""; stable=0
+        fi
+        sleep 0.2
+    done
+    return 1
 }
