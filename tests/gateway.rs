@@ -1299,3 +1299,94 @@ async fn gateway_oidc_section_keys_entity_configuration_and_button() {
     ));
     assert_eq!(field(setup_err(&marks, &keys)), "gateway.oidc.trust_marks");
 }
+
+/// `spid-sp gateway check` validates `[gateway.oidc]` without creating anything: the
+/// pinned JWKS, the entity IDs, the trust mark files and the RP's keys (missing files in
+/// `key_dir` are reported, not generated); a broken section fails with the field named.
+#[test]
+fn gateway_check_validates_the_oidc_section() {
+    let dir = scratch("check-oidc");
+    let anchor_key = spid_sp::oidc::RpKey::generate().unwrap();
+    let jwks = dir.join("anchor.jwks.json");
+    std::fs::write(
+        &jwks,
+        serde_json::json!({ "keys": [anchor_key.public_jwk("sig")] }).to_string(),
+    )
+    .unwrap();
+    let keys = dir.join("rp-keys");
+    let write = |name: &str, oidc: &str| {
+        let path = dir.join(name);
+        let section = format!(
+            "\n[gateway.oidc]\ntrust_anchor = \"https://ta.example.it\"\n\
+             trust_anchor_jwks = \"{}\"\nprovider = \"https://op.example.it\"\n\
+             key_dir = \"{}\"\n{oidc}",
+            jwks.display(),
+            keys.display()
+        );
+        let text = config_text(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9000",
+            dir.join("audit").to_str().unwrap(),
+            &section,
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let check = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spid-sp"))
+            .args(["gateway", "check", "--config"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+
+    let out = check(&write("good.toml", ""));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("OpenID Connect: provider https://op.example.it")
+            && stdout.contains("1 pinned keys")
+            && stdout.contains("3 created at the first start"),
+        "{stdout}"
+    );
+    assert!(!keys.exists(), "check created the RP key directory");
+
+    // A trust anchor JWKS that is not one.
+    std::fs::write(dir.join("not-jwks.json"), "{\"keys\": 3}").unwrap();
+    let bad = std::fs::read_to_string(write("bad-jwks.toml", ""))
+        .unwrap()
+        .replace("anchor.jwks.json", "not-jwks.json");
+    std::fs::write(dir.join("bad-jwks.toml"), bad).unwrap();
+    let out = check(&dir.join("bad-jwks.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("gateway.oidc.trust_anchor_jwks"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A trust mark file without its JWT line.
+    let mark = dir.join("mark.txt");
+    std::fs::write(&mark, "https://ta.example.it/openid_relying_party/public\n").unwrap();
+    let out = check(&write(
+        "bad-mark.toml",
+        &format!("trust_marks = [\"{}\"]\n", mark.display()),
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.oidc.trust_marks"));
+
+    // A key file in key_dir that is not a key.
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("core-sig.key.pem"), "not a key").unwrap();
+    let out = check(&write("bad-key.toml", ""));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("core-sig.key.pem"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -44,11 +44,22 @@ for tool in redis-server redis-sentinel redis-cli; do
     fi
 done
 
-rm -rf "$WORK"; mkdir -p "$WORK"
+rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK"; }
+mkdir -p "$WORK"
 # shellcheck source=sentinel-cluster.sh
 . "$ROOT/tests/sentinel-cluster.sh"
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+# Stops every process and waits (≤ 5 s) until they are gone: a sentinel rewrites its
+# config file when it stops, so a run that exits early would race the next run's rm -rf.
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    for _ in $(seq 1 50); do
+        alive=""
+        for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -0 "$p" 2>/dev/null && alive=1; done
+        [ -z "$alive" ] && break
+        sleep 0.1
+    done
+}
 trap cleanup EXIT
 
 free_port() { cl_free_port; }

@@ -86,13 +86,7 @@ impl OidcSettings {
 
     /// The relying party's keys: the files, else `key_dir` (created when missing).
     fn keys(&self, gateway_key_dir: Option<&Path>) -> Result<Vec<RpKey>, GatewayError> {
-        let read = |path: &Path| {
-            let pem = std::fs::read(path).map_err(|e| GatewayError::Read {
-                path: path.to_owned(),
-                reason: e.kind().to_string(),
-            })?;
-            RpKey::from_pem(&pem).map_err(|e| setup(format!("{}: {e}", path.display())))
-        };
+        let read = |path: &Path| read_key(path);
         if !self.key_files.is_empty() {
             if self.key_files.len() != KEY_FILES.len() {
                 return Err(invalid(
@@ -102,16 +96,7 @@ impl OidcSettings {
             }
             return self.key_files.iter().map(|p| read(p)).collect();
         }
-        let dir = match (&self.key_dir, gateway_key_dir) {
-            (Some(d), _) => d.clone(),
-            (None, Some(d)) => d.join("oidc"),
-            (None, None) => {
-                return Err(invalid(
-                    "key_dir",
-                    "set key_files, key_dir or gateway.key_dir",
-                ))
-            }
-        };
+        let dir = self.key_dir_of(gateway_key_dir)?;
         let mut keys = Vec::with_capacity(KEY_FILES.len());
         for name in KEY_FILES {
             let path = dir.join(name);
@@ -129,12 +114,9 @@ impl OidcSettings {
         Ok(keys)
     }
 
-    /// The relying party and its federation, for `SpidAuthBuilder::oidc`.
-    pub(crate) fn setup(
-        &self,
-        base_url: &str,
-        gateway_key_dir: Option<&Path>,
-    ) -> Result<OidcSetup, GatewayError> {
+    /// The pinned JWKS of the trust anchor, the entity IDs checked, and the trust marks
+    /// (id, JWT) read: everything of the section but the keys.
+    fn anchor_and_marks(&self) -> Result<(Jwks, Vec<(String, String)>), GatewayError> {
         let text = std::fs::read(&self.trust_anchor_jwks).map_err(|e| GatewayError::Read {
             path: self.trust_anchor_jwks.clone(),
             reason: e.kind().to_string(),
@@ -151,6 +133,83 @@ impl OidcSettings {
                 return Err(invalid(field, "an entity ID (URL)"));
             }
         }
+        let mut marks = Vec::with_capacity(self.trust_marks.len());
+        for path in &self.trust_marks {
+            let text = std::fs::read_to_string(path).map_err(|e| GatewayError::Read {
+                path: path.clone(),
+                reason: e.kind().to_string(),
+            })?;
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            match (lines.next(), lines.next()) {
+                (Some(id), Some(jwt)) => marks.push((id.to_owned(), jwt.to_owned())),
+                _ => {
+                    return Err(invalid(
+                        "trust_marks",
+                        "id on the first line, JWT on the second",
+                    ))
+                }
+            }
+        }
+        Ok((jwks, marks))
+    }
+
+    /// What `spid-sp gateway check` verifies of the section, creating nothing: the trust
+    /// anchor's JWKS, the entity IDs, the trust mark files, and the RP's keys — explicit
+    /// files must read, existing files in `key_dir` must read, missing ones are reported
+    /// as created at the first start. Returns a one-line summary.
+    pub(crate) fn check(&self, gateway_key_dir: Option<&Path>) -> Result<String, GatewayError> {
+        let (jwks, marks) = self.anchor_and_marks()?;
+        let keys = if self.key_files.is_empty() {
+            let dir = self.key_dir_of(gateway_key_dir)?;
+            let missing = KEY_FILES
+                .iter()
+                .filter(|name| !dir.join(name).exists())
+                .count();
+            for name in KEY_FILES {
+                let path = dir.join(name);
+                if path.exists() {
+                    read_key(&path)?;
+                }
+            }
+            match missing {
+                0 => format!("RP keys in {}", dir.display()),
+                n => format!(
+                    "RP keys in {} ({n} created at the first start)",
+                    dir.display()
+                ),
+            }
+        } else {
+            self.keys(gateway_key_dir)?;
+            "RP key files ok".to_owned()
+        };
+        Ok(format!(
+            "provider {}, trust anchor {} ({} pinned keys), {} trust marks, {keys}",
+            self.provider,
+            self.trust_anchor,
+            jwks.keys().len(),
+            marks.len()
+        ))
+    }
+
+    /// The directory of the RP's keys when no explicit files are given.
+    fn key_dir_of(&self, gateway_key_dir: Option<&Path>) -> Result<PathBuf, GatewayError> {
+        match (&self.key_dir, gateway_key_dir) {
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(d)) => Ok(d.join("oidc")),
+            (None, None) => Err(invalid(
+                "key_dir",
+                "set key_files, key_dir or gateway.key_dir",
+            )),
+        }
+    }
+
+    /// The relying party and its federation, for `SpidAuthBuilder::oidc`.
+    pub(crate) fn setup(
+        &self,
+        base_url: &str,
+        gateway_key_dir: Option<&Path>,
+    ) -> Result<OidcSetup, GatewayError> {
+        let (jwks, marks) = self.anchor_and_marks()?;
         let mut keys = self.keys(gateway_key_dir)?.into_iter();
         let (Some(fed), Some(sig), Some(enc)) = (keys.next(), keys.next(), keys.next()) else {
             return Err(setup("the RP needs three keys"));
@@ -166,21 +225,8 @@ impl OidcSettings {
         .map_err(|e| setup(format!("gateway.oidc: {e}")))?
         .names(name, name)
         .authority_hint(&self.trust_anchor);
-        for path in &self.trust_marks {
-            let text = std::fs::read_to_string(path).map_err(|e| GatewayError::Read {
-                path: path.clone(),
-                reason: e.kind().to_string(),
-            })?;
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            match (lines.next(), lines.next()) {
-                (Some(id), Some(jwt)) => config = config.trust_mark(id, jwt),
-                _ => {
-                    return Err(invalid(
-                        "trust_marks",
-                        "id on the first line, JWT on the second",
-                    ))
-                }
-            }
+        for (id, jwt) in &marks {
+            config = config.trust_mark(id, jwt);
         }
         let mut back =
             HttpBackChannel::new(std::time::Duration::from_secs(self.timeout_secs.max(1)));
@@ -196,6 +242,15 @@ impl OidcSettings {
                 .provider(&self.provider),
         )
     }
+}
+
+/// One RP key file (RSA, PEM).
+fn read_key(path: &Path) -> Result<RpKey, GatewayError> {
+    let pem = std::fs::read(path).map_err(|e| GatewayError::Read {
+        path: path.to_owned(),
+        reason: e.kind().to_string(),
+    })?;
+    RpKey::from_pem(&pem).map_err(|e| setup(format!("{}: {e}", path.display())))
 }
 
 /// A fresh RSA-2048 private key, PKCS#8 PEM.

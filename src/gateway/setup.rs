@@ -172,7 +172,8 @@ impl Prepared {
 impl Prepared {
     /// What `spid-sp gateway check` verifies beyond the plan, without creating anything:
     /// the SP description makes metadata, its key files (when named) make a signing key,
-    /// every IdP metadata file reads. Returns a one-line summary.
+    /// every IdP metadata file reads, and `[gateway.oidc]` (JWKS, entity IDs, trust marks,
+    /// RP keys; missing keys reported, not generated). Returns a one-line summary.
     pub fn check_description(config: &GatewayConfig, plan: &Plan) -> Result<String, GatewayError> {
         let d = with_base_url(config.sp.clone(), &plan.base_url);
         let metadata = d.sp_metadata().map_err(GatewayError::Description)?;
@@ -188,8 +189,15 @@ impl Prepared {
             });
         };
         let idps = read_idps(&config.gateway.idp_metadata)?;
+        let oidc = match &config.gateway.oidc {
+            Some(o) => format!(
+                "; OpenID Connect: {}",
+                o.check(config.gateway.key_dir.as_deref())?
+            ),
+            None => String::new(),
+        };
         Ok(format!(
-            "{} ({:?}), {key}, {} trusted IdPs from files",
+            "{} ({:?}), {key}, {} trusted IdPs from files{oidc}",
             d.entity_id.as_deref().unwrap_or("(no entity_id)"),
             metadata.profile,
             idps.len()
