@@ -169,6 +169,40 @@ fn post_form_sends_the_form_and_returns_error_bodies() {
     );
 }
 
+/// A non-2xx answer that is not an OAuth error (an HTML error page, a proxy's 502) is the
+/// token endpoint being unavailable: an error of the back channel (the login ends as
+/// `oidc_unreachable`), not a body handed to the token-response parser (`oidc_malformed`).
+#[test]
+fn post_form_treats_a_non_oauth_error_page_as_unavailable() {
+    let (base, _rx) = serve(vec![
+        answer(
+            "502 Bad Gateway",
+            &[("Content-Type", "text/html")],
+            "<html><body>Bad Gateway</body></html>",
+        ),
+        answer(
+            "500 Internal Server Error",
+            &[("Content-Type", "application/json")],
+            r#"{"detail":"boom"}"#,
+        ),
+        answer(
+            "503 Service Unavailable",
+            &[("Content-Type", "application/json")],
+            r#"{"error":"temporarily_unavailable"}"#,
+        ),
+    ]);
+    let url = format!("{base}/token");
+    let e = client().post_form(&url, "code=a").unwrap_err();
+    assert!(e.contains("HTTP 502 without an OAuth error body"), "{e}");
+    let e = client().post_form(&url, "code=a").unwrap_err();
+    assert!(e.contains("HTTP 500"), "{e}");
+    // An OAuth error body is the OP's answer, whatever the status (RFC 6749 §5.2).
+    assert_eq!(
+        client().post_form(&url, "code=a").unwrap(),
+        r#"{"error":"temporarily_unavailable"}"#
+    );
+}
+
 #[test]
 fn post_form_never_follows_a_redirect() {
     let (other, other_rx) = serve(vec![answer("200 OK", &[], "{}")]);

@@ -155,14 +155,26 @@ impl OidcBackChannel for HttpBackChannel {
         if (300..400).contains(&status) {
             return Err(format!("redirect (HTTP {status}) refused"));
         }
-        // The token endpoint's errors are JSON bodies with 4xx: the caller reads them.
-        self.read_body(response)
+        // The token endpoint's errors are JSON bodies with 4xx: the caller reads them. Any
+        // other non-2xx answer (an HTML error page, a proxy's 502) is the endpoint being
+        // unavailable, not a malformed token response.
+        let body = self.read_body(response)?;
+        if !(200..300).contains(&status) && !is_oauth_error(&body) {
+            return Err(format!("HTTP {status} without an OAuth error body"));
+        }
+        Ok(body)
     }
 
     fn get_with_authorization(&self, url: &str, authorization: &str) -> Result<String, String> {
         self.get(url, Some(authorization), false)
             .map(|b| b.trim().to_owned())
     }
+}
+
+/// A JSON object with an `error` member (RFC 6749 §5.2).
+fn is_oauth_error(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(body)
+        .is_ok_and(|m| m.get("error").is_some_and(serde_json::Value::is_string))
 }
 
 fn transport(e: &str) -> String {
