@@ -171,6 +171,8 @@ async fn echo_upstream() -> SocketAddr {
 struct Running {
     addr: SocketAddr,
     idp: String,
+    /// The `[gateway.cns]` TLS listener, when `listen` is set.
+    cns_tls: Option<SocketAddr>,
 }
 
 async fn start(name: &str, upstream: &str, extra: &str) -> Running {
@@ -221,6 +223,7 @@ async fn start_with(
     };
     let (gateway, router) = Gateway::new(prepared, extras).unwrap();
     assert!(gateway.auth().allows_test_idp());
+    let cns_tls = gateway.spawn_cns_listener().await.unwrap();
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -229,7 +232,11 @@ async fn start_with(
         .await
         .unwrap();
     });
-    Running { addr, idp: idp_url }
+    Running {
+        addr,
+        idp: idp_url,
+        cns_tls,
+    }
 }
 
 async fn get(
@@ -1002,6 +1009,142 @@ proxies = ["127.0.0.2"]
         page.body
     );
     assert!(!lower.contains("x-ssl-client-cert"), "{}", page.body);
+}
+
+/// `[gateway.cns]` with the gateway's own TLS listener (`listen`): a real OpenSSL
+/// handshake with the card as client certificate logs in with the fiscal code; no
+/// certificate, a revoked card or a card of a CA not pinned are refused with their codes;
+/// on the TLS listener the proxy header never counts.
+#[cfg(feature = "test-idp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_con_cns_on_the_gateways_own_tls_listener() {
+    use openssl::pkey::PKey;
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    use openssl::x509::X509;
+    use spid_sp::cns::test_pki::{TestCard, TestPki, TEST_FISCAL_CODE};
+    use std::io::{Read as _, Write as _};
+
+    let up = echo_upstream().await;
+    let dir = scratch("cns-tls-files");
+    let pki =
+        std::sync::Arc::new(TestPki::generate(spid_sp::Clock::now(&spid_sp::SystemClock)).unwrap());
+    std::fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
+    std::fs::write(dir.join("crl.pem"), pki.crl_pem()).unwrap();
+    let (key, cert) = TestIdp::generate_key_pem("127.0.0.1", 30).unwrap();
+    std::fs::write(dir.join("tls.key.pem"), key).unwrap();
+    std::fs::write(dir.join("tls.crt.pem"), cert).unwrap();
+    let extra = format!(
+        r#"
+[gateway.cns]
+ca_file = "{d}/ca.pem"
+crl_files = ["{d}/crl.pem"]
+listen = "127.0.0.1:0"
+tls_certificate = "{d}/tls.crt.pem"
+tls_key = "{d}/tls.key.pem"
+endpoint = "https://127.0.0.1:9443/spid/cns/certificate"
+proxy_header = "x-ssl-client-cert"
+proxies = ["127.0.0.1"]
+"#,
+        d = dir.display()
+    );
+    let gw = start("cns-tls", &format!("http://{up}"), &extra).await;
+    let (addr, tls) = (gw.addr, gw.cns_tls.expect("the CNS TLS listener"));
+    let begin = || async {
+        let r = get(addr, "/spid/cns?next=/private/me", &[], &[]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let state = r
+            .header("location")
+            .unwrap()
+            .strip_prefix("https://127.0.0.1:9443/spid/cns/certificate?state=")
+            .unwrap()
+            .to_owned();
+        (state, r.cookie("spid_browser").unwrap())
+    };
+    // GET /spid/cns/certificate on the TLS listener with `card` (or none) as client
+    // certificate and optionally the proxy header; returns the raw answer.
+    let via_tls = |state: String, card: Option<TestCard>, header: Option<String>| {
+        let pki = pki.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+            b.set_verify(SslVerifyMode::NONE);
+            if let Some(card) = card {
+                b.set_certificate(&X509::from_pem(&pki.card_pem(card)).unwrap())
+                    .unwrap();
+                b.set_private_key(&PKey::private_key_from_pem(&pki.card_key_pem()).unwrap())
+                    .unwrap();
+            }
+            let tcp = std::net::TcpStream::connect(tls).unwrap();
+            let mut s = b.build().connect("localhost", tcp).unwrap();
+            let mut text =
+                format!("GET /spid/cns/certificate?state={state} HTTP/1.0\r\nHost: {tls}\r\n");
+            if let Some(h) = header {
+                text.push_str(&format!("x-ssl-client-cert: {h}\r\n"));
+            }
+            text.push_str("\r\n");
+            s.write_all(text.as_bytes()).unwrap();
+            let mut raw = Vec::new();
+            let _ = s.read_to_end(&mut raw);
+            String::from_utf8_lossy(&raw).into_owned()
+        })
+    };
+    let status = |raw: &str| raw.split(' ').nth(1).unwrap_or("").to_owned();
+
+    // No certificate, a revoked card, a card of a CA not pinned: refused with their codes.
+    for (card, code) in [
+        (None, "cns-no-certificate"),
+        (Some(TestCard::Revoked), "cns-revoked"),
+        (Some(TestCard::UnknownCa), "cns-untrusted-issuer"),
+    ] {
+        let (state, _) = begin().await;
+        let raw = via_tls(state, card, None).await.unwrap();
+        assert_eq!(status(&raw), "403", "{card:?}: {raw}");
+        assert!(raw.contains(code), "{card:?} → {code}: {raw}");
+    }
+    // The proxy header on the TLS listener, even from a configured proxy address: ignored.
+    let (state, _) = begin().await;
+    let escaped: String = pki
+        .card_pem(TestCard::Valid)
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let raw = via_tls(state, None, Some(escaped)).await.unwrap();
+    assert_eq!(status(&raw), "403", "{raw}");
+    assert!(raw.contains("cns-no-certificate"), "{raw}");
+
+    // The valid card: hand-off to the gateway, session, identity upstream.
+    let (state, browser) = begin().await;
+    let raw = via_tls(state, Some(TestCard::Valid), None).await.unwrap();
+    assert_eq!(status(&raw), "303", "{raw}");
+    let location = raw
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or(l.strip_prefix("Location: "))
+        })
+        .unwrap()
+        .trim()
+        .to_owned();
+    let path = location.strip_prefix(&format!("http://{addr}")).unwrap();
+    let done = get(addr, path, &[("spid_browser", &browser)], &[]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.header("location"), Some("/private/me"));
+    let session = done.cookie("spid_session").unwrap();
+    let page = get(addr, "/private/me", &[("spid_session", &session)], &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.to_ascii_lowercase().contains(&format!(
+            "x-spid-fiscal-code: {}",
+            TEST_FISCAL_CODE.to_ascii_lowercase()
+        )),
+        "{}",
+        page.body
+    );
 }
 
 /// The identity kinds admitted positively: an eIDAS user (the test IdP as the eIDAS node,
