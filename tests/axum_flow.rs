@@ -1498,3 +1498,44 @@ async fn held_acs(
         }
     }
 }
+
+/// Sessions the `on_session` hook of [`the_session_hook_sees_every_saml_login_once`] saw.
+static SESSIONS_SEEN: std::sync::Mutex<Vec<(String, u8)>> = std::sync::Mutex::new(Vec::new());
+
+/// `on_session` is called once per completed login with the session the application will
+/// get (here a SAML login; the CNS path in tests/cns_flow.rs), and a replayed Response
+/// creates no session and no call.
+#[tokio::test]
+async fn the_session_hook_sees_every_saml_login_once() {
+    let h = start_opts(Opts {
+        builder: Some(|b| {
+            b.on_session(|s| {
+                SESSIONS_SEEN.lock().unwrap().push((
+                    s.identity()
+                        .fiscal_code()
+                        .map(|c| c.as_str().to_owned())
+                        .unwrap_or_default(),
+                    s.level().number(),
+                ))
+            })
+        }),
+        ..Opts::default()
+    })
+    .await;
+    let (id, relay, browser) = h.begin(&format!("idp={}", enc(IDP)), None).await;
+    let response = h.response(&id, SpidLevel::L2);
+    let acs = form(&[("SAMLResponse", &response), ("RelayState", &relay)]);
+    let r = h.post("/spid/acs", &[], &acs).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let next = r.header("location").unwrap().to_owned();
+    assert_eq!(
+        h.get(&next, &[("spid_browser", &browser)]).await.status,
+        303
+    );
+    // The same Response again: refused, no second session.
+    assert_eq!(h.post("/spid/acs", &[], &acs).await.status, 403);
+    let seen = SESSIONS_SEEN.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].1, 2);
+    assert!(!seen[0].0.is_empty(), "the session carries the fiscal code");
+}

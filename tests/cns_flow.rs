@@ -58,6 +58,8 @@ struct Harness {
     audit: Arc<MemoryAuditLog>,
     clock: Arc<StepClock>,
     trust: CnsTrust,
+    /// What the `on_session` hook saw: (source, fiscal code, card) per completed login.
+    sessions: Arc<Mutex<Vec<(IdentitySource, String, Option<CardKind>)>>>,
 }
 
 async fn start() -> Harness {
@@ -83,11 +85,23 @@ async fn start() -> Harness {
     trust.set_crls(vec![Crl::parse(&pki().crl_pem()).unwrap()]);
     let cns = CnsConfig::new(trust.clone(), format!("https://{tls}/spid/cns/certificate"))
         .trusted_proxy(HeaderName::from_static(HEADER), &[IpAddr::from(PROXY)]);
+    let sessions = Arc::new(Mutex::new(Vec::new()));
+    let seen = sessions.clone();
     let auth = SpidAuth::builder(sp)
         .secure_cookies(false)
         .after_login("/me")
         .audit_log(audit.clone())
         .cns(cns)
+        .on_session(move |s: &Session| {
+            seen.lock().unwrap().push((
+                s.identity().source(),
+                s.identity()
+                    .fiscal_code()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
+                s.card(),
+            ));
+        })
         .build();
     async fn me(session: Session) -> String {
         format!(
@@ -126,6 +140,7 @@ async fn start() -> Harness {
         audit,
         clock,
         trust,
+        sessions,
     }
 }
 
@@ -262,6 +277,15 @@ async fn a_valid_card_through_the_proxy_logs_in_with_the_fiscal_code() {
     assert_eq!(last.fiscal_code.as_deref(), Some(TEST_FISCAL_CODE));
     assert_eq!(last.level, Some(2));
     assert!(last.verified);
+    // The application's `on_session` hook saw the card login once.
+    assert_eq!(
+        *h.sessions.lock().unwrap(),
+        vec![(
+            IdentitySource::Cns,
+            TEST_FISCAL_CODE.to_owned(),
+            Some(CardKind::Cns)
+        )]
+    );
 }
 
 #[tokio::test]

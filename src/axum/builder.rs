@@ -45,6 +45,16 @@ impl SpidAuthBuilder {
         self.inner.login_hook = Some(Arc::new(hook));
         self
     }
+    /// Called with the session of every completed login, whatever the credential: SAML
+    /// (SPID, CIE, eIDAS), "Entra con CNS" and CIE over OpenID Connect — e.g. to provision
+    /// the user by [`Session::key`](crate::axum::Session::key). Runs on the blocking pool,
+    /// once per login, after the login's registry record is durable and before the
+    /// browser is sent to `/complete`. ([`on_login`](Self::on_login) gets the SAML
+    /// login itself, with the Response.)
+    pub fn on_session(mut self, hook: impl Fn(&Session) + Send + Sync + 'static) -> Self {
+        self.inner.session_hook = Some(Arc::new(hook));
+        self
+    }
     /// Where users without a session are sent, with `?next=`: the page with the login
     /// buttons (default `/`).
     pub fn login_page(mut self, path: impl Into<String>) -> Self {

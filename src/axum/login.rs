@@ -41,6 +41,9 @@ impl Handoff {
     pub(super) fn store(mut self, auth: &SpidAuth, now: Timestamp) -> Result<String, AuthError> {
         let inner = &auth.inner;
         self.session.tenant.clone_from(&inner.tenant);
+        if let Some(hook) = &inner.session_hook {
+            hook(&Session::from_data(self.session.clone()));
+        }
         let handoff = serde_json::to_string(&self).map_err(|_| AuthError::Store(corrupt()))?;
         let token = token_string()?;
         inner.sessions.put(
@@ -237,7 +240,9 @@ pub(super) async fn acs(
                 // No application hook and a store that never blocks (in memory): the
                 // hand-off is a map insert, done on this task without a second hop.
                 Ok(login)
-                    if auth.inner.login_hook.is_none() && !auth.inner.sessions.may_block() =>
+                    if auth.inner.login_hook.is_none()
+                        && auth.inner.session_hook.is_none()
+                        && !auth.inner.sessions.may_block() =>
                 {
                     acs_handoff(&auth, &login, aux, now)
                 }

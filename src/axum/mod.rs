@@ -220,6 +220,9 @@ pub type OptionsHook = dyn Fn(&IdentityProvider, &mut LoginOptions) + Send + Syn
 /// Called with every verified login before the session is created (the 24-month
 /// transaction log AgID requires: [`VerifiedLogin::response_xml`]).
 pub type LoginHook = dyn Fn(&VerifiedLogin) + Send + Sync;
+/// Called with the session of every completed login, whatever the credential (SPID, CIE
+/// and eIDAS over SAML, "Entra con CNS", CIE over OpenID Connect), when it is created.
+pub type SessionHook = dyn Fn(&Session) + Send + Sync;
 /// Names the client of a request for the per-client bound on pending logins
 /// ([`SpidAuthBuilder::client_key`]); `None` falls back to the default.
 pub type ClientKeyHook = dyn Fn(&Parts) -> Option<String> + Send + Sync;
@@ -240,6 +243,7 @@ struct Inner {
     login_options: LoginOptions,
     options_hook: Option<Arc<OptionsHook>>,
     login_hook: Option<Arc<LoginHook>>,
+    session_hook: Option<Arc<SessionHook>>,
     login_page: String,
     after_login: String,
     after_logout: String,
@@ -305,6 +309,7 @@ impl SpidAuth {
                 login_options: LoginOptions::default(),
                 options_hook: None,
                 login_hook: None,
+                session_hook: None,
                 login_page: "/".into(),
                 after_login: "/".into(),
                 after_logout: "/".into(),
