@@ -59,8 +59,11 @@ struct Harness {
     clock: Arc<StepClock>,
     trust: CnsTrust,
     /// What the `on_session` hook saw: (source, fiscal code, card) per completed login.
-    sessions: Arc<Mutex<Vec<(IdentitySource, String, Option<CardKind>)>>>,
+    sessions: Arc<Mutex<Vec<SeenSession>>>,
 }
+
+/// A session as the `on_session` hook saw it: source, fiscal code, card.
+type SeenSession = (IdentitySource, String, Option<CardKind>);
 
 async fn start() -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
