@@ -764,6 +764,27 @@ fn config_errors_are_named() {
     ));
 }
 
+/// `spid-sp gateway check --config PATH ARGS…`.
+fn gateway_check(path: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_spid-sp"))
+        .args(["gateway", "check", "--config"])
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The standard output of a check that must have passed.
+fn check_passed(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
     let dir = scratch("check");
@@ -778,19 +799,8 @@ fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_spid-sp");
-    let out = std::process::Command::new(bin)
-        .args(["gateway", "check", "--config"])
-        .arg(&good)
-        .args(["--upstream", "http://127.0.0.1:9001"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = gateway_check(&good, &["--upstream", "http://127.0.0.1:9001"]);
+    let stdout = check_passed(&out);
     assert!(
         stdout.contains("-> http://127.0.0.1:9001"),
         "--upstream overrides: {stdout}"
@@ -812,11 +822,7 @@ fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
             .replace("level = 2", "level = 9"),
     )
     .unwrap();
-    let out = std::process::Command::new(bin)
-        .args(["gateway", "check", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = gateway_check(&bad, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.level"));
 }
@@ -1475,21 +1481,10 @@ fn gateway_check_validates_the_oidc_section() {
         std::fs::write(&path, text).unwrap();
         path
     };
-    let check = |path: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_spid-sp"))
-            .args(["gateway", "check", "--config"])
-            .arg(path)
-            .output()
-            .unwrap()
-    };
+    let check = |path: &std::path::Path| gateway_check(path, &[]);
 
     let out = check(&write("good.toml", ""));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = check_passed(&out);
     assert!(
         stdout.contains("OpenID Connect: provider https://op.example.it")
             && stdout.contains("1 pinned keys")
