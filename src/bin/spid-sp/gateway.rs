@@ -360,10 +360,14 @@ async fn serve(
     let bind = prepared.plan.bind;
     let metrics_bind = prepared.plan.metrics_bind;
     let base_url = prepared.plan.base_url.clone();
-    let listener =
-        shared_listener(bind).map_err(|e| usage(format!("cannot listen on {bind}: {e}")))?;
-    // The address the other threads share (the port chosen when `bind` says port 0).
-    let local_addr = listener.local_addr().unwrap_or(bind);
+    // First an exclusive bind: a port another process holds (even one that shares its
+    // port with SO_REUSEPORT, e.g. a gateway still running) is refused as before, instead
+    // of splitting the connections with it. It also picks the port when `bind` says 0.
+    let local_addr = std::net::TcpListener::bind(bind)
+        .and_then(|l| l.local_addr())
+        .map_err(|e| usage(format!("cannot listen on {bind}: {e}")))?;
+    let listener = shared_listener(local_addr)
+        .map_err(|e| usage(format!("cannot listen on {local_addr}: {e}")))?;
     let mut others = Vec::with_capacity(threads.saturating_sub(1));
     for _ in 1..threads {
         let l = shared_listener(local_addr)
