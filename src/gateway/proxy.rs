@@ -410,6 +410,127 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A keep-alive upstream that answers each request with its request line and `Host`,
+    /// and closes each connection after `per_connection` answers (without saying so, as
+    /// an upstream whose keep-alive timeout passed). Returns its address and a counter
+    /// of accepted connections.
+    async fn keep_alive_upstream(
+        per_connection: usize,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    for _ in 0..per_connection {
+                        let mut chunk = [0u8; 4096];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        buf.drain(..end);
+                        let line = head.lines().next().unwrap_or("").to_owned();
+                        let host = head
+                            .lines()
+                            .find(|l| l.to_ascii_lowercase().starts_with("host:"))
+                            .unwrap_or("")
+                            .to_owned();
+                        let text = format!("{line}\n{host}");
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                        if s.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn upstream(authority: &str) -> Upstream {
+        Upstream {
+            prefix: "/".into(),
+            url: format!("http://{authority}"),
+            authority: authority.into(),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+            idle_timeout: None,
+        }
+    }
+
+    async fn send(c: &UpstreamClient, u: &Upstream, path: &str) -> (StatusCode, String) {
+        let req = Request::builder()
+            .uri(path)
+            .header(header::HOST, "portal.example.it")
+            .body(Body::empty())
+            .unwrap();
+        let res = forward(c, u, req, None).await;
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn keep_alive_connections_are_reused_and_requests_go_in_origin_form() {
+        let (addr, accepted) = keep_alive_upstream(usize::MAX).await;
+        let u = upstream(&addr);
+        let c = client(&u);
+        for i in 0..5 {
+            let (status, body) = send(&c, &u, &format!("/a/{i}?q=1")).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(
+                body,
+                format!("GET /a/{i}?q=1 HTTP/1.1\nhost: {addr}"),
+                "origin form, the upstream's Host"
+            );
+        }
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one connection"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_the_upstream_closed_is_not_a_502() {
+        // Each connection serves one answer, then the upstream closes it silently.
+        let (addr, accepted) = keep_alive_upstream(1).await;
+        let u = upstream(&addr);
+        let c = client(&u);
+        for _ in 0..4 {
+            let (status, _) = send(&c, &u, "/").await;
+            assert_eq!(status, StatusCode::OK);
+            // Let the closed connection's task see the end of the stream, or not: either
+            // way the next request must be answered.
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn the_host_header_is_the_upstreams_without_port_80() {
+        let c = client(&upstream("app.internal:80"));
+        assert_eq!(c.host.as_ref().unwrap(), "app.internal");
+        let c = client(&upstream("[::1]:8080"));
+        assert_eq!(c.host.as_ref().unwrap(), "[::1]:8080");
+        let c = client(&upstream("not a host"));
+        assert!(c.authority.is_none());
+    }
 
     #[test]
     fn hop_by_hop_headers_go() {
