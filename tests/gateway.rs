@@ -911,6 +911,37 @@ fn the_test_idp_flag_is_refused_off_loopback() {
     }
 }
 
+/// The gateway's serving threads share their port (SO_REUSEPORT), but never with another
+/// process: a port already held, even by a socket that allows sharing it, is refused.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_port_another_process_holds_is_refused_even_if_it_allows_sharing() {
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.set_reuseport(true).unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let held = held.listen(8).unwrap();
+    let port = held.local_addr().unwrap().port();
+    let dir = scratch("port-held");
+    let file = dir.join("gateway.toml");
+    let base = format!("http://127.0.0.1:{port}");
+    let audit = dir.join("audit");
+    std::fs::write(
+        &file,
+        config_text(&base, "http://127.0.0.1:9000", audit.to_str().unwrap(), ""),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spid-sp"))
+        .args(["gateway", "--test-idp", "--config"])
+        .arg(&file)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    drop(held);
+}
+
 /// `[gateway.cns]` in reverse-proxy mode: the card header is read only from the proxy's
 /// address, the login lands on the page asked for with the fiscal code in the identity
 /// headers, and the header never reaches the upstream (nor one a client forges).

@@ -13,12 +13,11 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::uri::{Authority, Scheme};
+use axum::http::uri::Authority;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 
 use super::config::Upstream;
 use super::pages::{self, Problem};
@@ -27,32 +26,174 @@ use super::pages::{self, Problem};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FromUpstream;
 
-/// The pooled HTTP/1.1 client of one upstream (keep-alive connections reused), with the
-/// upstream's authority parsed once.
+/// The HTTP/1.1 client of one upstream: keep-alive connections pooled **per thread** (a
+/// connection's task runs on the thread that opened it, and only that thread's requests
+/// use it: a request, its upstream exchange and its response never cross threads), with
+/// the upstream's authority and `Host` value parsed once.
 #[derive(Clone, Debug)]
 pub(crate) struct UpstreamClient {
-    client: Client<HttpConnector, Body>,
+    /// This upstream's pool in each thread's [`POOLS`].
+    id: usize,
     /// `host:port`, `None` when it does not parse (then every request is a 400).
     authority: Option<Authority>,
+    /// The `Host` header sent upstream (the authority, without `:80`).
+    host: Option<HeaderValue>,
+    connect_timeout: Duration,
 }
 
-/// Idle keep-alive connections kept per upstream: enough for the concurrency a front
-/// proxy opens (nginx's `keepalive 64` in docs/gateway.md), bounded so a burst does not
-/// leave thousands of idle sockets behind.
+/// Idle keep-alive connections kept per upstream and per thread: enough for the
+/// concurrency a front proxy opens (nginx's `keepalive 64` in docs/gateway.md), bounded
+/// so a burst does not leave thousands of idle sockets behind.
 const POOL_IDLE_PER_HOST: usize = 256;
+
+/// An idle connection older than this is closed instead of reused.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A pooled connection (idle, or still streaming the answer it was last used for).
+struct Pooled {
+    sender: http1::SendRequest<Body>,
+    since: std::time::Instant,
+}
+
+thread_local! {
+    /// This thread's connections, per upstream ([`UpstreamClient::id`]).
+    static POOLS: std::cell::RefCell<Vec<(usize, std::collections::VecDeque<Pooled>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A client with the upstream's connect timeout.
 pub(crate) fn client(upstream: &Upstream) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(upstream.connect_timeout));
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let authority = Authority::try_from(upstream.authority.as_str()).ok();
+    let host = authority.as_ref().and_then(|a| {
+        let value = match a.port_u16() {
+            Some(80) => a.host(),
+            _ => a.as_str(),
+        };
+        HeaderValue::from_str(value).ok()
+    });
     UpstreamClient {
-        client: Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
-            .build(connector),
-        authority: Authority::try_from(upstream.authority.as_str()).ok(),
+        id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        authority,
+        host,
+        connect_timeout: upstream.connect_timeout,
+    }
+}
+
+/// Why the upstream exchange failed.
+enum SendError {
+    /// No connection (refused, unreachable, connect timeout, name not resolved).
+    Connect,
+    /// The connection failed during the exchange.
+    Exchange,
+}
+
+impl UpstreamClient {
+    /// An idle connection of this thread's pool (the most recently used first); closed or
+    /// expired ones are dropped, busy ones stay.
+    fn checkout(&self) -> Option<http1::SendRequest<Body>> {
+        POOLS.with(|pools| {
+            let mut pools = pools.try_borrow_mut().ok()?;
+            let (_, pool) = pools.iter_mut().find(|(id, _)| *id == self.id)?;
+            let now = std::time::Instant::now();
+            let mut i = pool.len();
+            while i > 0 {
+                i -= 1;
+                let Some(c) = pool.get(i) else { break };
+                if c.sender.is_closed()
+                    || (c.sender.is_ready() && now.duration_since(c.since) > POOL_IDLE_TIMEOUT)
+                {
+                    pool.remove(i);
+                } else if c.sender.is_ready() {
+                    return pool.remove(i).map(|c| c.sender);
+                }
+            }
+            None
+        })
+    }
+
+    /// Puts a connection back (it is reused once its current answer has been read).
+    fn checkin(&self, sender: http1::SendRequest<Body>) {
+        if sender.is_closed() {
+            return;
+        }
+        POOLS.with(|pools| {
+            let Ok(mut pools) = pools.try_borrow_mut() else {
+                return;
+            };
+            let pool = match pools.iter().position(|(id, _)| *id == self.id) {
+                Some(i) => pools.get_mut(i).map(|(_, p)| p),
+                None => {
+                    pools.push((self.id, std::collections::VecDeque::new()));
+                    pools.last_mut().map(|(_, p)| p)
+                }
+            };
+            if let Some(pool) = pool {
+                if pool.len() >= POOL_IDLE_PER_HOST {
+                    // The oldest goes (it closes once its exchange, if any, is over).
+                    pool.pop_front();
+                }
+                pool.push_back(Pooled {
+                    sender,
+                    since: std::time::Instant::now(),
+                });
+            }
+        });
+    }
+
+    /// A new connection; its task runs on this thread's runtime.
+    async fn connect(&self, authority: &Authority) -> Result<http1::SendRequest<Body>, SendError> {
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(80);
+        let stream = tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::TcpStream::connect((host, port)),
+        )
+        .await
+        .map_err(|_| SendError::Connect)?
+        .map_err(|_| SendError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| SendError::Connect)?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
+    }
+
+    /// Sends `req` on a pooled connection, or a new one; a request a pooled connection
+    /// could not take (closed meanwhile: nothing was sent) goes once on a new connection.
+    async fn send(
+        &self,
+        authority: &Authority,
+        req: Request,
+        reuse: bool,
+    ) -> Result<Response<hyper::body::Incoming>, SendError> {
+        let (mut sender, pooled) = match self.checkout() {
+            Some(s) => (s, true),
+            None => (self.connect(authority).await?, false),
+        };
+        let res = match sender.try_send_request(req).await {
+            Ok(res) => res,
+            Err(mut e) => match e.take_message() {
+                Some(req) if pooled => {
+                    sender = self.connect(authority).await?;
+                    sender
+                        .send_request(req)
+                        .await
+                        .map_err(|_| SendError::Exchange)?
+                }
+                _ => return Err(SendError::Exchange),
+            },
+        };
+        if reuse && res.status() != StatusCode::SWITCHING_PROTOCOLS {
+            self.checkin(sender);
+        }
+        Ok(res)
     }
 }
 
@@ -150,33 +291,37 @@ pub(crate) async fn forward(
     upgrade: Option<HeaderValue>,
 ) -> Response {
     let lang = crate::axum::Language::from_headers(req.headers());
-    // The upstream URI from the request's own path and query (no copy, no re-parse).
-    let mut parts = std::mem::take(req.uri_mut()).into_parts();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = client.authority.clone();
-    if parts.path_and_query.is_none() {
-        parts.path_and_query = Some(axum::http::uri::PathAndQuery::from_static("/"));
-    }
-    match Uri::from_parts(parts) {
-        Ok(u) => *req.uri_mut() = u,
-        Err(_) => return pages::problem(Problem::BadRequest, lang),
-    }
+    let (Some(authority), Some(host)) = (&client.authority, &client.host) else {
+        return pages::problem(Problem::BadRequest, lang);
+    };
+    // Origin form (`/path?query`) and the upstream's `Host`, as an HTTP/1.1 client sends.
+    let path = req
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or(axum::http::uri::PathAndQuery::from_static("/"));
+    *req.uri_mut() = Uri::from(path);
     *req.version_mut() = axum::http::Version::HTTP_11;
-    req.headers_mut().remove(header::HOST);
+    req.headers_mut().insert(header::HOST, host.clone());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     if let Some(u) = &upgrade {
         req.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         req.headers_mut().insert(header::UPGRADE, u.clone());
     }
-    let sent = tokio::time::timeout(upstream.response_timeout, client.client.request(req)).await;
+    let sent = tokio::time::timeout(
+        upstream.response_timeout,
+        client.send(authority, req, upgrade.is_none()),
+    )
+    .await;
     let mut res = match sent {
         Err(_) => {
             tracing::warn!(target: "spid_sp::gateway", upstream = %upstream.url, code = "upstream_timeout", "upstream did not answer in time");
             return pages::problem(Problem::Timeout, lang);
         }
         Ok(Err(e)) => {
-            tracing::warn!(target: "spid_sp::gateway", upstream = %upstream.url, code = "upstream_error", connect = e.is_connect(), "upstream unreachable");
+            let connect = matches!(e, SendError::Connect);
+            tracing::warn!(target: "spid_sp::gateway", upstream = %upstream.url, code = "upstream_error", connect, "upstream unreachable");
             return pages::problem(Problem::BadGateway, lang);
         }
         Ok(Ok(res)) => res,
@@ -265,6 +410,127 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A keep-alive upstream that answers each request with its request line and `Host`,
+    /// and closes each connection after `per_connection` answers (without saying so, as
+    /// an upstream whose keep-alive timeout passed). Returns its address and a counter
+    /// of accepted connections.
+    async fn keep_alive_upstream(
+        per_connection: usize,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    for _ in 0..per_connection {
+                        let mut chunk = [0u8; 4096];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        buf.drain(..end);
+                        let line = head.lines().next().unwrap_or("").to_owned();
+                        let host = head
+                            .lines()
+                            .find(|l| l.to_ascii_lowercase().starts_with("host:"))
+                            .unwrap_or("")
+                            .to_owned();
+                        let text = format!("{line}\n{host}");
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                        if s.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn upstream(authority: &str) -> Upstream {
+        Upstream {
+            prefix: "/".into(),
+            url: format!("http://{authority}"),
+            authority: authority.into(),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+            idle_timeout: None,
+        }
+    }
+
+    async fn send(c: &UpstreamClient, u: &Upstream, path: &str) -> (StatusCode, String) {
+        let req = Request::builder()
+            .uri(path)
+            .header(header::HOST, "portal.example.it")
+            .body(Body::empty())
+            .unwrap();
+        let res = forward(c, u, req, None).await;
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn keep_alive_connections_are_reused_and_requests_go_in_origin_form() {
+        let (addr, accepted) = keep_alive_upstream(usize::MAX).await;
+        let u = upstream(&addr);
+        let c = client(&u);
+        for i in 0..5 {
+            let (status, body) = send(&c, &u, &format!("/a/{i}?q=1")).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(
+                body,
+                format!("GET /a/{i}?q=1 HTTP/1.1\nhost: {addr}"),
+                "origin form, the upstream's Host"
+            );
+        }
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one connection"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_the_upstream_closed_is_not_a_502() {
+        // Each connection serves one answer, then the upstream closes it silently.
+        let (addr, accepted) = keep_alive_upstream(1).await;
+        let u = upstream(&addr);
+        let c = client(&u);
+        for _ in 0..4 {
+            let (status, _) = send(&c, &u, "/").await;
+            assert_eq!(status, StatusCode::OK);
+            // Let the closed connection's task see the end of the stream, or not: either
+            // way the next request must be answered.
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn the_host_header_is_the_upstreams_without_port_80() {
+        let c = client(&upstream("app.internal:80"));
+        assert_eq!(c.host.as_ref().unwrap(), "app.internal");
+        let c = client(&upstream("[::1]:8080"));
+        assert_eq!(c.host.as_ref().unwrap(), "[::1]:8080");
+        let c = client(&upstream("not a host"));
+        assert!(c.authority.is_none());
+    }
 
     #[test]
     fn hop_by_hop_headers_go() {

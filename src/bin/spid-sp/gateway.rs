@@ -128,11 +128,60 @@ fn start(args: &RunArgs) -> Result<(), Failure> {
     } else {
         Extras::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Thread per core: this thread and `threads - 1` others each run a single-threaded
+    // runtime with its own listener on the same address (SO_REUSEPORT): a request, its
+    // upstream connection and its response stay on one thread.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let runtime = current_thread_runtime()?;
+    runtime.block_on(serve(prepared, extras, reload_secs, threads))
+}
+
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| usage(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(serve(prepared, extras, reload_secs))
+        .map_err(|e| usage(format!("cannot start the runtime: {e}")))
+}
+
+/// A listener on `addr` that other listeners of this process can share (SO_REUSEPORT:
+/// the kernel spreads the connections; Linux only lets the same user share a port).
+fn shared_listener(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    #[cfg(all(
+        unix,
+        not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+    ))]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Serves `router` on `listener` until `stop` changes (then finishes in-flight requests).
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // No Nagle: a response written in two parts (head, then body) must not wait for the
+    // client's delayed ACK.
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await
 }
 
 /// Log lines buffered in memory and written to stderr in batches: when a batch reaches
@@ -302,13 +351,30 @@ fn test_idp(_: &Prepared) -> Result<Extras, Failure> {
     ))
 }
 
-async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(), Failure> {
+async fn serve(
+    prepared: Prepared,
+    extras: Extras,
+    reload_secs: u64,
+    threads: usize,
+) -> Result<(), Failure> {
     let bind = prepared.plan.bind;
     let metrics_bind = prepared.plan.metrics_bind;
     let base_url = prepared.plan.base_url.clone();
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
+    // First an exclusive bind: a port another process holds (even one that shares its
+    // port with SO_REUSEPORT, e.g. a gateway still running) is refused as before, instead
+    // of splitting the connections with it. It also picks the port when `bind` says 0.
+    let local_addr = std::net::TcpListener::bind(bind)
+        .and_then(|l| l.local_addr())
         .map_err(|e| usage(format!("cannot listen on {bind}: {e}")))?;
+    let listener = shared_listener(local_addr)
+        .map_err(|e| usage(format!("cannot listen on {local_addr}: {e}")))?;
+    let mut others = Vec::with_capacity(threads.saturating_sub(1));
+    for _ in 1..threads {
+        let l = shared_listener(local_addr)
+            .and_then(|l| l.into_std())
+            .map_err(|e| usage(format!("cannot listen on {local_addr}: {e}")))?;
+        others.push(l);
+    }
     let (gateway, router) = Gateway::new(prepared, extras).map_err(|e| Failure {
         status: 1,
         message: e.to_string(),
@@ -330,27 +396,55 @@ async fn serve(prepared: Prepared, extras: Extras, reload_secs: u64) -> Result<(
         });
     }
     spawn_sighup(&gateway);
-    let local = listener
-        .local_addr()
-        .map_or(bind.to_string(), |a| a.to_string());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::with_capacity(others.len());
+    for (i, l) in others.into_iter().enumerate() {
+        let (router, stop) = (router.clone(), stop.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("gateway-{}", i + 1))
+            .spawn(move || -> Result<(), String> {
+                let rt = current_thread_runtime().map_err(|f| f.message)?;
+                rt.block_on(async move {
+                    let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
+                    serve_on(l, router, stop).await.map_err(|e| e.to_string())
+                })
+            })
+            .map_err(|e| usage(format!("cannot start a serving thread: {e}")))?;
+        workers.push(worker);
+    }
+    let local = local_addr.to_string();
     eprintln!("spid-sp gateway: listening on {local}, base URL {base_url}");
-    tracing::info!(target: "spid_sp::gateway", listen = %local, "gateway started");
-    // No Nagle: a response written in two parts (head, then body) must not wait for the
-    // client's delayed ACK.
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    tracing::info!(target: "spid_sp::gateway", listen = %local, threads, "gateway started");
+    // SIGTERM/SIGINT: every thread stops accepting and finishes its in-flight requests.
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = on_signal.send(true);
     });
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let served = serve_on(listener, router, stop).await;
+    // This listener failed, or the signal came: the other threads stop too.
+    let _ = stop_tx.send(true);
+    let joined = tokio::task::spawn_blocking(move || {
+        workers
+            .into_iter()
+            .filter_map(|w| match w.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("a serving thread panicked".to_owned()),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
     let g = gateway.clone();
     let _ = tokio::task::spawn_blocking(move || g.checkpoint()).await;
     tracing::info!(target: "spid_sp::gateway", "gateway stopped");
-    served.map_err(|e| usage(format!("server error: {e}")))
+    served.map_err(|e| usage(format!("server error: {e}")))?;
+    match joined.first() {
+        Some(e) => Err(usage(format!("server error: {e}"))),
+        None => Ok(()),
+    }
 }
 
 /// SIGHUP: re-read the IdP metadata files and the tenant sources now.
