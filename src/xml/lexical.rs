@@ -65,7 +65,7 @@ pub(super) fn is_xml_char(c: u32) -> bool {
 }
 
 /// Whether the byte can continue a name scan (validated afterwards by [`is_name`]).
-pub(super) fn name_byte(c: u8) -> bool {
+pub(super) const fn name_byte(c: u8) -> bool {
     !is_space(c) && !matches!(c, b'/' | b'>' | b'=' | b'<' | b'"' | b'\'' | b'?' | b'&')
 }
 
@@ -177,6 +177,88 @@ pub(super) fn attribute_value(raw: &str) -> Result<Cow<'_, str>, XmlError> {
     Ok(Cow::Owned(out))
 }
 
+/// Byte classes for the one-scan fast paths of the start tag ([`scan_qname`],
+/// [`scan_plain_value`]); anything they do not settle goes to the general rules.
+const NAME_STOP: u8 = 1; // ends a name: not a `name_byte`
+const ASCII_START: u8 = 2; // an ASCII `NameStartChar` but `:`
+const ASCII_CHAR: u8 = 4; // an ASCII `NameChar` but `:`
+const DQ_STOP: u8 = 8; // ends a plain `"`-quoted value: `"`, `<`, `&`, tab, LF, CR
+const SQ_STOP: u8 = 16; // the same for `'`-quoted values
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut k = 0;
+        if !name_byte(b) {
+            k |= NAME_STOP;
+        }
+        if b.is_ascii_alphabetic() || b == b'_' {
+            k |= ASCII_START | ASCII_CHAR;
+        }
+        if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            k |= ASCII_CHAR;
+        }
+        if matches!(b, b'<' | b'&' | b'\t' | b'\n' | b'\r') {
+            k |= DQ_STOP | SQ_STOP;
+        }
+        if b == b'"' {
+            k |= DQ_STOP;
+        }
+        if b == b'\'' {
+            k |= SQ_STOP;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
+
+fn class(c: u8) -> u8 {
+    // A 256-entry table indexed by a byte: always in bounds.
+    CLASS.get(usize::from(c)).copied().unwrap_or(NAME_STOP)
+}
+
+/// The name starting at `b[0]`, in one scan: its length (the bytes up to the first that is
+/// not a [`name_byte`]), and, when it is an ASCII QName (at most one colon, both sides
+/// non-empty ASCII names), the position of its colon (`Some(None)`: no colon). `None` in
+/// the second place means "not settled": [`qname`] decides (non-ASCII names and every
+/// refusal go there, so the messages stay its own).
+pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
+    let mut colon = None;
+    let mut ok = true;
+    let mut part_start = true;
+    let mut n = 0;
+    for &c in b {
+        let k = class(c);
+        if k & NAME_STOP != 0 {
+            break;
+        }
+        if c == b':' {
+            ok &= colon.is_none() && !part_start;
+            colon = Some(n);
+            part_start = true;
+        } else {
+            let want = if part_start { ASCII_START } else { ASCII_CHAR };
+            ok &= k & want != 0;
+            part_start = false;
+        }
+        n += 1;
+    }
+    ok &= !part_start;
+    (n, ok.then_some(colon))
+}
+
+/// The length of a quoted attribute value starting at `b[0]` (after its opening quote)
+/// when it needs nothing from [`attribute_value`]: the closing `quote` comes before any
+/// `<`, `&`, tab, LF or CR. `None`: the general path decides.
+pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
+    let stop = if quote == b'"' { DQ_STOP } else { SQ_STOP };
+    let n = b.iter().position(|&c| class(c) & stop != 0)?;
+    (b.get(n) == Some(&quote)).then_some(n)
+}
+
 /// Splits a QName into (prefix, local): at most one colon, both sides non-empty names.
 pub(super) fn qname(name: &str) -> Result<(&str, &str), XmlError> {
     let b = name.as_bytes();
@@ -239,7 +321,7 @@ pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
 pub(crate) const CR_AFTER_REFERENCE: &str =
     "carriage return next to a character reference is not supported";
 
-pub(crate) fn is_space(c: u8) -> bool {
+pub(crate) const fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
 

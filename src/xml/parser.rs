@@ -21,7 +21,7 @@ use super::dom::{
 };
 use super::lexical::{
     attribute_value, char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends,
-    malformed, name_byte, qname, to_u32,
+    malformed, name_byte, qname, scan_plain_value, scan_qname, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -149,6 +149,24 @@ impl<'i> Parser<'i, '_> {
             return Err(malformed("name expected"));
         }
         Ok(j)
+    }
+
+    /// The QName starting at `i`: its end, prefix and local part (one scan for ASCII
+    /// QNames; [`qname`]'s rules and refusals otherwise).
+    fn qname_at(&self, i: usize) -> Result<(usize, &'i str, &'i str), XmlError> {
+        let (len, colon) = scan_qname(self.b.get(i..).unwrap_or_default());
+        if len == 0 {
+            return Err(malformed("name expected"));
+        }
+        let end = i + len;
+        match colon {
+            Some(None) => Ok((end, "", self.slice(i..end))),
+            Some(Some(at)) => Ok((end, self.slice(i..i + at), self.slice(i + at + 1..end))),
+            None => {
+                let (prefix, local) = qname(self.slice(i..end))?;
+                Ok((end, prefix, local))
+            }
+        }
     }
 
     fn document(&mut self) -> Result<(), XmlError> {
@@ -477,9 +495,8 @@ impl<'i> Parser<'i, '_> {
                 limit: self.limits.max_depth,
             });
         }
-        let name_end = self.name_end(start + 1)?;
+        let (name_end, prefix, local) = self.qname_at(start + 1)?;
         let tag = self.slice(start + 1..name_end);
-        let (prefix, local) = qname(tag)?;
         self.raw.clear();
         let mut i = name_end;
         let empty;
@@ -512,8 +529,7 @@ impl<'i> Parser<'i, '_> {
                 });
             }
             let attr_start = i;
-            let qname_end = self.name_end(i)?;
-            let (ap, al) = qname(self.slice(i..qname_end))?;
+            let (qname_end, ap, al) = self.qname_at(i)?;
             i = self.skip_space(qname_end);
             if self.at(i) != Some(b'=') {
                 return Err(malformed("attribute without value"));
@@ -523,16 +539,24 @@ impl<'i> Parser<'i, '_> {
                 Some(q @ (b'"' | b'\'')) => q,
                 _ => return Err(malformed("unquoted attribute value")),
             };
-            let end = find(self.b, i + 1, &[quote])
-                .ok_or_else(|| malformed("unterminated attribute value"))?;
-            let raw = self.slice(i + 1..end);
-            if memchr::memchr(b'<', raw.as_bytes()).is_some() {
-                return Err(malformed("< in an attribute value"));
-            }
+            // Most values: one scan to the closing quote, borrowed as they stand.
+            let plain = scan_plain_value(self.b.get(i + 1..).unwrap_or_default(), quote);
+            let (end, value) = match plain {
+                Some(len) => (i + 1 + len, Cow::Borrowed(self.slice(i + 1..i + 1 + len))),
+                None => {
+                    let end = find(self.b, i + 1, &[quote])
+                        .ok_or_else(|| malformed("unterminated attribute value"))?;
+                    let raw = self.slice(i + 1..end);
+                    if memchr::memchr(b'<', raw.as_bytes()).is_some() {
+                        return Err(malformed("< in an attribute value"));
+                    }
+                    (end, attribute_value(raw)?)
+                }
+            };
             self.raw.push(RawAttr {
                 prefix: ap,
                 local: al,
-                value: attribute_value(raw)?,
+                value,
                 start: attr_start,
                 qname_end,
                 value_range: i + 1..end,
