@@ -254,8 +254,32 @@ pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
 /// when it needs nothing from [`attribute_value`]: the closing `quote` comes before any
 /// `<`, `&`, tab, LF or CR. `None`: the general path decides.
 pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when some byte of `x` is below `n` (n ≤ 128), zero when none is: the
+    // classic SWAR test, exact about "none", which is all the skip below relies on.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero_byte = |x: u64| below(x, 1);
+    // Eight bytes at a time, skipped while none can stop the scan (the quotes, `<`, `&`
+    // and every control byte); then byte by byte with the table, from the first block
+    // that might hold one.
+    let mut skipped = 0;
+    for block in b.chunks_exact(8) {
+        let x = u64::from_le_bytes(<[u8; 8]>::try_from(block).unwrap_or([0; 8]));
+        let hit = zero_byte(x ^ (ONES * u64::from(quote)))
+            | zero_byte(x ^ (ONES * u64::from(b'<')))
+            | zero_byte(x ^ (ONES * u64::from(b'&')))
+            | below(x, 0x20);
+        if hit != 0 {
+            break;
+        }
+        skipped += 8;
+    }
     let stop = if quote == b'"' { DQ_STOP } else { SQ_STOP };
-    let n = b.iter().position(|&c| class(c) & stop != 0)?;
+    let n = skipped
+        + b.get(skipped..)?
+            .iter()
+            .position(|&c| class(c) & stop != 0)?;
     (b.get(n) == Some(&quote)).then_some(n)
 }
 
