@@ -185,6 +185,8 @@ const ASCII_CHAR: u8 = 4; // an ASCII `NameChar` but `:`
 const DQ_STOP: u8 = 8; // ends a plain `"`-quoted value: `"`, `<`, `&`, tab, LF, CR
 const SQ_STOP: u8 = 16; // the same for `'`-quoted values
 
+// Built at compile time: an index out of bounds here would fail the build, not a parse.
+#[allow(clippy::indexing_slicing)]
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
