@@ -285,6 +285,49 @@ pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
     (b.get(n) == Some(&quote)).then_some(n)
 }
 
+/// The QName starting at byte `i` of `text`: its end, prefix and local part (one scan for
+/// ASCII QNames; [`qname`]'s rules and refusals otherwise).
+pub(super) fn qname_at(text: &str, i: usize) -> Result<(usize, &str, &str), XmlError> {
+    let (len, colon) = scan_qname(text.as_bytes().get(i..).unwrap_or_default());
+    if len == 0 {
+        return Err(malformed("name expected"));
+    }
+    let end = i + len;
+    let slice = |r: std::ops::Range<usize>| text.get(r).unwrap_or_default();
+    match colon {
+        Some(None) => Ok((end, "", slice(i..end))),
+        Some(Some(at)) => Ok((end, slice(i..i + at), slice(i + at + 1..end))),
+        None => {
+            let (prefix, local) = qname(slice(i..end))?;
+            Ok((end, prefix, local))
+        }
+    }
+}
+
+/// The attribute value starting at byte `i` of `text` (after its opening `quote`): the
+/// index of its closing quote and the value normalized. Most values: one scan to the
+/// closing quote, borrowed as they stand; otherwise the closing quote, `<` refused, and
+/// [`attribute_value`].
+pub(super) fn quoted_value(
+    text: &str,
+    i: usize,
+    quote: u8,
+) -> Result<(usize, Cow<'_, str>), XmlError> {
+    let b = text.as_bytes();
+    if let Some(len) = scan_plain_value(b.get(i..).unwrap_or_default(), quote) {
+        return Ok((
+            i + len,
+            Cow::Borrowed(text.get(i..i + len).unwrap_or_default()),
+        ));
+    }
+    let end = find(b, i, &[quote]).ok_or_else(|| malformed("unterminated attribute value"))?;
+    let raw = text.get(i..end).unwrap_or_default();
+    if memchr::memchr(b'<', raw.as_bytes()).is_some() {
+        return Err(malformed("< in an attribute value"));
+    }
+    Ok((end, attribute_value(raw)?))
+}
+
 /// Splits a QName into (prefix, local): at most one colon, both sides non-empty names.
 pub(super) fn qname(name: &str) -> Result<(&str, &str), XmlError> {
     let b = name.as_bytes();

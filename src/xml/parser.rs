@@ -20,8 +20,8 @@ use super::dom::{
     AttrData, Decl, Document, ElementData, NodeData, NodeId, NodeKind, NO_NS, NS_XML,
 };
 use super::lexical::{
-    attribute_value, char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends,
-    malformed, name_byte, qname, scan_plain_value, scan_qname, to_u32,
+    char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, malformed, name_byte,
+    qname_at, quoted_value, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -149,24 +149,6 @@ impl<'i> Parser<'i, '_> {
             return Err(malformed("name expected"));
         }
         Ok(j)
-    }
-
-    /// The QName starting at `i`: its end, prefix and local part (one scan for ASCII
-    /// QNames; [`qname`]'s rules and refusals otherwise).
-    fn qname_at(&self, i: usize) -> Result<(usize, &'i str, &'i str), XmlError> {
-        let (len, colon) = scan_qname(self.b.get(i..).unwrap_or_default());
-        if len == 0 {
-            return Err(malformed("name expected"));
-        }
-        let end = i + len;
-        match colon {
-            Some(None) => Ok((end, "", self.slice(i..end))),
-            Some(Some(at)) => Ok((end, self.slice(i..i + at), self.slice(i + at + 1..end))),
-            None => {
-                let (prefix, local) = qname(self.slice(i..end))?;
-                Ok((end, prefix, local))
-            }
-        }
     }
 
     fn document(&mut self) -> Result<(), XmlError> {
@@ -495,7 +477,7 @@ impl<'i> Parser<'i, '_> {
                 limit: self.limits.max_depth,
             });
         }
-        let (name_end, prefix, local) = self.qname_at(start + 1)?;
+        let (name_end, prefix, local) = qname_at(self.text, start + 1)?;
         let tag = self.slice(start + 1..name_end);
         self.raw.clear();
         let mut i = name_end;
@@ -529,7 +511,7 @@ impl<'i> Parser<'i, '_> {
                 });
             }
             let attr_start = i;
-            let (qname_end, ap, al) = self.qname_at(i)?;
+            let (qname_end, ap, al) = qname_at(self.text, i)?;
             i = self.skip_space(qname_end);
             if self.at(i) != Some(b'=') {
                 return Err(malformed("attribute without value"));
@@ -539,20 +521,7 @@ impl<'i> Parser<'i, '_> {
                 Some(q @ (b'"' | b'\'')) => q,
                 _ => return Err(malformed("unquoted attribute value")),
             };
-            // Most values: one scan to the closing quote, borrowed as they stand.
-            let plain = scan_plain_value(self.b.get(i + 1..).unwrap_or_default(), quote);
-            let (end, value) = match plain {
-                Some(len) => (i + 1 + len, Cow::Borrowed(self.slice(i + 1..i + 1 + len))),
-                None => {
-                    let end = find(self.b, i + 1, &[quote])
-                        .ok_or_else(|| malformed("unterminated attribute value"))?;
-                    let raw = self.slice(i + 1..end);
-                    if memchr::memchr(b'<', raw.as_bytes()).is_some() {
-                        return Err(malformed("< in an attribute value"));
-                    }
-                    (end, attribute_value(raw)?)
-                }
-            };
+            let (end, value) = quoted_value(self.text, i + 1, quote)?;
             self.raw.push(RawAttr {
                 prefix: ap,
                 local: al,
