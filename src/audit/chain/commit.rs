@@ -59,7 +59,7 @@ pub(super) struct State {
 /// is busy (a sync in flight or the last batch held several records): one write and one
 /// `fdatasync` for every record queued meanwhile instead of one per few records. A lone
 /// appender (last batch of one record, nothing in flight) is written at once.
-pub(super) const COMMIT_DELAY: Duration = Duration::from_millis(1);
+pub(super) const COMMIT_DELAY: Duration = Duration::from_millis(2);
 /// A queue this long is written at once, whatever its age.
 pub(super) const MAX_BATCH: usize = 64;
 
@@ -283,5 +283,81 @@ impl<S: EntryStore> Shared<S> {
             a.finish(Ok(()));
         }
         self.lock()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            queue: Vec::new(),
+            writing: false,
+            syncs: 0,
+            written: 0,
+            covered: 0,
+            unsynced: VecDeque::new(),
+            failed: None,
+            shutdown: false,
+            idle: 0,
+            policy: CheckpointPolicy::default(),
+            seq: 0,
+            prev: String::new(),
+            since_checkpoint: 0,
+            last_checkpoint: Timestamp::from_unix_seconds(0),
+            queued_at: None,
+            seal_queued: false,
+            last_batch: 0,
+            timed: false,
+            slow_sync: false,
+        }
+    }
+
+    fn queue(st: &mut State, n: usize) -> Vec<crate::audit::AuditTicket> {
+        let mut tickets = Vec::new();
+        for _ in 0..n {
+            let (t, c) = crate::audit::AuditTicket::pair();
+            st.queue.push((c, Item::Record(String::new())));
+            tickets.push(t);
+        }
+        tickets
+    }
+
+    #[test]
+    fn the_commit_delay_applies_only_while_the_log_is_busy() {
+        let t0 = Instant::now();
+        let mut st = state();
+        // Nothing queued: nothing to write.
+        assert_eq!(st.write_deadline(), None);
+        st.queued_at = Some(t0);
+        let _t = queue(&mut st, 1);
+        // A lone appender (last batch of one, nothing in flight): at once.
+        st.last_batch = 1;
+        assert_eq!(st.write_deadline(), Some(t0));
+        assert!(st.write_due(t0));
+        // Busy (several records in the last batch, or a sync in flight): waits.
+        st.last_batch = 5;
+        assert_eq!(st.write_deadline(), Some(t0 + COMMIT_DELAY));
+        assert!(!st.write_due(t0));
+        assert!(st.write_due(t0 + COMMIT_DELAY));
+        st.last_batch = 1;
+        st.syncs = 1;
+        assert_eq!(st.write_deadline(), Some(t0 + COMMIT_DELAY));
+        // A checkpoint asked for, a full batch, or shutdown: at once.
+        st.seal_queued = true;
+        assert_eq!(st.write_deadline(), Some(t0));
+        st.seal_queued = false;
+        let _more = queue(&mut st, MAX_BATCH - 1);
+        assert_eq!(st.write_deadline(), Some(t0));
+        st.queue.truncate(1);
+        st.shutdown = true;
+        assert_eq!(st.write_deadline(), Some(t0));
+        // A write in progress or a failed log: no second write.
+        st.writing = true;
+        assert!(!st.write_due(t0));
+        st.writing = false;
+        st.failed = Some(AuditError("disk gone".into()));
+        assert!(!st.write_due(t0));
     }
 }
