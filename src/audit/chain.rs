@@ -344,6 +344,11 @@ impl<S: EntryStore + 'static> ChainedLog<S> {
                     prev: GENESIS.into(),
                     since_checkpoint: 0,
                     last_checkpoint: now,
+                    queued_at: None,
+                    seal_queued: false,
+                    last_batch: 0,
+                    timed: false,
+                    slow_sync: false,
                 }),
                 work: Condvar::new(),
             }),
@@ -419,10 +424,20 @@ impl<S: EntryStore + 'static> ChainedLog<S> {
         if let Some(e) = &st.failed {
             return AuditTicket::ready(Err(e.clone()));
         }
+        // Wake a committer only when one must act: the queue was empty (write it, or
+        // time it), the batch is full, or a checkpoint asks for a write now. Otherwise
+        // a committer is already timing the queue or will see it after its step.
+        let first = st.queue.is_empty();
+        if first {
+            st.queued_at = Some(std::time::Instant::now());
+        }
+        let seal = matches!(item, Item::Seal);
+        st.seal_queued |= seal;
         st.queue.push((done, item));
-        let idle = st.idle > 0;
+        let wake =
+            st.idle > 0 && ((first && !st.timed) || st.queue.len() == commit::MAX_BATCH || seal);
         drop(st);
-        if idle {
+        if wake {
             self.shared.work.notify_one();
         }
         ticket

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::MutexGuard;
+use std::time::{Duration, Instant};
 
 use super::{
     lock_lost, CheckpointPolicy, Completion, EntryStore, Item, Shared, StoredEntry, MAX_SYNCS,
@@ -42,7 +43,25 @@ pub(super) struct State {
     pub(super) prev: String,
     pub(super) since_checkpoint: u64,
     pub(super) last_checkpoint: Timestamp,
+    /// When the queue last went from empty to not empty (its oldest item's age).
+    pub(super) queued_at: Option<Instant>,
+    /// Whether a queued [`Item::Seal`] asks for a write now.
+    pub(super) seal_queued: bool,
+    /// Records in the last batch written (1: a lone appender, nobody to group with).
+    pub(super) last_batch: usize,
+    /// Whether a committer waits for the queue's deadline (appenders need not wake one).
+    pub(super) timed: bool,
+    /// Whether the last sync took longer than [`COMMIT_DELAY`].
+    pub(super) slow_sync: bool,
 }
+
+/// How long a record may wait in the queue for others to join its batch while the log
+/// is busy (a sync in flight or the last batch held several records): one write and one
+/// `fdatasync` for every record queued meanwhile instead of one per few records. A lone
+/// appender (last batch of one record, nothing in flight) is written at once.
+pub(super) const COMMIT_DELAY: Duration = Duration::from_millis(2);
+/// A queue this long is written at once, whatever its age.
+pub(super) const MAX_BATCH: usize = 64;
 
 impl State {
     /// A sync failed: every unacknowledged record fails, and every later one.
@@ -58,11 +77,29 @@ impl State {
         }
     }
 
-    /// Work a committer can start now: a write, else a sync.
-    fn has_work(&self) -> bool {
-        self.failed.is_none()
-            && ((!self.writing && !self.queue.is_empty())
-                || (self.syncs < MAX_SYNCS && self.covered < self.written))
+    /// When the queue is due for a write (`None`: it is empty). Due at once on
+    /// shutdown, for a checkpoint, for a full batch, or for a lone appender; else
+    /// [`COMMIT_DELAY`] after its oldest item was queued.
+    pub(super) fn write_deadline(&self) -> Option<Instant> {
+        let since = self.queued_at?;
+        if self.queue.is_empty() {
+            return None;
+        }
+        let busy = self.syncs > 0 || !self.unsynced.is_empty() || self.last_batch > 1;
+        if self.shutdown || self.seal_queued || self.queue.len() >= MAX_BATCH || !busy {
+            return Some(since);
+        }
+        Some(since + COMMIT_DELAY)
+    }
+
+    /// Whether a write can start now.
+    fn write_due(&self, now: Instant) -> bool {
+        !self.writing && self.failed.is_none() && self.write_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// Whether a sync can start now.
+    fn sync_due(&self) -> bool {
+        self.failed.is_none() && self.syncs < MAX_SYNCS && self.covered < self.written
     }
 }
 
@@ -80,16 +117,17 @@ impl<S: EntryStore> Shared<S> {
         self.state.lock().map_err(|_| lock_lost())
     }
 
-    /// A committer: writes the queue as one batch while the previous ones sync, syncs
-    /// what was written, until the log is dropped and nothing is left.
+    /// A committer: writes the queue as one batch when it is due while the previous
+    /// ones sync, syncs what was written, until the log is dropped and nothing is left.
     pub(super) fn run(&self) {
         let Ok(mut st) = self.lock() else {
             return;
         };
         loop {
-            let step = if !st.writing && !st.queue.is_empty() && st.failed.is_none() {
+            let now = Instant::now();
+            let step = if st.write_due(now) {
                 self.write_step(st)
-            } else if st.failed.is_none() && st.syncs < MAX_SYNCS && st.covered < st.written {
+            } else if st.sync_due() {
                 self.sync_step(st)
             } else if st.shutdown
                 && st.queue.is_empty()
@@ -97,23 +135,48 @@ impl<S: EntryStore> Shared<S> {
             {
                 return;
             } else {
+                // Queued but not due yet, and nobody timing it: wait for its deadline
+                // (appenders wake no one meanwhile, unless the batch fills up).
+                let deadline = match st.write_deadline() {
+                    Some(d) if !st.timed && !st.writing && st.failed.is_none() => Some(d),
+                    _ => None,
+                };
                 st.idle += 1;
-                match self.work.wait(st) {
-                    Ok(g) => {
+                let waited = match deadline {
+                    Some(d) => {
+                        st.timed = true;
+                        self.work
+                            .wait_timeout(st, d.saturating_duration_since(now))
+                            .map(|(g, _)| g)
+                            .ok()
+                    }
+                    None => self.work.wait(st).ok(),
+                };
+                match waited {
+                    Some(g) => {
                         st = g;
                         st.idle -= 1;
+                        if deadline.is_some() {
+                            st.timed = false;
+                        }
                         continue;
                     }
-                    Err(_) => return,
+                    None => return,
                 }
             };
             st = match step {
                 Ok(g) => g,
                 Err(_) => return,
             };
-            if st.idle > 0 && (st.has_work() || st.shutdown) {
-                // An idle committer takes it while this one takes the rest (each one
-                // woken passes the word on after its own step).
+            // This committer takes the next step itself; an idle one is woken only when
+            // there is a second one to run at the same time (a write and a sync), or to
+            // time a queue not due yet, or to stop.
+            let write = st.write_due(Instant::now());
+            let sync = st.sync_due();
+            // Syncs slower than the commit delay: time the queue while this one syncs,
+            // so its write overlaps the sync (the pipeline a slow disk needs).
+            let untimed = sync && !write && st.slow_sync && !st.timed && !st.queue.is_empty();
+            if st.idle > 0 && ((write && sync) || untimed || st.shutdown) {
                 self.work.notify_one();
             }
         }
@@ -126,6 +189,12 @@ impl<S: EntryStore> Shared<S> {
     ) -> Result<MutexGuard<'a, State>, AuditError> {
         st.writing = true;
         let batch = std::mem::take(&mut st.queue);
+        st.queued_at = None;
+        st.seal_queued = false;
+        st.last_batch = batch
+            .iter()
+            .filter(|(_, i)| matches!(i, Item::Record(_)))
+            .count();
         let start = (
             st.seq,
             st.prev.clone(),
@@ -179,9 +248,12 @@ impl<S: EntryStore> Shared<S> {
         st.covered = target;
         st.syncs += 1;
         drop(st);
+        let started = Instant::now();
         let synced = guarded("sync", || self.store.sync());
+        let slow = started.elapsed() > COMMIT_DELAY;
         let mut st = self.lock()?;
         st.syncs -= 1;
+        st.slow_sync = slow;
         let mut seals = Vec::new();
         let mut done = Vec::new();
         match synced {
@@ -211,5 +283,81 @@ impl<S: EntryStore> Shared<S> {
             a.finish(Ok(()));
         }
         self.lock()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            queue: Vec::new(),
+            writing: false,
+            syncs: 0,
+            written: 0,
+            covered: 0,
+            unsynced: VecDeque::new(),
+            failed: None,
+            shutdown: false,
+            idle: 0,
+            policy: CheckpointPolicy::default(),
+            seq: 0,
+            prev: String::new(),
+            since_checkpoint: 0,
+            last_checkpoint: Timestamp::from_unix_seconds(0),
+            queued_at: None,
+            seal_queued: false,
+            last_batch: 0,
+            timed: false,
+            slow_sync: false,
+        }
+    }
+
+    fn queue(st: &mut State, n: usize) -> Vec<crate::audit::AuditTicket> {
+        let mut tickets = Vec::new();
+        for _ in 0..n {
+            let (t, c) = crate::audit::AuditTicket::pair();
+            st.queue.push((c, Item::Record(String::new())));
+            tickets.push(t);
+        }
+        tickets
+    }
+
+    #[test]
+    fn the_commit_delay_applies_only_while_the_log_is_busy() {
+        let t0 = Instant::now();
+        let mut st = state();
+        // Nothing queued: nothing to write.
+        assert_eq!(st.write_deadline(), None);
+        st.queued_at = Some(t0);
+        let _t = queue(&mut st, 1);
+        // A lone appender (last batch of one, nothing in flight): at once.
+        st.last_batch = 1;
+        assert_eq!(st.write_deadline(), Some(t0));
+        assert!(st.write_due(t0));
+        // Busy (several records in the last batch, or a sync in flight): waits.
+        st.last_batch = 5;
+        assert_eq!(st.write_deadline(), Some(t0 + COMMIT_DELAY));
+        assert!(!st.write_due(t0));
+        assert!(st.write_due(t0 + COMMIT_DELAY));
+        st.last_batch = 1;
+        st.syncs = 1;
+        assert_eq!(st.write_deadline(), Some(t0 + COMMIT_DELAY));
+        // A checkpoint asked for, a full batch, or shutdown: at once.
+        st.seal_queued = true;
+        assert_eq!(st.write_deadline(), Some(t0));
+        st.seal_queued = false;
+        let _more = queue(&mut st, MAX_BATCH - 1);
+        assert_eq!(st.write_deadline(), Some(t0));
+        st.queue.truncate(1);
+        st.shutdown = true;
+        assert_eq!(st.write_deadline(), Some(t0));
+        // A write in progress or a failed log: no second write.
+        st.writing = true;
+        assert!(!st.write_due(t0));
+        st.writing = false;
+        st.failed = Some(AuditError("disk gone".into()));
+        assert!(!st.write_due(t0));
     }
 }
