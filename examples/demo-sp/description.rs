@@ -7,9 +7,6 @@
 use spid_sp::metadata::SpProfile;
 use spid_sp::SpDescription;
 
-/// What the profile files write where the base URL goes.
-pub const BASE_URL: &str = "{base_url}";
-
 /// The embedded descriptions, by `--profile` name: the TOML text of `profiles/NAME.toml`.
 pub const PROFILES: [(&str, &str); 4] = [
     ("spid-public", include_str!("profiles/spid-public.toml")),
@@ -21,34 +18,6 @@ pub const PROFILES: [(&str, &str); 4] = [
 /// The embedded description of a `--profile`: its name and TOML text.
 pub fn embedded(profile: &str) -> Option<(&'static str, &'static str)> {
     PROFILES.into_iter().find(|(name, _)| *name == profile)
-}
-
-/// Replaces [`BASE_URL`] with `base_url` in the fields that hold URLs: `entity_id`, the
-/// ACS and SLO URLs, `metadata.organization.url` / `url_en` and `certificate.entity_id`.
-/// Nothing else is touched (a `{base_url}` in a name or a mailbox stays as written).
-pub fn with_base_url(mut d: SpDescription, base_url: &str) -> SpDescription {
-    let sub = |s: &mut String| {
-        if s.contains(BASE_URL) {
-            *s = s.replace(BASE_URL, base_url);
-        }
-    };
-    if let Some(id) = d.entity_id.as_mut() {
-        sub(id);
-    }
-    d.assertion_consumer_services.iter_mut().for_each(sub);
-    for slo in &mut d.single_logout_services {
-        sub(&mut slo.url);
-    }
-    if let Some(m) = d.metadata.as_mut() {
-        sub(&mut m.organization.url);
-        if let Some(u) = m.organization.url_en.as_mut() {
-            sub(u);
-        }
-    }
-    if let Some(id) = d.certificate.as_mut().and_then(|c| c.entity_id.as_mut()) {
-        sub(id);
-    }
-    d
 }
 
 /// The demo's name for a metadata profile (shown on the home page and at start).
@@ -88,7 +57,9 @@ mod tests {
 
     fn parsed(profile: &str, base_url: &str) -> SpDescription {
         let (_, toml) = embedded(profile).unwrap();
-        with_base_url(SpDescription::from_toml_str(toml).unwrap(), base_url)
+        SpDescription::from_toml_str(toml)
+            .unwrap()
+            .with_base_url(base_url)
     }
 
     /// The demo's `sp_config` before the description files.
@@ -204,8 +175,8 @@ mod tests {
         for (profile, _) in PROFILES {
             let d = parsed(profile, "https://sp.example.it");
             assert!(
-                !format!("{d:?}").contains(BASE_URL),
-                "{profile}: a {BASE_URL} left"
+                !format!("{d:?}").contains("{base_url}"),
+                "{profile}: a {{base_url}} left"
             );
             assert_eq!(d.entity_id.as_deref(), Some("https://sp.example.it"));
         }
@@ -216,7 +187,7 @@ mod tests {
         )
         .unwrap();
         let hostile = "https://a.example.it\"\nkey_file = \"/etc/shadow";
-        let d = with_base_url(d, hostile);
+        let d = d.with_base_url(hostile);
         assert_eq!(d.entity_id.as_deref(), Some(hostile));
         assert_eq!(d.key_file, None);
         let c = d.certificate.unwrap();
