@@ -263,55 +263,29 @@ fn oidc_anchor_with_other_keys_is_refused() {
     assert_eq!(e.code(), "oidc_trust_chain");
 }
 
-#[test]
-fn oidc_bad_id_token_signature_is_refused() {
-    let e = login(FederationKnobs {
-        bad_signature: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::BadSignature);
-    assert_eq!(e.code(), "oidc_bad_signature");
+/// Each broken answer of the OP (one `FederationKnobs` flag) is refused with its own
+/// error and code: `test name: knob => error, code;`.
+macro_rules! refused {
+    ($($name:ident: $knob:ident => $err:expr, $code:literal;)*) => {$(
+        #[test]
+        fn $name() {
+            let e = login(FederationKnobs {
+                $knob: true,
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert_eq!(e, $err);
+            assert_eq!(e.code(), $code);
+        }
+    )*};
 }
 
-#[test]
-fn oidc_wrong_audience_is_refused() {
-    let e = login(FederationKnobs {
-        wrong_audience: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::WrongAudience);
-}
-
-#[test]
-fn oidc_nonce_mismatch_is_refused() {
-    let e = login(FederationKnobs {
-        wrong_nonce: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::NonceMismatch);
-}
-
-#[test]
-fn oidc_level_below_requested_is_refused() {
-    let e = login(FederationKnobs {
-        low_acr: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::LevelTooLow);
-}
-
-#[test]
-fn oidc_unencrypted_userinfo_is_refused() {
-    let e = login(FederationKnobs {
-        plain_userinfo: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::NotEncrypted);
+refused! {
+    oidc_bad_id_token_signature_is_refused: bad_signature => RpError::BadSignature, "oidc_bad_signature";
+    oidc_wrong_audience_is_refused: wrong_audience => RpError::WrongAudience, "oidc_wrong_audience";
+    oidc_nonce_mismatch_is_refused: wrong_nonce => RpError::NonceMismatch, "oidc_nonce_mismatch";
+    oidc_level_below_requested_is_refused: low_acr => RpError::LevelTooLow, "oidc_level_too_low";
+    oidc_unencrypted_userinfo_is_refused: plain_userinfo => RpError::NotEncrypted, "oidc_not_encrypted";
 }
 
 /// The reference spid-cie-oidc OP (1.6.3) sends userinfo with `sub` and the claims only:
