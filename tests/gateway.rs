@@ -8,6 +8,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -644,6 +645,20 @@ fn gateway_check(path: &std::path::Path, args: &[&str]) -> std::process::Output 
         .unwrap()
 }
 
+/// A fresh scratch directory `name` with a `gateway.toml` ([`config_text`], upstream
+/// 127.0.0.1:9000, no extra) for `base`, auditing to `audit` (`None`: `<dir>/audit`).
+fn gateway_file(name: &str, base: &str, audit: Option<&str>) -> PathBuf {
+    let dir = scratch("gateway", name);
+    let file = dir.join("gateway.toml");
+    let audit = audit.map_or_else(|| dir.join("audit"), PathBuf::from);
+    std::fs::write(
+        &file,
+        config_text(base, "http://127.0.0.1:9000", audit.to_str().unwrap(), ""),
+    )
+    .unwrap();
+    file
+}
+
 /// The standard output of a check that must have passed.
 fn check_passed(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -657,18 +672,8 @@ fn check_passed(out: &std::process::Output) -> String {
 
 #[test]
 fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
-    let dir = scratch("gateway", "check");
-    let good = dir.join("gateway.toml");
-    std::fs::write(
-        &good,
-        config_text(
-            "http://127.0.0.1:8080",
-            "http://127.0.0.1:9000",
-            "audit",
-            "",
-        ),
-    )
-    .unwrap();
+    let good = gateway_file("check", "http://127.0.0.1:8080", Some("audit"));
+    let dir = good.parent().unwrap();
     let out = gateway_check(&good, &["--upstream", "http://127.0.0.1:9001"]);
     let stdout = check_passed(&out);
     assert!(
@@ -752,18 +757,7 @@ async fn the_idp_metadata_files_reload_without_a_restart() {
 /// without the test-idp feature): exit 2 before listening.
 #[test]
 fn the_test_idp_flag_is_refused_off_loopback() {
-    let dir = scratch("gateway", "test-idp-flag");
-    let file = dir.join("gateway.toml");
-    std::fs::write(
-        &file,
-        config_text(
-            "http://127.0.0.1:8080",
-            "http://127.0.0.1:9000",
-            "audit",
-            "",
-        ),
-    )
-    .unwrap();
+    let file = gateway_file("test-idp-flag", "http://127.0.0.1:8080", Some("audit"));
     let bin = env!("CARGO_BIN_EXE_spid-sp");
     for extra in [
         ["--bind", "0.0.0.0:0"],
@@ -791,15 +785,7 @@ async fn a_port_another_process_holds_is_refused_even_if_it_allows_sharing() {
     held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let held = held.listen(8).unwrap();
     let port = held.local_addr().unwrap().port();
-    let dir = scratch("gateway", "port-held");
-    let file = dir.join("gateway.toml");
-    let base = format!("http://127.0.0.1:{port}");
-    let audit = dir.join("audit");
-    std::fs::write(
-        &file,
-        config_text(&base, "http://127.0.0.1:9000", audit.to_str().unwrap(), ""),
-    )
-    .unwrap();
+    let file = gateway_file("port-held", &format!("http://127.0.0.1:{port}"), None);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_spid-sp"))
         .args(["gateway", "--test-idp", "--config"])
         .arg(&file)
