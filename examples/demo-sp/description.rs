@@ -1,11 +1,10 @@
-//! The demo SP's description: one [`SpDescription`] per `--profile`, shipped as TOML in
+//! The demo SP's description: one [`spid_sp::SpDescription`] per `--profile`, shipped as TOML in
 //! `profiles/` and embedded at build time, or the user's own file (`--config`).
 //!
 //! `{base_url}` in a URL field stands for the demo's base URL. It is replaced after
 //! parsing, in the parsed values, so a base URL can never change the file's structure.
 
 use spid_sp::metadata::SpProfile;
-use spid_sp::SpDescription;
 
 /// The embedded descriptions, by `--profile` name: the TOML text of `profiles/NAME.toml`.
 pub const PROFILES: [(&str, &str); 4] = [
@@ -44,6 +43,7 @@ mod tests {
         check_sp_metadata, Billing, Contact, Organization, Severity, SpMetadata,
         EIDAS_FULL_ATTRIBUTES, EIDAS_FULL_INDEX, EIDAS_MINIMUM_ATTRIBUTES, EIDAS_MINIMUM_INDEX,
     };
+    use spid_sp::SpDescription;
     use spid_sp::{Binding, SigningKey, SpConfig};
 
     fn key() -> SigningKey {
