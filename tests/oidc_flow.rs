@@ -78,12 +78,17 @@ fn after_q(url: &str) -> &str {
     url.split_once('?').unwrap().1
 }
 
-/// Runs the flow up to the callback: (provider, pending, callback).
-fn to_callback(w: &World) -> (Provider, spid_sp::oidc::PendingOidcLogin, Callback) {
+/// Registers the RP at the federation, then resolves the OP through the trust chain.
+fn register_and_resolve(w: &World) -> Provider {
     w.fed
         .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
         .unwrap();
-    let op = resolve(w).unwrap();
+    resolve(w).unwrap()
+}
+
+/// Runs the flow up to the callback: (provider, pending, callback).
+fn to_callback(w: &World) -> (Provider, spid_sp::oidc::PendingOidcLogin, Callback) {
+    let op = register_and_resolve(w);
     let store = MemorySessionStore::default();
     let (url, pending) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
     put_pending(&store, &pending, now());
@@ -388,10 +393,7 @@ fn oidc_error_answer_and_expired_pending_are_refused() {
 #[test]
 fn oidc_pending_login_expires_in_the_store() {
     let w = world(FederationKnobs::default());
-    w.fed
-        .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
-        .unwrap();
-    let op = resolve(&w).unwrap();
+    let op = register_and_resolve(&w);
     let store = MemorySessionStore::default();
     let (_, pending) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
     put_pending(&store, &pending, now());
@@ -404,10 +406,7 @@ fn oidc_pending_login_expires_in_the_store() {
 #[test]
 fn oidc_request_object_signed_by_another_key_is_refused_by_the_op() {
     let w = world(FederationKnobs::default());
-    w.fed
-        .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
-        .unwrap();
-    let op = resolve(&w).unwrap();
+    let op = register_and_resolve(&w);
     // Another RP with the same entity ID but other keys, not registered.
     let impostor = world(FederationKnobs::default());
     let (url, _) = impostor.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
@@ -436,10 +435,7 @@ fn oidc_logout_revokes_the_access_token() {
 #[test]
 fn oidc_authorization_request_carries_the_profile_parameters() {
     let w = world(FederationKnobs::default());
-    w.fed
-        .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
-        .unwrap();
-    let op = resolve(&w).unwrap();
+    let op = register_and_resolve(&w);
     let (url, _) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
     assert!(url.starts_with("http://127.0.0.1:8600/op/authorization?client_id="));
     for p in [
