@@ -434,6 +434,39 @@ impl SpDescription {
         Ok(description)
     }
 
+    /// The description with `{base_url}` replaced by `base_url` in the fields that hold
+    /// URLs: `entity_id`, the ACS and SLO URLs, `metadata.organization.url` / `url_en` and
+    /// `certificate.entity_id`. Nothing else is touched (a `{base_url}` in a name or a
+    /// mailbox stays as written). It works on the parsed values, so a base URL can never
+    /// change the file's structure. The `spid-sp gateway` and the demo SP use it for
+    /// descriptions written before their public URL is known.
+    #[must_use]
+    pub fn with_base_url(mut self, base_url: &str) -> SpDescription {
+        const BASE_URL: &str = "{base_url}";
+        let sub = |s: &mut String| {
+            if s.contains(BASE_URL) {
+                *s = s.replace(BASE_URL, base_url);
+            }
+        };
+        if let Some(id) = self.entity_id.as_mut() {
+            sub(id);
+        }
+        self.assertion_consumer_services.iter_mut().for_each(sub);
+        for slo in &mut self.single_logout_services {
+            sub(&mut slo.url);
+        }
+        if let Some(m) = self.metadata.as_mut() {
+            sub(&mut m.organization.url);
+            if let Some(u) = m.organization.url_en.as_mut() {
+                sub(u);
+            }
+        }
+        if let Some(id) = self.certificate.as_mut().and_then(|c| c.entity_id.as_mut()) {
+            sub(id);
+        }
+        self
+    }
+
     /// Reads `key_file` and `certificate_file` (PEM, at most 1 MiB each) into the
     /// signing key.
     pub fn signing_key(&self) -> Result<SigningKey, DescriptionError> {
@@ -664,6 +697,32 @@ mod tests {
             Some(Binding::Redirect)
         );
         assert_eq!(parse_binding("artifact"), None);
+    }
+
+    #[test]
+    fn base_url_is_replaced_in_url_fields_only() {
+        let d = SpDescription::from_toml_str(
+            "entity_id = \"{base_url}\"\nassertion_consumer_services = [\"{base_url}/spid/acs\"]\n\
+             [[single_logout_services]]\nbinding = \"redirect\"\nurl = \"{base_url}/spid/slo\"\n\
+             [certificate]\nentity_id = \"{base_url}\"\ncommon_name = \"{base_url}\"\n",
+        )
+        .unwrap();
+        // Replaced in the parsed values: a hostile base URL cannot add fields.
+        let hostile = "https://a.example.it\"\nkey_file = \"/etc/shadow";
+        let d = d.with_base_url(hostile);
+        assert_eq!(d.entity_id.as_deref(), Some(hostile));
+        assert_eq!(
+            d.assertion_consumer_services,
+            [format!("{hostile}/spid/acs")]
+        );
+        assert_eq!(
+            d.single_logout_services[0].url,
+            format!("{hostile}/spid/slo")
+        );
+        assert_eq!(d.key_file, None);
+        let c = d.certificate.unwrap();
+        assert_eq!(c.entity_id.as_deref(), Some(hostile));
+        assert_eq!(c.common_name.as_deref(), Some("{base_url}"));
     }
 
     #[test]

@@ -834,33 +834,48 @@ fn verify_a_response() {
         .attribute("name", "Mario")
         .attribute("familyName", "Rossi");
     std::fs::write(dir.join("response.xml"), idp.response(&spec).unwrap()).unwrap();
-    let verify_at = |response: &str, request_id: &str, times: [&str; 2], extra: &[&str]| {
-        let idp_md = dir.join("idp.xml");
-        let base = [
+    let idp_md = dir.join("idp.xml");
+    // `spid-sp verify` of response.xml for `_req42` against idp.xml at the usual times,
+    // with the values of `changes` (flag, value) instead, `extra` appended.
+    let verify_with = |changes: &[(&str, &str)], extra: &[&str], stdin: Option<&str>| {
+        let mut args = vec![
             "verify",
             "--response",
-            response,
+            "response.xml",
             "--idp-metadata",
             s(&idp_md),
             "--request-id",
-            request_id,
+            "_req42",
             "--acs",
             acs,
             "--sp-entity-id",
             sp_id,
             "--at",
-            times[0],
+            "2026-01-15T10:01:00Z",
             "--issued-at",
-            times[1],
+            "2026-01-15T09:59:30Z",
         ];
-        run_in(&dir, &[&base[..], extra].concat(), None)
+        for (flag, value) in changes {
+            let i = args.iter().position(|a| a == flag).unwrap();
+            args[i + 1] = value;
+        }
+        args.extend_from_slice(extra);
+        run_in(&dir, &args, stdin)
+    };
+    let verify_at = |response: &str, request_id: &str, times: [&str; 2], extra: &[&str]| {
+        let changes = [
+            ("--response", response),
+            ("--request-id", request_id),
+            ("--at", times[0]),
+            ("--issued-at", times[1]),
+        ];
+        verify_with(&changes, extra, None)
     };
     let verify = |response: &str, request_id: &str, extra: &[&str]| {
-        verify_at(
-            response,
-            request_id,
-            ["2026-01-15T10:01:00Z", "2026-01-15T09:59:30Z"],
+        verify_with(
+            &[("--response", response), ("--request-id", request_id)],
             extra,
+            None,
         )
     };
 
@@ -882,28 +897,7 @@ fn verify_a_response() {
             .replace('/', "%2F")
             .replace('=', "%3D")
     );
-    let idp_md = dir.join("idp.xml");
-    let r = run_in(
-        &dir,
-        &[
-            "verify",
-            "--response",
-            "-",
-            "--idp-metadata",
-            s(&idp_md),
-            "--request-id",
-            "_req42",
-            "--acs",
-            acs,
-            "--sp-entity-id",
-            sp_id,
-            "--at",
-            "2026-01-15T10:01:00Z",
-            "--issued-at",
-            "2026-01-15T09:59:30Z",
-        ],
-        Some(&form),
-    );
+    let r = verify_with(&[("--response", "-")], &[], Some(&form));
     assert_eq!(r.status, 0, "{}", r.stderr);
 
     // Wrong request, audience, ACS, time, key: rejected with the rule's code.
@@ -912,27 +906,7 @@ fn verify_a_response() {
         1,
         "[response-in-response-to]",
     );
-    let r = run_in(
-        &dir,
-        &[
-            "verify",
-            "--response",
-            "response.xml",
-            "--idp-metadata",
-            "idp.xml",
-            "--request-id",
-            "_req42",
-            "--acs",
-            acs,
-            "--sp-entity-id",
-            "https://other.example",
-            "--at",
-            "2026-01-15T10:01:00Z",
-            "--issued-at",
-            "2026-01-15T09:59:30Z",
-        ],
-        None,
-    );
+    let r = verify_with(&[("--sp-entity-id", "https://other.example")], &[], None);
     assert_fails(&r, 1, "rejected");
     assert_fails(
         &verify("response.xml", "_req42", &["--level", "3"]),
@@ -953,27 +927,7 @@ fn verify_a_response() {
         impostor.metadata(impostor.entity_id()),
     )
     .unwrap();
-    let r = run_in(
-        &dir,
-        &[
-            "verify",
-            "--response",
-            "response.xml",
-            "--idp-metadata",
-            "impostor.xml",
-            "--request-id",
-            "_req42",
-            "--acs",
-            acs,
-            "--sp-entity-id",
-            sp_id,
-            "--at",
-            "2026-01-15T10:01:00Z",
-            "--issued-at",
-            "2026-01-15T09:59:30Z",
-        ],
-        None,
-    );
+    let r = verify_with(&[("--idp-metadata", "impostor.xml")], &[], None);
     assert_fails(&r, 1, "signature");
 
     // A refusal (ErrorCode nr22: the user cancelled).

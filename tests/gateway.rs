@@ -12,25 +12,12 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use common::gateway::{data, echo_upstream, scratch, serve, submit, test_idp};
 use common::{enc, request, Reply};
 use spid_sp::gateway::{Extras, Gateway, GatewayConfig, GatewayError, Prepared};
 use spid_sp::metadata::IdentityProvider;
-use spid_sp::test_idp::server::TestIdpServer;
 use spid_sp::test_idp::{TestIdp, TestIdpMode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn data(path: &str) -> String {
-    format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("gateway")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A gateway file: the SP (test-only key), `[gateway]` with `extra` appended.
 fn config_text(base: &str, upstream: &str, audit_dir: &str, extra: &str) -> String {
@@ -93,80 +80,6 @@ identities = ["legal_person"]
     )
 }
 
-/// The echo upstream: answers each request with its head (request line and headers) as
-/// the body. `/slow...` is never answered; `Upgrade` requests get 101 and an echo of the
-/// raw bytes that follow.
-async fn echo_upstream() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let lower = head.to_ascii_lowercase();
-                if head.contains("/public/trickle ") {
-                    let _ = s
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
-                        .await;
-                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                    return;
-                }
-                if head.contains("/slow ") {
-                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                    return;
-                }
-                if lower.contains("\r\nupgrade: websocket") {
-                    s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
-                        .await
-                        .unwrap();
-                    let rest = buf[head_end + 4..].to_vec();
-                    s.write_all(&rest).await.unwrap();
-                    loop {
-                        let n = s.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 || s.write_all(&chunk[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                let len: usize = lower
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length: "))
-                    .map_or(0, |v| v.trim().parse().unwrap());
-                let mut body = buf[head_end + 4..].to_vec();
-                while body.len() < len {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    body.extend_from_slice(&chunk[..n]);
-                }
-                let text = format!("{head}\r\nbody-bytes: {}\r\n", body.len());
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close, x-upstream-secret\r\nx-upstream-secret: 1\r\n\r\n{text}",
-                    text.len()
-                );
-                let _ = s.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    addr
-}
-
 /// A running gateway in front of `upstream`, with the test IdP at `{base}/test-idp`.
 struct Running {
     addr: SocketAddr,
@@ -190,7 +103,7 @@ async fn start_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let audit = scratch(name).join("audit");
+    let audit = scratch("gateway", name).join("audit");
     let text = config_text(&base, upstream, audit.to_str().unwrap(), extra).replacen(
         "level = 2\n",
         &format!("level = 2\n{gateway_keys}"),
@@ -199,16 +112,7 @@ async fn start_with(
     let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
     let prepared = Prepared::new(config).unwrap();
     let idp_url = format!("{base}/test-idp");
-    let (k, c) = TestIdp::generate_key_pem("127.0.0.1", 30).unwrap();
-    let key = spid_sp::SigningKey::from_pem(&k, &c).unwrap();
-    let server = TestIdpServer::new(
-        TestIdpMode::IKnowThisIsNotAnAccreditedIdp,
-        TestIdp::new(idp_url.clone(), key),
-        idp_url.clone(),
-    )
-    .unwrap()
-    .trust_sp_metadata(&prepared.metadata_xml)
-    .unwrap();
+    let server = test_idp(&idp_url, &[&prepared.metadata_xml]);
     let extras = Extras {
         routes: Some(server.routes()),
         idps: IdentityProvider::from_metadata(&server.metadata())
@@ -224,14 +128,7 @@ async fn start_with(
     let (gateway, router) = Gateway::new(prepared, extras).unwrap();
     assert!(gateway.auth().allows_test_idp());
     let cns_tls = gateway.spawn_cns_listener().await.unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    serve(listener, router);
     Running {
         addr,
         idp: idp_url,
@@ -250,32 +147,6 @@ async fn get(
         r = r.header(k, v);
     }
     r.send_async().await
-}
-
-/// Posts the page's auto-submitting form.
-async fn submit(addr: SocketAddr, page: &Reply, cookies: &[(&str, &str)]) -> Reply {
-    let action = page.form_action().expect("a form");
-    let path = action
-        .strip_prefix(&format!("http://{addr}"))
-        .unwrap_or(&action)
-        .to_owned();
-    let fields: Vec<(String, String)> = [
-        "SAMLRequest",
-        "SAMLResponse",
-        "RelayState",
-        "SigAlg",
-        "Signature",
-    ]
-    .iter()
-    .filter_map(|n| page.field(n).map(|v| ((*n).to_owned(), v)))
-    .collect();
-    let refs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    request(addr, "POST", &path, cookies, Some(&common::form(&refs)))
-        .send_async()
-        .await
 }
 
 /// A whole login through the test IdP as `user` at `level`, starting at `login_path`
@@ -774,6 +645,20 @@ fn gateway_check(path: &std::path::Path, args: &[&str]) -> std::process::Output 
         .unwrap()
 }
 
+/// A fresh scratch directory `name` with a `gateway.toml` ([`config_text`], upstream
+/// 127.0.0.1:9000, no extra) for `base`, auditing to `audit` (`None`: `<dir>/audit`).
+fn gateway_file(name: &str, base: &str, audit: Option<&str>) -> PathBuf {
+    let dir = scratch("gateway", name);
+    let file = dir.join("gateway.toml");
+    let audit = audit.map_or_else(|| dir.join("audit"), PathBuf::from);
+    std::fs::write(
+        &file,
+        config_text(base, "http://127.0.0.1:9000", audit.to_str().unwrap(), ""),
+    )
+    .unwrap();
+    file
+}
+
 /// The standard output of a check that must have passed.
 fn check_passed(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -787,18 +672,8 @@ fn check_passed(out: &std::process::Output) -> String {
 
 #[test]
 fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
-    let dir = scratch("check");
-    let good = dir.join("gateway.toml");
-    std::fs::write(
-        &good,
-        config_text(
-            "http://127.0.0.1:8080",
-            "http://127.0.0.1:9000",
-            "audit",
-            "",
-        ),
-    )
-    .unwrap();
+    let good = gateway_file("check", "http://127.0.0.1:8080", Some("audit"));
+    let dir = good.parent().unwrap();
     let out = gateway_check(&good, &["--upstream", "http://127.0.0.1:9001"]);
     let stdout = check_passed(&out);
     assert!(
@@ -829,7 +704,7 @@ fn gateway_check_prints_the_plan_and_fails_on_an_invalid_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_idp_metadata_files_reload_without_a_restart() {
-    let dir = scratch("reload");
+    let dir = scratch("gateway", "reload");
     let file = dir.join("idps.xml");
     let cie = format!(
         "{}/metadata/cie-idp-preproduction.xml",
@@ -882,18 +757,7 @@ async fn the_idp_metadata_files_reload_without_a_restart() {
 /// without the test-idp feature): exit 2 before listening.
 #[test]
 fn the_test_idp_flag_is_refused_off_loopback() {
-    let dir = scratch("test-idp-flag");
-    let file = dir.join("gateway.toml");
-    std::fs::write(
-        &file,
-        config_text(
-            "http://127.0.0.1:8080",
-            "http://127.0.0.1:9000",
-            "audit",
-            "",
-        ),
-    )
-    .unwrap();
+    let file = gateway_file("test-idp-flag", "http://127.0.0.1:8080", Some("audit"));
     let bin = env!("CARGO_BIN_EXE_spid-sp");
     for extra in [
         ["--bind", "0.0.0.0:0"],
@@ -921,15 +785,7 @@ async fn a_port_another_process_holds_is_refused_even_if_it_allows_sharing() {
     held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let held = held.listen(8).unwrap();
     let port = held.local_addr().unwrap().port();
-    let dir = scratch("port-held");
-    let file = dir.join("gateway.toml");
-    let base = format!("http://127.0.0.1:{port}");
-    let audit = dir.join("audit");
-    std::fs::write(
-        &file,
-        config_text(&base, "http://127.0.0.1:9000", audit.to_str().unwrap(), ""),
-    )
-    .unwrap();
+    let file = gateway_file("port-held", &format!("http://127.0.0.1:{port}"), None);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_spid-sp"))
         .args(["gateway", "--test-idp", "--config"])
         .arg(&file)
@@ -950,7 +806,7 @@ async fn a_port_another_process_holds_is_refused_even_if_it_allows_sharing() {
 async fn entra_con_cns_through_a_trusted_proxy_and_the_header_never_reaches_the_upstream() {
     use spid_sp::cns::test_pki::{TestCard, TestPki, TEST_FISCAL_CODE};
     let up = echo_upstream().await;
-    let dir = scratch("cns-files");
+    let dir = scratch("gateway", "cns-files");
     let pki = TestPki::generate(spid_sp::Clock::now(&spid_sp::SystemClock)).unwrap();
     std::fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
     std::fs::write(dir.join("crl.pem"), pki.crl_pem()).unwrap();
@@ -1062,7 +918,7 @@ async fn entra_con_cns_on_the_gateways_own_tls_listener() {
     use std::io::{Read as _, Write as _};
 
     let up = echo_upstream().await;
-    let dir = scratch("cns-tls-files");
+    let dir = scratch("gateway", "cns-tls-files");
     let pki =
         std::sync::Arc::new(TestPki::generate(spid_sp::Clock::now(&spid_sp::SystemClock)).unwrap());
     std::fs::write(dir.join("ca.pem"), pki.ca_pem()).unwrap();
@@ -1335,7 +1191,7 @@ idle_timeout_ms = 300
 /// OP: tests/oidc-interop.sh 4c.)
 #[tokio::test]
 async fn gateway_oidc_section_keys_entity_configuration_and_button() {
-    let dir = scratch("oidc-section");
+    let dir = scratch("gateway", "oidc-section");
     let anchor_key = spid_sp::oidc::RpKey::generate().unwrap();
     let jwks = dir.join("anchor.jwks.json");
     let jwks_json = serde_json::json!({ "keys": [anchor_key.public_jwk("sig")] });
@@ -1485,7 +1341,7 @@ async fn gateway_oidc_section_keys_entity_configuration_and_button() {
 /// `key_dir` are reported, not generated); a broken section fails with the field named.
 #[test]
 fn gateway_check_validates_the_oidc_section() {
-    let dir = scratch("check-oidc");
+    let dir = scratch("gateway", "check-oidc");
     let anchor_key = spid_sp::oidc::RpKey::generate().unwrap();
     let jwks = dir.join("anchor.jwks.json");
     std::fs::write(

@@ -11,26 +11,12 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use common::gateway::{self, data, echo_upstream, scratch, serve, test_idp};
 use common::{enc, request, Reply};
 use spid_sp::gateway::{Extras, Gateway, GatewayConfig, Prepared};
 use spid_sp::metadata::IdentityProvider;
 use spid_sp::tenants::TenantTable;
-use spid_sp::test_idp::server::TestIdpServer;
-use spid_sp::test_idp::{TestIdp, TestIdpMode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn data(path: &str) -> String {
-    format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("gateway-tenants")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use spid_sp::test_idp::TestIdpMode;
 
 /// A path-routed tenant `id` under `/t/<id>`, with its own (test-only) key.
 fn tenant(base: &str, id: &str) -> String {
@@ -88,37 +74,6 @@ url = "{upstream}"
     )
 }
 
-/// Answers each request with its head as the body.
-async fn echo_upstream() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let end = loop {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
-                    head.len()
-                );
-                let _ = s.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    addr
-}
-
 struct Running {
     addr: SocketAddr,
     idp: String,
@@ -132,7 +87,7 @@ async fn start(name: &str) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let dir = scratch(name);
+    let dir = scratch("gateway-tenants", name);
     let tenants = dir.join("tenants");
     std::fs::create_dir_all(&tenants).unwrap();
     // Every tenant's metadata, for the test IdP to trust (c is added later).
@@ -156,21 +111,14 @@ async fn start(name: &str) -> Running {
     let config = GatewayConfig::from_toml_str(&text, std::path::Path::new(".")).unwrap();
     let prepared = Prepared::new(config).unwrap();
     let idp_url = format!("{base}/test-idp");
-    let (k, c) = TestIdp::generate_key_pem("127.0.0.1", 30).unwrap();
-    let key = spid_sp::SigningKey::from_pem(&k, &c).unwrap();
-    let mut server = TestIdpServer::new(
-        TestIdpMode::IKnowThisIsNotAnAccreditedIdp,
-        TestIdp::new(idp_url.clone(), key),
-        idp_url.clone(),
-    )
-    .unwrap()
-    .trust_sp_metadata(&prepared.metadata_xml)
-    .unwrap();
-    for t in everyone.tenants() {
-        server = server
-            .trust_sp_metadata(&t.metadata_xml().unwrap())
-            .unwrap();
-    }
+    let tenant_metadata: Vec<std::sync::Arc<str>> = everyone
+        .tenants()
+        .iter()
+        .map(|t| t.metadata_xml().unwrap())
+        .collect();
+    let mut trusted = vec![prepared.metadata_xml.as_str()];
+    trusted.extend(tenant_metadata.iter().map(|m| &**m));
+    let server = test_idp(&idp_url, &trusted);
     let extras = Extras {
         routes: Some(server.routes()),
         idps: IdentityProvider::from_metadata(&server.metadata()).unwrap(),
@@ -178,14 +126,7 @@ async fn start(name: &str) -> Running {
     };
     let (gateway, router) = Gateway::new(prepared, extras).unwrap();
     assert_eq!(gateway.tenant_table().unwrap().len(), 2);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    serve(listener, router);
     Running {
         addr,
         idp: idp_url,
@@ -209,20 +150,8 @@ fn keep(jar: &mut Jar, r: &Reply) {
 
 /// Posts the page's auto-submitting form.
 async fn submit(addr: SocketAddr, page: &Reply, jar: &Jar) -> Reply {
-    let action = page.form_action().expect("a form");
-    let path = action
-        .strip_prefix(&format!("http://{addr}"))
-        .unwrap_or(&action)
-        .to_owned();
-    let fields: Vec<(String, String)> = ["SAMLRequest", "SAMLResponse", "RelayState"]
-        .iter()
-        .filter_map(|n| page.field(n).map(|v| ((*n).to_owned(), v)))
-        .collect();
-    let refs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    send(addr, "POST", &path, jar, Some(&common::form(&refs))).await
+    let cookies: Vec<(&str, &str)> = jar.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    gateway::submit(addr, page, &cookies).await
 }
 
 /// A whole login at the test IdP from `login_path`: the jar and where the browser lands.

@@ -340,15 +340,9 @@ mod refresher {
             .insert(path.to_owned(), (status, headers.to_owned(), body));
     }
 
-    fn fetcher() -> Fetcher {
-        Fetcher::new(Duration::from_secs(5)).allow_plain_http(PlainHttp::OnlyForLoopbackTests)
-    }
-
-    /// The registry endpoint moved: the old URL redirects, the refresher follows it and
-    /// says so; redirects leaving the https rule, loops and unusable Locations are
-    /// refused, and a source whose every URL fails keeps its last good copy.
-    #[test]
-    fn a_moved_endpoint_is_followed_and_reported() {
+    /// [`serve`] with a registry (its own key, pinned by the trust returned) publishing
+    /// the IdP `https://a.idp.test` at `/entities-idp`: the trust, the base URL, the routes.
+    fn serve_idp_a() -> (RegistryTrust, String, Routes) {
         let registry_key = keypair("registry", 2048);
         let trust = RegistryTrust::new().with_spid_pin(registry_key.verification_key().unwrap());
         let a = TestIdp::new("https://a.idp.test", keypair("a", 2048));
@@ -360,6 +354,19 @@ mod refresher {
             "",
             aggregate(&registry_key, &[a.metadata(a.entity_id())]),
         );
+        (trust, base, routes)
+    }
+
+    fn fetcher() -> Fetcher {
+        Fetcher::new(Duration::from_secs(5)).allow_plain_http(PlainHttp::OnlyForLoopbackTests)
+    }
+
+    /// The registry endpoint moved: the old URL redirects, the refresher follows it and
+    /// says so; redirects leaving the https rule, loops and unusable Locations are
+    /// refused, and a source whose every URL fails keeps its last good copy.
+    #[test]
+    fn a_moved_endpoint_is_followed_and_reported() {
+        let (trust, base, routes) = serve_idp_a();
         set(
             &routes,
             "/metadata/idp/spid-entities-idps.xml",
@@ -696,17 +703,7 @@ mod refresher {
     /// refresher back (no timing involved: the first refresh precedes the first wait).
     #[test]
     fn background_refresher_stops_and_returns_the_registry() {
-        let registry_key = keypair("registry", 2048);
-        let trust = RegistryTrust::new().with_spid_pin(registry_key.verification_key().unwrap());
-        let a = TestIdp::new("https://a.idp.test", keypair("a", 2048));
-        let (base, routes) = serve();
-        set(
-            &routes,
-            "/entities-idp",
-            200,
-            "",
-            aggregate(&registry_key, &[a.metadata(a.entity_id())]),
-        );
+        let (trust, base, routes) = serve_idp_a();
         let dir = std::env::temp_dir().join(format!("spid-sp-lifecycle-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let set_ = spid_sp::IdpSet::new(Vec::new()).unwrap();

@@ -212,14 +212,16 @@ impl Fed {
     }
 
     fn resolve_with(&self, opts: &ChainOptions) -> Result<spid_sp::oidc::TrustChain, OidcError> {
-        resolve_trust_chain(
-            OP,
-            "openid_provider",
-            &self.anchors(),
-            &self.fetcher,
-            now(),
-            opts,
-        )
+        self.resolve_against(&self.anchors(), opts)
+    }
+
+    /// The OP's chain to one of `anchors` (instead of the federation's own).
+    fn resolve_against(
+        &self,
+        anchors: &[TrustAnchor],
+        opts: &ChainOptions,
+    ) -> Result<spid_sp::oidc::TrustChain, OidcError> {
+        resolve_trust_chain(OP, "openid_provider", anchors, &self.fetcher, now(), opts)
     }
 }
 
@@ -366,14 +368,7 @@ fn unknown_trust_anchor() {
         entity_id: "https://other-ta.example".into(),
         jwks: set(&other),
     }];
-    let r = resolve_trust_chain(
-        OP,
-        "openid_provider",
-        &anchors,
-        &fed.fetcher,
-        now(),
-        &ChainOptions::default(),
-    );
+    let r = fed.resolve_against(&anchors, &ChainOptions::default());
     assert_eq!(code(r), "oidc_unknown_trust_anchor");
 }
 
@@ -384,14 +379,7 @@ fn anchor_keys_are_pinned() {
         entity_id: TA.into(),
         jwks: set(&PrivateJwk::generate_p256().unwrap()),
     }];
-    let r = resolve_trust_chain(
-        OP,
-        "openid_provider",
-        &anchors,
-        &fed.fetcher,
-        now(),
-        &ChainOptions::default(),
-    );
+    let r = fed.resolve_against(&anchors, &ChainOptions::default());
     assert_eq!(code(r), "oidc_unknown_key");
 }
 

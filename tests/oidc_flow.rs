@@ -78,12 +78,17 @@ fn after_q(url: &str) -> &str {
     url.split_once('?').unwrap().1
 }
 
-/// Runs the flow up to the callback: (provider, pending, callback).
-fn to_callback(w: &World) -> (Provider, spid_sp::oidc::PendingOidcLogin, Callback) {
+/// Registers the RP at the federation, then resolves the OP through the trust chain.
+fn register_and_resolve(w: &World) -> Provider {
     w.fed
         .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
         .unwrap();
-    let op = resolve(w).unwrap();
+    resolve(w).unwrap()
+}
+
+/// Runs the flow up to the callback: (provider, pending, callback).
+fn to_callback(w: &World) -> (Provider, spid_sp::oidc::PendingOidcLogin, Callback) {
+    let op = register_and_resolve(w);
     let store = MemorySessionStore::default();
     let (url, pending) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
     put_pending(&store, &pending, now());
@@ -263,55 +268,29 @@ fn oidc_anchor_with_other_keys_is_refused() {
     assert_eq!(e.code(), "oidc_trust_chain");
 }
 
-#[test]
-fn oidc_bad_id_token_signature_is_refused() {
-    let e = login(FederationKnobs {
-        bad_signature: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::BadSignature);
-    assert_eq!(e.code(), "oidc_bad_signature");
+/// Each broken answer of the OP (one `FederationKnobs` flag) is refused with its own
+/// error and code: `test name: knob => error, code;`.
+macro_rules! refused {
+    ($($name:ident: $knob:ident => $err:expr, $code:literal;)*) => {$(
+        #[test]
+        fn $name() {
+            let e = login(FederationKnobs {
+                $knob: true,
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert_eq!(e, $err);
+            assert_eq!(e.code(), $code);
+        }
+    )*};
 }
 
-#[test]
-fn oidc_wrong_audience_is_refused() {
-    let e = login(FederationKnobs {
-        wrong_audience: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::WrongAudience);
-}
-
-#[test]
-fn oidc_nonce_mismatch_is_refused() {
-    let e = login(FederationKnobs {
-        wrong_nonce: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::NonceMismatch);
-}
-
-#[test]
-fn oidc_level_below_requested_is_refused() {
-    let e = login(FederationKnobs {
-        low_acr: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::LevelTooLow);
-}
-
-#[test]
-fn oidc_unencrypted_userinfo_is_refused() {
-    let e = login(FederationKnobs {
-        plain_userinfo: true,
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert_eq!(e, RpError::NotEncrypted);
+refused! {
+    oidc_bad_id_token_signature_is_refused: bad_signature => RpError::BadSignature, "oidc_bad_signature";
+    oidc_wrong_audience_is_refused: wrong_audience => RpError::WrongAudience, "oidc_wrong_audience";
+    oidc_nonce_mismatch_is_refused: wrong_nonce => RpError::NonceMismatch, "oidc_nonce_mismatch";
+    oidc_level_below_requested_is_refused: low_acr => RpError::LevelTooLow, "oidc_level_too_low";
+    oidc_unencrypted_userinfo_is_refused: plain_userinfo => RpError::NotEncrypted, "oidc_not_encrypted";
 }
 
 /// The reference spid-cie-oidc OP (1.6.3) sends userinfo with `sub` and the claims only:
@@ -414,10 +393,7 @@ fn oidc_error_answer_and_expired_pending_are_refused() {
 #[test]
 fn oidc_pending_login_expires_in_the_store() {
     let w = world(FederationKnobs::default());
-    w.fed
-        .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
-        .unwrap();
-    let op = resolve(&w).unwrap();
+    let op = register_and_resolve(&w);
     let store = MemorySessionStore::default();
     let (_, pending) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
     put_pending(&store, &pending, now());
@@ -430,10 +406,7 @@ fn oidc_pending_login_expires_in_the_store() {
 #[test]
 fn oidc_request_object_signed_by_another_key_is_refused_by_the_op() {
     let w = world(FederationKnobs::default());
-    w.fed
-        .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
-        .unwrap();
-    let op = resolve(&w).unwrap();
+    let op = register_and_resolve(&w);
     // Another RP with the same entity ID but other keys, not registered.
     let impostor = world(FederationKnobs::default());
     let (url, _) = impostor.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
@@ -462,10 +435,7 @@ fn oidc_logout_revokes_the_access_token() {
 #[test]
 fn oidc_authorization_request_carries_the_profile_parameters() {
     let w = world(FederationKnobs::default());
-    w.fed
-        .register_rp(&w.rp.entity_configuration(now()).unwrap(), now())
-        .unwrap();
-    let op = resolve(&w).unwrap();
+    let op = register_and_resolve(&w);
     let (url, _) = w.rp.start_login(&op, SpidLevel::L2, now()).unwrap();
     assert!(url.starts_with("http://127.0.0.1:8600/op/authorization?client_id="));
     for p in [

@@ -366,6 +366,18 @@ fn signed_aggregate(
     valid_until: Option<&str>,
     second_valid_until: Option<&str>,
 ) -> String {
+    aggregate(signer, idps, valid_until, second_valid_until, None)
+}
+
+/// A signed aggregate of test IdPs: optional `validUntil` on the document and on the
+/// second entity, optional publication instant (`mdrpi:PublicationInfo`).
+fn aggregate(
+    signer: &SigningKey,
+    idps: &[&TestIdp],
+    valid_until: Option<&str>,
+    second_valid_until: Option<&str>,
+    published: Option<&str>,
+) -> String {
     let mut body = String::new();
     for (i, idp) in idps.iter().enumerate() {
         let mut md = idp.metadata(idp.entity_id());
@@ -377,8 +389,15 @@ fn signed_aggregate(
     let vu = valid_until
         .map(|v| format!(" validUntil=\"{v}\""))
         .unwrap_or_default();
+    let ext = published
+        .map(|p| {
+            format!(
+                "<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi=\"urn:oasis:names:tc:SAML:metadata:rpi\" creationInstant=\"{p}\" publisher=\"https://registry.test\"/></md:Extensions>"
+            )
+        })
+        .unwrap_or_default();
     let xml = format!(
-        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ID=\"_agg1\"{vu}>{body}</md:EntitiesDescriptor>"
+        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ID=\"_agg1\"{vu}>{ext}{body}</md:EntitiesDescriptor>"
     );
     sign_enveloped(
         &xml,
@@ -436,27 +455,7 @@ fn dated_aggregate(
     valid_until: Option<&str>,
     published: Option<&str>,
 ) -> String {
-    let body: String = idps.iter().map(|i| i.metadata(i.entity_id())).collect();
-    let vu = valid_until
-        .map(|v| format!(" validUntil=\"{v}\""))
-        .unwrap_or_default();
-    let ext = published
-        .map(|p| {
-            format!(
-                "<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi=\"urn:oasis:names:tc:SAML:metadata:rpi\" creationInstant=\"{p}\" publisher=\"https://registry.test\"/></md:Extensions>"
-            )
-        })
-        .unwrap_or_default();
-    let xml = format!(
-        "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" ID=\"_agg1\"{vu}>{ext}{body}</md:EntitiesDescriptor>"
-    );
-    sign_enveloped(
-        &xml,
-        signer,
-        SignatureAlgorithm::RsaSha256,
-        SignatureAnchor::First,
-    )
-    .unwrap()
+    aggregate(signer, idps, valid_until, None, published)
 }
 
 #[test]

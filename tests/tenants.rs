@@ -315,11 +315,8 @@ fn the_cli_adds_checks_and_renders_tenants() {
         std::fs::copy(examples().join(f), dir.join(f)).unwrap();
     }
     let d = dir.to_str().unwrap();
-    for (template, name) in [
-        ("pub-ag-full", "comune-cesena"),
-        ("pri-ag-lite", "studio-bianchi"),
-    ] {
-        let (code, _, err) = run(&[
+    let add = |template: &str, name: &str| {
+        run(&[
             "tenants",
             "add",
             "--dir",
@@ -328,52 +325,23 @@ fn the_cli_adds_checks_and_renders_tenants() {
             template,
             "--name",
             name,
-        ]);
+        ])
+    };
+    for (template, name) in [
+        ("pub-ag-full", "comune-cesena"),
+        ("pri-ag-lite", "studio-bianchi"),
+    ] {
+        let (code, _, err) = add(template, name);
         assert_eq!(code, 0, "{err}");
     }
     // Never replaces a file; refuses bad names and templates.
-    assert_eq!(
-        run(&[
-            "tenants",
-            "add",
-            "--dir",
-            d,
-            "--template",
-            "pub-ag-full",
-            "--name",
-            "comune-cesena"
-        ])
-        .0,
-        2
-    );
-    assert_eq!(
-        run(&[
-            "tenants",
-            "add",
-            "--dir",
-            d,
-            "--template",
-            "pub-ag-full",
-            "--name",
-            "../x"
-        ])
-        .0,
-        2
-    );
-    assert_eq!(
-        run(&[
-            "tenants",
-            "add",
-            "--dir",
-            d,
-            "--template",
-            "spid",
-            "--name",
-            "x"
-        ])
-        .0,
-        2
-    );
+    for (template, name) in [
+        ("pub-ag-full", "comune-cesena"),
+        ("pub-ag-full", "../x"),
+        ("spid", "x"),
+    ] {
+        assert_eq!(add(template, name).0, 2, "{template} {name}");
+    }
     let (code, out, err) = run(&["tenants", "list", "--dir", d]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("comune-cesena\tspid-sp-ag-public-full\thttps://spid.acme-servizi.example.it/pub-ag-full/comune-cesena"), "{out}");

@@ -1,14 +1,10 @@
-//! The demo SP's description: one [`SpDescription`] per `--profile`, shipped as TOML in
+//! The demo SP's description: one [`spid_sp::SpDescription`] per `--profile`, shipped as TOML in
 //! `profiles/` and embedded at build time, or the user's own file (`--config`).
 //!
 //! `{base_url}` in a URL field stands for the demo's base URL. It is replaced after
 //! parsing, in the parsed values, so a base URL can never change the file's structure.
 
 use spid_sp::metadata::SpProfile;
-use spid_sp::SpDescription;
-
-/// What the profile files write where the base URL goes.
-pub const BASE_URL: &str = "{base_url}";
 
 /// The embedded descriptions, by `--profile` name: the TOML text of `profiles/NAME.toml`.
 pub const PROFILES: [(&str, &str); 4] = [
@@ -21,34 +17,6 @@ pub const PROFILES: [(&str, &str); 4] = [
 /// The embedded description of a `--profile`: its name and TOML text.
 pub fn embedded(profile: &str) -> Option<(&'static str, &'static str)> {
     PROFILES.into_iter().find(|(name, _)| *name == profile)
-}
-
-/// Replaces [`BASE_URL`] with `base_url` in the fields that hold URLs: `entity_id`, the
-/// ACS and SLO URLs, `metadata.organization.url` / `url_en` and `certificate.entity_id`.
-/// Nothing else is touched (a `{base_url}` in a name or a mailbox stays as written).
-pub fn with_base_url(mut d: SpDescription, base_url: &str) -> SpDescription {
-    let sub = |s: &mut String| {
-        if s.contains(BASE_URL) {
-            *s = s.replace(BASE_URL, base_url);
-        }
-    };
-    if let Some(id) = d.entity_id.as_mut() {
-        sub(id);
-    }
-    d.assertion_consumer_services.iter_mut().for_each(sub);
-    for slo in &mut d.single_logout_services {
-        sub(&mut slo.url);
-    }
-    if let Some(m) = d.metadata.as_mut() {
-        sub(&mut m.organization.url);
-        if let Some(u) = m.organization.url_en.as_mut() {
-            sub(u);
-        }
-    }
-    if let Some(id) = d.certificate.as_mut().and_then(|c| c.entity_id.as_mut()) {
-        sub(id);
-    }
-    d
 }
 
 /// The demo's name for a metadata profile (shown on the home page and at start).
@@ -75,6 +43,7 @@ mod tests {
         check_sp_metadata, Billing, Contact, Organization, Severity, SpMetadata,
         EIDAS_FULL_ATTRIBUTES, EIDAS_FULL_INDEX, EIDAS_MINIMUM_ATTRIBUTES, EIDAS_MINIMUM_INDEX,
     };
+    use spid_sp::SpDescription;
     use spid_sp::{Binding, SigningKey, SpConfig};
 
     fn key() -> SigningKey {
@@ -88,7 +57,9 @@ mod tests {
 
     fn parsed(profile: &str, base_url: &str) -> SpDescription {
         let (_, toml) = embedded(profile).unwrap();
-        with_base_url(SpDescription::from_toml_str(toml).unwrap(), base_url)
+        SpDescription::from_toml_str(toml)
+            .unwrap()
+            .with_base_url(base_url)
     }
 
     /// The demo's `sp_config` before the description files.
@@ -204,8 +175,8 @@ mod tests {
         for (profile, _) in PROFILES {
             let d = parsed(profile, "https://sp.example.it");
             assert!(
-                !format!("{d:?}").contains(BASE_URL),
-                "{profile}: a {BASE_URL} left"
+                !format!("{d:?}").contains("{base_url}"),
+                "{profile}: a {{base_url}} left"
             );
             assert_eq!(d.entity_id.as_deref(), Some("https://sp.example.it"));
         }
@@ -216,7 +187,7 @@ mod tests {
         )
         .unwrap();
         let hostile = "https://a.example.it\"\nkey_file = \"/etc/shadow";
-        let d = with_base_url(d, hostile);
+        let d = d.with_base_url(hostile);
         assert_eq!(d.entity_id.as_deref(), Some(hostile));
         assert_eq!(d.key_file, None);
         let c = d.certificate.unwrap();

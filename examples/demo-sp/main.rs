@@ -420,7 +420,7 @@ fn sp_description(source: &SpSource, base_url: &str) -> SpDescription {
         SpSource::File(path) => SpDescription::load(path)
             .unwrap_or_else(|e| fail(format!("--config {}: {e}", path.display()))),
     };
-    let description = description::with_base_url(description, base_url);
+    let description = description.with_base_url(base_url);
     let acs = format!("{base_url}/spid/acs");
     if description.assertion_consumer_services.first() != Some(&acs) {
         eprintln!("demo-sp: warning: the description's first ACS is not {acs}, where the demo receives logins");

@@ -187,11 +187,7 @@ fn try_cns_start(
     let inner = &auth.inner;
     let cns = inner.cns.as_ref().ok_or(AuthError::CnsNotConfigured)?;
     let now = auth.now();
-    let browser_name = auth.cookie_name(BROWSER_COOKIE);
-    let (browser, new_browser) = match cookie(headers, &browser_name) {
-        Some(b) => (b, false),
-        None => (token_string()?, true),
-    };
+    let (browser, new_browser) = browser_cookie(auth, headers)?;
     let aux = CnsAux {
         cns_browser: hash(&browser),
         next: next
@@ -225,13 +221,7 @@ fn try_cns_start(
         StatusCode::SEE_OTHER,
         &format!("{}{sep}state={state}", cns.endpoint),
     )?;
-    if new_browser {
-        append_header(
-            &mut res,
-            header::SET_COOKIE,
-            &auth.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600),
-        );
-    }
+    set_browser_cookie(auth, &mut res, &browser, new_browser);
     no_store(&mut res);
     tracing::info!(target: CNS_TARGET, outcome = "cns-started", "CNS login started");
     Ok(res)

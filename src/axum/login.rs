@@ -176,12 +176,7 @@ pub(super) fn try_start(
         .start_login(idp.entity_id().as_str(), &options)
         .map_err(AuthError::Start)?;
 
-    // The browser cookie binds the login to this browser (checked at /complete).
-    let browser_name = auth.cookie_name(BROWSER_COOKIE);
-    let (browser, new_browser) = match cookie(headers, &browser_name) {
-        Some(b) => (b, false),
-        None => (token_string()?, true),
-    };
+    let (browser, new_browser) = browser_cookie(auth, headers)?;
     let replaces = cookie(headers, &auth.cookie_name(SESSION_COOKIE)).map(|t| hash(&t));
     let next = p
         .next
@@ -204,16 +199,33 @@ pub(super) fn try_start(
     }
 
     let mut res = deliver(&outgoing)?;
-    if new_browser {
-        // The browser cookie outlives one login so that parallel logins share it.
-        append_header(
-            &mut res,
-            header::SET_COOKIE,
-            &auth.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600),
-        );
-    }
+    set_browser_cookie(auth, &mut res, &browser, new_browser);
     no_store(&mut res);
     Ok(res)
+}
+
+/// The browser cookie that binds a login to this browser (checked at `/complete`): the
+/// one the browser sent, else a new random one (`true`: [`set_browser_cookie`] sets it).
+pub(super) fn browser_cookie(
+    auth: &SpidAuth,
+    headers: &HeaderMap,
+) -> Result<(String, bool), AuthError> {
+    Ok(match cookie(headers, &auth.cookie_name(BROWSER_COOKIE)) {
+        Some(b) => (b, false),
+        None => (token_string()?, true),
+    })
+}
+
+/// Sets a new browser cookie on `res` (`new` false: nothing to set). It outlives one
+/// login so that parallel logins share it.
+pub(super) fn set_browser_cookie(auth: &SpidAuth, res: &mut Response, browser: &str, new: bool) {
+    if new {
+        append_header(
+            res,
+            header::SET_COOKIE,
+            &auth.set_cookie(BROWSER_COOKIE, browser, 24 * 3600),
+        );
+    }
 }
 
 pub(super) async fn acs(

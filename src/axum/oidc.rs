@@ -16,9 +16,9 @@ use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::get;
 use ::axum::Router;
 
-use super::http::{append_header, blocking, cookie, hash, no_store, redirect, token_string};
+use super::http::{blocking, cookie, hash, no_store, redirect};
 use super::lang::Language;
-use super::login::{respond, Handoff};
+use super::login::{browser_cookie, respond, set_browser_cookie, Handoff};
 use super::session::SessionData;
 use super::{corrupt, AuthError, SpidAuth, SpidAuthBuilder, BROWSER_COOKIE};
 use super::{safe_next, SESSION_COOKIE};
@@ -254,11 +254,7 @@ fn try_login(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
     let (url, pending) =
         s.rp.start_login(&provider, level, now)
             .map_err(AuthError::Oidc)?;
-    let browser_name = auth.cookie_name(BROWSER_COOKIE);
-    let (browser, new_browser) = match cookie(headers, &browser_name) {
-        Some(b) => (b, false),
-        None => (token_string()?, true),
-    };
+    let (browser, new_browser) = browser_cookie(auth, headers)?;
     let aux = OidcAux {
         browser: hash(&browser),
         next: p
@@ -282,13 +278,7 @@ fn try_login(auth: &SpidAuth, headers: &HeaderMap, p: LoginParams) -> Result<Res
         "oidc login started"
     );
     let mut res = redirect(StatusCode::SEE_OTHER, &url)?;
-    if new_browser {
-        append_header(
-            &mut res,
-            header::SET_COOKIE,
-            &auth.set_cookie(BROWSER_COOKIE, &browser, 24 * 3600),
-        );
-    }
+    set_browser_cookie(auth, &mut res, &browser, new_browser);
     no_store(&mut res);
     Ok(res)
 }

@@ -21,37 +21,8 @@ use crate::time::SystemClock;
 use crate::LoginOptions;
 use axum::http::HeaderName;
 
-/// The `{base_url}` placeholder of the SP description.
-const BASE_URL: &str = "{base_url}";
-
 fn setup(reason: impl std::fmt::Display) -> GatewayError {
     GatewayError::Setup(reason.to_string())
-}
-
-/// The description with `{base_url}` replaced.
-pub(crate) fn with_base_url(mut d: SpDescription, base_url: &str) -> SpDescription {
-    let sub = |s: &mut String| {
-        if s.contains(BASE_URL) {
-            *s = s.replace(BASE_URL, base_url);
-        }
-    };
-    if let Some(id) = d.entity_id.as_mut() {
-        sub(id);
-    }
-    d.assertion_consumer_services.iter_mut().for_each(sub);
-    for slo in &mut d.single_logout_services {
-        sub(&mut slo.url);
-    }
-    if let Some(m) = d.metadata.as_mut() {
-        sub(&mut m.organization.url);
-        if let Some(u) = m.organization.url_en.as_mut() {
-            sub(u);
-        }
-    }
-    if let Some(id) = d.certificate.as_mut().and_then(|c| c.entity_id.as_mut()) {
-        sub(id);
-    }
-    d
 }
 
 /// The SP's key: the description's files, else `<key_dir>/sp.key.pem` + `sp.crt.pem`
@@ -144,7 +115,7 @@ impl Prepared {
     /// the SP key).
     pub fn new(config: GatewayConfig) -> Result<Prepared, GatewayError> {
         let plan = config.plan()?;
-        let description = with_base_url(config.sp.clone(), &plan.base_url);
+        let description = config.sp.clone().with_base_url(&plan.base_url);
         let key = sp_key(
             &description,
             config.gateway.key_dir.as_deref(),
@@ -175,7 +146,7 @@ impl Prepared {
     /// every IdP metadata file reads, and `[gateway.oidc]` (JWKS, entity IDs, trust marks,
     /// RP keys; missing keys reported, not generated). Returns a one-line summary.
     pub fn check_description(config: &GatewayConfig, plan: &Plan) -> Result<String, GatewayError> {
-        let d = with_base_url(config.sp.clone(), &plan.base_url);
+        let d = config.sp.clone().with_base_url(&plan.base_url);
         let metadata = d.sp_metadata().map_err(GatewayError::Description)?;
         let key = if d.key_file.is_some() || d.certificate_file.is_some() {
             d.signing_key().map_err(GatewayError::Description)?;

@@ -2,6 +2,9 @@
 //! raw HTTP/1.0 client for the tests that drive a real server over a socket.
 #![allow(dead_code)]
 
+#[cfg(feature = "gateway")]
+pub mod gateway;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
