@@ -14,9 +14,13 @@ pub(super) fn malformed(message: &str) -> XmlError {
 pub(super) fn check_chars(b: &[u8]) -> Result<(), XmlError> {
     // Blocks of 32 bytes folded without an early exit compile to a few vector
     // instructions; the input is almost always clean.
-    let bad = |c: u8| (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r');
-    if b.chunks(32)
-        .any(|block| block.iter().fold(false, |any, &c| any | bad(c)))
+    let bad = |c: u8| u8::from((c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r'));
+    let blocks = b.chunks_exact(32);
+    let tail = blocks.remainder();
+    if blocks
+        .map(|block| block.iter().fold(0u8, |any, &c| any | bad(c)))
+        .any(|any| any != 0)
+        || tail.iter().fold(0u8, |any, &c| any | bad(c)) != 0
     {
         return Err(malformed("a character XML forbids"));
     }
