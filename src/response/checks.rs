@@ -17,6 +17,49 @@ use crate::time::Timestamp;
 
 type Check<T = ()> = Result<T, R>;
 
+/// How many names [`NameSet`] scans linearly before it switches to a hash set.
+const SMALL_SET: usize = 32;
+
+/// A set of borrowed strings for the duplicate checks (attribute Names, ID values). A
+/// Response holds a handful of them, so a linear scan of a small vector beats hashing;
+/// past [`SMALL_SET`] entries it moves to a `HashSet`, so a hostile document with many
+/// names still costs O(n), not O(n²).
+pub(super) struct NameSet<'a> {
+    small: Vec<&'a str>,
+    large: Option<HashSet<&'a str>>,
+}
+
+impl<'a> NameSet<'a> {
+    /// An empty set (no allocation until the first insert).
+    pub(super) fn new() -> Self {
+        NameSet {
+            small: Vec::new(),
+            large: None,
+        }
+    }
+
+    /// Adds `name`; `false` when it was already in the set.
+    pub(super) fn insert(&mut self, name: &'a str) -> bool {
+        if let Some(large) = &mut self.large {
+            return large.insert(name);
+        }
+        if self.small.contains(&name) {
+            return false;
+        }
+        if self.small.len() < SMALL_SET {
+            if self.small.is_empty() {
+                self.small.reserve_exact(8);
+            }
+            self.small.push(name);
+        } else {
+            let mut large: HashSet<&'a str> = self.small.drain(..).collect();
+            large.insert(name);
+            self.large = Some(large);
+        }
+        true
+    }
+}
+
 /// A present, non-empty, trimmed attribute value.
 fn nonblank(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
@@ -294,7 +337,7 @@ fn authn_statement(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
 /// two `fiscalNumber`s must not leave the SP to pick one.
 fn attribute_statements(a: Verified<'_, '_>) -> Check<Attributes> {
     let mut attributes = Attributes::new();
-    let mut names: HashSet<&str> = HashSet::new();
+    let mut names = NameSet::new();
     for statement in a.children_named(ASSERTION_NS, "AttributeStatement") {
         let mut count = 0;
         for attribute in statement.children_named(ASSERTION_NS, "Attribute") {
@@ -320,4 +363,43 @@ fn attribute_statements(a: Verified<'_, '_>) -> Check<Attributes> {
         }
     }
     Ok(attributes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NameSet, SMALL_SET};
+    use std::collections::HashSet;
+
+    /// `NameSet` answers exactly as a `HashSet` does, below, at and past the point where it
+    /// switches from the linear scan to hashing.
+    #[test]
+    fn name_set_agrees_with_a_hash_set() {
+        let names: Vec<String> = (0..3 * SMALL_SET).map(|i| format!("n{}", i % 70)).collect();
+        for len in [
+            0,
+            1,
+            2,
+            SMALL_SET - 1,
+            SMALL_SET,
+            SMALL_SET + 1,
+            names.len(),
+        ] {
+            let mut ours = NameSet::new();
+            let mut oracle = HashSet::new();
+            for name in names.iter().take(len) {
+                assert_eq!(
+                    ours.insert(name),
+                    oracle.insert(name.as_str()),
+                    "{len} {name}"
+                );
+            }
+            for name in &names {
+                assert_eq!(
+                    ours.insert(name),
+                    oracle.insert(name.as_str()),
+                    "{len} {name}"
+                );
+            }
+        }
+    }
 }

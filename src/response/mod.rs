@@ -16,7 +16,6 @@
 pub(crate) mod checks;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use crate::dsig::{self, Verified, VerifyPolicy, DSIG_NS as DS};
 use crate::error::IdpRefusal;
@@ -244,7 +243,7 @@ fn verify_assertion_signature<'a, 'i>(
 /// Pre-verification shape check: every `ID`, `Id`, `id` and `xml:id` value in the document
 /// is distinct.
 pub(crate) fn check_unique_ids(doc: &Document<'_>) -> Result<(), RejectReason> {
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen = checks::NameSet::new();
     for node in doc.descendants().filter(|n| n.is_element()) {
         for attr in node.attributes() {
             let is_id = match attr.namespace() {

@@ -14,9 +14,13 @@ pub(super) fn malformed(message: &str) -> XmlError {
 pub(super) fn check_chars(b: &[u8]) -> Result<(), XmlError> {
     // Blocks of 32 bytes folded without an early exit compile to a few vector
     // instructions; the input is almost always clean.
-    let bad = |c: u8| (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r');
-    if b.chunks(32)
-        .any(|block| block.iter().fold(false, |any, &c| any | bad(c)))
+    let bad = |c: u8| u8::from((c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r'));
+    let blocks = b.chunks_exact(32);
+    let tail = blocks.remainder();
+    if blocks
+        .map(|block| block.iter().fold(0u8, |any, &c| any | bad(c)))
+        .any(|any| any != 0)
+        || tail.iter().fold(0u8, |any, &c| any | bad(c)) != 0
     {
         return Err(malformed("a character XML forbids"));
     }
@@ -228,28 +232,32 @@ fn class(c: u8) -> u8 {
 /// the second place means "not settled": [`qname`] decides (non-ASCII names and every
 /// refusal go there, so the messages stay its own).
 pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
-    let mut colon = None;
-    let mut ok = true;
-    let mut part_start = true;
+    // A tight loop finds the end and gathers what the shape check needs (the classes of
+    // the other bytes ANDed, the colons counted, the last colon's place); the QName shape
+    // is checked once after it.
+    let mut all = ASCII_CHAR;
+    let mut colons = 0usize;
+    let mut colon = 0;
     let mut n = 0;
     for &c in b {
         let k = class(c);
         if k & NAME_STOP != 0 {
             break;
         }
-        if c == b':' {
-            ok &= colon.is_none() && !part_start;
-            colon = Some(n);
-            part_start = true;
-        } else {
-            let want = if part_start { ASCII_START } else { ASCII_CHAR };
-            ok &= k & want != 0;
-            part_start = false;
-        }
+        let is_colon = c == b':';
+        all &= if is_colon { ASCII_CHAR } else { k };
+        colons += usize::from(is_colon);
+        colon = if is_colon { n } else { colon };
         n += 1;
     }
-    ok &= !part_start;
-    (n, ok.then_some(colon))
+    let starts_part = |at: usize| b.get(at).is_some_and(|&c| class(c) & ASCII_START != 0);
+    let ok = all & ASCII_CHAR != 0
+        && match colons {
+            0 => n > 0 && starts_part(0),
+            1 => colon > 0 && colon + 1 < n && starts_part(0) && starts_part(colon + 1),
+            _ => false,
+        };
+    (n, ok.then_some((colons == 1).then_some(colon)))
 }
 
 /// The length of a quoted attribute value starting at `b[0]` (after its opening quote)

@@ -432,3 +432,23 @@ fn fast_paths_agree_with_the_general_rules() {
         }
     }
 }
+
+/// `check_chars` refuses every C0 control but tab, LF and CR, wherever it sits: inside a
+/// 32-byte block, on a block edge, or in the tail after the last whole block.
+#[test]
+fn forbidden_controls_are_refused_at_every_block_position() {
+    for pad in 0..80 {
+        for c in 0u8..0x20 {
+            let doc = format!("<r>{}{}</r>", "x".repeat(pad), char::from(c));
+            if matches!(c, b'\t' | b'\n' | b'\r') {
+                accepted(&doc);
+            } else {
+                assert_eq!(
+                    refused(&doc),
+                    XmlError::Malformed("a character XML forbids".into()),
+                    "{pad} {c}"
+                );
+            }
+        }
+    }
+}
