@@ -24,7 +24,9 @@ mod xades;
 
 pub(crate) use keys::{KeyError, SigningKey, VerificationKey};
 pub use sign::{sign_element, sign_enveloped, SignatureAnchor};
-pub(crate) use verify::{find_signature, verify_enveloped, Verified};
+pub(crate) use verify::{
+    find_signature, verify_enclosed, verify_enclosing, verify_enveloped, SharedC14n, Verified,
+};
 pub use verify::{SignatureInfo, VerifyPolicy};
 pub(crate) use xades::verify_trusted_list_root;
 pub use xades::{SIGNED_PROPERTIES_TYPE, XADES_NS};
@@ -151,21 +153,26 @@ impl DigestAlgorithm {
     /// interface (and OpenSSL 3's one-shot `SHA256()`, built on it) they need no algorithm
     /// fetch per call, which costs as much as hashing a 10 KB message.
     pub(crate) fn digest(self, data: &[u8]) -> DigestBytes {
+        self.digest_parts(&[data])
+    }
+
+    /// The digest of the concatenation of `parts`, hashed in turn (no copy).
+    pub(crate) fn digest_parts(self, parts: &[&[u8]]) -> DigestBytes {
         use openssl::sha::{Sha256, Sha384, Sha512};
         match self {
             DigestAlgorithm::Sha256 => {
                 let mut h = Sha256::new();
-                h.update(data);
+                parts.iter().for_each(|p| h.update(p));
                 DigestBytes::Sha256(h.finish())
             }
             DigestAlgorithm::Sha384 => {
                 let mut h = Sha384::new();
-                h.update(data);
+                parts.iter().for_each(|p| h.update(p));
                 DigestBytes::Sha384(h.finish())
             }
             DigestAlgorithm::Sha512 => {
                 let mut h = Sha512::new();
-                h.update(data);
+                parts.iter().for_each(|p| h.update(p));
                 DigestBytes::Sha512(h.finish())
             }
         }

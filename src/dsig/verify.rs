@@ -239,6 +239,180 @@ pub fn verify_enveloped<'a, 'i>(
     policy: &VerifyPolicy,
     scratch: &mut Vec<u8>,
 ) -> Result<VerifiedSignature<'a, 'i>, DsigError> {
+    verify_with(
+        signed,
+        signature,
+        keys,
+        policy,
+        scratch,
+        |apex, reference, scratch| check_digest(apex, signature, reference, scratch),
+    )
+}
+
+/// Canonical bytes shared by the two references of a both-signed message.
+///
+/// [`verify_enclosing`] canonicalizes the enclosing element's reference (the Response's)
+/// watching an enclosed element (the Assertion, a direct child) and its enveloped
+/// signature, and keeps the bytes; [`verify_enclosed`] then digests the enclosed element's
+/// byte ranges in them, without a second canonicalization, when
+/// [`c14n::Watched::apex_ranges`] proves them identical to its own canonical form, and
+/// canonicalizes it on its own otherwise. Every check runs as in [`verify_enveloped`], in
+/// the same order; only where the canonical bytes come from differs.
+pub(crate) struct SharedC14n<'a, 'i> {
+    /// The enclosing reference's canonical bytes, kept until the enclosed one is checked.
+    canonical: Vec<u8>,
+    /// The canonical SignedInfo (apart, so that `canonical` survives).
+    signed_info: Vec<u8>,
+    /// The enclosed element and its signature, and what the enclosing pass saw of them.
+    watched: Option<(Node<'a, 'i>, Node<'a, 'i>, c14n::Watched)>,
+    /// How the enclosed reference was digested: `Some(true)` from the shared bytes (read
+    /// by the tests only).
+    #[cfg_attr(not(test), allow(dead_code))]
+    used_shared: Option<bool>,
+}
+
+impl<'a, 'i> SharedC14n<'a, 'i> {
+    /// Buffers for a message of `len` bytes.
+    pub(crate) fn with_capacity(len: usize) -> Self {
+        SharedC14n {
+            canonical: Vec::with_capacity(len),
+            signed_info: Vec::with_capacity(2048),
+            watched: None,
+            used_shared: None,
+        }
+    }
+
+    /// Whether [`verify_enclosed`] digested the shared bytes (`None`: it did not digest).
+    #[cfg(test)]
+    pub(crate) fn used_shared(&self) -> Option<bool> {
+        self.used_shared
+    }
+}
+
+/// [`verify_enveloped`] for an element that encloses another signed element, `enclosed`
+/// (considered only when it is a direct child of `signed` with a `ds:Signature` child),
+/// keeping the canonical bytes in `shared` for [`verify_enclosed`].
+pub(crate) fn verify_enclosing<'a, 'i>(
+    signed: Node<'a, 'i>,
+    signature: Node<'a, 'i>,
+    enclosed: Option<Node<'a, 'i>>,
+    keys: &[VerificationKey],
+    policy: &VerifyPolicy,
+    shared: &mut SharedC14n<'a, 'i>,
+) -> Result<VerifiedSignature<'a, 'i>, DsigError> {
+    let SharedC14n {
+        canonical,
+        signed_info,
+        watched,
+        ..
+    } = shared;
+    *watched = None;
+    let watch = enclosed
+        .filter(|e| e.parent() == Some(signed) && *e != signature)
+        .and_then(|e| Some((e, find_signature(e).ok()??)));
+    verify_with(
+        signed,
+        signature,
+        keys,
+        policy,
+        signed_info,
+        |apex, reference, _| {
+            canonical.clear();
+            let seen = c14n::canonicalize_watching(
+                apex,
+                &C14nOptions {
+                    exclude: Some(signature.id()),
+                    inclusive_prefixes: &reference.prefixes,
+                },
+                watch.map(|(element, sig)| c14n::Watch {
+                    element: element.id(),
+                    excluded: sig.id(),
+                }),
+                canonical,
+            );
+            compare_digest(reference, &reference.digest.digest(canonical))?;
+            *watched = watch.map(|(element, sig)| (element, sig, seen));
+            Ok(())
+        },
+    )
+}
+
+/// [`verify_enveloped`] for the element [`verify_enclosing`] watched: its digest is taken
+/// over the shared canonical bytes when they provably are its canonical form, otherwise
+/// (another element, another signature, an `InclusiveNamespaces` list, a rendering that
+/// depends on its context, the enclosing element unsigned) over its own canonicalization.
+pub(crate) fn verify_enclosed<'a, 'i>(
+    signed: Node<'a, 'i>,
+    signature: Node<'a, 'i>,
+    keys: &[VerificationKey],
+    policy: &VerifyPolicy,
+    shared: &mut SharedC14n<'a, 'i>,
+) -> Result<VerifiedSignature<'a, 'i>, DsigError> {
+    let SharedC14n {
+        canonical,
+        signed_info,
+        watched,
+        used_shared,
+    } = shared;
+    let watched = watched.take();
+    verify_with(
+        signed,
+        signature,
+        keys,
+        policy,
+        signed_info,
+        |apex, reference, _| {
+            let parts = watched
+                .as_ref()
+                .filter(|(element, sig, _)| *element == apex && *sig == signature)
+                .and_then(|(_, _, seen)| seen.apex_ranges(&reference.prefixes))
+                .and_then(|[a, b]| Some([canonical.get(a)?, canonical.get(b)?]));
+            *used_shared = Some(parts.is_some());
+            match parts {
+                Some(parts) => {
+                    #[cfg(debug_assertions)]
+                    cross_check(apex, signature, reference, &parts);
+                    compare_digest(reference, &reference.digest.digest_parts(&parts))
+                }
+                None => check_digest(apex, signature, reference, canonical),
+            }
+        },
+    )
+}
+
+/// Debug builds (every test run): the shared bytes are the separate canonicalization's.
+#[cfg(debug_assertions)]
+fn cross_check(
+    apex: Node<'_, '_>,
+    signature: Node<'_, '_>,
+    reference: &Reference<'_>,
+    parts: &[&[u8]; 2],
+) {
+    let mut separate = Vec::new();
+    c14n::canonicalize(
+        apex,
+        &C14nOptions {
+            exclude: Some(signature.id()),
+            inclusive_prefixes: &reference.prefixes,
+        },
+        &mut separate,
+    );
+    debug_assert!(
+        separate == parts.concat(),
+        "shared c14n bytes differ from the separate canonicalization"
+    );
+}
+
+/// The checks of [`verify_enveloped`], in its order, with the reference digest checked by
+/// `digest(apex, reference, scratch)`; `scratch` then holds the canonical SignedInfo.
+fn verify_with<'a, 'i>(
+    signed: Node<'a, 'i>,
+    signature: Node<'a, 'i>,
+    keys: &[VerificationKey],
+    policy: &VerifyPolicy,
+    scratch: &mut Vec<u8>,
+    digest: impl FnOnce(Node<'a, 'i>, &Reference<'a>, &mut Vec<u8>) -> Result<(), DsigError>,
+) -> Result<VerifiedSignature<'a, 'i>, DsigError> {
     if keys.is_empty() {
         return Err(DsigError::NoKey);
     }
@@ -260,7 +434,7 @@ pub fn verify_enveloped<'a, 'i>(
     } else {
         signed
     };
-    check_digest(apex, signature, &reference, scratch)?;
+    digest(apex, &reference, scratch)?;
     let key_index = check_signature_value(
         parts.signed_info,
         &signed_info,
@@ -461,9 +635,12 @@ pub(super) fn check_digest(
         },
         scratch,
     );
-    let actual = reference.digest.digest(scratch);
-    if actual.len() != reference.expected.len()
-        || !openssl::memcmp::eq(&actual, &reference.expected)
+    compare_digest(reference, &reference.digest.digest(scratch))
+}
+
+/// The digest against the reference's DigestValue, in constant time.
+fn compare_digest(reference: &Reference<'_>, actual: &[u8]) -> Result<(), DsigError> {
+    if actual.len() != reference.expected.len() || !openssl::memcmp::eq(actual, &reference.expected)
     {
         return Err(DsigError::DigestMismatch);
     }
@@ -499,6 +676,10 @@ pub(super) fn check_signature_value(
     }
     Err(DsigError::Invalid)
 }
+
+#[cfg(test)]
+#[path = "shared_tests.rs"]
+mod shared_tests;
 
 #[cfg(test)]
 mod tests {

@@ -154,10 +154,13 @@ pub(crate) fn verify(
         min_rsa_bits: exp.min_rsa_bits,
         ..VerifyPolicy::default()
     };
-    let mut scratch = Vec::with_capacity(text.len());
-    let envelope = verify_response_signature(shape.response, exp, &policy, &mut scratch)?;
+    // One canonicalization serves both digests when provably byte-identical
+    // (`dsig::SharedC14n`); the checks and their order are those of `verify_enveloped`.
+    let mut shared = dsig::SharedC14n::with_capacity(text.len());
+    let envelope =
+        verify_response_signature(shape.response, shape.assertion, exp, &policy, &mut shared)?;
     check_status(envelope, exp)?;
-    let assertion = verify_assertion_signature(shape.assertion, exp, &policy, &mut scratch)?;
+    let assertion = verify_assertion_signature(shape.assertion, exp, &policy, &mut shared)?;
     if exp.require_response_signature && !envelope.is_signed() {
         return Err(RejectReason::ResponseUnsigned.into());
     }
@@ -205,15 +208,17 @@ fn pre_verification_shape<'a, 'i>(
 /// decided after the Assertion signature, as before).
 fn verify_response_signature<'a, 'i>(
     response: Node<'a, 'i>,
+    assertion: Option<Node<'a, 'i>>,
     exp: &Expected<'_>,
     policy: &VerifyPolicy,
-    scratch: &mut Vec<u8>,
+    shared: &mut dsig::SharedC14n<'a, 'i>,
 ) -> Result<ResponseEnvelope<'a, 'i>, RejectReason> {
     let signature = dsig::find_signature(response).map_err(|_| RejectReason::MisplacedSignature)?;
     let Some(signature) = signature else {
         return Ok(ResponseEnvelope::Unsigned(Unverified(response)));
     };
-    let verified = dsig::verify_enveloped(response, signature, exp.idp.keys(), policy, scratch)
+    let keys = exp.idp.keys();
+    let verified = dsig::verify_enclosing(response, signature, assertion, keys, policy, shared)
         .map_err(|error| RejectReason::Signature {
             which: Signed::Response,
             error,
@@ -226,13 +231,13 @@ fn verify_assertion_signature<'a, 'i>(
     assertion: Option<Node<'a, 'i>>,
     exp: &Expected<'_>,
     policy: &VerifyPolicy,
-    scratch: &mut Vec<u8>,
+    shared: &mut dsig::SharedC14n<'a, 'i>,
 ) -> Result<Verified<'a, 'i>, RejectReason> {
     let assertion = assertion.ok_or(RejectReason::AssertionCount)?;
     let signature = dsig::find_signature(assertion)
         .map_err(|_| RejectReason::MisplacedSignature)?
         .ok_or(RejectReason::AssertionUnsigned)?;
-    let verified = dsig::verify_enveloped(assertion, signature, exp.idp.keys(), policy, scratch)
+    let verified = dsig::verify_enclosed(assertion, signature, exp.idp.keys(), policy, shared)
         .map_err(|error| RejectReason::Signature {
             which: Signed::Assertion,
             error,

@@ -7,6 +7,8 @@
 //! references expanded, CDATA merged into text. Prefixes are read back from the source
 //! text because the tree keeps only expanded names.
 
+use std::ops::Range;
+
 use super::dom::{Attribute, Node, NodeId, NodeType};
 
 /// Parameters of one canonicalization.
@@ -22,12 +24,87 @@ pub struct C14nOptions<'a> {
 /// Appends the exclusive canonical form of `apex` (an element, or the document root for a
 /// whole-document reference) to `out`.
 pub fn canonicalize(apex: Node<'_, '_>, options: &C14nOptions<'_>, out: &mut Vec<u8>) {
+    let _ = canonicalize_watching(apex, options, None, out);
+}
+
+/// An element inside the apex whose own canonical form (as its own apex, with its child
+/// `excluded` left out) another reference digests too: the Assertion inside a signed
+/// Response, and the Assertion's enveloped signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Watch {
+    /// The enclosed element.
+    pub(crate) element: NodeId,
+    /// Its child the enclosed element's own reference leaves out.
+    pub(crate) excluded: NodeId,
+}
+
+/// What a canonicalization saw of a [`Watch`]ed element: output byte ranges, and whether
+/// its rendering in context provably equals its rendering as its own apex.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Watched {
+    /// The output range of the watched element, start tag to end tag.
+    element: Option<Range<usize>>,
+    /// The output range of its excluded child (rendered as a direct child of it).
+    excluded: Option<Range<usize>>,
+    /// Whether the rendering may depend on the context: an output ancestor's declaration
+    /// was looked up for a namespace used inside the element, the element or its child was
+    /// met twice, or this pass had an `InclusiveNamespaces` list.
+    context_dependent: bool,
+}
+
+impl Watched {
+    /// The two output ranges whose concatenation is, byte for byte, the watched element's
+    /// exclusive canonical form as its own apex with the excluded child left out and the
+    /// `InclusiveNamespaces` list `apex_prefixes`; `None` unless that is proven: both
+    /// ranges seen once, nested, no namespace decision inside the element taken from an
+    /// output ancestor, and no `InclusiveNamespaces` list in either pass.
+    ///
+    /// Why it holds: exclusive c14n renders a start tag from the namespaces it visibly
+    /// uses, each declared unless the nearest output ancestor already declares it with the
+    /// same value. Inside the element, a lookup that stops at a declaration rendered inside
+    /// the element finds the same one in both renderings (by induction, everything rendered
+    /// inside so far is identical); a lookup that finds nothing finds nothing in both. Only
+    /// a lookup that finds a declaration of an output ancestor outside the element can
+    /// differ, and any such lookup marks the pass context-dependent. The excluded child is
+    /// rendered in context exactly where the apex rendering omits it, and the namespace
+    /// stack is restored after it, so cutting its range out leaves the apex form.
+    pub(crate) fn apex_ranges(&self, apex_prefixes: &[&str]) -> Option<[Range<usize>; 2]> {
+        let (element, excluded) = (self.element.as_ref()?, self.excluded.as_ref()?);
+        let nested = element.start <= excluded.start
+            && excluded.start <= excluded.end
+            && excluded.end <= element.end;
+        (nested && !self.context_dependent && apex_prefixes.is_empty())
+            .then_some([element.start..excluded.start, excluded.end..element.end])
+    }
+
+    /// The ranges seen, whether or not they may be shared (tests).
+    #[cfg(test)]
+    pub(crate) fn ranges(&self) -> (Option<Range<usize>>, Option<Range<usize>>) {
+        (self.element.clone(), self.excluded.clone())
+    }
+}
+
+/// [`canonicalize`], watching `watch` (see [`Watched::apex_ranges`]). The ranges are
+/// offsets into `out`.
+pub(crate) fn canonicalize_watching(
+    apex: Node<'_, '_>,
+    options: &C14nOptions<'_>,
+    watch: Option<Watch>,
+    out: &mut Vec<u8>,
+) -> Watched {
     let mut c = Canonicalizer {
         options,
         rendered: Vec::with_capacity(8),
         decls: Vec::with_capacity(4),
         attrs: Vec::with_capacity(8),
         out,
+        watch,
+        floor: 0,
+        inside: false,
+        watched: Watched {
+            context_dependent: !options.inclusive_prefixes.is_empty(),
+            ..Watched::default()
+        },
     };
     if apex.node_type() == NodeType::Root {
         let mut seen_element = false;
@@ -55,6 +132,7 @@ pub fn canonicalize(apex: Node<'_, '_>, options: &C14nOptions<'_>, out: &mut Vec
     } else {
         c.element(apex);
     }
+    c.watched
 }
 
 /// One canonicalization. The declaration and attribute lists are only needed while a start
@@ -68,6 +146,14 @@ struct Canonicalizer<'a, 'o> {
     /// The current start tag's attributes: (namespace URI, local name, qname, value).
     attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
     out: &'o mut Vec<u8>,
+    /// The element watched for the other reference, if any.
+    watch: Option<Watch>,
+    /// Inside the watched element: the length of `rendered` at its start tag (the
+    /// declarations of its output ancestors lie below); 0 elsewhere.
+    floor: usize,
+    /// Whether the walk is inside the watched element.
+    inside: bool,
+    watched: Watched,
 }
 
 impl<'a> Canonicalizer<'a, '_> {
@@ -77,12 +163,13 @@ impl<'a> Canonicalizer<'a, '_> {
         if p == "xml" || self.decls.iter().any(|(q, _)| same(q, p)) {
             return;
         }
-        let current = self
-            .rendered
-            .iter()
-            .rev()
-            .find(|(q, _)| same(q, p))
-            .map(|(_, u)| *u);
+        let found = self.rendered.iter().rposition(|(q, _)| same(q, p));
+        if found.is_some_and(|at| at < self.floor) {
+            // Decided by an output ancestor of the watched element: its apex rendering
+            // may differ.
+            self.watched.context_dependent = true;
+        }
+        let current = found.and_then(|at| self.rendered.get(at)).map(|(_, u)| *u);
         let needed = if p.is_empty() && uri.is_empty() {
             current.is_some_and(|c| !c.is_empty())
         } else {
@@ -94,6 +181,35 @@ impl<'a> Canonicalizer<'a, '_> {
     }
 
     fn element(&mut self, node: Node<'a, '_>) {
+        match self.watch {
+            Some(w) if w.element == node.id() => {
+                let start = self.out.len();
+                if self.watched.element.is_some() {
+                    self.watched.context_dependent = true;
+                }
+                // Every lookup that reaches below this marks the pass context-dependent
+                // (with nothing below, nothing needs marking).
+                self.floor = self.rendered.len();
+                self.inside = true;
+                self.element_inner(node);
+                self.inside = false;
+                self.floor = 0;
+                self.watched.element = Some(start..self.out.len());
+            }
+            Some(w) if w.excluded == node.id() => {
+                let start = self.out.len();
+                let child_of_watched = node.parent().map(|p| p.id()) == Some(w.element);
+                if self.watched.excluded.is_some() || !child_of_watched {
+                    self.watched.context_dependent = true;
+                }
+                self.element_inner(node);
+                self.watched.excluded = Some(start..self.out.len());
+            }
+            _ => self.element_inner(node),
+        }
+    }
+
+    fn element_inner(&mut self, node: Node<'a, '_>) {
         let qname = element_qname(node);
         let prefix = prefix_of(qname);
         let scope = self.rendered.len();
@@ -159,6 +275,9 @@ impl<'a> Canonicalizer<'a, '_> {
 
         for child in node.children() {
             if Some(child.id()) == self.options.exclude {
+                // A subtree this pass leaves out inside the watched element would be in
+                // its apex rendering.
+                self.watched.context_dependent |= self.inside;
                 continue;
             }
             match child.node_type() {
