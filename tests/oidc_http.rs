@@ -169,9 +169,11 @@ fn post_form_sends_the_form_and_returns_error_bodies() {
     );
 }
 
-/// A non-2xx answer that is not an OAuth error (an HTML error page, a proxy's 502) is the
+/// A 5xx answer that is not an OAuth error (an HTML error page, a proxy's 502) is the
 /// token endpoint being unavailable: an error of the back channel (the login ends as
 /// `oidc_unreachable`), not a body handed to the token-response parser (`oidc_malformed`).
+/// A 4xx body is always the caller's to read (the reference OP answers a bare 403 to a
+/// wrong PKCE verifier: refused as malformed, tests/oidc-interop.sh).
 #[test]
 fn post_form_treats_a_non_oauth_error_page_as_unavailable() {
     let (base, _rx) = serve(vec![
@@ -190,6 +192,7 @@ fn post_form_treats_a_non_oauth_error_page_as_unavailable() {
             &[("Content-Type", "application/json")],
             r#"{"error":"temporarily_unavailable"}"#,
         ),
+        answer("403 Forbidden", &[], ""),
     ]);
     let url = format!("{base}/token");
     let e = client().post_form(&url, "code=a").unwrap_err();
@@ -201,6 +204,7 @@ fn post_form_treats_a_non_oauth_error_page_as_unavailable() {
         client().post_form(&url, "code=a").unwrap(),
         r#"{"error":"temporarily_unavailable"}"#
     );
+    assert_eq!(client().post_form(&url, "code=a").unwrap(), "");
 }
 
 #[test]

@@ -155,11 +155,12 @@ impl OidcBackChannel for HttpBackChannel {
         if (300..400).contains(&status) {
             return Err(format!("redirect (HTTP {status}) refused"));
         }
-        // The token endpoint's errors are JSON bodies with 4xx: the caller reads them. Any
-        // other non-2xx answer (an HTML error page, a proxy's 502) is the endpoint being
+        // The token endpoint's errors are JSON bodies with 4xx: the caller reads them (a 4xx
+        // without one is refused by the caller as a malformed answer). A 5xx without an
+        // OAuth error body (an HTML error page, a proxy's 502) is the endpoint being
         // unavailable, not a malformed token response.
         let body = self.read_body(response)?;
-        if !(200..300).contains(&status) && !is_oauth_error(&body) {
+        if status >= 500 && !is_oauth_error(&body) {
             return Err(format!("HTTP {status} without an OAuth error body"));
         }
         Ok(body)
