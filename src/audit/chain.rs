@@ -13,7 +13,6 @@
 //! `fdatasync`. A backend only writes entries, makes them durable, and reads their lines
 //! back.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use base64::engine::general_purpose::STANDARD;
@@ -329,27 +328,7 @@ impl<S: EntryStore + 'static> ChainedLog<S> {
                 writer: writer.into(),
                 key,
                 clock,
-                state: Mutex::new(State {
-                    queue: Vec::new(),
-                    writing: false,
-                    syncs: 0,
-                    written: 0,
-                    covered: 0,
-                    unsynced: VecDeque::new(),
-                    failed: None,
-                    shutdown: false,
-                    idle: 0,
-                    policy: CheckpointPolicy::default(),
-                    seq: 0,
-                    prev: GENESIS.into(),
-                    since_checkpoint: 0,
-                    last_checkpoint: now,
-                    queued_at: None,
-                    seal_queued: false,
-                    last_batch: 0,
-                    timed: false,
-                    slow_sync: false,
-                }),
+                state: Mutex::new(State::new(GENESIS.into(), now)),
                 work: Condvar::new(),
             }),
             encryptor: None,

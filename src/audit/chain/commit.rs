@@ -64,6 +64,31 @@ pub(super) const COMMIT_DELAY: Duration = Duration::from_millis(2);
 pub(super) const MAX_BATCH: usize = 64;
 
 impl State {
+    /// An empty log whose chain continues from `prev`, last checkpointed at `now`.
+    pub(super) fn new(prev: String, now: Timestamp) -> State {
+        State {
+            queue: Vec::new(),
+            writing: false,
+            syncs: 0,
+            written: 0,
+            covered: 0,
+            unsynced: VecDeque::new(),
+            failed: None,
+            shutdown: false,
+            idle: 0,
+            policy: CheckpointPolicy::default(),
+            seq: 0,
+            prev,
+            since_checkpoint: 0,
+            last_checkpoint: now,
+            queued_at: None,
+            seal_queued: false,
+            last_batch: 0,
+            timed: false,
+            slow_sync: false,
+        }
+    }
+
     /// A sync failed: every unacknowledged record fails, and every later one.
     fn fail(&mut self, e: &AuditError) {
         self.failed = Some(e.clone());
@@ -291,27 +316,7 @@ mod tests {
     use super::*;
 
     fn state() -> State {
-        State {
-            queue: Vec::new(),
-            writing: false,
-            syncs: 0,
-            written: 0,
-            covered: 0,
-            unsynced: VecDeque::new(),
-            failed: None,
-            shutdown: false,
-            idle: 0,
-            policy: CheckpointPolicy::default(),
-            seq: 0,
-            prev: String::new(),
-            since_checkpoint: 0,
-            last_checkpoint: Timestamp::from_unix_seconds(0),
-            queued_at: None,
-            seal_queued: false,
-            last_batch: 0,
-            timed: false,
-            slow_sync: false,
-        }
+        State::new(String::new(), Timestamp::from_unix_seconds(0))
     }
 
     fn queue(st: &mut State, n: usize) -> Vec<crate::audit::AuditTicket> {
