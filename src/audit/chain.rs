@@ -546,21 +546,7 @@ impl<S: EntryStore> ChainedLog<S> {
             }
             (Some(_), None) => None,
         };
-        // Serialise outside the lock too: the writer only frames and hashes. Sized
-        // up front: the payload (escaped) is most of it, so the buffer never regrows.
-        let payload = record.payload.as_ref().map_or(0, |p| p.data.len());
-        let sealed_len = sealed
-            .as_ref()
-            .map_or(0, |s| s.ciphertext.len() + s.wrapped_key.len());
-        let mut body = Vec::with_capacity(payload + payload / 8 + sealed_len + 1024);
-        serde_json::to_writer(
-            &mut body,
-            &EntryBody::Record {
-                record: Box::new(record),
-                sealed,
-            },
-        )
-        .map_err(|_| AuditError("cannot serialise a record".into()))?;
-        String::from_utf8(body).map_err(|_| AuditError("cannot serialise a record".into()))
+        // Serialise outside the lock too: the writer only frames and hashes.
+        super::json::record_body(record, sealed)
     }
 }

@@ -28,6 +28,8 @@ mod crypt;
 #[cfg(feature = "audit")]
 mod file;
 #[cfg(feature = "audit")]
+mod json;
+#[cfg(feature = "audit")]
 mod keys;
 #[cfg(feature = "postgres")]
 mod pg_prune;
