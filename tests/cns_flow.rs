@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -21,9 +20,6 @@ use axum::http::HeaderName;
 use axum::routing::get;
 use axum::Router;
 use common::{keypair, Reply};
-use openssl::pkey::PKey;
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
-use openssl::x509::X509;
 use spid_sp::audit::{MemoryAuditLog, Outcome, RecordKind};
 use spid_sp::axum::{AtLeast, CnsConfig, CnsTlsListener, CnsTrust, Session, SpidAuth};
 use spid_sp::cns::test_pki::{TestCard, TestPki, TEST_FISCAL_CODE};
@@ -147,19 +143,6 @@ async fn start() -> Harness {
     }
 }
 
-/// The nginx form of the header: `$ssl_client_escaped_cert` (URL-encoded PEM).
-fn escaped(pem: &[u8]) -> String {
-    let mut out = String::new();
-    for &b in pem {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl Harness {
     async fn get(&self, path: &str, browser: Option<&str>) -> Reply {
         let cookies: Vec<(&str, &str)> = browser.map(|b| ("spid_browser", b)).into_iter().collect();
@@ -201,27 +184,14 @@ impl Harness {
         let addr = self.tls;
         let state = state.to_owned();
         tokio::task::spawn_blocking(move || {
-            let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-            b.set_verify(SslVerifyMode::NONE);
-            if let Some(card) = card {
-                let cert = X509::from_pem(&pki().card_pem(card)).unwrap();
-                b.set_certificate(&cert).unwrap();
-                let key = PKey::private_key_from_pem(&pki().card_key_pem()).unwrap();
-                b.set_private_key(&key).unwrap();
-            }
-            let c = b.build();
-            let tcp = std::net::TcpStream::connect(addr).unwrap();
-            let mut s = c.connect("localhost", tcp).unwrap();
-            let mut text =
-                format!("GET /spid/cns/certificate?state={state} HTTP/1.0\r\nHost: {addr}\r\n");
-            if let Some(h) = header {
-                text.push_str(&format!("{HEADER}: {h}\r\n"));
-            }
-            text.push_str("\r\n");
-            s.write_all(text.as_bytes()).unwrap();
-            let mut raw = Vec::new();
-            let _ = s.read_to_end(&mut raw);
-            Reply::parse(raw)
+            let header = header.as_deref().map(|h| (HEADER, h));
+            Reply::parse(common::cns_certificate_over_tls(
+                addr,
+                pki(),
+                &state,
+                card,
+                header,
+            ))
         })
         .await
         .unwrap()
@@ -244,7 +214,7 @@ impl Harness {
 }
 
 fn valid_header() -> String {
-    escaped(&pki().card_pem(TestCard::Valid))
+    common::percent_escaped(&pki().card_pem(TestCard::Valid))
 }
 
 async fn logged_in(h: &Harness, r: Reply, browser: &str) {
@@ -342,7 +312,7 @@ async fn every_bad_card_is_refused_with_a_typed_error_page() {
                 h.via_proxy(
                     &state,
                     IpAddr::from(PROXY),
-                    Some(&escaped(&pki().card_pem(card))),
+                    Some(&common::percent_escaped(&pki().card_pem(card))),
                 )
                 .await
             };

@@ -911,11 +911,7 @@ proxies = ["127.0.0.2"]
 #[cfg(feature = "test-idp")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entra_con_cns_on_the_gateways_own_tls_listener() {
-    use openssl::pkey::PKey;
-    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
-    use openssl::x509::X509;
     use spid_sp::cns::test_pki::{TestCard, TestPki, TEST_FISCAL_CODE};
-    use std::io::{Read as _, Write as _};
 
     let up = echo_upstream().await;
     let dir = scratch("gateway", "cns-tls-files");
@@ -958,25 +954,8 @@ proxies = ["127.0.0.1"]
     let via_tls = |state: String, card: Option<TestCard>, header: Option<String>| {
         let pki = pki.clone();
         tokio::task::spawn_blocking(move || {
-            let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
-            b.set_verify(SslVerifyMode::NONE);
-            if let Some(card) = card {
-                b.set_certificate(&X509::from_pem(&pki.card_pem(card)).unwrap())
-                    .unwrap();
-                b.set_private_key(&PKey::private_key_from_pem(&pki.card_key_pem()).unwrap())
-                    .unwrap();
-            }
-            let tcp = std::net::TcpStream::connect(tls).unwrap();
-            let mut s = b.build().connect("localhost", tcp).unwrap();
-            let mut text =
-                format!("GET /spid/cns/certificate?state={state} HTTP/1.0\r\nHost: {tls}\r\n");
-            if let Some(h) = header {
-                text.push_str(&format!("x-ssl-client-cert: {h}\r\n"));
-            }
-            text.push_str("\r\n");
-            s.write_all(text.as_bytes()).unwrap();
-            let mut raw = Vec::new();
-            let _ = s.read_to_end(&mut raw);
+            let header = header.as_deref().map(|h| ("x-ssl-client-cert", h));
+            let raw = common::cns_certificate_over_tls(tls, &pki, &state, card, header);
             String::from_utf8_lossy(&raw).into_owned()
         })
     };
@@ -995,17 +974,7 @@ proxies = ["127.0.0.1"]
     }
     // The proxy header on the TLS listener, even from a configured proxy address: ignored.
     let (state, _) = begin().await;
-    let escaped: String = pki
-        .card_pem(TestCard::Valid)
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let escaped = common::percent_escaped(&pki.card_pem(TestCard::Valid));
     let raw = via_tls(state, None, Some(escaped)).await.unwrap();
     assert_eq!(status(&raw), "403", "{raw}");
     assert!(raw.contains("cns-no-certificate"), "{raw}");

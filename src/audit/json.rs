@@ -178,7 +178,7 @@ mod tests {
             let s: String = (0..len)
                 .map(|k| {
                     let r = x.rotate_left(k as u32 * 5) ^ (k as u64).wrapping_mul(0x2545_F491);
-                    if r % 3 == 0 {
+                    if matches!(r % 3, 0) {
                         alphabet[(r >> 8) as usize % alphabet.len()]
                     } else {
                         'x'

@@ -366,3 +366,50 @@ impl Request {
         Reply::parse(raw)
     }
 }
+
+/// Percent-encodes a PEM the way a TLS-terminating proxy puts it in a header (nginx's
+/// `$ssl_client_escaped_cert`): unreserved characters as they are, every other byte `%XX`.
+pub fn percent_escaped(pem: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in pem {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET /spid/cns/certificate?state=STATE` over a real TLS connection to a CNS listener at
+/// `tls` (blocking: call it from `spawn_blocking`), with `card`'s certificate and key as
+/// the client's (or none) and optionally one more header (`name`, `value`); the raw answer.
+#[cfg(all(feature = "cns-tls", feature = "test-idp"))]
+pub fn cns_certificate_over_tls(
+    tls: SocketAddr,
+    pki: &spid_sp::cns::test_pki::TestPki,
+    state: &str,
+    card: Option<spid_sp::cns::test_pki::TestCard>,
+    header: Option<(&str, &str)>,
+) -> Vec<u8> {
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    b.set_verify(SslVerifyMode::NONE);
+    if let Some(card) = card {
+        b.set_certificate(&openssl::x509::X509::from_pem(&pki.card_pem(card)).unwrap())
+            .unwrap();
+        b.set_private_key(&PKey::private_key_from_pem(&pki.card_key_pem()).unwrap())
+            .unwrap();
+    }
+    let tcp = TcpStream::connect(tls).unwrap();
+    let mut s = b.build().connect("localhost", tcp).unwrap();
+    let mut text = format!("GET /spid/cns/certificate?state={state} HTTP/1.0\r\nHost: {tls}\r\n");
+    if let Some((name, value)) = header {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    s.write_all(text.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    raw
+}
