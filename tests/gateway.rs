@@ -86,6 +86,7 @@ struct Running {
     idp: String,
     /// The `[gateway.cns]` TLS listener, when `listen` is set.
     cns_tls: Option<SocketAddr>,
+    gateway: Gateway,
 }
 
 async fn start(name: &str, upstream: &str, extra: &str) -> Running {
@@ -133,6 +134,7 @@ async fn start_with(
         addr,
         idp: idp_url,
         cns_tls,
+        gateway,
     }
 }
 
@@ -1007,6 +1009,35 @@ proxies = ["127.0.0.1"]
         "{}",
         page.body
     );
+
+    // The CRL file replaced while the gateway runs (CRLs are reissued every few days): a
+    // reload swaps it in, only when a file changed. An expired CRL refuses its CA's cards;
+    // a file that does not load keeps the current CRLs; the fresh one accepts again.
+    let card_answer = |card| async move {
+        let (state, _) = begin().await;
+        via_tls(state, Some(card), None).await.unwrap()
+    };
+    assert!(!gw.gateway.reload_cns().unwrap(), "nothing changed yet");
+    std::fs::write(dir.join("crl.pem"), pki.expired_crl_pem()).unwrap();
+    assert!(
+        gw.gateway.reload_cns().unwrap(),
+        "the new CRL is swapped in"
+    );
+    assert!(!gw.gateway.reload_cns().unwrap(), "unchanged since");
+    let raw = card_answer(TestCard::Valid).await;
+    assert!(raw.contains("cns-crl-expired"), "{raw}");
+    std::fs::write(dir.join("crl.pem"), b"not a CRL").unwrap();
+    let e = gw.gateway.reload_cns().unwrap_err();
+    assert!(e.to_string().contains("crl_files"), "{e}");
+    let raw = card_answer(TestCard::Valid).await;
+    assert!(
+        raw.contains("cns-crl-expired"),
+        "the current CRLs stay: {raw}"
+    );
+    std::fs::write(dir.join("crl.pem"), pki.crl_pem()).unwrap();
+    assert!(gw.gateway.reload_cns().unwrap());
+    assert_eq!(status(&card_answer(TestCard::Valid).await), "303");
+    assert!(card_answer(TestCard::Revoked).await.contains("cns-revoked"));
 }
 
 /// The identity kinds admitted positively: an eIDAS user (the test IdP as the eIDAS node,

@@ -2,10 +2,13 @@
 //! docs/gateway.md). The trust (AgID's signed list with its pinned signers, or pinned CA
 //! certificates), the CRLs, the card policy, and where the card is read: the gateway's
 //! own TLS listener (`listen`) and/or a reverse proxy's header (`proxy_header` from
-//! `proxies` only). The header is removed from every request forwarded upstream.
+//! `proxies` only). The header is removed from every request forwarded upstream. The
+//! trust and the CRLs are re-read while running ([`CnsRuntime::reload`]): CRLs are
+//! reissued every few days, and a card is refused against a CRL past its nextUpdate.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use axum::http::HeaderName;
 use serde::Deserialize;
@@ -29,7 +32,7 @@ pub struct CnsSettings {
     /// Or: CA certificates pinned by the deployment (one PEM bundle).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// CRLs (PEM or DER), read at start.
+    /// CRLs (PEM or DER), read at start and re-read when changed (`reload_secs`, SIGHUP).
     #[serde(default)]
     pub crl_files: Vec<PathBuf>,
     /// Refuse a card whose CA has no current CRL here (default false).
@@ -119,9 +122,10 @@ impl CnsSettings {
             .transpose()
     }
 
-    /// The integration's CNS settings (files read, list verified).
-    pub(super) fn config(&self, base_url: &str) -> Result<CnsConfig, GatewayError> {
-        let trust = match (&self.trust_list, &self.ca_file) {
+    /// The trust the cards are checked against: AgID's list (its signature verified
+    /// against the pinned signers) or the pinned CA certificates.
+    fn load_trust(&self) -> Result<TrustList, GatewayError> {
+        Ok(match (&self.trust_list, &self.ca_file) {
             (Some(tsl), None) => {
                 if self.trust_list_signers.is_empty() {
                     return Err(invalid(
@@ -150,14 +154,49 @@ impl CnsSettings {
                     "give exactly one of trust_list and ca_file",
                 ))
             }
-        };
-        let trust = CnsTrust::new(trust);
-        let crls = self
-            .crl_files
+        })
+    }
+
+    fn load_crls(&self) -> Result<Vec<Crl>, GatewayError> {
+        self.crl_files
             .iter()
             .map(|p| Crl::parse(&read(p)?).map_err(|e| invalid("crl_files", e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        trust.set_crls(crls);
+            .collect()
+    }
+
+    /// SHA-256 over every trust and CRL file (name, length, bytes): what a reload compares.
+    fn fingerprint(&self) -> Result<[u8; 32], GatewayError> {
+        let mut h = openssl::sha::Sha256::new();
+        let files = [&self.trust_list, &self.ca_file]
+            .into_iter()
+            .flatten()
+            .chain(&self.trust_list_signers)
+            .chain(&self.crl_files);
+        for p in files {
+            let bytes = read(p)?;
+            h.update(p.as_os_str().as_encoded_bytes());
+            h.update(&(bytes.len() as u64).to_be_bytes());
+            h.update(&bytes);
+        }
+        Ok(h.finish())
+    }
+
+    /// The integration's CNS settings (files read, list verified) and the handle that
+    /// reloads them.
+    pub(super) fn start(&self, base_url: &str) -> Result<(CnsConfig, CnsRuntime), GatewayError> {
+        let fingerprint = self.fingerprint()?;
+        let trust = CnsTrust::new(self.load_trust()?);
+        trust.set_crls(self.load_crls()?);
+        let runtime = CnsRuntime {
+            settings: self.clone(),
+            header: self.header()?,
+            trust: trust.clone(),
+            loaded: Mutex::new(fingerprint),
+        };
+        Ok((self.config(trust, base_url)?, runtime))
+    }
+
+    fn config(&self, trust: CnsTrust, base_url: &str) -> Result<CnsConfig, GatewayError> {
         let level =
             SpidLevel::from_number(self.level).ok_or_else(|| invalid("level", "1, 2 or 3"))?;
         let policy = CnsPolicy::default()
@@ -237,5 +276,41 @@ impl CnsSettings {
             }
         });
         Ok(Some(local))
+    }
+}
+
+/// `[gateway.cns]` while the gateway runs: its settings, the card header, and the trust
+/// and CRLs the integration checks cards against.
+#[derive(Debug)]
+pub(super) struct CnsRuntime {
+    pub(super) settings: CnsSettings,
+    /// The card header, removed from every request forwarded upstream.
+    pub(super) header: Option<HeaderName>,
+    trust: CnsTrust,
+    /// [`CnsSettings::fingerprint`] of what is loaded.
+    loaded: Mutex<[u8; 32]>,
+}
+
+impl CnsRuntime {
+    /// Re-reads the trust (list or CA file) and the CRL files; when any of them changed
+    /// and all of them load, swaps both in at once (`Ok(true)`). When one cannot be read
+    /// or does not load, the current trust and CRLs stay (`Err`). Blocking.
+    pub(super) fn reload(&self) -> Result<bool, GatewayError> {
+        let s = &self.settings;
+        let fingerprint = s.fingerprint()?;
+        let mut loaded = self
+            .loaded
+            .lock()
+            .map_err(|_| GatewayError::Setup("CNS reload lock poisoned".into()))?;
+        if *loaded == fingerprint {
+            return Ok(false);
+        }
+        let (trust, crls) = (s.load_trust()?, s.load_crls()?);
+        let count = crls.len();
+        self.trust.set_trust_list(trust);
+        self.trust.set_crls(crls);
+        *loaded = fingerprint;
+        tracing::info!(target: "spid_sp::gateway", crls = count, "CNS trust and CRLs reloaded");
+        Ok(true)
     }
 }

@@ -156,8 +156,9 @@ struct Inner {
     jwt: Option<(JwtSigner, HeaderName, bool)>,
     forwarded: proxy::Forwarded,
     ops: ops::Probes,
-    /// `[gateway.cns]`, and its certificate header (removed before forwarding).
-    cns: Option<(CnsSettings, Option<HeaderName>)>,
+    /// `[gateway.cns]`: its settings, its certificate header (removed before
+    /// forwarding), the trust and CRLs it reloads.
+    cns: Option<cns::CnsRuntime>,
     tenants: Option<tenants::Tenants>,
 }
 
@@ -247,8 +248,9 @@ impl Gateway {
         }
         let cns = match &g.cns {
             Some(c) => {
-                b = b.cns(c.config(&plan.base_url)?);
-                Some((c.clone(), c.header()?))
+                let (config, runtime) = c.start(&plan.base_url)?;
+                b = b.cns(config);
+                Some(runtime)
             }
             None => None,
         };
@@ -305,7 +307,7 @@ impl Gateway {
     /// runtime): its local address.
     pub async fn spawn_cns_listener(&self) -> Result<Option<SocketAddr>, GatewayError> {
         match &self.inner.cns {
-            Some((c, _)) => c.spawn_listener(&self.inner.auth).await,
+            Some(c) => c.settings.spawn_listener(&self.inner.auth).await,
             None => Ok(None),
         }
     }
@@ -326,6 +328,16 @@ impl Gateway {
         self.inner
             .ops
             .reload(self.inner.auth.service_provider(), force)
+    }
+
+    /// Re-reads `[gateway.cns]`'s trust and CRL files and swaps them in when one changed
+    /// and all load (`Ok(true)`); on error the current ones stay. `Ok(false)` without
+    /// `[gateway.cns]`. Blocking: call from a blocking thread.
+    pub fn reload_cns(&self) -> Result<bool, GatewayError> {
+        self.inner
+            .cns
+            .as_ref()
+            .map_or(Ok(false), cns::CnsRuntime::reload)
     }
 
     /// Re-reads the tenant sources (`[gateway.tenants]`), when configured: additions,
@@ -671,7 +683,7 @@ async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Re
     let headers = req.headers_mut();
     let upgrade = proxy::remove_hop_by_hop(headers);
     gw.inner.identity.strip(headers);
-    if let Some((_, Some(h))) = &gw.inner.cns {
+    if let Some(h) = gw.inner.cns.as_ref().and_then(|c| c.header.as_ref()) {
         // The card header is the gateway's alone: never passed to an application.
         headers.remove(h);
     }

@@ -183,8 +183,8 @@ pub(crate) fn count(decision: &Decision) {
 
 impl Gateway {
     /// Starts the background work on the current tokio runtime: the registry's checkpoint
-    /// every 10 seconds, and the IdP files re-read every `reload_secs` (0: never) when
-    /// they changed.
+    /// every 10 seconds, and the IdP files and `[gateway.cns]`'s trust and CRL files
+    /// re-read every `reload_secs` (0: never) when they changed.
     pub fn spawn_maintenance(&self, reload_secs: u64) {
         if self.inner.ops.registry.is_some() {
             let gw = self.clone();
@@ -228,6 +228,10 @@ impl Gateway {
                             tracing::info!(target: "spid_sp::gateway", "IdP metadata reloaded")
                         }
                         _ => {}
+                    }
+                    let g = gw.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || g.reload_cns()).await {
+                        tracing::error!(target: "spid_sp::gateway", error = %e, "CNS trust reload failed; the current trust and CRLs stay");
                     }
                 }
             });

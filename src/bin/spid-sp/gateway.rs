@@ -469,6 +469,10 @@ fn spawn_sighup(gateway: &Gateway) {
                     Err(_) => {}
                 }
                 let g = gw.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || g.reload_cns()).await {
+                    tracing::error!(target: "spid_sp::gateway", error = %e, "CNS trust reload failed; the current trust and CRLs stay");
+                }
+                let g = gw.clone();
                 let _ = tokio::task::spawn_blocking(move || g.reload_tenants()).await;
             }
         });
