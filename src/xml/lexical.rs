@@ -361,14 +361,26 @@ pub(super) fn to_u32(n: usize) -> u32 {
 /// Whether `keys` has a repeated entry: pairwise for a handful, sorted past that (so an
 /// element with many attributes costs n log n, not n²).
 pub(super) fn has_duplicates(keys: &mut [(u32, &str)]) -> bool {
-    if keys.len() <= 12 {
-        keys.iter()
-            .enumerate()
-            .any(|(i, k)| keys.get(..i).unwrap_or_default().contains(k))
+    if keys.len() < 2 {
+        false
+    } else if keys.len() <= 12 {
+        keys.iter().enumerate().any(|(i, &(ns, name))| {
+            keys.get(..i)
+                .unwrap_or_default()
+                .iter()
+                .any(|&(n, m)| n == ns && same(m, name))
+        })
     } else {
         keys.sort_unstable();
         keys.windows(2).any(|w| w.first() == w.get(1))
     }
+}
+
+/// String equality for the short names and prefixes of a start tag, compared inline (a
+/// `memcmp` call costs more than these strings).
+#[inline(always)]
+pub(super) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// The message for a processing instruction named `xml` (refused in `check_tree`).

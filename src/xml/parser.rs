@@ -21,7 +21,7 @@ use super::dom::{
 };
 use super::lexical::{
     char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, malformed, name_byte,
-    qname_at, quoted_value, to_u32,
+    qname_at, quoted_value, same, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -460,11 +460,18 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn resolve(&self, prefix: &str) -> Result<u32, XmlError> {
-        if prefix == "xml" {
+        if same(prefix, "xml") {
             return Ok(NO_NS); // resolved by the caller
         }
-        let want = (!prefix.is_empty()).then_some(prefix);
-        match self.bindings.iter().rev().find(|(p, _)| *p == want) {
+        let found = if prefix.is_empty() {
+            self.bindings.iter().rev().find(|(p, _)| p.is_none())
+        } else {
+            self.bindings
+                .iter()
+                .rev()
+                .find(|(p, _)| p.is_some_and(|p| same(p, prefix)))
+        };
+        match found {
             Some(&(_, uri)) => Ok(uri),
             None if prefix.is_empty() => Ok(NO_NS),
             None => Err(malformed(UNBOUND)),
@@ -618,17 +625,20 @@ impl<'i> Parser<'i, '_> {
 
     /// The namespace declarations among `raw`: checked, counted, bound.
     fn declare(&mut self, raw: &[RawAttr<'i>]) -> Result<(), XmlError> {
-        // Raw names must be unique (this also catches two `xmlns` or `xmlns:p`).
+        // Raw names must be unique (this also catches two `xmlns` or `xmlns:p`); one
+        // attribute or none cannot repeat.
         self.keys.clear();
-        for a in raw {
-            self.keys.push((
-                if a.prefix.is_empty() { NO_NS } else { 0 },
-                if a.prefix.is_empty() {
-                    a.local
-                } else {
-                    self.slice(a.start..a.qname_end)
-                },
-            ));
+        if raw.len() >= 2 {
+            for a in raw {
+                self.keys.push((
+                    if a.prefix.is_empty() { NO_NS } else { 0 },
+                    if a.prefix.is_empty() {
+                        a.local
+                    } else {
+                        self.slice(a.start..a.qname_end)
+                    },
+                ));
+            }
         }
         if has_duplicates(&mut self.keys) {
             let default_twice = raw

@@ -418,6 +418,10 @@ fn fast_paths_agree_with_the_general_rules() {
                 Some(at) => (&name[..at], &name[at + 1..]),
             };
             assert_eq!(qname(name).ok(), Some(want), "{s:?}");
+        } else {
+            // Every ASCII QName is settled by the fast path.
+            let name = &s[..n];
+            assert!(!name.is_ascii() || qname(name).is_err(), "{s:?}");
         }
         for quote in [b'"', b'\''] {
             if let Some(len) = scan_plain_value(b, quote) {
