@@ -239,7 +239,17 @@ pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
     let mut colons = 0usize;
     let mut colon = 0;
     let mut n = 0;
-    for &c in b {
+    loop {
+        // A run of ASCII letters, eight bytes at a time: a letter changes nothing below.
+        if let Some(block) = b.get(n..).and_then(|r| r.first_chunk::<8>()) {
+            let run = letter_run(u64::from_le_bytes(*block));
+            n += run;
+            if run == 8 {
+                continue;
+            }
+        }
+        // The byte after the run (or one of the last seven): the table decides.
+        let Some(&c) = b.get(n) else { break };
         let k = class(c);
         if k & NAME_STOP != 0 {
             break;
@@ -258,6 +268,22 @@ pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
             _ => false,
         };
     (n, ok.then_some((colons == 1).then_some(colon)))
+}
+
+/// How many of the eight bytes of `x` (little-endian: the first byte is the lowest) are
+/// ASCII letters before the first that is not: the classic SWAR range test, exact for every
+/// byte (the high bit of `x`'s byte excludes non-ASCII; below it, `| 0x20` folds the
+/// capitals onto `a..=z` and nothing else onto that range).
+pub(super) fn letter_run(x: u64) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const EACH: u64 = 0x0101_0101_0101_0101;
+    // Each byte of `t` is at most 0x7f, so the sums below never carry into the next byte.
+    let t = (x | (EACH * 0x20)) & LOW7;
+    let from_a = t + EACH * (0x80 - 0x61); // high bit: t >= b'a'
+    let past_z = t + EACH * (0x80 - 0x7b); // high bit: t > b'z'
+    let letters = from_a & !past_z & !x & HIGH;
+    (!letters & HIGH).trailing_zeros() as usize / 8
 }
 
 /// The length of a quoted attribute value starting at `b[0]` (after its opening quote)

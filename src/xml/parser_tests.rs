@@ -456,3 +456,20 @@ fn forbidden_controls_are_refused_at_every_block_position() {
         }
     }
 }
+
+/// `letter_run` against the byte-by-byte answer: every byte value at every position of a
+/// block of letters (and of capitals).
+#[test]
+fn letter_run_counts_exactly_the_leading_ascii_letters() {
+    use super::super::lexical::letter_run;
+    for fill in [b'a', b'Z'] {
+        for at in 0..8 {
+            for c in 0..=255u8 {
+                let mut block = [fill; 8];
+                block[at] = c;
+                let want = if c.is_ascii_alphabetic() { 8 } else { at };
+                assert_eq!(letter_run(u64::from_le_bytes(block)), want, "{at} {c}");
+            }
+        }
+    }
+}
