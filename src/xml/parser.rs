@@ -398,7 +398,12 @@ impl<'i> Parser<'i, '_> {
                 }
             }
             // Character data up to the next `<`.
-            let lt = find(self.b, i, b"<").ok_or_else(|| malformed("unclosed element"))?;
+            // (Between two tags, most often none: no search.)
+            let lt = if self.at(i) == Some(b'<') {
+                i
+            } else {
+                find(self.b, i, b"<").ok_or_else(|| malformed("unclosed element"))?
+            };
             if lt > i {
                 let raw = self.slice(i..lt);
                 if memchr::memchr(b'>', raw.as_bytes()).is_some()
