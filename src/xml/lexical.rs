@@ -307,7 +307,15 @@ pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
             | zero_byte(x ^ (ONES * u64::from(b'&')))
             | below(x, 0x20);
         if hit != 0 {
-            break;
+            // The lowest flagged byte is a true hit (a borrow only flags bytes above a
+            // true hit): the quote ends a plain value, `<`, `&`, tab, LF, CR end the fast
+            // path; another control byte is no stop, the table walk goes on from here.
+            let at = skipped + hit.trailing_zeros() as usize / 8;
+            match b.get(at) {
+                Some(&c) if c == quote => return Some(at),
+                Some(b'<' | b'&' | b'\t' | b'\n' | b'\r') => return None,
+                _ => break,
+            }
         }
         skipped += 8;
     }

@@ -392,7 +392,8 @@ fn fast_paths_agree_with_the_general_rules() {
     use super::super::lexical::{attribute_value, name_byte, qname, scan_plain_value, scan_qname};
     let pieces = [
         "a", "Z", "_", ":", "-", ".", "0", "9", "é", "\u{b7}", "·", " ", "\t", "\n", "\r", "/",
-        ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1",
+        ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1", "\u{1}",
+        "\u{1f}",
     ];
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
@@ -424,6 +425,15 @@ fn fast_paths_agree_with_the_general_rules() {
             assert!(!name.is_ascii() || qname(name).is_err(), "{s:?}");
         }
         for quote in [b'"', b'\''] {
+            // A value with none of `<`, `&`, tab, LF, CR before its quote is settled.
+            if let Some(q) = b.iter().position(|&c| c == quote) {
+                if !b[..q]
+                    .iter()
+                    .any(|c| matches!(c, b'<' | b'&' | b'\t' | b'\n' | b'\r'))
+                {
+                    assert_eq!(scan_plain_value(b, quote), Some(q), "{s:?}");
+                }
+            }
             if let Some(len) = scan_plain_value(b, quote) {
                 assert_eq!(b.iter().position(|&c| c == quote), Some(len), "{s:?}");
                 let raw = &s[..len];
