@@ -24,12 +24,13 @@ pub(super) fn check_chars(b: &[u8]) -> Result<(), XmlError> {
     {
         return Err(malformed("a character XML forbids"));
     }
+    // U+FFFE and U+FFFF (EF BF BE, EF BF BF): the lead byte EF is rare in real text.
     let mut from = 0;
-    while let Some(at) = find(b, from, b"\xEF\xBF") {
-        if matches!(b.get(at + 2), Some(0xBE | 0xBF)) {
+    while let Some(at) = find(b, from, b"\xEF") {
+        if b.get(at + 1) == Some(&0xBF) && matches!(b.get(at + 2), Some(0xBE | 0xBF)) {
             return Err(malformed("a character XML forbids"));
         }
-        from = at + 2;
+        from = at + 1;
     }
     Ok(())
 }

@@ -68,6 +68,26 @@ fn forbidden_characters() {
     accepted("<r>\t\u{85}\u{fffd}</r>");
 }
 
+/// Among the characters whose UTF-8 starts with EF, only U+FFFE and U+FFFF are refused,
+/// wherever they sit and whatever EF-led characters come before them.
+#[test]
+fn only_fffe_and_ffff_among_ef_led_characters_are_refused() {
+    let allowed = ["\u{f000}", "\u{feff}", "\u{ffbf}", "\u{fffd}", "\u{efbf}"];
+    for pad in 0..40 {
+        for before in allowed {
+            let x = "x".repeat(pad);
+            accepted(&format!("<r a='{before}{x}'>{x}{before}</r>"));
+            for bad in ['\u{fffe}', '\u{ffff}'] {
+                assert_eq!(
+                    refused(&format!("<r>{before}{x}{bad}</r>")),
+                    XmlError::Malformed("a character XML forbids".into()),
+                    "{pad} {before:?} {bad:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn line_ends_are_normalized() {
     let doc = accepted(
