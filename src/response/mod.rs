@@ -572,6 +572,14 @@ pub(crate) fn trimmed(text: Option<Cow<'_, str>>) -> Option<String> {
     text.map(|t| t.trim().to_owned())
 }
 
+/// A leaf text, trimmed, borrowed when it can be: for texts only compared or parsed.
+pub(crate) fn trimmed_cow(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    text.map(|t| match t {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    })
+}
+
 /// Pre-verification: a non-empty Issuer that names another entity than the IdP the request
 /// went to is rejected before its keys are tried. Reads unverified text and only rejects;
 /// the Issuers are re-checked on the verified nodes (`checks::response`, `checks::assertion`).
@@ -582,7 +590,7 @@ fn issuer_precheck(
 ) -> Result<(), RejectReason> {
     for parent in std::iter::once(root).chain(assertion) {
         if let Some(issuer) = saml::children(parent, ASSERTION_NS, "Issuer").next() {
-            let text = leaf_text(issuer).unwrap_or_default();
+            let text = trimmed_cow(xml::text(issuer)).unwrap_or_default();
             if !text.is_empty() && text != exp.idp.entity_id().as_str() {
                 return Err(RejectReason::IssuerMismatch);
             }
