@@ -578,7 +578,8 @@ impl<'i> Parser<'i, '_> {
             let own = self.doc.decls.len() > decls_start;
             let attrs_start = self.doc.attrs.len();
             self.keys.clear();
-            for a in raw.drain(..) {
+            // (The values are taken, the list is cleared by the next start tag.)
+            for a in raw.iter_mut() {
                 if a.prefix == "xmlns" || (a.prefix.is_empty() && a.local == "xmlns") {
                     continue;
                 }
@@ -591,10 +592,10 @@ impl<'i> Parser<'i, '_> {
                 self.doc.attrs.push(AttrData {
                     ns,
                     local: a.local,
-                    value: a.value,
+                    value: std::mem::take(&mut a.value),
                     range: a.start..a.value_range.end + 1,
                     qname_end: a.qname_end,
-                    value_range: a.value_range,
+                    value_range: a.value_range.clone(),
                 });
             }
             if has_duplicates(&mut self.keys) {
