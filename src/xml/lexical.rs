@@ -411,6 +411,21 @@ pub(super) fn has_duplicates(keys: &mut [(u32, &str)]) -> bool {
     }
 }
 
+/// The URI index bound to `prefix` (`""`: the default namespace) by the innermost of
+/// `bindings` (prefix, URI index), prefixes compared inline.
+#[inline]
+pub(super) fn lookup(bindings: &[(Option<&str>, u32)], prefix: &str) -> Option<u32> {
+    let found = if prefix.is_empty() {
+        bindings.iter().rev().find(|(p, _)| p.is_none())
+    } else {
+        bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p.is_some_and(|p| same(p, prefix)))
+    };
+    found.map(|&(_, uri)| uri)
+}
+
 /// String equality for the short names and prefixes of a start tag, compared inline (a
 /// `memcmp` call costs more than these strings).
 #[inline(always)]

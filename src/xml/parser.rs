@@ -20,8 +20,8 @@ use super::dom::{
     AttrData, Decl, Document, ElementData, NodeData, NodeId, NodeKind, NO_NS, NS_XML,
 };
 use super::lexical::{
-    char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, malformed, name_byte,
-    qname_at, quoted_value, same, to_u32,
+    char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, lookup, malformed,
+    name_byte, qname_at, quoted_value, same, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -469,16 +469,8 @@ impl<'i> Parser<'i, '_> {
         if same(prefix, "xml") {
             return Ok(NO_NS); // resolved by the caller
         }
-        let found = if prefix.is_empty() {
-            self.bindings.iter().rev().find(|(p, _)| p.is_none())
-        } else {
-            self.bindings
-                .iter()
-                .rev()
-                .find(|(p, _)| p.is_some_and(|p| same(p, prefix)))
-        };
-        match found {
-            Some(&(_, uri)) => Ok(uri),
+        match lookup(&self.bindings, prefix) {
+            Some(uri) => Ok(uri),
             None if prefix.is_empty() => Ok(NO_NS),
             None => Err(malformed(UNBOUND)),
         }
