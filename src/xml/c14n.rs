@@ -210,8 +210,9 @@ impl<'a> Canonicalizer<'a, '_> {
     }
 
     fn element_inner(&mut self, node: Node<'a, '_>) {
-        let qname = element_qname(node);
-        let prefix = prefix_of(qname);
+        let (qname, prefix) = node
+            .qname_as_written()
+            .unwrap_or_else(|| (element_qname(node), prefix_of(element_qname(node))));
         let scope = self.rendered.len();
 
         // Namespace declarations to render: the visibly utilized ones, plus the inclusive
@@ -550,6 +551,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The qualified name and prefix the reader recorded agree with a scan of the source,
+    /// for every element of documents with prefixes, non-ASCII names, whitespace and
+    /// empty tags, and of every XML file under tests/data.
+    #[test]
+    fn recorded_qnames_agree_with_the_source() {
+        let mut docs: Vec<String> = [
+            "<r/>",
+            "<a:b xmlns:a='u'\n x='1'><a:c/><d\t/><e\r\n>t</e><é:ü xmlns:é='v'>x</é:ü></a:b>",
+            "<averyveryverylongname.with-dots_and:colon xmlns:averyveryverylongname.with-dots_and='w'/>",
+        ]
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut stack = vec![data];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "xml") {
+                    docs.extend(std::fs::read_to_string(&path).ok());
+                }
+            }
+        }
+        let mut checked = 0;
+        for text in &docs {
+            let Ok(doc) = parse(text, &Limits::METADATA) else {
+                continue;
+            };
+            for node in doc.root().descendants().filter(|n| n.is_element()) {
+                let scanned = element_qname(node);
+                assert_eq!(
+                    node.qname_as_written(),
+                    Some((scanned, prefix_of(scanned))),
+                    "{text:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]

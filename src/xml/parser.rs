@@ -597,6 +597,7 @@ impl<'i> Parser<'i, '_> {
             let data = ElementData {
                 ns,
                 local,
+                qname_len: to_u32(tag.len()),
                 attrs: to_u32(attrs_start)..to_u32(self.doc.attrs.len()),
                 decls: to_u32(decls_start)..to_u32(self.doc.decls.len()),
                 scope: if own { Some(id) } else { parent_scope },
