@@ -297,28 +297,26 @@ pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
     // classic SWAR test, exact about "none", which is all the skip below relies on.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
     let zero_byte = |x: u64| below(x, 1);
-    // Eight bytes at a time, skipped while none can stop the scan (the quotes, `<`, `&`
-    // and every control byte); then byte by byte with the table, from the first block
-    // that might hold one.
+    // Eight bytes at a time. Every byte that can stop the scan but `<` is below 0x28 (the
+    // quotes, `&` and every control byte), so two tests flag them all, with a few plain
+    // bytes (space, `!`, `#`, `$`, `%`). The lowest flagged byte is a true hit (a borrow
+    // only flags bytes above a true hit): the quote ends a plain value; `<`, `&`, tab, LF,
+    // CR end the fast path; any other is plain, and the scan goes on after it. The last
+    // bytes (fewer than eight) are walked with the table.
     let mut skipped = 0;
-    for block in b.chunks_exact(8) {
-        let x = u64::from_le_bytes(<[u8; 8]>::try_from(block).unwrap_or([0; 8]));
-        let hit = zero_byte(x ^ (ONES * u64::from(quote)))
-            | zero_byte(x ^ (ONES * u64::from(b'<')))
-            | zero_byte(x ^ (ONES * u64::from(b'&')))
-            | below(x, 0x20);
-        if hit != 0 {
-            // The lowest flagged byte is a true hit (a borrow only flags bytes above a
-            // true hit): the quote ends a plain value, `<`, `&`, tab, LF, CR end the fast
-            // path; another control byte is no stop, the table walk goes on from here.
-            let at = skipped + hit.trailing_zeros() as usize / 8;
-            match b.get(at) {
-                Some(&c) if c == quote => return Some(at),
-                Some(b'<' | b'&' | b'\t' | b'\n' | b'\r') => return None,
-                _ => break,
-            }
+    while let Some(block) = b.get(skipped..).and_then(|r| r.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(*block);
+        let hit = below(x, 0x28) | zero_byte(x ^ (ONES * u64::from(b'<')));
+        if hit == 0 {
+            skipped += 8;
+            continue;
         }
-        skipped += 8;
+        let at = skipped + hit.trailing_zeros() as usize / 8;
+        match b.get(at) {
+            Some(&c) if c == quote => return Some(at),
+            Some(b'<' | b'&' | b'\t' | b'\n' | b'\r') => return None,
+            _ => skipped = at + 1,
+        }
     }
     let stop = if quote == b'"' { DQ_STOP } else { SQ_STOP };
     let n = skipped
