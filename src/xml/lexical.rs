@@ -271,6 +271,26 @@ pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
     (n, ok.then_some((colons == 1).then_some(colon)))
 }
 
+/// The end of an end tag's name starting at `b[i]` (at least one byte, or an error). When
+/// it is the open element's name as written (`expected`), one comparison finds it (the
+/// name is `expected` when the next byte ends a name); otherwise a scan.
+pub(super) fn end_tag_name(b: &[u8], i: usize, expected: Option<&str>) -> Result<usize, XmlError> {
+    if let Some(q) = expected.filter(|q| !q.is_empty()) {
+        let end = i + q.len();
+        if b.get(i..end) == Some(q.as_bytes()) && !b.get(end).is_some_and(|&c| name_byte(c)) {
+            return Ok(end);
+        }
+    }
+    let mut j = i;
+    while b.get(j).is_some_and(|&c| name_byte(c)) {
+        j += 1;
+    }
+    if j == i {
+        return Err(malformed("name expected"));
+    }
+    Ok(j)
+}
+
 /// How many of the eight bytes of `x` (little-endian: the first byte is the lowest) are
 /// ASCII letters before the first that is not: the classic SWAR range test, exact for every
 /// byte (the high bit of `x`'s byte excludes non-ASCII; below it, `| 0x20` folds the

@@ -20,8 +20,8 @@ use super::dom::{
     AttrData, Decl, Document, ElementData, NodeData, NodeId, NodeKind, NO_NS, NS_XML,
 };
 use super::lexical::{
-    char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, lookup, malformed,
-    name_byte, qname_at, quoted_value, same, to_u32,
+    char_data, check_chars, end_tag_name, has_duplicates, is_name, is_name_char, line_ends, lookup,
+    malformed, qname_at, quoted_value, same, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -140,18 +140,6 @@ impl<'i> Parser<'i, '_> {
     fn slice(&self, r: std::ops::Range<usize>) -> &'i str {
         self.text.get(r).unwrap_or_default()
     }
-    /// The end of the name starting at `i` (at least one byte, or an error).
-    fn name_end(&self, i: usize) -> Result<usize, XmlError> {
-        let mut j = i;
-        while self.at(j).is_some_and(name_byte) {
-            j += 1;
-        }
-        if j == i {
-            return Err(malformed("name expected"));
-        }
-        Ok(j)
-    }
-
     fn document(&mut self) -> Result<(), XmlError> {
         let mut i = if self.starts(0, "\u{feff}".as_bytes()) {
             3
@@ -420,7 +408,7 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn end_tag(&mut self, start: usize) -> Result<usize, XmlError> {
-        let name_end = self.name_end(start + 2)?;
+        let name_end = end_tag_name(self.b, start + 2, self.open.last().map(|o| o.qname))?;
         let name = self.slice(start + 2..name_end);
         let close = self.skip_space(name_end);
         if self.at(close) != Some(b'>') {

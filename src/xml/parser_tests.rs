@@ -409,7 +409,9 @@ fn many_namespace_uris_are_interned_once() {
 /// ends at the first quote with nothing for `attribute_value` to rewrite.
 #[test]
 fn fast_paths_agree_with_the_general_rules() {
-    use super::super::lexical::{attribute_value, name_byte, qname, scan_plain_value, scan_qname};
+    use super::super::lexical::{
+        attribute_value, end_tag_name, name_byte, qname, scan_plain_value, scan_qname,
+    };
     let pieces = [
         "a", "Z", "_", ":", "-", ".", "0", "9", "é", "\u{b7}", "·", " ", "\t", "\n", "\r", "/",
         ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1", "\u{1}",
@@ -432,6 +434,23 @@ fn fast_paths_agree_with_the_general_rules() {
         let (n, settled) = scan_qname(b);
         let name_len = b.iter().position(|&c| !name_byte(c)).unwrap_or(b.len());
         assert_eq!(n, name_len, "{s:?}");
+        // The end tag's name: the comparison with the open element's name finds what the
+        // scan finds, whatever the open name is.
+        let scanned = end_tag_name(b, 0, None);
+        for expected in [
+            &s[..n],
+            s.get(..n / 2).unwrap_or("é"),
+            "a",
+            "ab",
+            "xmlns",
+            "",
+        ] {
+            assert_eq!(
+                end_tag_name(b, 0, Some(expected)),
+                scanned,
+                "{s:?} {expected:?}"
+            );
+        }
         if let Some(colon) = settled {
             let name = &s[..n];
             let want = match colon {
