@@ -336,7 +336,7 @@ fn authn_statement(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
 /// statements), and a SPID attribute (single-valued by the SPID rules) has one value:
 /// two `fiscalNumber`s must not leave the SP to pick one.
 fn attribute_statements(a: Verified<'_, '_>) -> Check<Attributes> {
-    let mut attributes = Attributes::new();
+    let mut attributes = Attributes::with_capacity(16);
     let mut names = NameSet::new();
     for statement in a.children_named(ASSERTION_NS, "AttributeStatement") {
         let mut count = 0;
