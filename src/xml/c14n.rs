@@ -144,7 +144,7 @@ struct Canonicalizer<'a, 'o> {
     /// The declarations the current start tag renders: (prefix, URI).
     decls: Vec<(&'a str, &'a str)>,
     /// The current start tag's attributes: (namespace URI, local name, qname, value).
-    attrs: Vec<(&'a str, &'a str, &'a str, &'a str)>,
+    attrs: Vec<(&'a str, &'a str, &'a str, &'a str, bool)>,
     out: &'o mut Vec<u8>,
     /// The element watched for the other reference, if any.
     watch: Option<Watch>,
@@ -233,6 +233,7 @@ impl<'a> Canonicalizer<'a, '_> {
                 attr.name(),
                 aq,
                 attr.value(),
+                attr.is_c14n_plain(),
             ));
         }
         for &inc in self.options.inclusive_prefixes {
@@ -265,11 +266,15 @@ impl<'a> Canonicalizer<'a, '_> {
             out.push(b'"');
             self.rendered.push((p, uri));
         }
-        for &(_, _, aq, value) in &self.attrs {
+        for &(_, _, aq, value, plain) in &self.attrs {
             out.push(b' ');
             out.extend_from_slice(aq.as_bytes());
             out.extend_from_slice(b"=\"");
-            escape_attr(value, out);
+            if plain {
+                out.extend_from_slice(value.as_bytes());
+            } else {
+                escape_attr(value, out);
+            }
             out.push(b'"');
         }
         out.push(b'>');
@@ -594,6 +599,61 @@ mod tests {
             }
         }
         assert!(checked > 1000, "{checked}");
+    }
+
+    /// An attribute the reader marks plain needs no escaping: random values, both
+    /// quotes, references, tabs and line ends.
+    #[test]
+    fn values_marked_plain_need_no_escaping() {
+        let pieces = [
+            "a",
+            "&amp;",
+            "&lt;",
+            "&quot;",
+            "&#9;",
+            "&#10;",
+            "&#13;",
+            "&#x22;",
+            "'",
+            "\"",
+            "\t",
+            "\n",
+            "\r",
+            " ",
+            "é",
+            ">",
+            "0123456789",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut plain, mut escaped) = (0, 0);
+        for _ in 0..20_000 {
+            let len = (next() % 12) as usize;
+            let v: String = (0..len)
+                .map(|_| pieces[(next() as usize) % pieces.len()])
+                .collect();
+            for q in ['"', '\''] {
+                let doc = format!("<r a={q}{v}{q}/>");
+                let Ok(doc) = parse(&doc, &Limits::METADATA) else {
+                    continue;
+                };
+                let attr = doc.root_element().attributes().next().unwrap();
+                let mut out = Vec::new();
+                escape_attr(attr.value(), &mut out);
+                if attr.is_c14n_plain() {
+                    assert_eq!(out, attr.value().as_bytes(), "{q}{v}{q}");
+                    plain += 1;
+                } else {
+                    escaped += 1;
+                }
+            }
+        }
+        assert!(plain > 1000 && escaped > 1000, "{plain} {escaped}");
     }
 
     #[test]

@@ -142,6 +142,9 @@ pub(crate) struct ElementData<'i> {
 
 pub(crate) struct AttrData<'i> {
     pub(crate) ns: u32,
+    /// The value as written, `"`-quoted, with nothing normalized: no byte of it needs
+    /// escaping in a canonical attribute value (no `&`, `<`, `"`, tab, LF, CR).
+    pub(crate) c14n_plain: bool,
     pub(crate) local: &'i str,
     pub(crate) value: Cow<'i, str>,
     pub(crate) range: Range<usize>,
@@ -251,6 +254,10 @@ impl<'a, 'i> Attribute<'a, 'i> {
     /// The byte range of `name="value"`.
     pub fn range(&self) -> Range<usize> {
         self.data.range.clone()
+    }
+    /// Whether the value needs no escaping in canonical form (see `AttrData`).
+    pub(crate) fn is_c14n_plain(&self) -> bool {
+        self.data.c14n_plain
     }
     /// The byte range of the qualified name.
     pub fn range_qname(&self) -> Range<usize> {

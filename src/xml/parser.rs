@@ -94,6 +94,7 @@ struct RawAttr<'i> {
     prefix: &'i str,
     local: &'i str,
     value: Cow<'i, str>,
+    c14n_plain: bool,
     start: usize,
     qname_end: usize,
     value_range: std::ops::Range<usize>,
@@ -518,6 +519,7 @@ impl<'i> Parser<'i, '_> {
             self.raw.push(RawAttr {
                 prefix: ap,
                 local: al,
+                c14n_plain: quote == b'"' && matches!(value, Cow::Borrowed(_)),
                 value,
                 start: attr_start,
                 qname_end,
@@ -571,6 +573,7 @@ impl<'i> Parser<'i, '_> {
                 self.keys.push((ns, a.local));
                 self.doc.attrs.push(AttrData {
                     ns,
+                    c14n_plain: a.c14n_plain,
                     local: a.local,
                     value: std::mem::take(&mut a.value),
                     range: a.start..a.value_range.end + 1,
