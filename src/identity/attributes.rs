@@ -45,6 +45,13 @@ impl Attributes {
         Self::default()
     }
 
+    /// No attributes, room for `n` (a SPID Response carries a dozen or so).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Attributes {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// Appends an attribute with its values (an existing one with the same name is kept).
     pub fn push(&mut self, name: impl Into<String>, values: Vec<String>) {
         self.entries.push((name.into(), values));

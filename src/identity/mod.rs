@@ -211,17 +211,13 @@ impl Identity {
     /// when it has the `XX/YY/<id>` shape. Otherwise none: a SPID or CIE IdP yields a
     /// fiscal-code key or no key, never an eIDAS one.
     pub fn from_attributes(attrs: Attributes, federation: Federation) -> Identity {
-        let text = |name: &str| {
-            attrs
-                .get(name)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let date = |name: &str| text(name).and_then(|v| Date::parse(&v).ok());
+        // Values only parsed are read borrowed (no copy made just to be parsed).
+        let raw = |name: &str| attrs.get(name).map(str::trim).filter(|v| !v.is_empty());
+        let text = |name: &str| raw(name).map(str::to_owned);
+        let date = |name: &str| raw(name).and_then(|v| Date::parse(v).ok());
         let spid_code = text("spidCode");
-        let key = match (text("fiscalNumber"), federation) {
-            (Some(cf), _) => FiscalCode::from_idp(&cf).map(IdentityKey::FiscalCode),
+        let key = match (raw("fiscalNumber"), federation) {
+            (Some(cf), _) => FiscalCode::from_idp(cf).map(IdentityKey::FiscalCode),
             (None, Federation::Eidas) => spid_code
                 .as_deref()
                 .and_then(|s| EidasPersonId::parse(s).ok())
@@ -241,21 +237,20 @@ impl Identity {
             name: text("name"),
             family_name: text("familyName"),
             date_of_birth: date("dateOfBirth"),
-            gender: text("gender").and_then(|g| Gender::parse(&g)),
+            gender: raw("gender").and_then(Gender::parse),
             place_of_birth: text("placeOfBirth"),
             county_of_birth: text("countyOfBirth"),
             email: text("email"),
             mobile_phone: text("mobilePhone"),
             digital_address: text("digitalAddress"),
             spid_code,
-            vat_number: text("ivaCode").and_then(|v| VatNumber::from_idp(&v)),
+            vat_number: raw("ivaCode").and_then(VatNumber::from_idp),
             company_name: text("companyName"),
-            company_fiscal_number: text("companyFiscalNumber")
-                .and_then(|v| FiscalCode::from_idp(&v)),
+            company_fiscal_number: raw("companyFiscalNumber").and_then(FiscalCode::from_idp),
             registered_office: text("registeredOffice"),
             address: text("address"),
             expiration_date: date("expirationDate"),
-            id_card: text("idCard").and_then(|v| IdCard::parse(&v)),
+            id_card: raw("idCard").and_then(IdCard::parse),
             domicile: (!domicile.is_empty()).then_some(domicile),
             attributes: attrs,
         }

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::{trimmed, verified_text, Expected, ResponseEnvelope, VerifiedAssertion};
+use super::{trimmed_cow, verified_text, Expected, ResponseEnvelope, VerifiedAssertion};
 use crate::dsig::Verified;
 use crate::error::RejectReason as R;
 use crate::identity::{Attributes, SPID_ATTRIBUTE_NAMES};
@@ -79,7 +79,7 @@ fn only_child<'a, 'i>(node: Verified<'a, 'i>, local: &'static str) -> Option<Ver
 
 /// No child element and no text: "empty" in AgID's test cases (attributes do not count).
 fn is_empty_element(node: Verified<'_, '_>) -> bool {
-    !node.has_element_children() && verified_text(node).unwrap_or_default().is_empty()
+    !node.has_element_children() && node.text().is_none_or(|t| t.trim().is_empty())
 }
 
 /// An instant attribute value: present, non-empty, valid.
@@ -127,7 +127,7 @@ pub(crate) fn response(envelope: ResponseEnvelope<'_, '_>, exp: &Expected<'_>) -
     let issuer = envelope
         .only_child(ASSERTION_NS, "Issuer")
         .ok_or(R::ResponseIssuer)?;
-    let issuer_text = trimmed(issuer.text())
+    let issuer_text = trimmed_cow(issuer.text())
         .filter(|t| !t.is_empty())
         .ok_or(R::ResponseIssuer)?;
     if issuer_text != exp.idp.entity_id().as_str() {
@@ -175,7 +175,7 @@ pub(crate) fn assertion(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Verifi
 /// Issuer present, = IdP, `Format` entity (required for SPID; CIE omits it). Cases 68–72.
 fn assertion_issuer(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check {
     let issuer = only_child(a, "Issuer").ok_or(R::AssertionIssuer)?;
-    let text = verified_text(issuer)
+    let text = trimmed_cow(issuer.text())
         .filter(|t| !t.is_empty())
         .ok_or(R::AssertionIssuer)?;
     if text != exp.idp.entity_id().as_str() {
@@ -276,7 +276,7 @@ fn conditions(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Timestamp> {
         let mut matched = false;
         for audience in restriction.children_named(ASSERTION_NS, "Audience") {
             any = true;
-            matched |= verified_text(audience).as_deref() == Some(exp.sp_entity_id);
+            matched |= trimmed_cow(audience.text()).as_deref() == Some(exp.sp_entity_id);
         }
         if !any || !matched {
             return Err(R::Audience);
@@ -303,7 +303,7 @@ fn authn_statement(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
         .ok_or(R::AuthnStatement)?;
     let context = only_child(statement, "AuthnContext").ok_or(R::AuthnContext)?;
     let class_ref = only_child(context, "AuthnContextClassRef")
-        .and_then(verified_text)
+        .and_then(|c| trimmed_cow(c.text()))
         .filter(|t| !t.is_empty())
         .ok_or(R::AuthnContext)?;
     let level = SpidLevel::from_uri(&class_ref).ok_or(R::AuthnLevel)?;
@@ -336,7 +336,7 @@ fn authn_statement(a: Verified<'_, '_>, exp: &Expected<'_>) -> Check<Authn> {
 /// statements), and a SPID attribute (single-valued by the SPID rules) has one value:
 /// two `fiscalNumber`s must not leave the SP to pick one.
 fn attribute_statements(a: Verified<'_, '_>) -> Check<Attributes> {
-    let mut attributes = Attributes::new();
+    let mut attributes = Attributes::with_capacity(16);
     let mut names = NameSet::new();
     for statement in a.children_named(ASSERTION_NS, "AttributeStatement") {
         let mut count = 0;

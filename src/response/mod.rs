@@ -313,23 +313,46 @@ fn single_assertion<'a, 'i>(
 }
 
 /// Where an element may appear in its parent: a set of names in one namespace (an empty
-/// set with [`OTHER_NS`] = any element outside the SAML assertion and protocol namespaces,
-/// XSD's `##other`), at most `max` times in a row.
+/// set with [`Ns::Other`] = any element outside the SAML assertion and protocol
+/// namespaces, XSD's `##other`), at most `max` times in a row.
 struct Particle {
-    ns: &'static str,
+    ns: Ns,
     names: &'static [&'static str],
     max: usize,
 }
 
-/// Marks a wildcard particle: any element of a namespace other than SAML's.
-const OTHER_NS: &str = "";
+/// An element's namespace as the content models tell them apart, found once per element
+/// (the URIs are compared once, not once per particle tried).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    /// SAML assertion ([`SA`]).
+    Sa,
+    /// SAML protocol ([`SP`]).
+    Sp,
+    /// XML signature ([`DS`]).
+    Ds,
+    /// Any other, or none; in a particle: the wildcard.
+    Other,
+}
+
+impl Ns {
+    fn of(node: Node<'_, '_>) -> Ns {
+        match node.tag_name().namespace() {
+            Some(SA) => Ns::Sa,
+            Some(SP) => Ns::Sp,
+            Some(DS) => Ns::Ds,
+            _ => Ns::Other,
+        }
+    }
+}
+
 const MANY: usize = usize::MAX;
 
-const fn one(ns: &'static str, names: &'static [&'static str]) -> Particle {
+const fn one(ns: Ns, names: &'static [&'static str]) -> Particle {
     Particle { ns, names, max: 1 }
 }
 
-const fn many(ns: &'static str, names: &'static [&'static str]) -> Particle {
+const fn many(ns: Ns, names: &'static [&'static str]) -> Particle {
     Particle {
         ns,
         names,
@@ -357,35 +380,40 @@ enum Content {
 /// Issuer?, ds:Signature?, Extensions?, Status, Assertion (exactly one is enforced by
 /// `single_assertion`; minimum counts are left to the field checks, which name them).
 const RESPONSE: &[Particle] = &[
-    one(SA, &["Issuer"]),
-    one(DS, &["Signature"]),
-    one(SP, &["Extensions"]),
-    one(SP, &["Status"]),
-    one(SA, &["Assertion"]),
+    one(Ns::Sa, &["Issuer"]),
+    one(Ns::Ds, &["Signature"]),
+    one(Ns::Sp, &["Extensions"]),
+    one(Ns::Sp, &["Status"]),
+    one(Ns::Sa, &["Assertion"]),
 ];
 const STATUS: &[Particle] = &[
-    one(SP, &["StatusCode"]),
-    one(SP, &["StatusMessage"]),
-    one(SP, &["StatusDetail"]),
+    one(Ns::Sp, &["StatusCode"]),
+    one(Ns::Sp, &["StatusMessage"]),
+    one(Ns::Sp, &["StatusDetail"]),
 ];
-const STATUS_CODE: &[Particle] = &[one(SP, &["StatusCode"])];
+const STATUS_CODE: &[Particle] = &[one(Ns::Sp, &["StatusCode"])];
 /// `AssertionType`: Issuer, ds:Signature?, Subject?, Conditions?, Advice?, statements*
 /// (SPID: AuthnStatement and AttributeStatement only; `saml:Statement` extensions and
 /// `AuthzDecisionStatement` are not understood, so not allowed).
 const ASSERTION: &[Particle] = &[
-    one(SA, &["Issuer"]),
-    one(DS, &["Signature"]),
-    one(SA, &["Subject"]),
-    one(SA, &["Conditions"]),
-    one(SA, &["Advice"]),
-    many(SA, &["AuthnStatement", "AttributeStatement"]),
+    one(Ns::Sa, &["Issuer"]),
+    one(Ns::Ds, &["Signature"]),
+    one(Ns::Sa, &["Subject"]),
+    one(Ns::Sa, &["Conditions"]),
+    one(Ns::Sa, &["Advice"]),
+    many(Ns::Sa, &["AuthnStatement", "AttributeStatement"]),
 ];
 /// `SubjectType` with a NameID (SPID: no BaseID, no EncryptedID).
-const SUBJECT: &[Particle] = &[one(SA, &["NameID"]), many(SA, &["SubjectConfirmation"])];
-const SUBJECT_CONFIRMATION: &[Particle] =
-    &[one(SA, &["NameID"]), one(SA, &["SubjectConfirmationData"])];
+const SUBJECT: &[Particle] = &[
+    one(Ns::Sa, &["NameID"]),
+    many(Ns::Sa, &["SubjectConfirmation"]),
+];
+const SUBJECT_CONFIRMATION: &[Particle] = &[
+    one(Ns::Sa, &["NameID"]),
+    one(Ns::Sa, &["SubjectConfirmationData"]),
+];
 const CONDITIONS: &[Particle] = &[many(
-    SA,
+    Ns::Sa,
     &[
         "AudienceRestriction",
         "OneTimeUse",
@@ -393,10 +421,10 @@ const CONDITIONS: &[Particle] = &[many(
         "Condition",
     ],
 )];
-const AUDIENCES: &[Particle] = &[many(SA, &["Audience"])];
+const AUDIENCES: &[Particle] = &[many(Ns::Sa, &["Audience"])];
 const ADVICE: &[Particle] = &[
     many(
-        SA,
+        Ns::Sa,
         &[
             "AssertionIDRef",
             "AssertionURIRef",
@@ -404,23 +432,26 @@ const ADVICE: &[Particle] = &[
             "EncryptedAssertion",
         ],
     ),
-    many(OTHER_NS, &[]),
+    many(Ns::Other, &[]),
 ];
-const AUTHN_STATEMENT: &[Particle] = &[one(SA, &["SubjectLocality"]), one(SA, &["AuthnContext"])];
+const AUTHN_STATEMENT: &[Particle] = &[
+    one(Ns::Sa, &["SubjectLocality"]),
+    one(Ns::Sa, &["AuthnContext"]),
+];
 const AUTHN_CONTEXT: &[Particle] = &[
-    one(SA, &["AuthnContextClassRef"]),
-    one(SA, &["AuthnContextDecl", "AuthnContextDeclRef"]),
-    many(SA, &["AuthenticatingAuthority"]),
+    one(Ns::Sa, &["AuthnContextClassRef"]),
+    one(Ns::Sa, &["AuthnContextDecl", "AuthnContextDeclRef"]),
+    many(Ns::Sa, &["AuthenticatingAuthority"]),
 ];
 /// `AttributeStatementType` with Attributes only (SPID: no EncryptedAttribute).
-const ATTRIBUTE_STATEMENT: &[Particle] = &[many(SA, &["Attribute"])];
-const ATTRIBUTE: &[Particle] = &[many(SA, &["AttributeValue"])];
+const ATTRIBUTE_STATEMENT: &[Particle] = &[many(Ns::Sa, &["Attribute"])];
+const ATTRIBUTE: &[Particle] = &[many(Ns::Sa, &["AttributeValue"])];
 
 /// The content model of an element that a particle admitted.
-fn content_of(node: Node<'_, '_>) -> Content {
+fn content_of(node: Node<'_, '_>, ns: Ns) -> Content {
     let name = node.tag_name().name();
-    match node.tag_name().namespace() {
-        Some(SA) => match name {
+    match ns {
+        Ns::Sa => match name {
             "Assertion" => Content::Elements(ASSERTION),
             "Subject" => Content::Elements(SUBJECT),
             "SubjectConfirmation" => Content::Elements(SUBJECT_CONFIRMATION),
@@ -442,7 +473,7 @@ fn content_of(node: Node<'_, '_>) -> Content {
             "OneTimeUse" | "SubjectLocality" => Content::Empty,
             _ => Content::Free,
         },
-        Some(SP) => match name {
+        Ns::Sp => match name {
             "Response" => Content::Elements(RESPONSE),
             "Status" => Content::Elements(STATUS),
             "StatusCode" => Content::Elements(STATUS_CODE),
@@ -454,12 +485,11 @@ fn content_of(node: Node<'_, '_>) -> Content {
 }
 
 impl Particle {
-    fn admits(&self, node: Node<'_, '_>) -> bool {
-        let ns = node.tag_name().namespace();
-        if self.ns == OTHER_NS {
-            return !matches!(ns, Some(SA | SP));
+    fn admits(&self, ns: Ns, name: &str) -> bool {
+        if self.ns == Ns::Other {
+            return !matches!(ns, Ns::Sa | Ns::Sp);
         }
-        ns == Some(self.ns) && self.names.contains(&node.tag_name().name())
+        ns == self.ns && self.names.contains(&name)
     }
 }
 
@@ -470,7 +500,7 @@ impl Particle {
 /// Runs before any value is read; absent required elements are left to the field checks
 /// that name them (`subject`, `audience`...), so that their codes stay specific.
 pub(crate) fn check_structure(root: Node<'_, '_>) -> Result<(), RejectReason> {
-    check_content(root, content_of(root))
+    check_content(root, content_of(root, Ns::of(root)))
 }
 
 fn check_content(node: Node<'_, '_>, content: Content) -> Result<(), RejectReason> {
@@ -499,11 +529,12 @@ fn check_content(node: Node<'_, '_>, content: Content) -> Result<(), RejectReaso
         if !child.is_element() {
             continue;
         }
+        let (ns, name) = (Ns::of(child), child.tag_name().name());
         let (index, particle) = model
             .iter()
             .enumerate()
             .skip(at)
-            .find(|(_, p)| p.admits(child))
+            .find(|(_, p)| p.admits(ns, name))
             .ok_or_else(wrong)?;
         if index != at {
             at = index;
@@ -513,7 +544,7 @@ fn check_content(node: Node<'_, '_>, content: Content) -> Result<(), RejectReaso
         if count > particle.max {
             return Err(wrong());
         }
-        check_content(child, content_of(child))?;
+        check_content(child, content_of(child, ns))?;
     }
     Ok(())
 }
@@ -572,6 +603,14 @@ pub(crate) fn trimmed(text: Option<Cow<'_, str>>) -> Option<String> {
     text.map(|t| t.trim().to_owned())
 }
 
+/// A leaf text, trimmed, borrowed when it can be: for texts only compared or parsed.
+pub(crate) fn trimmed_cow(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    text.map(|t| match t {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    })
+}
+
 /// Pre-verification: a non-empty Issuer that names another entity than the IdP the request
 /// went to is rejected before its keys are tried. Reads unverified text and only rejects;
 /// the Issuers are re-checked on the verified nodes (`checks::response`, `checks::assertion`).
@@ -582,7 +621,7 @@ fn issuer_precheck(
 ) -> Result<(), RejectReason> {
     for parent in std::iter::once(root).chain(assertion) {
         if let Some(issuer) = saml::children(parent, ASSERTION_NS, "Issuer").next() {
-            let text = leaf_text(issuer).unwrap_or_default();
+            let text = trimmed_cow(xml::text(issuer)).unwrap_or_default();
             if !text.is_empty() && text != exp.idp.entity_id().as_str() {
                 return Err(RejectReason::IssuerMismatch);
             }

@@ -131,6 +131,8 @@ pub(crate) struct ElementData<'i> {
     /// Index into `Document::uris`, or [`NO_NS`].
     pub(crate) ns: u32,
     pub(crate) local: &'i str,
+    /// The length of the qualified name as written, after the `<`.
+    pub(crate) qname_len: u32,
     pub(crate) attrs: Range<u32>,
     /// The element's own declarations (`xmlns:xml` excluded), in `Document::decls`.
     pub(crate) decls: Range<u32>,
@@ -140,6 +142,9 @@ pub(crate) struct ElementData<'i> {
 
 pub(crate) struct AttrData<'i> {
     pub(crate) ns: u32,
+    /// The value as written, `"`-quoted, with nothing normalized: no byte of it needs
+    /// escaping in a canonical attribute value (no `&`, `<`, `"`, tab, LF, CR).
+    pub(crate) c14n_plain: bool,
     pub(crate) local: &'i str,
     pub(crate) value: Cow<'i, str>,
     pub(crate) range: Range<usize>,
@@ -250,6 +255,10 @@ impl<'a, 'i> Attribute<'a, 'i> {
     pub fn range(&self) -> Range<usize> {
         self.data.range.clone()
     }
+    /// Whether the value needs no escaping in canonical form (see `AttrData`).
+    pub(crate) fn is_c14n_plain(&self) -> bool {
+        self.data.c14n_plain
+    }
     /// The byte range of the qualified name.
     pub fn range_qname(&self) -> Range<usize> {
         self.data.range.start..self.data.qname_end
@@ -268,6 +277,19 @@ impl<'a, 'i: 'a> Node<'a, 'i> {
             Some(d) => d,
             None => &EMPTY,
         }
+    }
+
+    /// An element's qualified name and prefix as written in its start tag (from the
+    /// lengths the reader recorded: no scan); `None` for other nodes.
+    pub(crate) fn qname_as_written(&self) -> Option<(&'a str, &'a str)> {
+        let e = self.element()?;
+        let start = self.data().range.start + 1;
+        let qname = self.doc.text.get(start..start + e.qname_len as usize)?;
+        let prefix = match qname.len().checked_sub(e.local.len() + 1) {
+            Some(len) => qname.get(..len)?,
+            None => "",
+        };
+        Some((qname, prefix))
     }
 
     fn element(&self) -> Option<&'a ElementData<'i>> {

@@ -24,12 +24,13 @@ pub(super) fn check_chars(b: &[u8]) -> Result<(), XmlError> {
     {
         return Err(malformed("a character XML forbids"));
     }
+    // U+FFFE and U+FFFF (EF BF BE, EF BF BF): the lead byte EF is rare in real text.
     let mut from = 0;
-    while let Some(at) = find(b, from, b"\xEF\xBF") {
-        if matches!(b.get(at + 2), Some(0xBE | 0xBF)) {
+    while let Some(at) = find(b, from, b"\xEF") {
+        if b.get(at + 1) == Some(&0xBF) && matches!(b.get(at + 2), Some(0xBE | 0xBF)) {
             return Err(malformed("a character XML forbids"));
         }
-        from = at + 2;
+        from = at + 1;
     }
     Ok(())
 }
@@ -239,7 +240,17 @@ pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
     let mut colons = 0usize;
     let mut colon = 0;
     let mut n = 0;
-    for &c in b {
+    loop {
+        // A run of ASCII letters, eight bytes at a time: a letter changes nothing below.
+        if let Some(block) = b.get(n..).and_then(|r| r.first_chunk::<8>()) {
+            let run = letter_run(u64::from_le_bytes(*block));
+            n += run;
+            if run == 8 {
+                continue;
+            }
+        }
+        // The byte after the run (or one of the last seven): the table decides.
+        let Some(&c) = b.get(n) else { break };
         let k = class(c);
         if k & NAME_STOP != 0 {
             break;
@@ -260,6 +271,42 @@ pub(super) fn scan_qname(b: &[u8]) -> (usize, Option<Option<usize>>) {
     (n, ok.then_some((colons == 1).then_some(colon)))
 }
 
+/// The end of an end tag's name starting at `b[i]` (at least one byte, or an error). When
+/// it is the open element's name as written (`expected`), one comparison finds it (the
+/// name is `expected` when the next byte ends a name); otherwise a scan.
+pub(super) fn end_tag_name(b: &[u8], i: usize, expected: Option<&str>) -> Result<usize, XmlError> {
+    if let Some(q) = expected.filter(|q| !q.is_empty()) {
+        let end = i + q.len();
+        if b.get(i..end) == Some(q.as_bytes()) && !b.get(end).is_some_and(|&c| name_byte(c)) {
+            return Ok(end);
+        }
+    }
+    let mut j = i;
+    while b.get(j).is_some_and(|&c| name_byte(c)) {
+        j += 1;
+    }
+    if j == i {
+        return Err(malformed("name expected"));
+    }
+    Ok(j)
+}
+
+/// How many of the eight bytes of `x` (little-endian: the first byte is the lowest) are
+/// ASCII letters before the first that is not: the classic SWAR range test, exact for every
+/// byte (the high bit of `x`'s byte excludes non-ASCII; below it, `| 0x20` folds the
+/// capitals onto `a..=z` and nothing else onto that range).
+pub(super) fn letter_run(x: u64) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const EACH: u64 = 0x0101_0101_0101_0101;
+    // Each byte of `t` is at most 0x7f, so the sums below never carry into the next byte.
+    let t = (x | (EACH * 0x20)) & LOW7;
+    let from_a = t + EACH * (0x80 - 0x61); // high bit: t >= b'a'
+    let past_z = t + EACH * (0x80 - 0x7b); // high bit: t > b'z'
+    let letters = from_a & !past_z & !x & HIGH;
+    (!letters & HIGH).trailing_zeros() as usize / 8
+}
+
 /// The length of a quoted attribute value starting at `b[0]` (after its opening quote)
 /// when it needs nothing from [`attribute_value`]: the closing `quote` comes before any
 /// `<`, `&`, tab, LF or CR. `None`: the general path decides.
@@ -270,20 +317,26 @@ pub(super) fn scan_plain_value(b: &[u8], quote: u8) -> Option<usize> {
     // classic SWAR test, exact about "none", which is all the skip below relies on.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
     let zero_byte = |x: u64| below(x, 1);
-    // Eight bytes at a time, skipped while none can stop the scan (the quotes, `<`, `&`
-    // and every control byte); then byte by byte with the table, from the first block
-    // that might hold one.
+    // Eight bytes at a time. Every byte that can stop the scan but `<` is below 0x28 (the
+    // quotes, `&` and every control byte), so two tests flag them all, with a few plain
+    // bytes (space, `!`, `#`, `$`, `%`). The lowest flagged byte is a true hit (a borrow
+    // only flags bytes above a true hit): the quote ends a plain value; `<`, `&`, tab, LF,
+    // CR end the fast path; any other is plain, and the scan goes on after it. The last
+    // bytes (fewer than eight) are walked with the table.
     let mut skipped = 0;
-    for block in b.chunks_exact(8) {
-        let x = u64::from_le_bytes(<[u8; 8]>::try_from(block).unwrap_or([0; 8]));
-        let hit = zero_byte(x ^ (ONES * u64::from(quote)))
-            | zero_byte(x ^ (ONES * u64::from(b'<')))
-            | zero_byte(x ^ (ONES * u64::from(b'&')))
-            | below(x, 0x20);
-        if hit != 0 {
-            break;
+    while let Some(block) = b.get(skipped..).and_then(|r| r.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(*block);
+        let hit = below(x, 0x28) | zero_byte(x ^ (ONES * u64::from(b'<')));
+        if hit == 0 {
+            skipped += 8;
+            continue;
         }
-        skipped += 8;
+        let at = skipped + hit.trailing_zeros() as usize / 8;
+        match b.get(at) {
+            Some(&c) if c == quote => return Some(at),
+            Some(b'<' | b'&' | b'\t' | b'\n' | b'\r') => return None,
+            _ => skipped = at + 1,
+        }
     }
     let stop = if quote == b'"' { DQ_STOP } else { SQ_STOP };
     let n = skipped
@@ -361,14 +414,41 @@ pub(super) fn to_u32(n: usize) -> u32 {
 /// Whether `keys` has a repeated entry: pairwise for a handful, sorted past that (so an
 /// element with many attributes costs n log n, not n²).
 pub(super) fn has_duplicates(keys: &mut [(u32, &str)]) -> bool {
-    if keys.len() <= 12 {
-        keys.iter()
-            .enumerate()
-            .any(|(i, k)| keys.get(..i).unwrap_or_default().contains(k))
+    if keys.len() < 2 {
+        false
+    } else if keys.len() <= 12 {
+        keys.iter().enumerate().any(|(i, &(ns, name))| {
+            keys.get(..i)
+                .unwrap_or_default()
+                .iter()
+                .any(|&(n, m)| n == ns && same(m, name))
+        })
     } else {
         keys.sort_unstable();
         keys.windows(2).any(|w| w.first() == w.get(1))
     }
+}
+
+/// The URI index bound to `prefix` (`""`: the default namespace) by the innermost of
+/// `bindings` (prefix, URI index), prefixes compared inline.
+#[inline]
+pub(super) fn lookup(bindings: &[(Option<&str>, u32)], prefix: &str) -> Option<u32> {
+    let found = if prefix.is_empty() {
+        bindings.iter().rev().find(|(p, _)| p.is_none())
+    } else {
+        bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p.is_some_and(|p| same(p, prefix)))
+    };
+    found.map(|&(_, uri)| uri)
+}
+
+/// String equality for the short names and prefixes of a start tag, compared inline (a
+/// `memcmp` call costs more than these strings).
+#[inline(always)]
+pub(super) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// The message for a processing instruction named `xml` (refused in `check_tree`).

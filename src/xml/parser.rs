@@ -20,8 +20,8 @@ use super::dom::{
     AttrData, Decl, Document, ElementData, NodeData, NodeId, NodeKind, NO_NS, NS_XML,
 };
 use super::lexical::{
-    char_data, check_chars, has_duplicates, is_name, is_name_char, line_ends, malformed, name_byte,
-    qname_at, quoted_value, to_u32,
+    char_data, check_chars, end_tag_name, has_duplicates, is_name, is_name_char, line_ends, lookup,
+    malformed, qname_at, quoted_value, same, to_u32,
 };
 use super::lexical::{find, is_space, BAD_DECLARATION, BAD_NAMESPACE, PI_COLON, RESERVED_PI};
 use super::reader::{Limits, XmlError};
@@ -56,8 +56,9 @@ pub(crate) fn parse<'i>(text: &'i str, limits: &Limits) -> Result<Document<'i>, 
             text,
             nodes: Vec::with_capacity(text.len() / 48 + 4),
             attrs: Vec::with_capacity(text.len() / 96 + 4),
-            decls: Vec::new(),
-            uris: Vec::new(),
+            // A SAML message declares a handful of namespaces: no growth for those.
+            decls: Vec::with_capacity(16),
+            uris: Vec::with_capacity(8),
         },
         interned: HashMap::new(),
         open: Vec::with_capacity(16),
@@ -93,6 +94,7 @@ struct RawAttr<'i> {
     prefix: &'i str,
     local: &'i str,
     value: Cow<'i, str>,
+    c14n_plain: bool,
     start: usize,
     qname_end: usize,
     value_range: std::ops::Range<usize>,
@@ -139,18 +141,6 @@ impl<'i> Parser<'i, '_> {
     fn slice(&self, r: std::ops::Range<usize>) -> &'i str {
         self.text.get(r).unwrap_or_default()
     }
-    /// The end of the name starting at `i` (at least one byte, or an error).
-    fn name_end(&self, i: usize) -> Result<usize, XmlError> {
-        let mut j = i;
-        while self.at(j).is_some_and(name_byte) {
-            j += 1;
-        }
-        if j == i {
-            return Err(malformed("name expected"));
-        }
-        Ok(j)
-    }
-
     fn document(&mut self) -> Result<(), XmlError> {
         let mut i = if self.starts(0, "\u{feff}".as_bytes()) {
             3
@@ -398,7 +388,12 @@ impl<'i> Parser<'i, '_> {
                 }
             }
             // Character data up to the next `<`.
-            let lt = find(self.b, i, b"<").ok_or_else(|| malformed("unclosed element"))?;
+            // (Between two tags, most often none: no search.)
+            let lt = if self.at(i) == Some(b'<') {
+                i
+            } else {
+                find(self.b, i, b"<").ok_or_else(|| malformed("unclosed element"))?
+            };
             if lt > i {
                 let raw = self.slice(i..lt);
                 if memchr::memchr(b'>', raw.as_bytes()).is_some()
@@ -414,7 +409,7 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn end_tag(&mut self, start: usize) -> Result<usize, XmlError> {
-        let name_end = self.name_end(start + 2)?;
+        let name_end = end_tag_name(self.b, start + 2, self.open.last().map(|o| o.qname))?;
         let name = self.slice(start + 2..name_end);
         let close = self.skip_space(name_end);
         if self.at(close) != Some(b'>') {
@@ -460,12 +455,11 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn resolve(&self, prefix: &str) -> Result<u32, XmlError> {
-        if prefix == "xml" {
+        if same(prefix, "xml") {
             return Ok(NO_NS); // resolved by the caller
         }
-        let want = (!prefix.is_empty()).then_some(prefix);
-        match self.bindings.iter().rev().find(|(p, _)| *p == want) {
-            Some(&(_, uri)) => Ok(uri),
+        match lookup(&self.bindings, prefix) {
+            Some(uri) => Ok(uri),
             None if prefix.is_empty() => Ok(NO_NS),
             None => Err(malformed(UNBOUND)),
         }
@@ -525,6 +519,7 @@ impl<'i> Parser<'i, '_> {
             self.raw.push(RawAttr {
                 prefix: ap,
                 local: al,
+                c14n_plain: quote == b'"' && matches!(value, Cow::Borrowed(_)),
                 value,
                 start: attr_start,
                 qname_end,
@@ -565,7 +560,8 @@ impl<'i> Parser<'i, '_> {
             let own = self.doc.decls.len() > decls_start;
             let attrs_start = self.doc.attrs.len();
             self.keys.clear();
-            for a in raw.drain(..) {
+            // (The values are taken, the list is cleared by the next start tag.)
+            for a in raw.iter_mut() {
                 if a.prefix == "xmlns" || (a.prefix.is_empty() && a.local == "xmlns") {
                     continue;
                 }
@@ -577,11 +573,12 @@ impl<'i> Parser<'i, '_> {
                 self.keys.push((ns, a.local));
                 self.doc.attrs.push(AttrData {
                     ns,
+                    c14n_plain: a.c14n_plain,
                     local: a.local,
-                    value: a.value,
+                    value: std::mem::take(&mut a.value),
                     range: a.start..a.value_range.end + 1,
                     qname_end: a.qname_end,
-                    value_range: a.value_range,
+                    value_range: a.value_range.clone(),
                 });
             }
             if has_duplicates(&mut self.keys) {
@@ -591,6 +588,7 @@ impl<'i> Parser<'i, '_> {
             let data = ElementData {
                 ns,
                 local,
+                qname_len: to_u32(tag.len()),
                 attrs: to_u32(attrs_start)..to_u32(self.doc.attrs.len()),
                 decls: to_u32(decls_start)..to_u32(self.doc.decls.len()),
                 scope: if own { Some(id) } else { parent_scope },
@@ -618,17 +616,20 @@ impl<'i> Parser<'i, '_> {
 
     /// The namespace declarations among `raw`: checked, counted, bound.
     fn declare(&mut self, raw: &[RawAttr<'i>]) -> Result<(), XmlError> {
-        // Raw names must be unique (this also catches two `xmlns` or `xmlns:p`).
+        // Raw names must be unique (this also catches two `xmlns` or `xmlns:p`); one
+        // attribute or none cannot repeat.
         self.keys.clear();
-        for a in raw {
-            self.keys.push((
-                if a.prefix.is_empty() { NO_NS } else { 0 },
-                if a.prefix.is_empty() {
-                    a.local
-                } else {
-                    self.slice(a.start..a.qname_end)
-                },
-            ));
+        if raw.len() >= 2 {
+            for a in raw {
+                self.keys.push((
+                    if a.prefix.is_empty() { NO_NS } else { 0 },
+                    if a.prefix.is_empty() {
+                        a.local
+                    } else {
+                        self.slice(a.start..a.qname_end)
+                    },
+                ));
+            }
         }
         if has_duplicates(&mut self.keys) {
             let default_twice = raw

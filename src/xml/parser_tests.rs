@@ -68,6 +68,26 @@ fn forbidden_characters() {
     accepted("<r>\t\u{85}\u{fffd}</r>");
 }
 
+/// Among the characters whose UTF-8 starts with EF, only U+FFFE and U+FFFF are refused,
+/// wherever they sit and whatever EF-led characters come before them.
+#[test]
+fn only_fffe_and_ffff_among_ef_led_characters_are_refused() {
+    let allowed = ["\u{f000}", "\u{feff}", "\u{ffbf}", "\u{fffd}", "\u{efbf}"];
+    for pad in 0..40 {
+        for before in allowed {
+            let x = "x".repeat(pad);
+            accepted(&format!("<r a='{before}{x}'>{x}{before}</r>"));
+            for bad in ['\u{fffe}', '\u{ffff}'] {
+                assert_eq!(
+                    refused(&format!("<r>{before}{x}{bad}</r>")),
+                    XmlError::Malformed("a character XML forbids".into()),
+                    "{pad} {before:?} {bad:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn line_ends_are_normalized() {
     let doc = accepted(
@@ -389,10 +409,13 @@ fn many_namespace_uris_are_interned_once() {
 /// ends at the first quote with nothing for `attribute_value` to rewrite.
 #[test]
 fn fast_paths_agree_with_the_general_rules() {
-    use super::super::lexical::{attribute_value, name_byte, qname, scan_plain_value, scan_qname};
+    use super::super::lexical::{
+        attribute_value, end_tag_name, name_byte, qname, scan_plain_value, scan_qname,
+    };
     let pieces = [
         "a", "Z", "_", ":", "-", ".", "0", "9", "é", "\u{b7}", "·", " ", "\t", "\n", "\r", "/",
-        ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1",
+        ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1", "\u{1}",
+        "\u{1f}",
     ];
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
@@ -411,6 +434,23 @@ fn fast_paths_agree_with_the_general_rules() {
         let (n, settled) = scan_qname(b);
         let name_len = b.iter().position(|&c| !name_byte(c)).unwrap_or(b.len());
         assert_eq!(n, name_len, "{s:?}");
+        // The end tag's name: the comparison with the open element's name finds what the
+        // scan finds, whatever the open name is.
+        let scanned = end_tag_name(b, 0, None);
+        for expected in [
+            &s[..n],
+            s.get(..n / 2).unwrap_or("é"),
+            "a",
+            "ab",
+            "xmlns",
+            "",
+        ] {
+            assert_eq!(
+                end_tag_name(b, 0, Some(expected)),
+                scanned,
+                "{s:?} {expected:?}"
+            );
+        }
         if let Some(colon) = settled {
             let name = &s[..n];
             let want = match colon {
@@ -418,8 +458,21 @@ fn fast_paths_agree_with_the_general_rules() {
                 Some(at) => (&name[..at], &name[at + 1..]),
             };
             assert_eq!(qname(name).ok(), Some(want), "{s:?}");
+        } else {
+            // Every ASCII QName is settled by the fast path.
+            let name = &s[..n];
+            assert!(!name.is_ascii() || qname(name).is_err(), "{s:?}");
         }
         for quote in [b'"', b'\''] {
+            // A value with none of `<`, `&`, tab, LF, CR before its quote is settled.
+            if let Some(q) = b.iter().position(|&c| c == quote) {
+                if !b[..q]
+                    .iter()
+                    .any(|c| matches!(c, b'<' | b'&' | b'\t' | b'\n' | b'\r'))
+                {
+                    assert_eq!(scan_plain_value(b, quote), Some(q), "{s:?}");
+                }
+            }
             if let Some(len) = scan_plain_value(b, quote) {
                 assert_eq!(b.iter().position(|&c| c == quote), Some(len), "{s:?}");
                 let raw = &s[..len];
@@ -448,6 +501,23 @@ fn forbidden_controls_are_refused_at_every_block_position() {
                     XmlError::Malformed("a character XML forbids".into()),
                     "{pad} {c}"
                 );
+            }
+        }
+    }
+}
+
+/// `letter_run` against the byte-by-byte answer: every byte value at every position of a
+/// block of letters (and of capitals).
+#[test]
+fn letter_run_counts_exactly_the_leading_ascii_letters() {
+    use super::super::lexical::letter_run;
+    for fill in [b'a', b'Z'] {
+        for at in 0..8 {
+            for c in 0..=255u8 {
+                let mut block = [fill; 8];
+                block[at] = c;
+                let want = if c.is_ascii_alphabetic() { 8 } else { at };
+                assert_eq!(letter_run(u64::from_le_bytes(block)), want, "{at} {c}");
             }
         }
     }
