@@ -52,6 +52,16 @@
 // hidden `fuzzing` module only.
 
 mod authn_request;
+/// xorshift64: the deterministic generator of the randomised unit tests (no dependency).
+#[cfg(test)]
+pub(crate) fn test_rng(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
 mod b64;
 mod binding_kind;
 mod config;

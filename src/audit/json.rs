@@ -169,11 +169,9 @@ mod tests {
         let alphabet: Vec<char> = "\"\\\n\r\t\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f} a<>&=é€😀"
             .chars()
             .collect();
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let len = (x % 40) as usize;
             let s: String = (0..len)
                 .map(|k| {

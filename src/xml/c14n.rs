@@ -481,6 +481,17 @@ fn escape_attr(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `s` escaped as an attribute value (`attr`) or as text.
+    fn escaped(s: &str, attr: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if attr {
+            escape_attr(s, &mut out);
+        } else {
+            escape_text(s, &mut out);
+        }
+        out
+    }
     use crate::xml::{parse, Limits};
 
     fn c14n(xml: &str, inclusive: &[&str]) -> String {
@@ -530,27 +541,15 @@ mod tests {
             "xyz",
             "0123456789",
         ];
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15u64);
         for round in 0..30_000 {
             let len = (next() % if round % 3 == 0 { 24 } else { 6 }) as usize;
             let s: String = (0..len)
                 .map(|_| pieces[(next() as usize) % pieces.len()])
                 .collect();
             for attr in [false, true] {
-                let mut out = Vec::new();
-                if attr {
-                    escape_attr(&s, &mut out);
-                } else {
-                    escape_text(&s, &mut out);
-                }
                 assert_eq!(
-                    String::from_utf8(out).unwrap(),
+                    String::from_utf8(escaped(&s, attr)).unwrap(),
                     reference(&s, attr),
                     "{s:?}"
                 );
@@ -624,13 +623,7 @@ mod tests {
             ">",
             "0123456789",
         ];
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1Du64);
         let (mut plain, mut escaped) = (0, 0);
         for _ in 0..20_000 {
             let len = (next() % 12) as usize;
@@ -726,13 +719,7 @@ mod tests {
                     s.truncate(len);
                     s.replace_range(pos..pos + 1, &c.to_string());
                     for attr in [false, true] {
-                        let mut out = Vec::new();
-                        if attr {
-                            escape_attr(&s, &mut out);
-                        } else {
-                            escape_text(&s, &mut out);
-                        }
-                        assert_eq!(out, naive(&s, attr), "{s:?} attr={attr}");
+                        assert_eq!(escaped(&s, attr), naive(&s, attr), "{s:?} attr={attr}");
                     }
                 }
             }

@@ -417,13 +417,7 @@ fn fast_paths_agree_with_the_general_rules() {
         ">", "=", "<", "\"", "'", "?", "&", "&amp;", "&#38;", "ab", "xmlns", "x1", "\u{1}",
         "\u{1f}",
     ];
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::test_rng(0x2545_F491_4F6C_DD1Du64);
     for round in 0..50_000 {
         // Mostly short, some long enough for the eight-byte blocks of the value scan.
         let len = (next() % if round % 4 == 0 { 40 } else { 8 }) as usize;
