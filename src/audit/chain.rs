@@ -143,7 +143,7 @@ impl Entry {
 
     /// The hash this entry should carry.
     pub fn compute_hash(&self) -> Result<String, AuditError> {
-        Ok(hex(&openssl::sha::sha256(&self.unhashed_json()?)))
+        Ok(hex(&crate::dsig::sha256(&self.unhashed_json()?)))
     }
 
     /// The stored line (canonical JSON with the hash, no newline).
@@ -503,7 +503,7 @@ impl<S: EntryStore> Shared<S> {
         line.push_str("\",\"body\":");
         line.push_str(body);
         line.push('}');
-        let hash = hex(&openssl::sha::sha256(line.as_bytes()));
+        let hash = hex(&crate::dsig::sha256(line.as_bytes()));
         line.pop();
         line.push_str(",\"hash\":\"");
         line.push_str(&hash);

@@ -72,7 +72,7 @@ fn err(what: &str) -> AuditError {
 }
 
 fn fingerprint(public_der: &[u8]) -> String {
-    let d = openssl::sha::sha256(public_der);
+    let d = crate::dsig::sha256(public_der);
     hex(d.get(..8).unwrap_or(&d))
 }
 

@@ -38,7 +38,7 @@ impl std::fmt::Debug for CheckpointVerifier {
 }
 
 fn key_id(public_der: &[u8]) -> String {
-    let digest = openssl::sha::sha256(public_der);
+    let digest = crate::dsig::sha256(public_der);
     hex(digest.get(..8).unwrap_or(&digest))
 }
 

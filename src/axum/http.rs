@@ -205,7 +205,7 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 
 /// What the stores keep instead of a cookie value.
 pub(super) fn hash(token: &str) -> String {
-    hex(&openssl::sha::sha256(token.as_bytes()))
+    hex(&crate::dsig::sha256(token.as_bytes()))
 }
 
 pub(super) fn name_id_key(idp: &str, name_id: &str) -> String {

@@ -576,7 +576,7 @@ fn sign_tsl(body: &str, key: &SigningKey, now: Timestamp) -> Result<String, Dsig
         xml::canonicalize(node, &options, &mut out);
         Ok::<Vec<u8>, DsigError>(out)
     };
-    let digest = |bytes: &[u8]| b64(&openssl::sha::sha256(bytes));
+    let digest = |bytes: &[u8]| b64(&crate::dsig::sha256(bytes));
     // Reference 1: the whole document without the signature (enveloped transform).
     let unsigned = format!("{body}{END}");
     let whole = digest(&canonical(&unsigned, &|n| n.is_root())?);

@@ -276,7 +276,7 @@ impl CnsVerifier {
             kind,
             issuer: name_text(issuer.subject_name()),
             not_after: asn1_to_timestamp(leaf.not_after()),
-            fingerprint: openssl::sha::sha256(&leaf_der),
+            fingerprint: crate::dsig::sha256(&leaf_der),
             crl_checked,
         })
     }

@@ -324,7 +324,7 @@ mod tests {
         let rsa = key.rsa().unwrap();
         let mut sig = vec![0u8; 256];
         let n = rsa
-            .private_encrypt(&openssl::sha::sha256(data), &mut sig, Padding::PKCS1)
+            .private_encrypt(&crate::dsig::sha256(data), &mut sig, Padding::PKCS1)
             .unwrap();
         assert_eq!(n, 256);
         assert!(!vk.verify(SignatureAlgorithm::RsaSha256, data, &sig));

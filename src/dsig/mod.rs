@@ -132,6 +132,15 @@ pub enum DigestAlgorithm {
     Sha512,
 }
 
+/// SHA-256 of `data` through OpenSSL's low-level context: OpenSSL 3's one-shot `SHA256()`
+/// (what `openssl::sha::sha256` calls) fetches the algorithm on every call, ~0.35 µs and
+/// a lock shared by every thread — more than hashing a session token takes.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h = openssl::sha::Sha256::new();
+    h.update(data);
+    h.finish()
+}
+
 impl DigestAlgorithm {
     /// The algorithm URI.
     pub const fn uri(self) -> &'static str {

@@ -117,7 +117,7 @@ impl JwtSigner {
         let der = key
             .public_key_to_der()
             .map_err(|_| key_error("unusable key"))?;
-        let kid = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(&der).get(..12).unwrap_or(&[]));
+        let kid = URL_SAFE_NO_PAD.encode(crate::dsig::sha256(&der).get(..12).unwrap_or(&[]));
         let jwk = match alg {
             Alg::Rs256 => {
                 let rsa = key.rsa().map_err(|_| key_error("not an RSA key"))?;

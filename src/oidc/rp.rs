@@ -157,7 +157,7 @@ impl RelyingParty {
         let state = random(32)?;
         let nonce = random(32)?;
         let code_verifier = random(48)?;
-        let challenge = jose::b64e(&openssl::sha::sha256(code_verifier.as_bytes()));
+        let challenge = jose::b64e(&crate::dsig::sha256(code_verifier.as_bytes()));
         let acr: Vec<&str> = [SpidLevel::L3, SpidLevel::L2, SpidLevel::L1]
             .into_iter()
             .filter(|l| *l >= level)

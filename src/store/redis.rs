@@ -161,7 +161,7 @@ impl RedisStore {
     /// same on every instance of one SP, different between SPs.
     pub fn default_prefix(entity_id: &str) -> String {
         use std::fmt::Write as _;
-        let digest = openssl::sha::sha256(entity_id.as_bytes());
+        let digest = crate::dsig::sha256(entity_id.as_bytes());
         let mut s = String::from("spid-sp:");
         for b in digest.iter().take(8) {
             let _ = write!(s, "{b:02x}");

@@ -348,7 +348,7 @@ fn version_of(text: &str, format: Format) -> String {
     bytes.extend_from_slice(text.as_bytes());
     use std::fmt::Write as _;
     let mut hex = String::with_capacity(64);
-    for b in openssl::sha::sha256(&bytes) {
+    for b in crate::dsig::sha256(&bytes) {
         let _ = write!(hex, "{b:02x}");
     }
     hex

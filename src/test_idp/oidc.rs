@@ -504,7 +504,7 @@ impl TestFederation {
         {
             return refuse("invalid_grant", "code not for this client or expired");
         }
-        let challenge = jose::b64e(&openssl::sha::sha256(g("code_verifier").as_bytes()));
+        let challenge = jose::b64e(&crate::dsig::sha256(g("code_verifier").as_bytes()));
         if challenge != grant.challenge {
             return refuse("invalid_grant", "PKCE verifier");
         }
@@ -554,7 +554,7 @@ impl TestFederation {
     }
 
     fn subject(&self, client_id: &str) -> String {
-        let h = openssl::sha::sha256(format!("{client_id}|RSSMRA80A01H501U").as_bytes());
+        let h = crate::dsig::sha256(format!("{client_id}|RSSMRA80A01H501U").as_bytes());
         jose::b64e(&h)
     }
 
