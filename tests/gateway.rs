@@ -1415,3 +1415,79 @@ fn gateway_check_validates_the_oidc_section() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Log lines captured on this thread (the gateway's tasks run on the test's
+/// single-threaded runtime).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The access log: one INFO line per proxied request, in the request's span (its ID);
+/// `access_log = false` drops that line and nothing else: an unreachable upstream is
+/// still logged, with the request ID.
+#[tokio::test]
+async fn one_access_line_per_request_unless_turned_off() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+    let up = echo_upstream().await;
+    let gw = start("access-on", &format!("http://{up}"), "").await;
+    logs.take();
+    let r = get(gw.addr, "/public/a", &[], &[]).await;
+    assert_eq!(r.status, 200);
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let text = logs.take();
+    assert_eq!(text.matches("request proxied").count(), 1, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("request proxied") && l.contains(&id)),
+        "{text}"
+    );
+
+    let quiet = "access_log = false\n";
+    let gw = start_with("access-off", &format!("http://{up}"), "", None, quiet).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let down = start_with(
+        "access-off-down",
+        &format!("http://{dead}"),
+        "",
+        None,
+        quiet,
+    )
+    .await;
+    logs.take();
+    assert_eq!(get(gw.addr, "/public/a", &[], &[]).await.status, 200);
+    let r = get(down.addr, "/public/a", &[], &[]).await;
+    assert_eq!(r.status, 502);
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let text = logs.take();
+    assert!(!text.contains("request proxied"), "{text}");
+    assert!(!text.contains("request answered"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("upstream unreachable") && l.contains(&id)),
+        "{text}"
+    );
+}

@@ -97,6 +97,11 @@ pub struct GatewaySettings {
     /// of the gateway's logs and of the `x-request-id` sent upstream (default: generated).
     #[serde(default)]
     pub request_id_header: Option<String>,
+    /// One INFO line per request the gateway proxies or answers (request ID, tenant,
+    /// outcome, status; no personal data). Default `true`; `false` keeps refusals,
+    /// upstream errors and every WARN, like nginx's `access_log off`.
+    #[serde(default = "yes")]
+    pub access_log: bool,
     /// `spid:Purpose` of every SPID login (`P`, `LP`, `PG`, `PF`, `PX`): admits
     /// professional / legal-person identities, and no longer plain citizens (SPID's
     /// rule). Default none. Not sent to CIE or eIDAS.
@@ -637,6 +642,12 @@ impl Plan {
             g.session.idle_timeout_secs, g.session.lifetime_secs
         );
         let _ = writeln!(s, "headers    prefix {}", g.headers.prefix);
+        let access = if g.access_log {
+            "a line per request (INFO)"
+        } else {
+            "off (refusals and warnings only)"
+        };
+        let _ = writeln!(s, "access log {access}");
         if g.jwt.enabled {
             let _ = writeln!(
                 s,

@@ -160,6 +160,8 @@ struct Inner {
     /// forwarding), the trust and CRLs it reloads.
     cns: Option<cns::CnsRuntime>,
     tenants: Option<tenants::Tenants>,
+    /// `[gateway] access_log`: an INFO line per request.
+    access_log: bool,
 }
 
 pub(crate) use private_file::write_private;
@@ -294,6 +296,7 @@ impl Gateway {
                 ops,
                 cns,
                 tenants,
+                access_log: g.access_log,
             }),
         };
         let mut router = gateway.router();
@@ -594,28 +597,31 @@ async fn proxy_request(State(gw): State<Gateway>, req: Request) -> Response {
 
 /// A proxied request in its own span (the request ID: the trusted header's, else
 /// generated; also sent upstream as `x-request-id` and echoed to the client), with one
-/// INFO event: the outcome and the upstream's status (no personal data).
+/// INFO event unless `access_log = false`: the outcome and the upstream's status (no
+/// personal data).
 pub(crate) async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
     use tracing::Instrument as _;
     let id = site.auth.request_id_of(req.headers());
     let value = HeaderValue::from_str(&id).ok();
     if let Some(v) = &value {
-        req.headers_mut().insert("x-request-id", v.clone());
+        req.headers_mut().insert(proxy::X_REQUEST_ID, v.clone());
     }
     let span = tracing::info_span!(target: "spid_sp::gateway", "proxy", request_id = %id, tenant = site.auth.tenant().unwrap_or("-"));
     let mut res = policy_then_upstream(gw, site, req)
         .instrument(span.clone())
         .await;
-    let status = res.status().as_u16();
-    span.in_scope(|| {
-        if res.extensions().get::<proxy::FromUpstream>().is_some() {
-            tracing::info!(target: "spid_sp::gateway", outcome = "proxied", upstream_status = status, "request proxied");
-        } else {
-            tracing::info!(target: "spid_sp::gateway", outcome = "answered", status, "request answered by the gateway");
-        }
-    });
+    if gw.inner.access_log {
+        let status = res.status().as_u16();
+        span.in_scope(|| {
+            if res.extensions().get::<proxy::FromUpstream>().is_some() {
+                tracing::info!(target: "spid_sp::gateway", outcome = "proxied", upstream_status = status, "request proxied");
+            } else {
+                tracing::info!(target: "spid_sp::gateway", outcome = "answered", status, "request answered by the gateway");
+            }
+        });
+    }
     if let Some(v) = value {
-        res.headers_mut().insert("x-request-id", v);
+        res.headers_mut().insert(proxy::X_REQUEST_ID, v);
     }
     res
 }

@@ -198,16 +198,23 @@ impl UpstreamClient {
 }
 
 /// Headers that belong to one connection (RFC 9110 §7.6.1), never forwarded.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
 ];
+/// Names the gateway sets on every proxied request, parsed once (a `&str` name is
+/// parsed again on every insert or removal).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// The request ID header sent upstream and echoed to the client.
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Removes the hop-by-hop headers, those `Connection` names, and `Upgrade`; returns the
 /// `Upgrade` value when the message asked for one (`Connection: upgrade`).
@@ -231,7 +238,7 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) -> Option<HeaderValue> 
             headers.remove(n);
         }
     }
-    for h in HOP_BY_HOP {
+    for h in &HOP_BY_HOP {
         headers.remove(h);
     }
     upgrade.filter(|_| upgrade_asked)
@@ -252,7 +259,7 @@ impl Forwarded {
     /// Sets `X-Forwarded-For`, `-Proto`, `-Host` (and removes `Forwarded`).
     pub(crate) fn apply(&self, headers: &mut HeaderMap, peer: Option<SocketAddr>) {
         use std::fmt::Write as _;
-        let xff = HeaderName::from_static("x-forwarded-for");
+        let xff = X_FORWARDED_FOR;
         let mut chain = String::new();
         if self.trust_incoming {
             for v in headers.get_all(&xff) {
@@ -265,7 +272,7 @@ impl Forwarded {
             }
         }
         headers.remove(&xff);
-        headers.remove("forwarded");
+        headers.remove(header::FORWARDED);
         if let Some(p) = peer {
             if !chain.is_empty() {
                 chain.push_str(", ");
@@ -277,8 +284,8 @@ impl Forwarded {
                 headers.insert(xff, v);
             }
         }
-        headers.insert("x-forwarded-proto", self.proto.clone());
-        headers.insert("x-forwarded-host", self.host.clone());
+        headers.insert(X_FORWARDED_PROTO, self.proto.clone());
+        headers.insert(X_FORWARDED_HOST, self.host.clone());
     }
 }
 
