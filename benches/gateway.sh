@@ -7,16 +7,27 @@
 #   DURATION=20 CONCURRENCY="32" ROUNDS=3 bash benches/gateway.sh
 #   PROFILE=1 bash benches/gateway.sh           # and a perf profile of the gateway
 #   SYSCALLS=1 bash benches/gateway.sh          # and its system calls per request (strace -c)
+#   INSTRUCTIONS=1 bash benches/gateway.sh      # and its CPU (and instructions, where the
+#                                               # CPU exposes counters) per request (perf stat)
 #   GATEWAY_BIN=/tmp/spid-sp-before bash benches/gateway.sh   # another build (no cargo)
+#   ACCESS_LOG=on bash benches/gateway.sh       # both proxies log every request (default: off)
+#   UPSTREAM=shared bash benches/gateway.sh     # the upstream served by the front nginx itself
 #
 # The upstream is an nginx `return 200` server (the fastest upstream there is, so the
-# figures show the gateway's own cost); both paths go through the same nginx (keep-alive
-# to its upstreams). The gateway (release build, in-memory store, ES256 JWT, default
-# INFO logs to a file) is logged into once through its local test IdP; every request then
-# carries that session cookie, so each one is a session lookup, the policy, the identity
-# headers and the JWT, and a proxied request. Load: wrk (apt), 2 threads, C connections,
-# paths alternated direct/gateway ROUNDS times. Installs nginx-light and wrk when
-# missing (as root). Bounded: every run lasts DURATION seconds; everything stops at exit.
+# figures show the gateway's own cost) in its own process, as a portal's application
+# server is (UPSTREAM=shared: a server block of the front nginx, the layout of the runs
+# before 2026-12-06). Three paths, alternated ROUNDS times: nginx → upstream; nginx →
+# gateway → upstream; wrk → gateway → upstream, i.e. the gateway in nginx's place (both
+# proxies keep-alive to the upstream). The `result` line gives both ratios to the direct
+# path: `ratio` (nginx in front of the gateway) and `in_place_ratio`. Access logs: both
+# off by default (`access_log off` in nginx, `access_log = false` in the gateway, whose
+# refusals and warnings are still logged), both on with ACCESS_LOG=on (nginx buffered to
+# a file, the gateway's INFO line per request to its buffered stderr). The gateway
+# (release build, in-memory store, ES256 JWT) is logged into once through its local test
+# IdP; every request then carries that session cookie, so each one is a session lookup,
+# the policy, the identity headers and the JWT, and a proxied request. Load: wrk (apt), 2
+# threads, C connections. Installs nginx-light and wrk when missing (as root). Bounded:
+# every run lasts DURATION seconds; everything stops at exit.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +36,8 @@ WORK="$ROOT/target/gateway-bench"
 DURATION="${DURATION:-10}"
 CONCURRENCY="${CONCURRENCY:-32 8}"
 ROUNDS="${ROUNDS:-2}"
+UPSTREAM="${UPSTREAM:-own}"
+ACCESS_LOG="${ACCESS_LOG:-off}"
 
 log() { echo "gateway-bench: $*" >&2; }
 for pair in nginx=nginx-light wrk=wrk curl=curl; do
@@ -93,6 +106,7 @@ level = 2
 store = "memory"
 key_dir = "$WORK/keys"
 trusted_proxy_header = "x-forwarded-for"
+access_log = $([ "$ACCESS_LOG" = on ] && echo true || echo false)
 
 [gateway.audit]
 dir = "$WORK/audit"
@@ -111,7 +125,7 @@ error_log $NGX/error.log warn;
 pid $NGX/nginx.pid;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    $([ "$ACCESS_LOG" = on ] && echo "access_log $NGX/access.log combined buffer=64k flush=1s;" || echo "access_log off;")
     client_body_temp_path $NGX/tmp/body;
     proxy_temp_path $NGX/tmp/proxy;
     fastcgi_temp_path $NGX/tmp/fastcgi;
@@ -120,8 +134,7 @@ http {
     keepalive_requests 100000;
     upstream app { server 127.0.0.1:$U; keepalive 64; }
     upstream gw  { server 127.0.0.1:$G; keepalive 64; }
-    # The upstream application: the fastest there is.
-    server { listen 127.0.0.1:$U; location / { return 200 "ok\n"; } }
+$(if [ "$UPSTREAM" = shared ]; then echo "    server { listen 127.0.0.1:$U; location / { return 200 \"ok\\n\"; } }"; fi)
     # nginx → upstream.
     server {
         listen 127.0.0.1:$ND;
@@ -142,6 +155,30 @@ http {
 EOF
 nginx -p "$NGX" -c "$NGX/nginx.conf" -g 'daemon off;' 2>"$NGX/stderr.log" &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
+if [ "$UPSTREAM" != shared ]; then
+    # The upstream application in its own process, as a portal's application server is:
+    # an nginx `return 200` (the fastest there is), UPSTREAM_WORKERS worker processes.
+    APP="$WORK/app"; mkdir -p "$APP/tmp"; chmod 777 "$APP/tmp"
+    cat >"$APP/nginx.conf" <<EOF2
+worker_processes ${UPSTREAM_WORKERS:-2};
+error_log $APP/error.log warn;
+pid $APP/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $APP/tmp/body;
+    proxy_temp_path $APP/tmp/proxy;
+    fastcgi_temp_path $APP/tmp/fastcgi;
+    uwsgi_temp_path $APP/tmp/uwsgi;
+    scgi_temp_path $APP/tmp/scgi;
+    keepalive_requests 100000;
+    server { listen 127.0.0.1:$U; location / { return 200 "ok\n"; } }
+}
+EOF2
+    nginx -p "$APP" -c "$APP/nginx.conf" -g 'daemon off;' 2>"$APP/stderr.log" &
+    APP_PID=$!; PIDS+=("$APP_PID")
+    wait_http "http://127.0.0.1:$U/" "$APP_PID"
+fi
 wait_http "http://127.0.0.1:$ND/" "$NGINX_PID"
 wait_http "http://127.0.0.1:$NG/healthz" "$NGINX_PID"
 
@@ -200,9 +237,10 @@ echo
 for c in $CONCURRENCY; do
     awk -v c="$c" -v n="$ROUNDS" -v dr="${SUM[$c,direct,rps]}" -v gr="${SUM[$c,gateway,rps]}" \
         -v d50="${SUM[$c,direct,p50]}" -v g50="${SUM[$c,gateway,p50]}" \
-        -v d99="${SUM[$c,direct,p99]}" -v g99="${SUM[$c,gateway,p99]}" 'BEGIN {
-        printf "result concurrency=%s direct_rps=%.0f gateway_rps=%.0f ratio=%.2f added_p50_ms=%.2f added_p99_ms=%.2f\n",
-            c, dr/n, gr/n, gr/dr, (g50-d50)/n, (g99-d99)/n }'
+        -v d99="${SUM[$c,direct,p99]}" -v g99="${SUM[$c,gateway,p99]}" \
+        -v ar="${SUM[$c,alone,rps]}" -v a50="${SUM[$c,alone,p50]}" -v a99="${SUM[$c,alone,p99]}" 'BEGIN {
+        printf "result concurrency=%s direct_rps=%.0f gateway_rps=%.0f ratio=%.2f added_p50_ms=%.2f added_p99_ms=%.2f in_place_rps=%.0f in_place_ratio=%.2f in_place_added_p50_ms=%.2f in_place_added_p99_ms=%.2f\n",
+            c, dr/n, gr/n, gr/dr, (g50-d50)/n, (g99-d99)/n, ar/n, ar/dr, (a50-d50)/n, (a99-d99)/n }'
 done
 if [ -n "${PROFILE:-}" ]; then   # PROFILE=1: perf call graphs of the gateway under load
     perf record -F 2000 -g -p "$GW_PID" -o "$WORK/perf.data" -- sleep 5 >/dev/null 2>&1 &
@@ -210,6 +248,16 @@ if [ -n "${PROFILE:-}" ]; then   # PROFILE=1: perf call graphs of the gateway un
     wrk -t2 -c32 -d6s -H "Cookie: $COOKIE" "http://127.0.0.1:$G/bench" >/dev/null
     wait "$PERF_PID"   # not a bare `wait`: the gateway and nginx are children too
     log "profile: perf report -i $WORK/perf.data --no-children"
+fi
+if [ -n "${INSTRUCTIONS:-}" ]; then   # INSTRUCTIONS=1: the gateway's instructions per request (perf stat), gateway alone
+    perf stat -x, -e instructions:u,instructions:k,task-clock -p "$GW_PID" -o "$WORK/perfstat.txt" -- sleep 5 &
+    PS_PID=$!
+    out=$(wrk -t2 -c32 -d6s -H "Cookie: $COOKIE" "http://127.0.0.1:$G/bench")
+    wait "$PS_PID" || true
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    awk -F, -v n="$n" -v d=6 '$3 ~ /instructions:u/ {u=$1} $3 ~ /instructions:k/ {k=$1} $3 ~ /task-clock/ {t=$1}
+        END { r = n * 5 / d; iu = (u ~ /^[0-9.]+$/) ? sprintf("%.0f", u/r) : "n/a"; ik = (k ~ /^[0-9.]+$/) ? sprintf("%.0f", k/r) : "n/a"
+              printf "result instructions_user_per_request=%s instructions_kernel_per_request=%s cpu_us_per_request=%.1f\n", iu, ik, t*1000/r }' "$WORK/perfstat.txt"
 fi
 if [ -n "${SYSCALLS:-}" ]; then   # SYSCALLS=1: system calls per request (strace -c), gateway alone
     command -v strace >/dev/null || { log "strace missing (apt-get install strace)"; exit 1; }
