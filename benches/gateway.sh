@@ -118,6 +118,14 @@ EOF
 GW_PID=$!; PIDS+=("$GW_PID")
 wait_http "http://127.0.0.1:$G/healthz" "$GW_PID" || { tail "$WORK/gateway.log"; exit 1; }
 
+# The lines both nginx configurations share: temp paths under DIR, long keep-alive.
+nginx_common() {
+    local t
+    for t in body proxy fastcgi uwsgi scgi; do
+        [ "$t" = body ] && echo "    client_body_temp_path $1/tmp/body;" || echo "    ${t}_temp_path $1/tmp/$t;"
+    done
+    echo "    keepalive_requests 100000;"
+}
 NGX="$WORK/nginx"
 cat >"$NGX/nginx.conf" <<EOF
 worker_processes 2;
@@ -126,12 +134,7 @@ pid $NGX/nginx.pid;
 events { worker_connections 1024; }
 http {
     $([ "$ACCESS_LOG" = on ] && echo "access_log $NGX/access.log combined buffer=64k flush=1s;" || echo "access_log off;")
-    client_body_temp_path $NGX/tmp/body;
-    proxy_temp_path $NGX/tmp/proxy;
-    fastcgi_temp_path $NGX/tmp/fastcgi;
-    uwsgi_temp_path $NGX/tmp/uwsgi;
-    scgi_temp_path $NGX/tmp/scgi;
-    keepalive_requests 100000;
+$(nginx_common "$NGX")
     upstream app { server 127.0.0.1:$U; keepalive 64; }
     upstream gw  { server 127.0.0.1:$G; keepalive 64; }
 $(if [ "$UPSTREAM" = shared ]; then echo "    server { listen 127.0.0.1:$U; location / { return 200 \"ok\\n\"; } }"; fi)
@@ -166,12 +169,7 @@ pid $APP/nginx.pid;
 events { worker_connections 1024; }
 http {
     access_log off;
-    client_body_temp_path $APP/tmp/body;
-    proxy_temp_path $APP/tmp/proxy;
-    fastcgi_temp_path $APP/tmp/fastcgi;
-    uwsgi_temp_path $APP/tmp/uwsgi;
-    scgi_temp_path $APP/tmp/scgi;
-    keepalive_requests 100000;
+$(nginx_common "$APP")
     server { listen 127.0.0.1:$U; location / { return 200 "ok\n"; } }
 }
 EOF2
