@@ -160,8 +160,7 @@ struct Inner {
     /// forwarding), the trust and CRLs it reloads.
     cns: Option<cns::CnsRuntime>,
     tenants: Option<tenants::Tenants>,
-    /// `[gateway] access_log`: an INFO line per request.
-    access_log: bool,
+    access_log: bool, // `[gateway] access_log`: an INFO line per request
 }
 
 pub(crate) use private_file::write_private;
@@ -595,10 +594,9 @@ async fn proxy_request(State(gw): State<Gateway>, req: Request) -> Response {
     proxy_for(&gw, &site, req).await
 }
 
-/// A proxied request in its own span (the request ID: the trusted header's, else
-/// generated; also sent upstream as `x-request-id` and echoed to the client), with one
-/// INFO event unless `access_log = false`: the outcome and the upstream's status (no
-/// personal data).
+/// A proxied request in its own span (its request ID: the trusted header's or generated, sent
+/// upstream and echoed as `x-request-id`); unless `access_log = false`, one INFO event: the
+/// outcome and the upstream's status (no personal data).
 pub(crate) async fn proxy_for(gw: &Gateway, site: &Site, mut req: Request) -> Response {
     use tracing::Instrument as _;
     let id = site.auth.request_id_of(req.headers());
