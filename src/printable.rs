@@ -1,5 +1,16 @@
-//! Text from untrusted input made safe to print in an error message or a log line.
-//! Imports nothing: the XML and signature layers use it too.
+//! Text from untrusted input made safe to print in an error message or a log line, and
+//! bytes as hex. Imports nothing: the XML and signature layers use it too.
+
+/// `bytes` as lower-case hex (digests, store keys, request IDs: some on every request).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(digit(b >> 4));
+        s.push(digit(b & 0x0f));
+    }
+    s
+}
 
 /// `s` with every character that could forge or hide log content escaped as `\u{..}`:
 /// control characters (CR, LF, ESC...) and the Unicode bidirectional and invisible

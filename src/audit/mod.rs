@@ -139,11 +139,4 @@ impl AuditLog for MemoryAuditLog {
 
 /// Lower-case hex of bytes (hashes in entries).
 #[cfg(feature = "audit")]
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+pub(crate) use crate::printable::hex;

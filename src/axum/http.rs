@@ -194,14 +194,7 @@ pub(super) fn token_string() -> Result<String, AuthError> {
     })
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.extend(char::from_digit(u32::from(b >> 4), 16));
-        s.extend(char::from_digit(u32::from(b & 0x0f), 16));
-    }
-    s
-}
+pub(super) use crate::printable::hex;
 
 /// What the stores keep instead of a cookie value.
 pub(super) fn hash(token: &str) -> String {

@@ -453,7 +453,7 @@ impl SpidAuth {
         let Some(json) = self
             .inner
             .sessions
-            .get(&format!("sess:{token_hash}"), now)?
+            .get(&["sess:", &token_hash].concat(), now)?
         else {
             self.inner.parsed.forget(&token_hash);
             return Ok(None);
@@ -487,7 +487,7 @@ impl SpidAuth {
         now: Timestamp,
     ) -> Result<bool, AuthError> {
         let inner = &self.inner;
-        let key = format!("seen:{token_hash}");
+        let key = ["seen:", token_hash].concat();
         let last = match inner.sessions.get(&key, now)? {
             Some(t) => Timestamp::parse(&t).map_err(|_| AuthError::Store(corrupt()))?,
             // Not used since the login (or the mark expired: then `created` is old too).
@@ -511,11 +511,18 @@ impl SpidAuth {
         } else {
             ""
         };
-        match &self.inner.tenant {
-            // Tenant IDs are `[a-z0-9-]`: valid in a cookie name.
-            Some(t) => format!("{host}{base}-{t}"),
-            None => format!("{host}{base}"),
+        // Tenant IDs are `[a-z0-9-]`: valid in a cookie name. Built without `format!`: this
+        // runs on every request with a cookie.
+        let tenant = self.inner.tenant.as_deref();
+        let mut name =
+            String::with_capacity(host.len() + base.len() + 1 + tenant.map_or(0, str::len));
+        name.push_str(host);
+        name.push_str(base);
+        if let Some(t) = tenant {
+            name.push('-');
+            name.push_str(t);
         }
+        name
     }
 
     /// The tenant this integration serves, if it is one of a tenant table's.

@@ -38,14 +38,10 @@ fn generated_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let key = KEY.get_or_init(std::collections::hash_map::RandomState::new);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut id = String::with_capacity(32);
-    for half in [key.hash_one((n, 0u8)), key.hash_one((n, 1u8))] {
-        for b in half.to_be_bytes() {
-            id.extend(char::from_digit(u32::from(b >> 4), 16));
-            id.extend(char::from_digit(u32::from(b & 0x0f), 16));
-        }
-    }
-    id
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&key.hash_one((n, 0u8)).to_be_bytes());
+    bytes[8..].copy_from_slice(&key.hash_one((n, 1u8)).to_be_bytes());
+    super::http::hex(&bytes)
 }
 
 impl SpidAuth {

@@ -685,6 +685,7 @@ async fn policy_then_upstream(gw: &Gateway, site: &Site, mut req: Request) -> Re
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let headers = req.headers_mut();
+    headers.reserve(16); // the X-Forwarded-*, identity and JWT headers: one growth at most
     let upgrade = proxy::remove_hop_by_hop(headers);
     gw.inner.identity.strip(headers);
     if let Some(h) = gw.inner.cns.as_ref().and_then(|c| c.header.as_ref()) {

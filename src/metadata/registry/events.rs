@@ -130,9 +130,7 @@ impl KeySummary {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::printable::hex;
 
 impl fmt::Display for KeySummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
