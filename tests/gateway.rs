@@ -1416,14 +1416,14 @@ fn gateway_check_validates_the_oidc_section() {
     );
 }
 
-/// Log lines captured on this thread (the gateway's tasks run on the test's
-/// single-threaded runtime).
+/// Log lines captured from the whole test process (every test of this binary logs into
+/// it: the assertions below look only at lines with their own requests' IDs).
 #[derive(Clone, Default)]
 struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Logs {
-    fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
@@ -1437,32 +1437,31 @@ impl std::io::Write for Logs {
     }
 }
 
+/// The lines of `text` that name request `id`.
+fn lines_of<'a>(text: &'a str, id: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(id)).collect()
+}
+
 /// The access log: one INFO line per proxied request, in the request's span (its ID);
 /// `access_log = false` drops that line and nothing else: an unreachable upstream is
-/// still logged, with the request ID.
+/// still logged, with the request ID. (A global subscriber: a thread-local one can miss
+/// events whose callsites other tests' threads registered first.)
 #[tokio::test]
 async fn one_access_line_per_request_unless_turned_off() {
     let logs = Logs::default();
     let writer = logs.clone();
-    let _guard = tracing::subscriber::set_default(
+    tracing::subscriber::set_global_default(
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)
             .with_writer(move || writer.clone())
             .finish(),
-    );
+    )
+    .expect("the only test of this binary that sets a subscriber");
     let up = echo_upstream().await;
     let gw = start("access-on", &format!("http://{up}"), "").await;
-    logs.take();
     let r = get(gw.addr, "/public/a", &[], &[]).await;
     assert_eq!(r.status, 200);
-    let id = r.header("x-request-id").unwrap().to_owned();
-    let text = logs.take();
-    assert_eq!(text.matches("request proxied").count(), 1, "{text}");
-    assert!(
-        text.lines()
-            .any(|l| l.contains("request proxied") && l.contains(&id)),
-        "{text}"
-    );
+    let on = r.header("x-request-id").unwrap().to_owned();
 
     let quiet = "access_log = false\n";
     let gw = start_with("access-off", &format!("http://{up}"), "", None, quiet).await;
@@ -1477,17 +1476,25 @@ async fn one_access_line_per_request_unless_turned_off() {
         quiet,
     )
     .await;
-    logs.take();
-    assert_eq!(get(gw.addr, "/public/a", &[], &[]).await.status, 200);
+    let r = get(gw.addr, "/public/a", &[], &[]).await;
+    assert_eq!(r.status, 200);
+    let off = r.header("x-request-id").unwrap().to_owned();
     let r = get(down.addr, "/public/a", &[], &[]).await;
     assert_eq!(r.status, 502);
-    let id = r.header("x-request-id").unwrap().to_owned();
-    let text = logs.take();
-    assert!(!text.contains("request proxied"), "{text}");
-    assert!(!text.contains("request answered"), "{text}");
+    let failed = r.header("x-request-id").unwrap().to_owned();
+
+    let text = logs.text();
+    let mine = lines_of(&text, &on);
+    assert_eq!(mine.len(), 1, "{text}");
+    assert!(mine[0].contains("request proxied"), "{text}");
+    assert!(lines_of(&text, &off).is_empty(), "{text}");
+    let mine = lines_of(&text, &failed);
     assert!(
-        text.lines()
-            .any(|l| l.contains("upstream unreachable") && l.contains(&id)),
+        mine.iter().any(|l| l.contains("upstream unreachable")),
+        "{text}"
+    );
+    assert!(
+        !mine.iter().any(|l| l.contains("request answered")),
         "{text}"
     );
 }
