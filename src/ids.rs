@@ -110,17 +110,14 @@ impl RelayState {
     }
 }
 
-/// `prefix` + `n` random bytes in lower-case hex, from OpenSSL's CSPRNG; an error, never a
-/// weaker source, when it fails.
+/// `prefix` + `n` random bytes in lower-case hex, from the kernel's CSPRNG
+/// ([`fill_random`]); an error, never a weaker source, when it fails.
 pub(crate) fn random_token(prefix: &str, n: usize) -> Result<String, RandomError> {
     let mut buf = vec![0u8; n];
     fill_random(&mut buf)?;
     let mut s = String::with_capacity(prefix.len() + 2 * n);
     s.push_str(prefix);
-    for b in buf {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-    }
+    s.push_str(&crate::printable::hex(&buf));
     Ok(s)
 }
 
@@ -134,9 +131,13 @@ pub(crate) fn random_token_or_abort(prefix: &str, n: usize) -> String {
     }
 }
 
+/// Fills `buf` from the kernel's CSPRNG (`getrandom(2)`, which OpenSSL's own generator
+/// is seeded from). Not OpenSSL's `RAND_bytes`: OpenSSL 3 takes a process-wide write
+/// lock in every call (`RAND_get_rand_method`), which the ACS profile showed contended
+/// between the request threads (docs/audit.md, "Fourth session of 2026-12-06").
 #[cfg(not(test))]
-fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
-    openssl::rand::rand_bytes(buf).map_err(|_| RandomError)
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
+    getrandom::fill(buf).map_err(|_| RandomError)
 }
 
 #[cfg(test)]
@@ -146,11 +147,11 @@ thread_local! {
 }
 
 #[cfg(test)]
-fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), RandomError> {
     if RNG_FAILS.with(|f| f.get()) {
         return Err(RandomError);
     }
-    openssl::rand::rand_bytes(buf).map_err(|_| RandomError)
+    getrandom::fill(buf).map_err(|_| RandomError)
 }
 
 #[cfg(test)]

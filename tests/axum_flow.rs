@@ -1384,9 +1384,9 @@ async fn until(what: &str, f: impl Fn() -> bool) {
     panic!("never: {what}");
 }
 
-/// The ACS awaits the registry's group commit off the blocking pool: with a blocking pool
-/// of ONE thread, while a login's record waits for its sync, another request that needs
-/// the pool is served; no session hand-off exists (the `on_login` hook has not run, no
+/// The ACS awaits a slow group commit off the blocking pool (it waits on its thread for
+/// 10 ms at most, `DURABLE_WAIT`): with a blocking pool of ONE thread, while a login's
+/// record waits for its sync, another request that needs the pool is served; no session hand-off exists (the `on_login` hook has not run, no
 /// redirect) until the sync returns; a failed sync refuses the login with 503.
 #[cfg(feature = "audit")]
 #[tokio::test]

@@ -109,8 +109,8 @@ impl PayloadEncryptor {
         let plain = serde_json::to_vec(payload).map_err(|_| err("cannot serialise"))?;
         let mut key = [0u8; 32];
         let mut iv = [0u8; 12];
-        openssl::rand::rand_bytes(&mut key).map_err(|_| err("random generator failed"))?;
-        openssl::rand::rand_bytes(&mut iv).map_err(|_| err("random generator failed"))?;
+        crate::ids::fill_random(&mut key).map_err(|_| err("random generator failed"))?;
+        crate::ids::fill_random(&mut iv).map_err(|_| err("random generator failed"))?;
         let mut tag = [0u8; 16];
         let ciphertext = encrypt_aead(
             Cipher::aes_256_gcm(),

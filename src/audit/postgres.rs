@@ -453,7 +453,7 @@ pub fn process_writer_id(prefix: &str) -> Result<String, AuditError> {
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_default();
     let mut random = [0u8; 4];
-    openssl::rand::rand_bytes(&mut random)
+    crate::ids::fill_random(&mut random)
         .map_err(|_| AuditError("no randomness for the writer ID".into()))?;
     let id = format!(
         "{}-{}-{}-{}",

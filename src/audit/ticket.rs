@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use super::AuditError;
 
@@ -131,6 +132,46 @@ impl AuditTicket {
             std::thread::park();
         }
     }
+
+    /// Blocks the calling thread until the result is known or `timeout` has passed;
+    /// whether it is known now ([`AuditTicket::wait`] then returns at once). On `false`
+    /// the ticket is as before: wait for it later, or `.await` it.
+    pub fn ready_within(&self, timeout: Duration) -> bool {
+        let slot = match &self.0 {
+            Ticket::Done(r) => return r.is_some(),
+            Ticket::Waiting(slot) => slot,
+        };
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return slot.result.get().is_some();
+        };
+        loop {
+            if slot.result.get().is_some() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            {
+                let Ok(mut wake) = slot.wake.lock() else {
+                    return false;
+                };
+                if slot.result.get().is_some() {
+                    return true;
+                }
+                *wake = Wake::Thread(std::thread::current());
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+        // Timed out: this thread no longer asks to be woken (whoever polls the ticket
+        // next registers its own waker).
+        if let Ok(mut wake) = slot.wake.lock() {
+            if matches!(*wake, Wake::Thread(_)) {
+                *wake = Wake::None;
+            }
+        }
+        slot.result.get().is_some()
+    }
 }
 
 fn poisoned() -> AuditError {
@@ -191,6 +232,32 @@ mod tests {
         assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert!(ticket.is_ready());
         assert_eq!(Pin::new(&mut ticket).poll(&mut cx), Poll::Ready(Ok(())));
+    }
+
+    #[test]
+    fn a_ticket_waited_for_a_bounded_time_can_still_be_awaited() {
+        let (mut ticket, done) = AuditTicket::pair();
+        assert!(!ticket.ready_within(Duration::from_millis(5)));
+        // Not resolved in time: awaiting it afterwards still works.
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut ticket).poll(&mut cx).is_pending());
+        done.finish(Ok(()));
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(Pin::new(&mut ticket).poll(&mut cx), Poll::Ready(Ok(())));
+        // Resolved from another thread while this one waits: woken before the deadline.
+        let (ticket, done) = AuditTicket::pair();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            done.finish(Err(AuditError("disk gone".into())));
+        });
+        let started = Instant::now();
+        assert!(ticket.ready_within(Duration::from_secs(60)));
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(ticket.wait(), Err(AuditError("disk gone".into())));
+        t.join().unwrap();
+        assert!(AuditTicket::ready(Ok(())).ready_within(Duration::ZERO));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct RelyingParty {
 
 fn random(n: usize) -> Result<String, RpError> {
     let mut b = vec![0u8; n];
-    openssl::rand::rand_bytes(&mut b).map_err(|_| RpError::Random)?;
+    crate::ids::fill_random(&mut b).map_err(|_| RpError::Random)?;
     Ok(jose::b64e(&b))
 }
 

@@ -9,7 +9,7 @@
 //! [`AuditLog::submit`]: crate::audit::AuditLog::submit
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::audit::{AuditError, AuditTicket};
 use crate::error::{LoginError, RejectReason};
@@ -41,6 +41,13 @@ impl DeferredRecord {
     /// Whether resolving it would not wait (no registry, or the record's fate is known).
     pub fn is_ready(&self) -> bool {
         self.ticket.as_ref().is_none_or(AuditTicket::is_ready)
+    }
+
+    /// Blocks up to `timeout` for the registry's answer; whether it is known now
+    /// ([`DeferredRecord::wait`] then returns at once). On `false` nothing changed:
+    /// wait for it later, or await [`DeferredRecord::durable`].
+    pub fn ready_within(&self, timeout: Duration) -> bool {
+        self.ticket.as_ref().is_none_or(|t| t.ready_within(timeout))
     }
 
     /// Blocks until the record is durable; `Err` ([`RejectReason::AuditUnavailable`]):
@@ -109,6 +116,13 @@ impl DeferredLogin {
     /// Whether [`DeferredLogin::wait`] would return without waiting.
     pub fn is_ready(&self) -> bool {
         self.record.is_ready()
+    }
+
+    /// Blocks up to `timeout` for the record to be durable or refused; whether it is
+    /// known now ([`DeferredLogin::wait`] then returns at once). On `false` nothing
+    /// changed: wait for it later, or await [`DeferredLogin::durable`].
+    pub fn ready_within(&self, timeout: Duration) -> bool {
+        self.record.ready_within(timeout)
     }
 
     /// Blocks until the record is durable, then releases the result.
