@@ -46,7 +46,9 @@ pub(super) fn record_body(
     let (Some(head), Some(tail)) = (head, tail) else {
         return Err(unserialisable());
     };
-    let mut out = String::with_capacity(bare.len() + data.len() + data.len() / 8 + 16);
+    // Room for the escapes, and for the entry's framing the committer adds in place.
+    let room = data.len() / 8 + super::chain::ENTRY_FRAME;
+    let mut out = String::with_capacity(bare.len() + data.len() + room);
     out.push_str(head);
     push_escaped(&mut out, &data);
     out.push_str(tail);
@@ -61,7 +63,7 @@ fn to_string(body: &EntryBody) -> Result<String, AuditError> {
         } => s.ciphertext.len() + s.wrapped_key.len(),
         _ => 0,
     };
-    let mut out = Vec::with_capacity(sealed + 1024);
+    let mut out = Vec::with_capacity(sealed + 1024 + super::chain::ENTRY_FRAME);
     serde_json::to_writer(&mut out, body).map_err(|_| unserialisable())?;
     String::from_utf8(out).map_err(|_| unserialisable())
 }

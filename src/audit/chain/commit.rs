@@ -213,7 +213,7 @@ impl<S: EntryStore> Shared<S> {
         mut st: MutexGuard<'a, State>,
     ) -> Result<MutexGuard<'a, State>, AuditError> {
         st.writing = true;
-        let batch = std::mem::take(&mut st.queue);
+        let mut batch = std::mem::take(&mut st.queue);
         st.queued_at = None;
         st.seal_queued = false;
         st.last_batch = batch
@@ -228,7 +228,7 @@ impl<S: EntryStore> Shared<S> {
         );
         let policy = st.policy;
         drop(st);
-        let written = self.write_batch(&batch, start, policy);
+        let written = self.write_batch(&mut batch, start, policy);
         let mut st = self.lock()?;
         st.writing = false;
         let waiters = batch.into_iter().map(|(a, _)| a);
