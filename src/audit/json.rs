@@ -21,16 +21,26 @@ pub(super) fn record_body(
     sealed: Option<EncryptedPayload>,
 ) -> Result<String, AuditError> {
     let data = record.payload.as_mut().map(|p| std::mem::take(&mut p.data));
+    let data_len = data.as_ref().map_or(0, String::len);
     let body = EntryBody::Record {
         record: Box::new(record),
         sealed,
     };
-    let bare = to_string(&body)?;
+    // One buffer for the whole entry: the record, the escaped payload (room for 1 escape
+    // in 8 bytes), and the framing the committer adds in place.
+    let mut out = to_vec(&body, data_len + data_len / 8)?;
     let Some(data) = data.filter(|d| !d.is_empty()) else {
-        return Ok(bare);
+        return into_string(out);
     };
-    let mut at = bare.match_indices(EMPTY_DATA).map(|(i, _)| i);
-    let (Some(i), None) = (at.next(), at.next()) else {
+    let at = {
+        let bare = std::str::from_utf8(&out).map_err(|_| unserialisable())?;
+        let mut at = bare.match_indices(EMPTY_DATA).map(|(i, _)| i);
+        match (at.next(), at.next()) {
+            (Some(i), None) => Some(i),
+            _ => None,
+        }
+    };
+    let Some(i) = at else {
         // Not where it is expected (cannot happen with today's types): serde does it all.
         let EntryBody::Record { mut record, sealed } = body else {
             return Err(unserialisable());
@@ -39,33 +49,36 @@ pub(super) fn record_body(
             p.data = data;
         }
         let body = EntryBody::Record { record, sealed };
-        return to_string(&body);
+        return into_string(to_vec(&body, 0)?);
     };
+    // Cut after the payload's opening quote; the rest (a few bytes) is put back after it.
     let split = i + EMPTY_DATA.len() - 1;
-    let (head, tail) = (bare.get(..split), bare.get(split..));
-    let (Some(head), Some(tail)) = (head, tail) else {
+    if split > out.len() {
         return Err(unserialisable());
-    };
-    // Room for the escapes, and for the entry's framing the committer adds in place.
-    let room = data.len() / 8 + super::chain::ENTRY_FRAME;
-    let mut out = String::with_capacity(bare.len() + data.len() + room);
-    out.push_str(head);
+    }
+    let tail = out.split_off(split);
+    let mut out = into_string(out)?;
     push_escaped(&mut out, &data);
-    out.push_str(tail);
+    out.push_str(std::str::from_utf8(&tail).map_err(|_| unserialisable())?);
     Ok(out)
 }
 
-/// `serde_json::to_string` into a buffer sized for the encrypted payload, if any.
-fn to_string(body: &EntryBody) -> Result<String, AuditError> {
+/// `serde_json::to_writer` into a buffer sized for the record, `extra` bytes, its
+/// encrypted payload if any, and the entry's framing.
+fn to_vec(body: &EntryBody, extra: usize) -> Result<Vec<u8>, AuditError> {
     let sealed = match body {
         EntryBody::Record {
             sealed: Some(s), ..
         } => s.ciphertext.len() + s.wrapped_key.len(),
         _ => 0,
     };
-    let mut out = Vec::with_capacity(sealed + 1024 + super::chain::ENTRY_FRAME);
+    let mut out = Vec::with_capacity(sealed + extra + 1024 + super::chain::ENTRY_FRAME);
     serde_json::to_writer(&mut out, body).map_err(|_| unserialisable())?;
-    String::from_utf8(out).map_err(|_| unserialisable())
+    Ok(out)
+}
+
+fn into_string(v: Vec<u8>) -> Result<String, AuditError> {
+    String::from_utf8(v).map_err(|_| unserialisable())
 }
 
 fn unserialisable() -> AuditError {
