@@ -272,7 +272,7 @@ pub(super) async fn acs(
 /// durable before it hands the wait to the request's task (which holds no thread). A
 /// group commit usually takes 1–5 ms (a commit delay of up to 2 ms, a write, an
 /// `fdatasync`): for those logins the blocked thread costs less than handing the wait
-/// over (measured with the lock-free random tokens: ACS logins/s +9…+20 % with the file
+/// over (measured with the lock-free random tokens: ACS logins/s +6…+20 % with the file
 /// registry, +26 % with PostgreSQL; docs/audit.md "Fourth session of 2026-12-06"). A slow
 /// or stalled registry holds each thread for this long at most.
 pub(super) const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
