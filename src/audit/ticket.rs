@@ -118,59 +118,59 @@ impl AuditTicket {
             Ticket::Done(r) => return r.unwrap_or_else(|| Err(polled_twice())),
             Ticket::Waiting(slot) => slot,
         };
-        loop {
-            if let Some(r) = slot.result.get() {
-                return r.clone();
-            }
-            {
-                let mut wake = slot.wake.lock().map_err(|_| poisoned())?;
-                if let Some(r) = slot.result.get() {
-                    return r.clone();
-                }
-                *wake = Wake::Thread(std::thread::current());
-            }
-            std::thread::park();
-        }
+        slot.park_until(None)?;
+        slot.result
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Err(poisoned()))
     }
 
     /// Blocks the calling thread until the result is known or `timeout` has passed;
     /// whether it is known now ([`AuditTicket::wait`] then returns at once). On `false`
     /// the ticket is as before: wait for it later, or `.await` it.
     pub fn ready_within(&self, timeout: Duration) -> bool {
-        let slot = match &self.0 {
-            Ticket::Done(r) => return r.is_some(),
-            Ticket::Waiting(slot) => slot,
-        };
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
-            return slot.result.get().is_some();
-        };
+        match &self.0 {
+            Ticket::Done(r) => r.is_some(),
+            // A timeout too long to represent waits for the result.
+            Ticket::Waiting(slot) => slot
+                .park_until(Instant::now().checked_add(timeout))
+                .unwrap_or(false),
+        }
+    }
+}
+
+impl Slot {
+    /// Parks the calling thread until the result is set or `deadline` (`None`: none)
+    /// has passed; whether it is set.
+    fn park_until(&self, deadline: Option<Instant>) -> Result<bool, AuditError> {
         loop {
-            if slot.result.get().is_some() {
-                return true;
+            if self.result.get().is_some() {
+                return Ok(true);
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 break;
             }
             {
-                let Ok(mut wake) = slot.wake.lock() else {
-                    return false;
-                };
-                if slot.result.get().is_some() {
-                    return true;
+                let mut wake = self.wake.lock().map_err(|_| poisoned())?;
+                if self.result.get().is_some() {
+                    return Ok(true);
                 }
                 *wake = Wake::Thread(std::thread::current());
             }
-            std::thread::park_timeout(deadline - now);
+            match deadline {
+                Some(d) => std::thread::park_timeout(d - now),
+                None => std::thread::park(),
+            }
         }
         // Timed out: this thread no longer asks to be woken (whoever polls the ticket
         // next registers its own waker).
-        if let Ok(mut wake) = slot.wake.lock() {
+        if let Ok(mut wake) = self.wake.lock() {
             if matches!(*wake, Wake::Thread(_)) {
                 *wake = Wake::None;
             }
         }
-        slot.result.get().is_some()
+        Ok(self.result.get().is_some())
     }
 }
 
