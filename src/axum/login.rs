@@ -271,10 +271,11 @@ pub(super) async fn acs(
 /// How long the ACS waits on its blocking-pool thread for the login's record to be
 /// durable before it hands the wait to the request's task (which holds no thread). A
 /// group commit usually takes 1–5 ms (a commit delay of up to 2 ms, a write, an
-/// `fdatasync`): for those logins the blocked thread costs less than handing the wait
-/// over (measured with the lock-free random tokens: ACS logins/s +6…+20 % with the file
-/// registry, +26 % with PostgreSQL; docs/audit.md "Fourth session of 2026-12-06"). A slow
-/// or stalled registry holds each thread for this long at most.
+/// `fdatasync`): for those logins the thread that verified also stores the hand-off, with
+/// no second blocking-pool hop when a login hook or a store that may block needs one.
+/// Waiting here or on the task measured the same without such a hop (docs/audit.md,
+/// "Fifth session of 2026-12-06"). A slow or stalled registry holds each thread for this
+/// long at most.
 pub(super) const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Where the ACS stands after verification.
